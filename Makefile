@@ -1,0 +1,34 @@
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint datasets clean
+
+install: $(STAMP)
+
+# Re-install only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e ".[dev,plot]"
+	touch $@
+
+demo: $(STAMP) datasets/iris.csv
+	$(BIN)/linfit train --model softmax datasets/iris.csv --out demo.linfit
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+datasets: $(STAMP)
+	$(BIN)/python scripts/make_datasets.py
+
+# Built only when missing; `make datasets` always rewrites all five.
+datasets/iris.csv: | $(STAMP)
+	$(BIN)/python scripts/make_datasets.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
