@@ -1,0 +1,47 @@
+"""linfit's domain exceptions.
+
+The library raises these; the CLI renders each once, at the edge, as one line
+(``error: <message>``) and exit code 2. A message says what is wrong and how
+to fix it, so it can be shown to a user as it is.
+"""
+
+from __future__ import annotations
+
+
+class LinfitError(Exception):
+    """A problem the user can fix: bad input, bad option, bad model file."""
+
+    exit_code: int = 2
+
+
+class DataError(LinfitError):
+    """A data file that cannot be used as it is (missing, empty, malformed, non-numeric, NaN)."""
+
+
+class ModelFileError(LinfitError):
+    """A model file that is truncated, corrupted, foreign, or from a newer linfit."""
+
+
+class OptionError(LinfitError):
+    """An option value that is out of range or unknown."""
+
+
+class UnknownNameError(OptionError):
+    """A name (model, optimizer, method) missing from its registry."""
+
+    def __init__(self, kind: str, name: str, valid: list[str] | tuple[str, ...]) -> None:
+        choices = ", ".join(sorted(valid))
+        super().__init__(f"unknown {kind} {name!r}; choose one of: {choices}")
+        self.kind, self.name, self.valid = kind, name, tuple(valid)
+
+
+class CapabilityError(OptionError):
+    """An optimizer asked for something the model cannot give (e.g. Newton on plain hinge)."""
+
+
+class SolverError(LinfitError):
+    """A solver that cannot give a trustworthy answer (e.g. singular normal equations)."""
+
+
+class DivergenceError(LinfitError):
+    """Training produced a non-finite objective and could not continue."""

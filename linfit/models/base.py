@@ -1,0 +1,216 @@
+"""The interface every linfit model implements, and the conventions they share.
+
+Conventions (written once, here):
+
+- Data: ``X`` has shape ``(n_samples, n_features)``; scores are ``S = X @ W + b`` with
+  ``W`` of shape ``(n_features, n_outputs)`` and ``b`` of shape ``(n_outputs,)``.
+  Classifiers have one output per class and take ``y`` as integer codes ``0..K-1``
+  of shape ``(n_samples,)``; regressors take ``y`` of shape ``(n_samples,)`` or
+  ``(n_samples, n_outputs)``.
+- Parameters travel as one flat float vector ``params = [W.ravel(), b]``: the weights
+  row-major first, the bias last, so ``params.size == (n_features + 1) * n_outputs``.
+  ``unpack`` and ``pack`` are the only places that know this layout.
+- Objective = mean per-sample loss + ``reg * ||W||_F^2``. The bias is never penalized.
+- Layout: denominator. Every gradient has the shape of the parameter it
+  differentiates (``dJ/dW`` is ``(n_features, n_outputs)``), and is returned flat,
+  in the same layout as ``params``.
+- Passes over ``X``: ``loss_gradient`` reads ``X`` once for the scores and once for
+  ``X.T @ G``; ``loss`` reads it once; a Hessian operator caches the per-sample
+  curvature at a point, so each product ``H v`` costs two passes.
+
+A model is stateless apart from its hyper-parameters: the fitted parameters live in
+the caller's ``params`` vector, never in attributes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import numpy as np
+
+from linfit.errors import CapabilityError, OptionError
+from linfit.optim.objective import Objective
+
+HessianOperator = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class LinearModel(ABC):
+    """Base class: a loss on linear scores ``S = X W + b`` plus ``reg * ||W||^2``.
+
+    Subclasses set the capability flags and implement ``_loss_grad_scores`` (the
+    per-sample loss and its gradient with respect to the scores). Models with a
+    (generalized) Hessian also implement ``_curvature`` and ``_apply_curvature``.
+    """
+
+    reg: float = 1e-4
+
+    name: ClassVar[str]
+    is_classifier: ClassVar[bool] = False
+    differentiable: ClassVar[bool] = True  # gradient continuous everywhere
+    has_hessian: ClassVar[bool] = True  # hessp / hessian available (exact a.e., or generalized)
+    convex: ClassVar[bool] = True
+    default_optimizer: ClassVar[str] = "lbfgs"
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.reg) or self.reg < 0:
+            raise OptionError(f"--reg must be a finite number >= 0, got {self.reg}")
+
+    # ---- parameter layout -------------------------------------------------------
+    @staticmethod
+    def unpack(params: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+        """Split flat ``params`` into views ``W`` (n_features, K) and ``b`` (K,)."""
+        n_outputs = params.size // (n_features + 1)
+        if params.size != (n_features + 1) * n_outputs or n_outputs == 0:
+            raise ValueError(
+                f"params of size {params.size} do not fit {n_features} features plus a bias"
+            )
+        W = params[: n_features * n_outputs].reshape(n_features, n_outputs)
+        return W, params[n_features * n_outputs :]
+
+    @staticmethod
+    def pack(W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Inverse of ``unpack``: ``W`` (n_features, K) and ``b`` (K,) to a flat vector."""
+        return np.concatenate([np.asarray(W).ravel(), np.asarray(b).ravel()])
+
+    def hyperparams(self) -> dict[str, float | str]:
+        """The constructor arguments, e.g. for a model file."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    # ---- shapes and starting point ---------------------------------------------
+    def n_outputs(self, y: np.ndarray) -> int:
+        """Number of score columns ``K`` needed for targets ``y``."""
+        if self.is_classifier:
+            return int(y.max()) + 1
+        return 1 if y.ndim == 1 else y.shape[1]
+
+    def initial_params(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Starting point for an optimizer: zeros, of size ``(n_features + 1) * K``."""
+        return np.zeros((X.shape[1] + 1) * self.n_outputs(y), dtype=np.float64)
+
+    # ---- forward pass ------------------------------------------------------------
+    def decision_function(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Scores ``X @ W + b``, shape (n_samples, K)."""
+        W, b = self.unpack(params, X.shape[1])
+        return X @ W.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False)
+
+    @abstractmethod
+    def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Class codes (n_samples,) for classifiers; values (n_samples, K) for regressors."""
+
+    # ---- objective -------------------------------------------------------------------
+    @abstractmethod
+    def _loss_grad_scores(
+        self, S: np.ndarray, y: np.ndarray, need_grad: bool
+    ) -> tuple[float, np.ndarray | None]:
+        """Mean data loss and its gradient with respect to the scores.
+
+        ``S`` is (n_samples, K) and may be overwritten. Returns the mean loss over
+        samples and ``G = dloss/dS`` of shape (n_samples, K) (already divided by
+        n_samples), or ``None`` when ``need_grad`` is false.
+        """
+
+    def loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+        """Objective value alone (one pass over ``X``), e.g. for line searches."""
+        W, _ = self.unpack(params, X.shape[1])
+        data_loss, _ = self._loss_grad_scores(self.decision_function(params, X), y, False)
+        return float(data_loss + self.reg * np.dot(W.ravel(), W.ravel()))
+
+    def loss_gradient(
+        self, params: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Objective value and its gradient, flat like ``params``: one forward pass."""
+        W, _ = self.unpack(params, X.shape[1])
+        data_loss, G = self._loss_grad_scores(self.decision_function(params, X), y, True)
+        grad_W = X.T @ G  # (n_features, K): the second and last pass over X
+        grad_W = grad_W.astype(np.float64, copy=False) + (2.0 * self.reg) * W
+        loss = data_loss + self.reg * np.dot(W.ravel(), W.ravel())
+        return float(loss), self.pack(grad_W, G.sum(axis=0, dtype=np.float64))
+
+    # ---- second order -------------------------------------------------------------
+    def _curvature(self, S: np.ndarray, y: np.ndarray) -> object:
+        """Per-sample curvature of the loss in the scores at ``S`` (model specific)."""
+        raise NotImplementedError
+
+    def _apply_curvature(self, curvature: object, dS: np.ndarray) -> np.ndarray:
+        """Map a score direction ``dS`` (n_samples, K) to ``d2loss/dS2 @ dS`` (same shape)."""
+        raise NotImplementedError
+
+    def _require_hessian(self) -> None:
+        if not self.has_hessian:
+            raise CapabilityError(
+                f"model {self.describe()} has no Hessian (its loss is not twice "
+                "differentiable); use --optimizer lbfgs, bfgs or gd, or a squared-hinge loss"
+            )
+
+    def describe(self) -> str:
+        """Short human name, e.g. ``svm (hinge)``."""
+        return self.name
+
+    def hessian_operator(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> HessianOperator:
+        """``v -> H(params) @ v`` for flat ``v``: curvature computed once, 2 passes per product."""
+        self._require_hessian()
+        n_features = X.shape[1]
+        curvature = self._curvature(self.decision_function(params, X), y)
+
+        def hvp(v: np.ndarray) -> np.ndarray:
+            V, vb = self.unpack(np.asarray(v, dtype=np.float64), n_features)
+            R = self._apply_curvature(curvature, X @ V.astype(X.dtype, copy=False) + vb)
+            Hv_W = (X.T @ R).astype(np.float64, copy=False) + (2.0 * self.reg) * V
+            return self.pack(Hv_W, R.sum(axis=0, dtype=np.float64))
+
+        return hvp
+
+    def hessp(self, params: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Hessian-vector product ``H(params) @ v`` (flat), scipy's ``hessp`` plus data."""
+        return self.hessian_operator(params, X, y)(v)
+
+    def hessian(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Dense Hessian, (n_params, n_params), for small problems (Newton by Cholesky).
+
+        With the bias as feature row ``d`` of ``Theta = [W; b]`` (which is what the flat
+        layout is), ``H[(a,k), (a',k')] = sum_i xh_ia xh_ia' C_i[k,k'] + 2 reg [a=a'<d][k=k']``,
+        ``xh = [x, 1]`` and ``C_i`` the per-sample curvature in the scores. It is built from
+        K(K+1)/2 weighted Gram matrices, never from n_params Hessian-vector products.
+        """
+        self._require_hessian()
+        n_samples, d = X.shape
+        K = params.size // (d + 1)
+        curvature = self._curvature(self.decision_function(params, X), y)
+        H = np.empty((d + 1, K, d + 1, K))
+        for k in range(K):
+            unit = np.zeros((n_samples, K), dtype=X.dtype)
+            unit[:, k] = 1.0
+            C_k = self._apply_curvature(curvature, unit)  # column l holds C_i[l, k]
+            for m in range(k, K):
+                w = C_k[:, m]
+                Xw = X.T * w  # (d, n_samples)
+                block = np.empty((d + 1, d + 1))
+                block[:d, :d] = Xw @ X
+                block[:d, d] = block[d, :d] = Xw.sum(axis=1)
+                block[d, d] = w.sum()
+                H[:, m, :, k] = block
+                H[:, k, :, m] = block.T
+        H = H.reshape(params.size, params.size)
+        H[np.arange(d * K), np.arange(d * K)] += 2.0 * self.reg
+        return H
+
+    def kink_pattern(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """Which piece of a piecewise loss each sample sits on (None for smooth losses).
+
+        Gradient checking compares this pattern across a finite-difference stencil to
+        tell when the stencil straddles a kink.
+        """
+        return None
+
+    def objective(self, X: np.ndarray, y: np.ndarray) -> Objective:
+        """Bind data to this model: the callables an optimizer needs, and nothing else."""
+        return Objective(
+            fun=lambda p: self.loss_gradient(p, X, y),
+            value=lambda p: self.loss(p, X, y),
+            hess=(lambda p: self.hessian(p, X, y)) if self.has_hessian else None,
+            hess_operator=(lambda p: self.hessian_operator(p, X, y)) if self.has_hessian else None,
+        )

@@ -1,0 +1,114 @@
+"""Least squares, iterative through any optimizer or in closed form.
+
+``J = (1/N) ||X W + b - Y||^2 + reg ||W||^2``. The closed forms treat the bias as the
+coefficient of an appended column of ones, ``xh = [x, 1]``, and penalize every
+coefficient but that one, so they minimize the same ``J`` as the iterative path:
+
+    (Xh^T Xh + N reg D) theta = Xh^T Y,   D = diag(1, ..., 1, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+import scipy.linalg
+
+from linfit.errors import SolverError, UnknownNameError
+from linfit.models.base import LinearModel
+
+ClosedForm = Literal["normal", "pinv", "lstsq"]
+CLOSED_FORMS: tuple[str, ...] = ("normal", "pinv", "lstsq")
+
+# The normal equations square X's condition number; past this, their answer can be
+# wrong in the fourth significant digit (relative error ~ cond * eps).
+MAX_NORMAL_COND = 1e12
+PINV_RCOND = 1e-15  # numpy.linalg.pinv's default cut-off, relative to the largest singular value
+
+
+@dataclass(frozen=True)
+class LeastSquares(LinearModel):
+    """Mean squared error, one or several outputs. Its Hessian is constant: ``(2/N) Xh^T Xh``."""
+
+    name: ClassVar[str] = "least-squares"
+
+    def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        return self.decision_function(params, X)
+
+    def _loss_grad_scores(self, S, y, need_grad):
+        n = S.shape[0]
+        S -= y.reshape(n, -1)
+        loss = float(np.einsum("ij,ij->", S, S)) / n
+        return loss, (S * (2.0 / n) if need_grad else None)
+
+    def _curvature(self, S, y):
+        return 2.0 / S.shape[0]
+
+    def _apply_curvature(self, curvature, dS):
+        return dS * curvature
+
+    def solve(self, X: np.ndarray, y: np.ndarray, method: ClosedForm = "normal") -> np.ndarray:
+        """Closed-form minimizer of ``J`` as flat params ``[W.ravel(), b]``.
+
+        normal: Cholesky of ``Xh^T Xh + N reg D``; refuses (SolverError) a singular or
+            ill-conditioned system instead of returning an inaccurate answer.
+        pinv: ``V S+ U^T y`` from the SVD of the small R of a QR of ``Xh`` (never forming
+            the pseudo-inverse); minimum-norm where ``Xh`` is rank-deficient or wide.
+        lstsq: LAPACK's ``gelsd`` (numpy.linalg.lstsq).
+        With ``reg > 0``, pinv and lstsq solve the equivalent augmented system
+        ``[Xh; sqrt(N reg) D] theta = [Y; 0]``.
+        """
+        if method not in CLOSED_FORMS:
+            raise UnknownNameError("least-squares method", method, CLOSED_FORMS)
+        n, d = X.shape
+        Y = y.reshape(n, -1).astype(np.float64, copy=False)
+        Xh = np.empty((n, d + 1))
+        Xh[:, :d] = X
+        Xh[:, d] = 1.0
+        if method == "normal":
+            theta = self._solve_normal(Xh, Y)
+        else:
+            if self.reg > 0:
+                ridge = np.sqrt(n * self.reg) * np.eye(d, d + 1)
+                Xh, Y = np.vstack([Xh, ridge]), np.vstack([Y, np.zeros((d, Y.shape[1]))])
+            theta = _pinv_solve(Xh, Y) if method == "pinv" else np.linalg.lstsq(Xh, Y)[0]
+        # theta is (d + 1, K) with the bias as its last row, which is exactly the flat layout
+        return theta.ravel()
+
+    def _solve_normal(self, Xh: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        n, d1 = Xh.shape
+        A = Xh.T @ Xh
+        A[np.arange(d1 - 1), np.arange(d1 - 1)] += n * self.reg
+        hint = "use --method pinv or lstsq (or add --reg)"
+        try:
+            factor = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
+        except np.linalg.LinAlgError:
+            raise SolverError(
+                f"the normal equations are singular (X^T X is rank-deficient); {hint}"
+            ) from None
+        (pocon,) = scipy.linalg.get_lapack_funcs(("pocon",), (A,))
+        rcond, info = pocon(factor[0], np.linalg.norm(A, 1), lower=0)
+        if info != 0 or rcond * MAX_NORMAL_COND < 1.0:
+            cond = 1.0 / rcond if rcond > 0 else np.inf
+            raise SolverError(
+                "the normal equations are too ill-conditioned to trust "
+                f"(cond(X^T X) ~ {cond:.1e}); {hint}"
+            )
+        return scipy.linalg.cho_solve(factor, Xh.T @ Y, check_finite=False)
+
+
+def _pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``pinv(A) @ Y`` with numpy's cut-off, without forming ``pinv(A)``.
+
+    A tall A is first reduced to the small triangle of its QR (A = Q R), whose SVD
+    R = U S V^T gives A's singular values and right vectors; then
+    ``pinv(A) Y = V S+ U^T (Q^T Y)``.
+    """
+    m, k = A.shape
+    if m > k:
+        Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False)
+        A, Y = R, Q.T @ Y
+    U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False, lapack_driver="gesdd")
+    keep = s > PINV_RCOND * (s[0] if s.size else 0.0)
+    return Vt[keep].T @ ((U[:, keep].T @ Y) / s[keep, None])

@@ -1,0 +1,63 @@
+"""Softmax (multinomial logistic) classifier with the cross-entropy loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from linfit.models.base import LinearModel
+
+
+def softmax_inplace(S: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``S`` (n, K), in place; shifting by the row max avoids overflow."""
+    S -= S.max(axis=1, keepdims=True)
+    np.exp(S, out=S)
+    S /= S.sum(axis=1, keepdims=True)
+    return S
+
+
+@dataclass(frozen=True)
+class SoftmaxClassifier(LinearModel):
+    """``L_i = -log p_{y_i}`` with ``p = softmax(s_i)``; ``dL_i/ds = p - onehot(y_i)``.
+
+    Computed as ``logsumexp(s_i) - s_{y_i}`` after subtracting the row max, so scores of
+    any magnitude give finite values. The Hessian in the scores is
+    ``diag(p) - p p^T`` per sample, applied exactly by ``hessp``.
+    """
+
+    name: ClassVar[str] = "softmax"
+    is_classifier: ClassVar[bool] = True
+
+    def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        return np.argmax(self.decision_function(params, X), axis=1)
+
+    def predict_proba(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, (n_samples, K), rows summing to 1."""
+        return softmax_inplace(self.decision_function(params, X))
+
+    def _loss_grad_scores(self, S, y, need_grad):
+        n = S.shape[0]
+        rows = np.arange(n)
+        S -= S.max(axis=1, keepdims=True)
+        correct = S[rows, y]  # fancy indexing copies, before S is overwritten
+        np.exp(S, out=S)
+        sums = S.sum(axis=1)
+        loss = float(np.mean(np.log(sums) - correct))
+        if not need_grad:
+            return loss, None
+        S /= sums[:, None]
+        S[rows, y] -= 1.0
+        S /= n
+        return loss, S
+
+    def _curvature(self, S, y):
+        return softmax_inplace(S), S.shape[0]
+
+    def _apply_curvature(self, curvature, dS):
+        P, n = curvature
+        PdS = P * dS
+        PdS -= P * PdS.sum(axis=1, keepdims=True)
+        PdS /= n
+        return PdS

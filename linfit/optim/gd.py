@@ -1,0 +1,38 @@
+"""Gradient descent: a fixed step, or (default) an Armijo backtracking line search."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from linfit.errors import OptionError
+from linfit.optim.linesearch import get_line_search
+from linfit.optim.registry import register
+from linfit.optim.result import Status
+from linfit.optim.run import Run
+
+
+@register("gd")
+def gradient_descent(run: Run, lr: float | None = None, line_search: str = "armijo") -> None:
+    """``x <- x - a g``. With ``lr`` the step is fixed at ``lr``; without, it is searched.
+
+    The search starts from twice the last accepted step, so a run settles on the
+    local step size instead of backtracking from 1 at every iteration.
+    """
+    search = get_line_search(line_search)
+    if lr is not None and not (np.isfinite(lr) and lr > 0):
+        raise OptionError(f"--lr must be a positive number, got {lr}")
+    alpha = 1.0 / max(1.0, float(np.linalg.norm(run.g)))
+    while run.running:
+        d = -run.g
+        if lr is not None:
+            x_new = run.x + lr * d
+            f_new, g_new = run.evaluate(x_new)
+            run.accept(x_new, f_new, g_new, lr)
+            continue
+        step = search(run, d, alpha0=alpha)
+        if step is None:
+            run.stop(Status.LINE_SEARCH)
+            return
+        alpha, x_new, f_new, g_new = step
+        run.accept(x_new, f_new, g_new, alpha)
+        alpha *= 2.0

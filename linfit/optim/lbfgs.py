@@ -1,0 +1,54 @@
+"""L-BFGS: the last ``m`` curvature pairs, applied by the two-loop recursion."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from linfit.errors import OptionError
+from linfit.optim.linesearch import get_line_search
+from linfit.optim.registry import register
+from linfit.optim.result import Status
+from linfit.optim.run import Run
+
+
+@register("lbfgs")
+def lbfgs(run: Run, memory: int = 10, line_search: str = "strong-wolfe") -> None:
+    """Quasi-Newton with ``memory`` pairs (s, y); pairs with ``s.y <= 0`` are not stored.
+
+    ``line_search="weak-wolfe"`` suits non-smooth objectives (see ``linesearch.weak_wolfe``).
+    """
+    search = get_line_search(line_search)
+    if memory < 1:
+        raise OptionError(f"L-BFGS memory must be at least 1, got {memory}")
+    pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=memory)
+    alpha0 = min(1.0, 1.0 / max(float(np.linalg.norm(run.g)), 1e-300))
+    while run.running:
+        d = -_two_loop(run.g, pairs)
+        step = search(run, d, alpha0=alpha0 if not pairs else 1.0)
+        if step is None:
+            run.stop(Status.LINE_SEARCH)
+            return
+        alpha, x_new, f_new, g_new = step
+        s, y = x_new - run.x, g_new - run.g
+        run.accept(x_new, f_new, g_new, alpha)
+        sy = float(s @ y)
+        if sy > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y)):
+            pairs.append((s, y, 1.0 / sy))
+
+
+def _two_loop(g: np.ndarray, pairs: deque) -> np.ndarray:
+    """``H g`` for the L-BFGS inverse Hessian (Nocedal & Wright, Algorithm 7.4)."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    if pairs:
+        s, y, _ = pairs[-1]
+        q *= float(s @ y) / float(y @ y)
+    for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
+        q += (a - rho * float(y @ q)) * s
+    return q

@@ -1,0 +1,95 @@
+"""The optimizer registry: a dict filled by a decorator, read by ``minimize`` and the CLI.
+
+An optimizer is written as a loop over a ``Run``: while ``run.running``, find a
+direction and a step, then ``run.accept`` the new point. ``register`` wraps it into
+the public signature, so starting, counting, stopping, Ctrl-C and the result are
+handled once for all of them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from linfit.errors import UnknownNameError
+from linfit.optim.objective import Objective
+from linfit.optim.result import OptimizeResult, Status
+from linfit.optim.run import Callback, Run
+
+DEFAULT_GTOL = 1e-6
+DEFAULT_FTOL = 1e-12
+DEFAULT_MAX_ITER = 1000
+
+
+class Optimizer(Protocol):
+    """The public signature of every registered optimizer; extra options are its own."""
+
+    def __call__(
+        self,
+        objective: Objective,
+        x0: np.ndarray,
+        *,
+        gtol: float = ...,
+        ftol: float = ...,
+        max_iter: int = ...,
+        callback: Callback | None = ...,
+        **options: Any,
+    ) -> OptimizeResult: ...
+
+    needs_hessian: bool
+
+
+OPTIMIZERS: dict[str, Optimizer] = {}
+
+
+def register(
+    name: str, *, needs_hessian: bool = False
+) -> Callable[[Callable[..., None]], Optimizer]:
+    """Register the loop ``loop(run, **options)`` as the optimizer called ``name``.
+
+    ``needs_hessian`` marks optimizers that use ``hess``/``hess_operator``, so callers
+    can refuse a model without one before starting.
+    """
+
+    def decorate(loop: Callable[..., None]) -> Optimizer:
+        if name in OPTIMIZERS:
+            raise ValueError(f"optimizer {name!r} is registered twice")
+
+        @functools.wraps(loop)
+        def optimizer(
+            objective: Objective,
+            x0: np.ndarray,
+            *,
+            gtol: float = DEFAULT_GTOL,
+            ftol: float = DEFAULT_FTOL,
+            max_iter: int = DEFAULT_MAX_ITER,
+            callback: Callback | None = None,
+            **options: Any,
+        ) -> OptimizeResult:
+            run = Run(
+                name, objective, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback
+            )
+            try:
+                if run.running:
+                    loop(run, **options)
+            except KeyboardInterrupt:
+                # Ctrl-C ends the run at the last accepted point, which the caller may save.
+                run.stop(Status.STOPPED)
+            return run.result()
+
+        optimizer.needs_hessian = needs_hessian  # type: ignore[attr-defined]
+        OPTIMIZERS[name] = optimizer
+        return optimizer
+
+    return decorate
+
+
+def get_optimizer(name: str) -> Optimizer:
+    """The optimizer called ``name``, or an error listing the valid names."""
+    try:
+        return OPTIMIZERS[name]
+    except KeyError:
+        raise UnknownNameError("optimizer", name, list(OPTIMIZERS)) from None

@@ -1,0 +1,91 @@
+"""The one result every optimizer returns, and the one table its messages come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+
+class Status(IntEnum):
+    """Why an optimizer stopped. Values below ``MAX_ITER`` mean success."""
+
+    GTOL = 0
+    FTOL = 1
+    DECREMENT = 2
+    MAX_ITER = 3
+    LINE_SEARCH = 4
+    NONFINITE = 5
+    NOT_POSITIVE_DEFINITE = 6
+    STOPPED = 7
+
+    @property
+    def success(self) -> bool:
+        return self < Status.MAX_ITER
+
+
+MESSAGES: dict[Status, str] = {
+    Status.GTOL: "converged: max |gradient| <= gtol",
+    Status.FTOL: "converged: relative reduction of the objective <= ftol",
+    Status.DECREMENT: "converged: Newton decrement and max |gradient| small",
+    Status.MAX_ITER: (
+        "not converged: reached max_iter before max |gradient| <= gtol; "
+        "try more iterations, another optimizer, or standardized features"
+    ),
+    Status.LINE_SEARCH: (
+        "stopped: the line search found no lower objective along the search direction "
+        "(at a kink of a non-smooth loss this is where progress ends; otherwise the "
+        "gradient may be inaccurate)"
+    ),
+    Status.NONFINITE: (
+        "stopped: the objective became NaN or infinite; kept the last finite point "
+        "(use a line search instead of a fixed step, a smaller --lr, or scale the features)"
+    ),
+    Status.NOT_POSITIVE_DEFINITE: (
+        "stopped: the Hessian is not positive definite even with damping; "
+        "use lbfgs or bfgs for this problem"
+    ),
+    Status.STOPPED: "stopped on request (interrupt or callback); kept the best point so far",
+}
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One row of an optimizer's history, also what a callback receives."""
+
+    nit: int  # iterations completed (0 = the starting point)
+    fun: float  # objective at the current point
+    grad_norm: float  # max |gradient| at the current point
+    step: float  # step length taken to get here (0 at the start)
+    nfev: int  # objective evaluations so far
+    elapsed: float  # seconds since the optimizer started
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """What every optimizer returns (scipy's field names)."""
+
+    x: np.ndarray
+    fun: float
+    jac: np.ndarray
+    nit: int
+    nfev: int
+    njev: int
+    status: Status
+    method: str
+    history: tuple[IterationRecord, ...] = field(repr=False, default=())
+    nhev: int = 0
+
+    @property
+    def success(self) -> bool:
+        return self.status.success
+
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.status]
+
+    @property
+    def grad_norm(self) -> float:
+        """max |gradient| at ``x``: the quantity ``gtol`` bounds."""
+        return float(np.max(np.abs(self.jac))) if self.jac.size else 0.0

@@ -1,0 +1,132 @@
+"""Book-keeping shared by every optimizer: evaluation counts, history, stopping tests.
+
+An optimizer only computes directions and steps; a ``Run`` decides when to stop,
+so every optimizer stops for the same reasons, reported from the same table.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from linfit.optim.objective import Objective
+from linfit.optim.result import IterationRecord, OptimizeResult, Status
+
+# Sees each iteration; returning True asks the optimizer to stop (status STOPPED).
+Callback = Callable[[IterationRecord], bool | None]
+
+
+class Run:
+    """State of one minimization, owned by that call alone.
+
+    The current point ``x`` (n,) with its value ``f`` and gradient ``g`` is always the
+    last accepted, finite one; stopping leaves it there.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        objective: Objective,
+        x0: np.ndarray,
+        *,
+        gtol: float,
+        ftol: float,
+        max_iter: int,
+        callback: Callback | None,
+    ) -> None:
+        self.method, self.objective = method, objective
+        self.gtol, self.ftol, self.max_iter, self.callback = gtol, ftol, max_iter, callback
+        self.nfev = self.njev = self.nhev = self.nit = 0
+        self.status: Status | None = None
+        self.history: list[IterationRecord] = []
+        self._start = time.perf_counter()
+        self.x = np.array(x0, dtype=np.float64)  # a copy: the caller's x0 is never touched
+        self.f, self.g = self.evaluate(self.x)
+        if not _finite(self.f, self.g):
+            self.status = Status.NONFINITE
+            return
+        self._record(step=0.0)
+        self._check_stop(f_prev=None)
+
+    @property
+    def running(self) -> bool:
+        return self.status is None
+
+    @property
+    def grad_norm(self) -> float:
+        return float(np.max(np.abs(self.g))) if self.g.size else 0.0
+
+    def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Value and gradient at ``x``, counted."""
+        self.nfev += 1
+        self.njev += 1
+        f, g = self.objective.fun(x)
+        return float(f), np.asarray(g, dtype=np.float64)
+
+    def value(self, x: np.ndarray) -> float:
+        """Value alone at ``x``, counted."""
+        self.nfev += 1
+        return float(self.objective.f(x))
+
+    def accept(self, x: np.ndarray, f: float, g: np.ndarray, step: float) -> None:
+        """Move to ``x`` (or stop with NONFINITE, staying put) and apply the stopping tests."""
+        if not _finite(f, g):
+            self.stop(Status.NONFINITE)
+            return
+        f_prev = self.f
+        self.x, self.f, self.g = x, f, g
+        self.nit += 1
+        record = self._record(step)
+        if not self._check_stop(f_prev) and self.callback is not None and self.callback(record):
+            self.stop(Status.STOPPED)
+
+    def stop(self, status: Status) -> None:
+        self.status = status
+
+    def result(self) -> OptimizeResult:
+        return OptimizeResult(
+            x=self.x,
+            fun=self.f,
+            jac=self.g,
+            nit=self.nit,
+            nfev=self.nfev,
+            njev=self.njev,
+            nhev=self.nhev,
+            status=self.status if self.status is not None else Status.MAX_ITER,
+            method=self.method,
+            history=tuple(self.history),
+        )
+
+    def _record(self, step: float) -> IterationRecord:
+        record = IterationRecord(
+            nit=self.nit,
+            fun=self.f,
+            grad_norm=self.grad_norm,
+            step=float(step),
+            nfev=self.nfev,
+            elapsed=time.perf_counter() - self._start,
+        )
+        self.history.append(record)
+        if self.nit == 0 and self.callback is not None and self.callback(record):
+            self.stop(Status.STOPPED)
+        return record
+
+    def _check_stop(self, f_prev: float | None) -> bool:
+        if self.status is not None:
+            return True
+        if self.grad_norm <= self.gtol:
+            self.status = Status.GTOL
+        elif f_prev is not None and 0.0 <= f_prev - self.f <= self.ftol * max(
+            abs(f_prev), abs(self.f), 1.0
+        ):
+            self.status = Status.FTOL
+        elif self.nit >= self.max_iter:
+            self.status = Status.MAX_ITER
+        return self.status is not None
+
+
+def _finite(f: float, g: np.ndarray) -> bool:
+    return math.isfinite(f) and bool(np.isfinite(g).all())
