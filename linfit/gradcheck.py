@@ -128,6 +128,20 @@ def _check_hessp(model, X, y, params, pattern, rng, tries: int = 5) -> float:
     return float("nan")  # every direction crossed a kink: reported as not checked
 
 
+def random_params(
+    model: LinearModel, X: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """A random point for ``model`` on ``(X, y)``: standard normal entries.
+
+    A ReLU's bias is pushed up so most samples are active: a check where every sample
+    is dead would only see the regularizer.
+    """
+    params = rng.standard_normal((X.shape[1] + 1) * model.n_outputs(y))
+    if not model.convex:
+        params[-1] = abs(params[-1]) + 1.0
+    return params
+
+
 def random_problem(
     model: LinearModel,
     rng: np.random.Generator,
@@ -141,8 +155,4 @@ def random_problem(
         y = rng.permutation(np.arange(n_samples) % n_classes)
     else:
         y = X @ rng.standard_normal(n_features) + rng.standard_normal(n_samples)
-    n_outputs = model.n_outputs(y)
-    params = rng.standard_normal((n_features + 1) * n_outputs)
-    if model.name == "relu":
-        params[-1] = abs(params[-1]) + 1.0  # keep most samples active, so the check means something
-    return X, y, params
+    return X, y, random_params(model, X, y, rng)

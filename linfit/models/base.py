@@ -139,7 +139,7 @@ class LinearModel(ABC):
         """Map a score direction ``dS`` (n_samples, K) to ``d2loss/dS2 @ dS`` (same shape)."""
         raise NotImplementedError
 
-    def _require_hessian(self) -> None:
+    def require_hessian(self) -> None:
         if not self.has_hessian:
             raise CapabilityError(
                 f"model {self.describe()} has no Hessian (its loss is not twice "
@@ -152,7 +152,7 @@ class LinearModel(ABC):
 
     def hessian_operator(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> HessianOperator:
         """``v -> H(params) @ v`` for flat ``v``: curvature computed once, 2 passes per product."""
-        self._require_hessian()
+        self.require_hessian()
         n_features = X.shape[1]
         curvature = self._curvature(self.decision_function(params, X), y)
 
@@ -176,7 +176,7 @@ class LinearModel(ABC):
         ``xh = [x, 1]`` and ``C_i`` the per-sample curvature in the scores. It is built from
         K(K+1)/2 weighted Gram matrices, never from n_params Hessian-vector products.
         """
-        self._require_hessian()
+        self.require_hessian()
         n_samples, d = X.shape
         K = params.size // (d + 1)
         curvature = self._curvature(self.decision_function(params, X), y)
@@ -204,6 +204,10 @@ class LinearModel(ABC):
         Gradient checking compares this pattern across a finite-difference stencil to
         tell when the stencil straddles a kink.
         """
+        return None
+
+    def check_solution(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
+        """Warn about a degenerate fit (a hook; most models have nothing to say)."""
         return None
 
     def objective(self, X: np.ndarray, y: np.ndarray) -> Objective:

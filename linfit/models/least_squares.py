@@ -88,7 +88,7 @@ class LeastSquares(LinearModel):
                 f"the normal equations are singular (X^T X is rank-deficient); {hint}"
             ) from None
         (pocon,) = scipy.linalg.get_lapack_funcs(("pocon",), (A,))
-        rcond, info = pocon(factor[0], np.linalg.norm(A, 1), lower=0)
+        rcond, info = pocon(factor[0], np.linalg.norm(A, 1), uplo="U")
         if info != 0 or rcond * MAX_NORMAL_COND < 1.0:
             cond = 1.0 / rcond if rcond > 0 else np.inf
             raise SolverError(

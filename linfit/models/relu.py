@@ -37,14 +37,20 @@ class ReLURegressor(LinearModel):
     def initial_params(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The least-squares solution: a start on the live side for most targets."""
         params = LeastSquares(reg=max(self.reg, 1e-8)).solve(X, y, method="lstsq")
+        self._warn_if_dead(params, X, y, "at the least-squares start")
+        return params
+
+    def check_solution(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
+        self._warn_if_dead(params, X, y, "after training")
+
+    def _warn_if_dead(self, params: np.ndarray, X: np.ndarray, y: np.ndarray, when: str) -> None:
         if not self.kink_pattern(params, X, y).any():
             warnings.warn(
-                "every sample is inactive at the least-squares start (w.x + b <= 0 for all "
-                "rows), so the ReLU's gradient is zero there; check the target's sign",
+                f"every sample is inactive {when} (w.x + b <= 0 for all rows): the ReLU "
+                "predicts 0 and its gradient is zero; check the target's sign or lower --reg",
                 DeadReLUWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return params
 
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return np.maximum(self.decision_function(params, X), 0.0)

@@ -13,7 +13,7 @@ from linfit.optim.run import Run
 MAX_PARAMS = 20_000  # the n x n matrix: 3.2 GB at this size
 
 
-@register("bfgs")
+@register("bfgs", nonsmooth_options={"line_search": "weak-wolfe"})
 def bfgs(run: Run, line_search: str = "strong-wolfe") -> None:
     """Inverse-Hessian update ``H <- (I - r s y^T) H (I - r y s^T) + r s s^T``, ``r = 1/y.s``.
 

@@ -13,7 +13,7 @@ from linfit.optim.result import Status
 from linfit.optim.run import Run
 
 
-@register("lbfgs")
+@register("lbfgs", nonsmooth_options={"line_search": "weak-wolfe"})
 def lbfgs(run: Run, memory: int = 10, line_search: str = "strong-wolfe") -> None:
     """Quasi-Newton with ``memory`` pairs (s, y); pairs with ``s.y <= 0`` are not stored.
 

@@ -40,18 +40,20 @@ class Optimizer(Protocol):
     ) -> OptimizeResult: ...
 
     needs_hessian: bool
+    nonsmooth_options: dict[str, Any]
 
 
 OPTIMIZERS: dict[str, Optimizer] = {}
 
 
 def register(
-    name: str, *, needs_hessian: bool = False
+    name: str, *, needs_hessian: bool = False, nonsmooth_options: dict[str, Any] | None = None
 ) -> Callable[[Callable[..., None]], Optimizer]:
     """Register the loop ``loop(run, **options)`` as the optimizer called ``name``.
 
     ``needs_hessian`` marks optimizers that use ``hess``/``hess_operator``, so callers
-    can refuse a model without one before starting.
+    can refuse a model without one before starting. ``nonsmooth_options`` are the
+    options the optimizer recommends when the objective has kinks.
     """
 
     def decorate(loop: Callable[..., None]) -> Optimizer:
@@ -81,6 +83,7 @@ def register(
             return run.result()
 
         optimizer.needs_hessian = needs_hessian  # type: ignore[attr-defined]
+        optimizer.nonsmooth_options = dict(nonsmooth_options or {})  # type: ignore[attr-defined]
         OPTIMIZERS[name] = optimizer
         return optimizer
 

@@ -48,8 +48,7 @@ class Run:
         if not _finite(self.f, self.g):
             self.status = Status.NONFINITE
             return
-        self._record(step=0.0)
-        self._check_stop(f_prev=None)
+        self._record(step=0.0, f_prev=None)
 
     @property
     def running(self) -> bool:
@@ -79,9 +78,7 @@ class Run:
         f_prev = self.f
         self.x, self.f, self.g = x, f, g
         self.nit += 1
-        record = self._record(step)
-        if not self._check_stop(f_prev) and self.callback is not None and self.callback(record):
-            self.stop(Status.STOPPED)
+        self._record(step, f_prev)
 
     def stop(self, status: Status) -> None:
         self.status = status
@@ -100,7 +97,8 @@ class Run:
             history=tuple(self.history),
         )
 
-    def _record(self, step: float) -> IterationRecord:
+    def _record(self, step: float, f_prev: float | None) -> None:
+        """Log the current point, apply the stopping tests, and show the callback."""
         record = IterationRecord(
             nit=self.nit,
             fun=self.f,
@@ -110,9 +108,9 @@ class Run:
             elapsed=time.perf_counter() - self._start,
         )
         self.history.append(record)
-        if self.nit == 0 and self.callback is not None and self.callback(record):
+        stopping = self._check_stop(f_prev)
+        if self.callback is not None and self.callback(record) and not stopping:
             self.stop(Status.STOPPED)
-        return record
 
     def _check_stop(self, f_prev: float | None) -> bool:
         if self.status is not None:
