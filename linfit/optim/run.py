@@ -62,13 +62,15 @@ class Run:
         """Value and gradient at ``x``, counted."""
         self.nfev += 1
         self.njev += 1
-        f, g = self.objective.fun(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are handled
+            f, g = self.objective.fun(x)
         return float(f), np.asarray(g, dtype=np.float64)
 
     def value(self, x: np.ndarray) -> float:
         """Value alone at ``x``, counted."""
         self.nfev += 1
-        return float(self.objective.f(x))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(self.objective.f(x))
 
     def accept(self, x: np.ndarray, f: float, g: np.ndarray, step: float) -> None:
         """Move to ``x`` (or stop with NONFINITE, staying put) and apply the stopping tests."""

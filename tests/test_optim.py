@@ -1,0 +1,262 @@
+"""The optimizers: same optimum on every convex model (proof 5) and their contracts (proof 7).
+
+Parametrized over the registry (``optimizer_cases()``: every registered optimizer, plus
+Newton's conjugate-gradient path), so a newly registered optimizer is held to all of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.optimize
+from core_problems import (
+    center_bias,
+    classification_data,
+    data_for,
+    max_rel_diff,
+    model_cases,
+    optimizer_cases,
+    regression_data,
+    scipy_minimum,
+)
+
+from linfit.errors import CapabilityError, OptionError, UnknownNameError
+from linfit.models import LeastSquares, SoftmaxClassifier
+from linfit.optim import (
+    MESSAGES,
+    OPTIMIZERS,
+    IterationRecord,
+    Objective,
+    Status,
+    get_optimizer,
+    minimize,
+)
+
+OPT_CASES = optimizer_cases()
+OPT_IDS = [label for label, _, _ in OPT_CASES]
+CONVEX = [(label, m) for label, m in model_cases() if m.convex and m.differentiable]
+
+
+# ---- proof 5: one optimum, whichever optimizer ------------------------------------------
+
+
+@pytest.mark.parametrize("model", [m for _, m in CONVEX], ids=[label for label, _ in CONVEX])
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_every_optimizer_reaches_the_optimum_of_every_convex_model(label, method, options, model):
+    rng = np.random.default_rng(51)
+    X, y = data_for(model, rng, n_samples=80, n_features=4, n_classes=3)
+    objective, x0 = model.objective(X, y), model.initial_params(X, y)
+    if OPTIMIZERS[method].needs_hessian and not model.has_hessian:
+        # the one pair that cannot run: it must say so, not run without a Hessian
+        with pytest.raises(CapabilityError):
+            minimize(objective, x0, method, **options)
+        return
+    oracle = scipy_minimum(model, X, y)  # scipy L-BFGS-B to gtol 1e-12 on the same objective
+    res = minimize(objective, x0, method, **options)  # the defaults a user gets
+    assert res.success, res.message
+    gap = (res.fun - oracle.fun) / abs(oracle.fun)
+    assert -1e-10 <= gap <= 1e-6, gap
+
+
+def _softmax_20x10():
+    rng = np.random.default_rng(52)
+    X, y = classification_data(rng, n_samples=300, n_features=20, n_classes=10)
+    return SoftmaxClassifier(reg=1e-3), X, y
+
+
+def test_newton_on_softmax_20_features_10_classes_converges_in_15_iterations():
+    model, X, y = _softmax_20x10()
+    assert model.initial_params(X, y).size == 21 * 10  # <= dense_limit: the Cholesky path
+    oracle = scipy_minimum(model, X, y)
+    for options in ({}, {"dense_limit": 0}):
+        res = minimize(model.objective(X, y), model.initial_params(X, y), "newton", **options)
+        assert res.status in (Status.GTOL, Status.DECREMENT), res.message
+        assert res.nit <= 15  # measured: 6 (dense), 7 (CG)
+        assert abs(res.fun - oracle.fun) <= 1e-9 * oracle.fun
+
+
+def test_newton_cg_path_reaches_the_dense_newton_point():
+    model, X, y = _softmax_20x10()
+    x0 = model.initial_params(X, y)
+    dense = minimize(model.objective(X, y), x0, "newton", gtol=1e-9)
+    cg = minimize(model.objective(X, y), x0, "newton", gtol=1e-9, dense_limit=0)
+    assert dense.success and cg.success
+    assert cg.nhev > 0 and dense.nhev > 0
+    assert abs(dense.fun - cg.fun) <= 1e-12 * dense.fun
+    # |x - x*| <= |g|_2 / lambda_min, lambda_min >= 2 reg on W: sqrt(210) 1e-9 / 2e-3 ~ 7e-6
+    assert max_rel_diff(center_bias(model, cg.x, 20), center_bias(model, dense.x, 20)) < 1e-5
+
+
+# ---- proof 7: contracts ------------------------------------------------------------------
+
+
+def _small_softmax():
+    rng = np.random.default_rng(53)
+    X, y = classification_data(rng, n_samples=50, n_features=3, n_classes=3)
+    model = SoftmaxClassifier(reg=1e-2)
+    return model, X, y
+
+
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_max_iter_reached_is_reported_as_not_converged(label, method, options):
+    model, X, y = _small_softmax()
+    res = minimize(
+        model.objective(X, y), model.initial_params(X, y), method, gtol=0.0, ftol=0.0,
+        max_iter=2, **options,
+    )  # fmt: skip
+    assert res.status == Status.MAX_ITER
+    assert not res.success
+    assert "max_iter" in res.message and "not converged" in res.message
+    assert res.nit == 2 and len(res.history) == 3
+
+
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_nonfinite_start_is_reported(label, method, options):
+    def fun(x):
+        return math.nan, np.full_like(x, math.nan)
+
+    x0 = np.ones(3)
+    res = minimize(Objective(fun=fun, hess=lambda x: np.eye(3)), x0, method, **options)
+    assert res.status == Status.NONFINITE and not res.success
+    assert res.nit == 0
+    assert "NaN" in res.message
+
+
+# numpy warns as the iterates overflow: that is the behaviour under test
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_gd_with_a_huge_fixed_step_stops_nonfinite_at_the_last_finite_point():
+    rng = np.random.default_rng(54)
+    X, y = regression_data(rng, n_samples=40, n_features=3)
+    model = LeastSquares(reg=0.0)
+    res = minimize(model.objective(X, y), model.initial_params(X, y), "gd", lr=1e3)
+    assert res.status == Status.NONFINITE and not res.success
+    assert res.nit > 0  # it diverged for a while before overflowing
+    assert np.isfinite(res.x).all() and math.isfinite(res.fun)
+    assert res.fun == res.history[-1].fun
+    assert res.fun == model.loss(res.x, X, y)  # x and fun belong together
+    assert len(res.history) == res.nit + 1
+    assert "NaN or infinite" in res.message
+
+
+def _nan_beyond_one(x):
+    """sum (x - 3)^2 where x_0 < 1, NaN elsewhere: the minimizer lies in the NaN region."""
+    if x[0] >= 1.0:
+        return math.nan, np.full_like(x, math.nan)
+    return float(np.sum((x - 3.0) ** 2)), 2.0 * (x - 3.0)
+
+
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_line_searches_treat_nonfinite_values_as_too_far(label, method, options):
+    objective = Objective(
+        fun=_nan_beyond_one,
+        hess=lambda x: 2.0 * np.eye(x.size),
+        hess_operator=lambda x: lambda v: 2.0 * v,
+    )
+    res = minimize(objective, np.zeros(3), method, max_iter=200, **options)
+    assert np.isfinite(res.x).all() and res.x[0] < 1.0
+    assert res.fun == _nan_beyond_one(res.x)[0] == res.history[-1].fun
+    assert res.fun < _nan_beyond_one(np.zeros(3))[0]  # it made progress toward the edge
+    assert not res.success or res.status == Status.FTOL  # never a false "gradient converged"
+
+
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_callback_sees_every_iteration(label, method, options):
+    model, X, y = _small_softmax()
+    seen: list[IterationRecord] = []
+    res = minimize(
+        model.objective(X, y), model.initial_params(X, y), method, callback=seen.append, **options
+    )
+    assert res.success
+    assert len(res.history) == res.nit + 1
+    assert [r.nit for r in res.history] == list(range(res.nit + 1))
+    assert seen == list(res.history)  # including the start and the last iteration
+    assert all(a.nfev <= b.nfev for a, b in itertools.pairwise(res.history))
+    assert res.nfev >= res.nit + 1 and res.njev >= res.nit + 1
+
+
+@pytest.mark.parametrize("stop_at", [0, 3])
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_callback_returning_true_stops(label, method, options, stop_at):
+    model, X, y = _small_softmax()
+    res = minimize(
+        model.objective(X, y), model.initial_params(X, y), method, gtol=0.0, ftol=0.0,
+        callback=lambda record: record.nit >= stop_at, **options,
+    )  # fmt: skip
+    assert res.status == Status.STOPPED and not res.success
+    assert res.nit == stop_at and len(res.history) == stop_at + 1
+    assert res.fun == model.loss(res.x, X, y)
+
+
+def test_unknown_optimizer_lists_the_valid_names():
+    for call in (lambda: get_optimizer("nope"), lambda: minimize(Objective(fun=None), [0], "nope")):
+        with pytest.raises(UnknownNameError) as info:
+            call()
+        for name in OPTIMIZERS:
+            assert name in str(info.value)
+
+
+@pytest.mark.parametrize("lr", [0.0, -1.0, math.nan, math.inf])
+def test_gd_refuses_a_nonpositive_or_nonfinite_lr(lr):
+    model, X, y = _small_softmax()
+    with pytest.raises(OptionError, match="lr"):
+        minimize(model.objective(X, y), model.initial_params(X, y), "gd", lr=lr)
+
+
+def _takes(name: str, option: str) -> bool:
+    return option in inspect.signature(OPTIMIZERS[name]).parameters
+
+
+@pytest.mark.parametrize("method", [n for n in OPTIMIZERS if _takes(n, "line_search")])
+def test_unknown_line_search_is_refused(method):
+    model, X, y = _small_softmax()
+    with pytest.raises(UnknownNameError, match="weak-wolfe"):
+        minimize(model.objective(X, y), model.initial_params(X, y), method, line_search="nope")
+
+
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_result_is_frozen_and_x0_untouched(label, method, options):
+    model, X, y = _small_softmax()
+    x0 = model.initial_params(X, y) + 0.1
+    before = x0.copy()
+    res = minimize(model.objective(X, y), x0, method, **options)
+    np.testing.assert_array_equal(x0, before)
+    assert not np.shares_memory(res.x, x0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.fun = 0.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.history[0].fun = 0.0  # type: ignore[misc]
+    assert res.method == method
+
+
+def test_status_table_is_complete():
+    for status in Status:
+        assert MESSAGES[status]
+        assert status.success == (status in (Status.GTOL, Status.FTOL, Status.DECREMENT))
+
+
+def _rosenbrock() -> Objective:
+    """A function-only objective: optimizers know nothing about models."""
+    return Objective(
+        fun=lambda x: (scipy.optimize.rosen(x), scipy.optimize.rosen_der(x)),
+        value=scipy.optimize.rosen,
+        hess=scipy.optimize.rosen_hess,
+        hess_operator=lambda x: lambda v: scipy.optimize.rosen_hess_prod(x, v),
+    )
+
+
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_rosenbrock_from_the_classic_start(label, method, options):
+    # gd needs ~2e4 iterations on this valley (~2 s); the others ~40.
+    res = minimize(
+        _rosenbrock(), np.array([-1.2, 1.0]), method, gtol=1e-10, ftol=0.0, max_iter=100_000,
+        **options,
+    )  # fmt: skip
+    assert res.success, res.message
+    # at (1, 1) the Hessian's smallest eigenvalue is ~0.4: |x - 1| <= |g| / 0.4 ~ 1e-9
+    np.testing.assert_allclose(res.x, [1.0, 1.0], rtol=0, atol=1e-6)
