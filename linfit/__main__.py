@@ -1,0 +1,5 @@
+"""``python -m linfit``."""
+
+from linfit.cli import main
+
+main()

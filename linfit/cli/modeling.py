@@ -1,0 +1,358 @@
+"""``linfit train``, ``predict``, ``evaluate`` and ``compare``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from linfit import persist
+from linfit.baselines import fit_baselines
+from linfit.cli.app import app
+from linfit.cli.options import (
+    DataArg,
+    DropnaOpt,
+    DtypeOpt,
+    EncodeOpt,
+    ImputeOpt,
+    JsonOpt,
+    ModelOpt,
+    OptimizerOpt,
+    QuietOpt,
+    RegOpt,
+    SeedOpt,
+    SepOpt,
+    StandardizeOpt,
+    TargetOpt,
+    TestSizeOpt,
+    dtype_of,
+    encode_mode,
+    missing_mode,
+)
+from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
+from linfit.data import Dataset, load_dataset, load_features, load_labeled
+from linfit.errors import DivergenceError, OptionError
+from linfit.metrics import confusion_matrix, scores
+from linfit.models import LinearModel, make_model
+from linfit.optim import Status
+from linfit.preprocess import split_xy
+from linfit.training import TrainedModel, fit
+
+LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or squared-hinge.")]
+MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]
+LrOpt = Annotated[float | None, typer.Option(help="Fixed step for gd (default: line search).")]
+MaxIterOpt = Annotated[int, typer.Option(help="Iteration limit.")]
+TolOpt = Annotated[float, typer.Option(help="Stop when max |gradient| <= tol.")]
+
+
+def _model(name: str, reg: float, loss: str | None, margin: float | None) -> LinearModel:
+    extra: dict[str, Any] = {}
+    if name == "svm":
+        if loss is not None:
+            extra["variant"] = loss.replace("-", "_")
+        if margin is not None:
+            extra["margin"] = margin
+    elif loss is not None or margin is not None:
+        raise OptionError(f"--loss and --margin apply to --model svm, not {name}")
+    return make_model(name, reg=reg, **extra)
+
+
+def _load(data, target, sep, encode, dropna, impute, dtype) -> Dataset:
+    return load_dataset(
+        data,
+        target=target,
+        sep=sep,
+        encode=encode_mode(encode),
+        missing=missing_mode(dropna, impute),
+        dtype=dtype_of(dtype),
+    )
+
+
+def _metrics(trained: TrainedModel, X: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
+    if y.size == 0:
+        return {}
+    return scores(trained.classes is not None, y, trained.predict(X), prefix)
+
+
+@app.command(
+    epilog="Example: linfit train --model svm --reg 1e-3 datasets/wine.csv --out wine.linfit"
+)
+def train(
+    data: DataArg,
+    model: ModelOpt = "softmax",
+    optimizer: OptimizerOpt = None,
+    reg: RegOpt = 1e-4,
+    loss: LossOpt = None,
+    margin: MarginOpt = None,
+    lr: LrOpt = None,
+    max_iter: MaxIterOpt = 1000,
+    tol: TolOpt = 1e-6,
+    target: TargetOpt = None,
+    test_size: TestSizeOpt = 0.2,
+    seed: SeedOpt = 0,
+    standardize: StandardizeOpt = True,
+    out: Annotated[Path, typer.Option(help="Where to save the model.")] = Path("model.linfit"),
+    sep: SepOpt = None,
+    encode: EncodeOpt = "none",
+    dropna: DropnaOpt = False,
+    impute: ImputeOpt = None,
+    dtype: DtypeOpt = "float64",
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Train a model on DATA, report train/test metrics, and save it."""
+    check_output(out, data)
+    estimator = _model(model, reg, loss, margin)
+    ds = _load(data, target, sep, encode, dropna, impute, dtype)
+    X_train, y_train, X_test, y_test = split_xy(
+        ds.X, ds.y, test_size=test_size, seed=seed, stratify=estimator.is_classifier
+    )
+    err = console(quiet)
+    title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
+    with Progress(err, title) as progress:
+        trained, result = fit(
+            estimator,
+            X_train,
+            y_train,
+            optimizer=optimizer,
+            standardize=standardize,
+            feature_names=ds.feature_names,
+            target_name=ds.target_name,
+            gtol=tol,
+            max_iter=max_iter,
+            lr=lr,
+            callback=progress,
+        )
+        if result.status == Status.NONFINITE:
+            raise DivergenceError(f"training diverged: {result.message}")
+    metrics = {
+        **_metrics(trained, X_train, y_train, "train"),
+        **_metrics(trained, X_test, y_test, "test"),
+    }
+    summary = {
+        **trained.summary,
+        "metrics": metrics,
+        "n_train": len(y_train),
+        "n_test": len(y_test),
+    }
+    trained = dataclasses.replace(trained, summary=summary)
+    persist.save(trained, out)
+
+    err.print(
+        kv_table(
+            "result",
+            {
+                "model": estimator.describe(),
+                "optimizer": summary["optimizer"],
+                "converged": summary["converged"],
+                "why": summary["message"],
+                "iterations": summary["n_iter"],
+                "objective": summary["objective"],
+                "max |grad|": summary["grad_norm"],
+                "time s": summary["time_s"],
+                **metrics,
+                "saved to": str(out),
+            },
+        )
+    )
+    if json:
+        W, b = trained.coefficients()
+        emit_json(
+            {
+                "model": estimator.name,
+                "optimizer": summary["optimizer"],
+                "converged": summary["converged"],
+                "status": summary["status"],
+                "message": summary["message"],
+                "n_iter": summary["n_iter"],
+                "objective": summary["objective"],
+                "grad_norm": summary["grad_norm"],
+                "time_s": summary["time_s"],
+                "metrics": metrics,
+                "model_path": str(out),
+                "coef": _coef_table(trained, W),
+                "intercept": b[0] if b.size == 1 else b,  # a scalar, like each coef
+                "classes": None if trained.classes is None else trained.classes,
+            }
+        )
+    if result.status == Status.STOPPED:
+        raise typer.Exit(130)
+
+
+def _coef_table(trained: TrainedModel, W: np.ndarray) -> dict[str, Any]:
+    """Feature name -> coefficient (a list, one per class or output, when K > 1)."""
+    return {
+        name: (row[0] if row.size == 1 else row)
+        for name, row in zip(trained.feature_names, W, strict=True)
+    }
+
+
+@app.command(epilog="Example: linfit predict model.linfit new.csv --out predictions.csv")
+def predict(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .linfit model file.")],
+    data: DataArg,
+    out: Annotated[Path | None, typer.Option(help="Write predictions to this CSV.")] = None,
+    proba: Annotated[bool, typer.Option("--proba", help="Class probabilities (softmax).")] = False,
+    sep: SepOpt = None,
+    encode: EncodeOpt = "none",
+    impute: ImputeOpt = None,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Predict with a saved model; DATA's columns are matched to the model's by name."""
+    if out is not None:
+        check_output(out, data, model_path)
+    trained = persist.load(model_path)
+    X = load_features(
+        data,
+        trained.feature_names,
+        sep=sep,
+        encode=encode_mode(encode),
+        missing=missing_mode(False, impute),
+    )
+    if proba:
+        values = trained.predict_proba(X)
+        frame = pd.DataFrame(values, columns=[f"proba_{c}" for c in trained.classes])
+    else:
+        values = trained.predict(X)
+        frame = pd.DataFrame({"prediction": values} if values.ndim == 1 else values)
+    if out is not None:
+        tmp = out.with_name(f".{out.name}.tmp")
+        frame.to_csv(tmp, index=False)
+        tmp.replace(out)
+        console(quiet).print(f"wrote {len(frame)} predictions to {out}")
+    if json:
+        emit_json(
+            {"predictions": values, "model_path": str(model_path)}
+            if out is None
+            else {"path": str(out), "n": len(frame)}
+        )
+    elif out is None:
+        frame.to_csv(typer.get_text_stream("stdout"), index=False)
+
+
+@app.command(epilog="Example: linfit evaluate model.linfit datasets/iris.csv")
+def evaluate(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .linfit model file.")],
+    data: DataArg,
+    sep: SepOpt = None,
+    encode: EncodeOpt = "none",
+    dropna: DropnaOpt = False,
+    impute: ImputeOpt = None,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Score a saved model on labelled DATA: accuracy and confusion matrix, or R^2 and RMSE."""
+    trained = persist.load(model_path)
+    ds = load_labeled(
+        data,
+        trained.feature_names,
+        trained.target_name,
+        sep=sep,
+        encode=encode_mode(encode),
+        missing=missing_mode(dropna, impute),
+    )
+    err = console(quiet)
+    metrics = _metrics(trained, ds.X, ds.y, "eval")
+    payload: dict[str, Any] = {"metrics": metrics, "n": int(ds.y.shape[0])}
+    err.print(kv_table(f"{trained.model.describe()} on {data}", {**metrics, "samples": len(ds.y)}))
+    if trained.classes is not None:
+        classes = trained.classes
+        codes_true = np.searchsorted(classes, ds.y)
+        known = (codes_true < classes.size) & (
+            classes[np.minimum(codes_true, classes.size - 1)] == ds.y
+        )
+        codes_pred = np.searchsorted(classes, trained.predict(ds.X))
+        matrix = confusion_matrix(codes_true[known], codes_pred[known], classes.size)
+        payload.update(confusion_matrix=matrix, classes=classes, unknown_labels=int((~known).sum()))
+        table = Table(
+            title="confusion matrix (rows: true, columns: predicted)", title_justify="left"
+        )
+        table.add_column("")
+        for c in classes:
+            table.add_column(str(c), justify="right")
+        for c, row in zip(classes, matrix, strict=True):
+            table.add_row(str(c), *map(str, row))
+        err.print(table)
+    if json:
+        emit_json(payload)
+
+
+@app.command(epilog="Example: linfit compare --model softmax datasets/wine.csv")
+def compare(
+    data: DataArg,
+    model: ModelOpt = "softmax",
+    reg: RegOpt = 1e-4,
+    loss: LossOpt = None,
+    margin: MarginOpt = None,
+    optimizer: OptimizerOpt = None,
+    max_iter: MaxIterOpt = 1000,
+    tol: TolOpt = 1e-6,
+    target: TargetOpt = None,
+    test_size: TestSizeOpt = 0.2,
+    seed: SeedOpt = 0,
+    sep: SepOpt = None,
+    encode: EncodeOpt = "none",
+    dropna: DropnaOpt = False,
+    impute: ImputeOpt = None,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Train linfit's model and scikit-learn's closest ones on the same split, side by side.
+
+    Every row is scored with linfit's objective, so a lower objective is a better fit of
+    the same problem (for baselines with another loss, e.g. one-vs-rest, it is a yardstick).
+    """
+    estimator = _model(model, reg, loss, margin)
+    ds = _load(data, target, sep, encode, dropna, impute, "float64")
+    X_train, y_train, X_test, y_test = split_xy(
+        ds.X, ds.y, test_size=test_size, seed=seed, stratify=estimator.is_classifier
+    )
+    trained, result = fit(
+        estimator,
+        X_train,
+        y_train,
+        optimizer=optimizer,
+        feature_names=ds.feature_names,
+        gtol=tol,
+        max_iter=max_iter,
+    )
+    Xs_train = trained.scaler.transform(X_train)
+    targets = np.searchsorted(trained.classes, y_train) if trained.classes is not None else y_train
+    rows = [
+        {
+            "system": f"linfit {estimator.describe()} ({result.method})",
+            "objective": result.fun,
+            **_metrics(trained, X_train, y_train, "train"),
+            **_metrics(trained, X_test, y_test, "test"),
+            "n_iter": result.nit,
+            "time_s": trained.summary["time_s"],
+        }
+    ]
+    for baseline in fit_baselines(estimator, Xs_train, targets):
+        as_linfit = dataclasses.replace(trained, params=baseline.params)
+        rows.append(
+            {
+                "system": baseline.name,
+                "objective": estimator.loss(baseline.params, Xs_train, targets),
+                **_metrics(as_linfit, X_train, y_train, "train"),
+                **_metrics(as_linfit, X_test, y_test, "test"),
+                "n_iter": baseline.n_iter,
+                "time_s": baseline.time_s,
+            }
+        )
+    table = Table(
+        title=f"{estimator.describe()} vs scikit-learn, reg={reg:g}", title_justify="left"
+    )
+    for key in rows[0]:
+        table.add_column(key, justify="left" if key == "system" else "right")
+    for row in rows:
+        table.add_row(*(fmt(row.get(key)) for key in rows[0]))
+    console(quiet).print(table)
+    if json:
+        emit_json({"rows": rows})

@@ -1,0 +1,75 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from linfit.data import Missing
+from linfit.errors import OptionError
+from linfit.models import MODELS
+from linfit.optim import OPTIMIZERS
+
+DataArg = Annotated[Path, typer.Argument(help="CSV or TSV file with a header row; - reads stdin.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model", "-m", help=f"Model: {', '.join(MODELS)}.", autocompletion=lambda: list(MODELS)
+    ),
+]
+OptimizerOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=f"Optimizer: {', '.join(OPTIMIZERS)} (default: the model's, lbfgs).",
+        autocompletion=lambda: list(OPTIMIZERS),
+    ),
+]
+RegOpt = Annotated[float, typer.Option(help="L2 penalty: objective = mean loss + reg * ||W||^2.")]
+TargetOpt = Annotated[
+    str | None, typer.Option(help="Target column, by name or 0-based index (default: the last).")
+]
+SepOpt = Annotated[
+    str | None, typer.Option(help="Field separator (default: by extension, , or tab).")
+]
+EncodeOpt = Annotated[
+    str, typer.Option(help="Non-numeric features: 'none' (an error) or 'onehot'.")
+]
+DropnaOpt = Annotated[bool, typer.Option("--dropna", help="Drop rows with missing values.")]
+ImputeOpt = Annotated[
+    str | None, typer.Option(help="Fill missing feature values: 'mean' (the column's mean).")
+]
+DtypeOpt = Annotated[str, typer.Option(help="Floating type for the data: float64 or float32.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the train/test split.")]
+TestSizeOpt = Annotated[
+    float, typer.Option(help="Fraction held out for testing, in [0, 1); 0 trains on everything.")
+]
+StandardizeOpt = Annotated[
+    bool, typer.Option(help="Scale features to zero mean and unit variance (kept in the model).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables or progress on stderr.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def missing_mode(dropna: bool, impute: str | None) -> Missing:
+    """Map --dropna / --impute to the loader's ``missing`` argument."""
+    if dropna and impute:
+        raise OptionError("use either --dropna or --impute, not both")
+    if impute is not None and impute != "mean":
+        raise OptionError(f"--impute takes 'mean', got {impute!r}")
+    return "drop" if dropna else ("mean" if impute else "error")
+
+
+def encode_mode(encode: str) -> str:
+    if encode not in ("none", "onehot"):
+        raise OptionError(f"--encode takes 'none' or 'onehot', got {encode!r}")
+    return encode
+
+
+def dtype_of(name: str) -> type[np.floating]:
+    dtypes = {"float64": np.float64, "float32": np.float32}
+    if name not in dtypes:
+        raise OptionError(f"--dtype takes float64 or float32, got {name!r}")
+    return dtypes[name]

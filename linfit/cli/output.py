@@ -1,0 +1,143 @@
+"""Where output goes: tables and progress to stderr (rich), results to stdout (JSON, CSV)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from linfit.errors import OptionError
+from linfit.optim import IterationRecord
+
+
+def console(quiet: bool = False) -> Console:
+    """The stderr console, silenced by --quiet.
+
+    rich honours NO_COLOR and drops colour and live redraws when stderr is not a
+    terminal; there it would also wrap at 80 columns, so it gets $COLUMNS or 120.
+    """
+    width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", "120"))
+    return Console(stderr=True, quiet=quiet, highlight=False, width=width)
+
+
+stderr = console()
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """One JSON object on stdout, and nothing else there."""
+    sys.stdout.write(json.dumps(payload, default=_jsonable, allow_nan=True) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def fmt(value: Any) -> str:
+    """A number as a table shows it."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(value)
+    if isinstance(value, float | np.floating):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def kv_table(title: str, rows: dict[str, Any]) -> Table:
+    """A two-column table of names and values."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(key, fmt(value))
+    return table
+
+
+def check_output(path: Path, *inputs: str | Path) -> Path:
+    """Refuse an output path that cannot be written or would overwrite an input."""
+    if path.is_dir():
+        raise OptionError(f"output path {path} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OptionError(f"output folder {parent} does not exist; create it or choose another")
+    for source in inputs:
+        same = str(source) != "-" and Path(source).exists() and path.exists()
+        if same and os.path.samefile(source, path):
+            raise OptionError(f"output path {path} is the input file; choose another name")
+    return path
+
+
+def _keep_row(nit: int) -> bool:
+    """Rows 0-10, then 20, 30, ..., 100, then 200, 300, ...: a long run stays readable."""
+    if nit <= 10:
+        return True
+    return nit % 10 ** int(math.log10(nit)) == 0
+
+
+class Progress:
+    """Optimizer callback showing iteration, objective, max |grad|, step and time.
+
+    On a terminal the table redraws live; elsewhere it is printed once, at the end.
+    Rows are thinned by ``_keep_row``; the last iteration is always shown.
+    """
+
+    def __init__(self, out: Console, title: str) -> None:
+        self.out, self.title = out, title
+        self.rows: list[IterationRecord] = []
+        self.last: IterationRecord | None = None
+        self.live = (
+            Live(console=out, auto_refresh=False, transient=False) if out.is_terminal else None
+        )
+
+    def __call__(self, record: IterationRecord) -> None:
+        self.last = record
+        if _keep_row(record.nit):
+            self.rows.append(record)
+        if self.live is not None:
+            self.live.update(self.table(), refresh=True)
+
+    def __enter__(self) -> Progress:
+        if self.live is not None and not self.out.quiet:
+            self.live.start()
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self.live is not None and self.live.is_started:
+            self.live.update(self.table(), refresh=True)
+            self.live.stop()
+        elif self.rows:
+            # on an error the one-line message is all stderr gets
+            self.out.print(self.table())
+
+    def table(self) -> Table:
+        table = Table(title=self.title, title_justify="left")
+        for name in ("iter", "objective", "max |grad|", "step", "elapsed s"):
+            table.add_column(name, justify="right")
+        rows = list(self.rows)
+        if self.last is not None and (not rows or rows[-1] is not self.last):
+            rows.append(self.last)
+        for r in rows:
+            table.add_row(
+                str(r.nit),
+                f"{r.fun:.10g}",
+                f"{r.grad_norm:.3e}",
+                f"{r.step:.3g}",
+                f"{r.elapsed:.3f}",
+            )
+        return table

@@ -1,0 +1,99 @@
+"""Train/test splitting, standardization and class-label encoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from linfit.errors import DataError, OptionError
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per-feature ``(x - mean) / scale``; a constant feature gets scale 1 (left centred)."""
+
+    mean: np.ndarray  # (n_features,)
+    scale: np.ndarray  # (n_features,)
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> Scaler:
+        mean = X.mean(axis=0, dtype=np.float64)
+        scale = X.std(axis=0, dtype=np.float64)
+        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+        return cls(mean=mean, scale=scale)
+
+    @classmethod
+    def identity(cls, n_features: int) -> Scaler:
+        return cls(mean=np.zeros(n_features), scale=np.ones(n_features))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Scaled copy of ``X`` (n_samples, n_features), same dtype, C-contiguous."""
+        out = X - self.mean.astype(X.dtype, copy=False)
+        out /= self.scale.astype(X.dtype, copy=False)
+        return out
+
+    def unscale(self, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights for scaled inputs to weights for raw inputs: ``x.W' + b' == z.W + b``."""
+        W_raw = W / self.scale[:, None]
+        return W_raw, b - self.mean @ W_raw
+
+
+def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class labels to codes: returns ``(classes (K,), codes (n,) int64)``, classes sorted."""
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise DataError(
+            f"the target has a single class ({classes[0]!r}); a classifier needs at least two "
+            "(check --target, or use a regression model)"
+        )
+    return classes, codes.astype(np.int64)
+
+
+def train_test_split(
+    n_samples: int,
+    test_size: float,
+    *,
+    seed: int,
+    strata: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays ``(train, test)``; stratified on ``strata`` (class codes) when given.
+
+    Stratified: each class contributes ``round(test_size * count)`` samples to the test
+    set (at least one where the class has two or more), so class proportions match.
+    """
+    if not 0.0 <= test_size < 1.0:
+        raise OptionError(
+            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
+        )
+    rng = np.random.default_rng(seed)
+    if test_size == 0.0:
+        return rng.permutation(n_samples), np.empty(0, dtype=np.int64)
+    if strata is None:
+        order = rng.permutation(n_samples)
+        n_test = max(1, round(test_size * n_samples))
+        train, test = order[n_test:], order[:n_test]
+    else:
+        order = rng.permutation(n_samples)
+        codes = strata[order]
+        # rank of each sample within its class, in shuffled order
+        sort = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rank = np.empty(n_samples, dtype=np.int64)
+        rank[sort] = np.arange(n_samples) - np.repeat(starts, counts)
+        n_test = np.where(counts >= 2, np.maximum(1, np.round(test_size * counts)), 0)
+        in_test = rank < n_test[codes]
+        train, test = order[~in_test], order[in_test]
+    if train.size == 0:
+        raise OptionError(f"--test-size {test_size} leaves no training samples; use a smaller one")
+    return np.sort(train), np.sort(test)
+
+
+def split_xy(
+    X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int, stratify: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train, y_train, X_test, y_test)``; stratified on the labels of ``y`` if asked."""
+    strata = np.unique(y, return_inverse=True)[1] if stratify else None
+    train, test = train_test_split(X.shape[0], test_size, seed=seed, strata=strata)
+    return X[train], y[train], X[test], y[test]

@@ -1,0 +1,101 @@
+"""Least squares on raw features, with the diagnostics ``linfit solve-ls`` reports."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from linfit.errors import UnknownNameError
+from linfit.metrics import r2
+from linfit.models import CLOSED_FORMS, LeastSquares
+from linfit.optim import OPTIMIZERS
+from linfit.preprocess import Scaler
+from linfit.training import fit
+
+
+@dataclass(frozen=True)
+class LeastSquaresReport:
+    """A least-squares fit in the raw features' units, and how well-posed the problem was."""
+
+    method: str
+    coef: np.ndarray  # (n_features,)
+    intercept: float
+    r2: float
+    residual_norm: float  # ||Xh theta - y||_2
+    rank: int  # numerical rank of Xh = [X, 1] (numpy's matrix_rank rule)
+    cond: float  # 2-norm condition number of Xh (inf when rank-deficient)
+    time_s: float  # the solve alone
+    converged: bool = True
+    message: str = "closed form"
+
+
+def methods() -> tuple[str, ...]:
+    """Closed forms first, then every registered optimizer."""
+    return CLOSED_FORMS + tuple(OPTIMIZERS)
+
+
+def solve_least_squares(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    method: str = "normal",
+    reg: float = 0.0,
+    standardize: bool = False,
+    max_iter: int = 10_000,
+    gtol: float = 1e-10,
+) -> LeastSquaresReport:
+    """Fit ``y (n,) ~ X (n, d) w + b`` and report it in raw units.
+
+    Closed forms solve on ``[X, 1]`` directly; an optimizer name trains iteratively
+    (standardizing internally when ``standardize``, which helps gradient descent).
+    """
+    if method not in methods():
+        raise UnknownNameError("solve-ls method", method, methods())
+    model = LeastSquares(reg=reg)
+    scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
+    start = time.perf_counter()
+    if method in CLOSED_FORMS:
+        params = model.solve(scaler.transform(X), y, method=method)
+        converged, message = True, f"closed form ({method})"
+    else:
+        trained, result = fit(
+            model,
+            scaler.transform(X),
+            y,
+            optimizer=method,
+            standardize=False,
+            gtol=gtol,
+            max_iter=max_iter,
+        )
+        params, converged, message = trained.params, result.success, trained.summary["message"]
+    elapsed = time.perf_counter() - start
+
+    W, b = scaler.unscale(*model.unpack(params, X.shape[1]))
+    coef, intercept = W[:, 0], float(b[0])
+    fitted = X @ coef + intercept
+    s = _singular_values(X)
+    tol = s[0] * max(X.shape[0], X.shape[1] + 1) * np.finfo(np.float64).eps if s.size else 0.0
+    rank = int((s > tol).sum())
+    return LeastSquaresReport(
+        method=method,
+        coef=coef,
+        intercept=intercept,
+        r2=r2(y, fitted),
+        residual_norm=float(np.linalg.norm(fitted - y)),
+        rank=rank,
+        cond=float(s[0] / s[-1]) if rank == s.size and s[-1] > 0 else float("inf"),
+        time_s=elapsed,
+        converged=converged,
+        message=message,
+    )
+
+
+def _singular_values(X: np.ndarray) -> np.ndarray:
+    """Singular values of ``[X, 1]``, descending; through the small R of a QR when tall."""
+    Xh = np.column_stack([X, np.ones(X.shape[0])])
+    if Xh.shape[0] > Xh.shape[1]:
+        Xh = scipy.linalg.qr(Xh, mode="r", check_finite=False)[0][: Xh.shape[1]]
+    return scipy.linalg.svdvals(Xh, check_finite=False)

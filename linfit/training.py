@@ -1,0 +1,158 @@
+"""Fit a model on raw data: encode labels, standardize, optimize, and keep what prediction needs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from linfit.errors import DataError, OptionError
+from linfit.models import LinearModel
+from linfit.optim import Callback, OptimizeResult, Status, get_optimizer
+from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
+from linfit.preprocess import Scaler, encode_labels
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model with its fitted parameters and everything needed to use them on raw data.
+
+    ``params`` are in the units of the *scaled* features (flat ``[W.ravel(), b]``);
+    ``coefficients()`` gives them in the raw features' units.
+    """
+
+    model: LinearModel
+    params: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+    scaler: Scaler
+    classes: np.ndarray | None = None  # (K,) original labels, classifiers only
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Scores (n_samples, K) for raw features ``X`` (n_samples, n_features)."""
+        return self.model.decision_function(self.params, self.scaler.transform(X))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Original class labels (n_samples,), or values (n_samples,) / (n_samples, K)."""
+        out = self.model.predict(self.params, self.scaler.transform(X))
+        if self.classes is not None:
+            return self.classes[out]
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (n_samples, K), columns in the order of ``classes``."""
+        if not hasattr(self.model, "predict_proba"):
+            raise OptionError(
+                f"model {self.model.describe()} gives no probabilities; only softmax does"
+            )
+        return self.model.predict_proba(self.params, self.scaler.transform(X))
+
+    def coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(W (n_features, K), b (K,))`` for raw features: standardization undone."""
+        W, b = self.model.unpack(self.params, self.n_features)
+        return self.scaler.unscale(W, b)
+
+
+def fit(
+    model: LinearModel,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    optimizer: str | None = None,
+    standardize: bool = True,
+    feature_names: tuple[str, ...] | None = None,
+    target_name: str = "target",
+    gtol: float = DEFAULT_GTOL,
+    ftol: float = DEFAULT_FTOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    lr: float | None = None,
+    callback: Callback | None = None,
+) -> tuple[TrainedModel, OptimizeResult]:
+    """Train ``model`` on raw ``X`` (n_samples, n_features) and targets ``y`` (n_samples,).
+
+    Classifiers take any labels (encoded here, predicted back in the originals). The
+    optimizer defaults to the model's; an optimizer that needs a Hessian is refused for
+    a model without one before any work is done. Returns the trained model, whose
+    ``summary`` records how training ended, and the optimizer's full result.
+    """
+    name = optimizer or model.default_optimizer
+    minimizer = get_optimizer(name)
+    if minimizer.needs_hessian:
+        model.require_hessian()
+    options: dict[str, Any] = {}
+    if lr is not None:
+        if name != "gd":
+            raise OptionError(f"--lr sets gd's fixed step; {name} chooses its own steps")
+        if not (np.isfinite(lr) and lr > 0):
+            raise OptionError(f"--lr must be a positive number, got {lr}")
+        options["lr"] = lr
+    if not model.differentiable:
+        options.update(minimizer.nonsmooth_options)
+    for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
+        if not value >= 0:
+            raise OptionError(f"{option} must be >= 0, got {value}")
+
+    if model.is_classifier:
+        classes, targets = encode_labels(y)
+    elif y.dtype.kind in "iufb":
+        classes, targets = None, y.astype(np.float64, copy=False)
+    else:
+        raise DataError(
+            f"target {target_name!r} is not numeric, but {model.name} is a regression model; "
+            "use a classifier (softmax, svm) or a numeric --target"
+        )
+    scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
+    Xs = np.ascontiguousarray(scaler.transform(X))
+    x0 = model.initial_params(Xs, targets)
+
+    start = time.perf_counter()
+    result = minimizer(
+        model.objective(Xs, targets),
+        x0,
+        gtol=gtol,
+        ftol=ftol,
+        max_iter=max_iter,
+        callback=callback,
+        **options,
+    )
+    elapsed = time.perf_counter() - start
+    model.check_solution(result.x, Xs, targets)
+    trained = TrainedModel(
+        model=model,
+        params=result.x,
+        feature_names=tuple(feature_names or (f"x{i}" for i in range(X.shape[1]))),
+        target_name=target_name,
+        scaler=scaler,
+        classes=classes,
+        summary=summarize(result, elapsed, gtol),
+    )
+    return trained, result
+
+
+def summarize(result: OptimizeResult, elapsed: float, gtol: float) -> dict[str, Any]:
+    """How an optimization ended, in JSON-ready form."""
+    message = result.message
+    if result.status == Status.MAX_ITER:
+        message = (
+            f"not converged: stopped at max_iter={result.nit} with max |gradient| = "
+            f"{result.grad_norm:.3g} > tol {gtol:g}; try more --max-iter, another "
+            "--optimizer, or standardized features"
+        )
+    return {
+        "optimizer": result.method,
+        "converged": result.success,
+        "status": result.status.name.lower(),
+        "message": message,
+        "n_iter": result.nit,
+        "n_fev": result.nfev,
+        "objective": result.fun,
+        "grad_norm": result.grad_norm,
+        "time_s": elapsed,
+    }
