@@ -45,3 +45,7 @@ class SolverError(LinfitError):
 
 class DivergenceError(LinfitError):
     """Training produced a non-finite objective and could not continue."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An optimizer stopped before its convergence test held (e.g. at max_iter)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from linfit.errors import DataError, OptionError
+from linfit.errors import ConvergenceWarning, DataError, OptionError
 from linfit.models import LinearModel
 from linfit.optim import Callback, OptimizeResult, Status, get_optimizer
 from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
@@ -124,6 +125,9 @@ def fit(
     )
     elapsed = time.perf_counter() - start
     model.check_solution(result.x, Xs, targets)
+    summary = summarize(result, elapsed, gtol)
+    if result.status == Status.MAX_ITER:
+        warnings.warn(summary["message"], ConvergenceWarning, stacklevel=2)
     trained = TrainedModel(
         model=model,
         params=result.x,
@@ -131,7 +135,7 @@ def fit(
         target_name=target_name,
         scaler=scaler,
         classes=classes,
-        summary=summarize(result, elapsed, gtol),
+        summary=summary,
     )
     return trained, result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,7 +37,7 @@ from linfit.cli.options import (
 )
 from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
 from linfit.data import Dataset, load_dataset, load_features, load_labeled
-from linfit.errors import DivergenceError, OptionError
+from linfit.errors import ConvergenceWarning, DivergenceError, OptionError
 from linfit.metrics import confusion_matrix, scores
 from linfit.models import LinearModel, make_model
 from linfit.optim import Status
@@ -114,7 +115,8 @@ def train(
     )
     err = console(quiet)
     title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
-    with Progress(err, title) as progress:
+    with Progress(err, title) as progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it, with advice
         trained, result = fit(
             estimator,
             X_train,
@@ -260,7 +262,9 @@ def evaluate(
     err = console(quiet)
     metrics = _metrics(trained, ds.X, ds.y, "eval")
     payload: dict[str, Any] = {"metrics": metrics, "n": int(ds.y.shape[0])}
-    err.print(kv_table(f"{trained.model.describe()} on {data}", {**metrics, "samples": len(ds.y)}))
+    err.print(
+        kv_table(f"{trained.model.describe()} on {data.name}", {**metrics, "samples": len(ds.y)})
+    )
     if trained.classes is not None:
         classes = trained.classes
         codes_true = np.searchsorted(classes, ds.y)
@@ -313,15 +317,17 @@ def compare(
     X_train, y_train, X_test, y_test = split_xy(
         ds.X, ds.y, test_size=test_size, seed=seed, stratify=estimator.is_classifier
     )
-    trained, result = fit(
-        estimator,
-        X_train,
-        y_train,
-        optimizer=optimizer,
-        feature_names=ds.feature_names,
-        gtol=tol,
-        max_iter=max_iter,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the table's n_iter shows it
+        trained, result = fit(
+            estimator,
+            X_train,
+            y_train,
+            optimizer=optimizer,
+            feature_names=ds.feature_names,
+            gtol=tol,
+            max_iter=max_iter,
+        )
     Xs_train = trained.scaler.transform(X_train)
     targets = np.searchsorted(trained.classes, y_train) if trained.classes is not None else y_train
     rows = [

@@ -32,8 +32,27 @@ stderr = console()
 
 
 def emit_json(payload: dict[str, Any]) -> None:
-    """One JSON object on stdout, and nothing else there."""
-    sys.stdout.write(json.dumps(payload, default=_jsonable, allow_nan=True) + "\n")
+    """One JSON object on stdout, and nothing else there.
+
+    Strict JSON: a non-finite number (e.g. the condition number of a rank-deficient
+    matrix) is written as null, not as the NaN/Infinity that JSON parsers reject.
+    """
+    sys.stdout.write(json.dumps(_finite(payload), default=_jsonable, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """A copy with numpy values made plain and NaN/inf replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -121,7 +140,7 @@ class Progress:
         if self.live is not None and self.live.is_started:
             self.live.update(self.table(), refresh=True)
             self.live.stop()
-        elif self.rows:
+        elif self.rows and exc_type is None:
             # on an error the one-line message is all stderr gets
             self.out.print(self.table())
 

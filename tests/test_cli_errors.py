@@ -1,0 +1,181 @@
+"""Every user error, through a real ``python -m linfit`` process.
+
+The contract for each: exit code 2; exactly one non-empty line on stderr, starting with
+``error:`` and saying what is wrong; no traceback; nothing on stdout (even with --json);
+and no file in the working folder created, changed or removed (checked by checksums),
+in particular a model or predictions file already at the output path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli_helpers import DIABETES, IRIS, assert_one_error_line, checksums, run
+
+from linfit import persist
+from linfit.data import load_dataset
+from linfit.models import make_model
+from linfit.training import fit
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working folder: data files good and bad, a model, and earlier predictions."""
+    folder = tmp_path_factory.mktemp("template")
+    shutil.copy(IRIS, folder / "iris.csv")
+    shutil.copy(DIABETES, folder / "diabetes.csv")
+    iris = pd.read_csv(IRIS)
+
+    (folder / "empty.csv").write_text("")
+    (folder / "header.csv").write_text(",".join(iris.columns) + "\n")
+    text = iris.copy()
+    text["colour"] = np.where(np.arange(len(iris)) % 2, "red", "blue")
+    text = text[["colour", *iris.columns]]
+    text.to_csv(folder / "text_feature.csv", index=False)
+    iris.assign(target="setosa").to_csv(folder / "single_class.csv", index=False)
+    with_nan = iris.copy()
+    with_nan.iloc[4, 1] = np.nan
+    with_nan.to_csv(folder / "nan.csv", index=False)
+    iris.drop(columns="petal width (cm)").to_csv(folder / "lacks_column.csv", index=False)
+
+    ds = load_dataset(IRIS)
+    trained, _ = fit(make_model("softmax"), ds.X, ds.y, feature_names=ds.feature_names, max_iter=50)
+    persist.save(trained, folder / "model.linfit")
+    (folder / "pred.csv").write_text("prediction\nold\n")
+    return folder
+
+
+@pytest.fixture
+def workdir(template: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "work"
+    shutil.copytree(template, folder)
+    return folder
+
+
+def expect_error(workdir: Path, args: list[str], *needles: str) -> str:
+    """Run linfit in ``workdir``; assert the error contract; return the message line."""
+    before = checksums(workdir)
+    proc = run(args, workdir)
+    line = assert_one_error_line(proc.stderr)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert proc.stdout == "", proc.stdout
+    assert checksums(workdir) == before, "a file in the working folder was written"
+    for needle in needles:
+        assert needle.lower() in line.lower(), f"{needle!r} not in: {line}"
+    return line
+
+
+TRAIN = ["train", "--out", "model.linfit", "--json"]
+
+CASES = {
+    "missing file": ([*TRAIN, "nope.csv"], ["nope.csv", "not found"]),
+    "empty file": ([*TRAIN, "empty.csv"], ["empty.csv", "empty"]),
+    "header only": ([*TRAIN, "header.csv"], ["header.csv", "no data rows"]),
+    "unknown target": ([*TRAIN, "iris.csv", "--target", "species"], ["'species'", "not found"]),
+    "unknown model": ([*TRAIN, "iris.csv", "--model", "tree"], ["unknown model", "softmax"]),
+    "unknown optimizer": (
+        [*TRAIN, "iris.csv", "--optimizer", "adam"],
+        ["unknown optimizer", "lbfgs"],
+    ),
+    "non-numeric feature": (
+        [*TRAIN, "text_feature.csv"],
+        ["non-numeric", "'colour'", "--encode onehot"],
+    ),
+    "single class": ([*TRAIN, "single_class.csv"], ["single class", "setosa"]),
+    "nan in data": ([*TRAIN, "nan.csv"], ["missing values", "sepal width (cm)", "--dropna"]),
+    "newton on hinge": (
+        [*TRAIN, "iris.csv", "--model", "svm", "--optimizer", "newton"],
+        ["hessian", "lbfgs"],
+    ),
+    "negative reg": ([*TRAIN, "iris.csv", "--reg", "-1"], ["--reg", ">= 0"]),
+    "test size 1": ([*TRAIN, "iris.csv", "--test-size", "1"], ["--test-size", "[0, 1)"]),
+    "lr 0": ([*TRAIN, "iris.csv", "--optimizer", "gd", "--lr", "0"], ["--lr", "positive"]),
+    "lr with lbfgs": ([*TRAIN, "iris.csv", "--lr", "0.1"], ["--lr", "lbfgs"]),
+    "output in a missing folder": (
+        ["train", "iris.csv", "--out", "no/such/folder/m.linfit", "--json"],
+        ["no/such/folder", "does not exist"],
+    ),
+    "output is the input": (
+        ["train", "iris.csv", "--out", "iris.csv", "--json"],
+        ["iris.csv", "input"],
+    ),
+    "bad flag value": ([*TRAIN, "iris.csv", "--reg", "abc"], ["--reg", "number"]),
+    "dropna with impute": (
+        [*TRAIN, "nan.csv", "--dropna", "--impute", "mean"],
+        ["--dropna", "--impute"],
+    ),
+    "unknown flag": ([*TRAIN, "iris.csv", "--regularization", "1"], ["--regularization"]),
+    "regression on string labels": (
+        [*TRAIN, "iris.csv", "--model", "least-squares"],
+        ["not numeric", "least-squares"],
+    ),
+    "predict: a missing feature column": (
+        ["predict", "model.linfit", "lacks_column.csv", "--out", "pred.csv", "--json"],
+        ["lacks_column.csv", "'petal width (cm)'"],
+    ),
+    "predict: model file is a CSV": (
+        ["predict", "iris.csv", "iris.csv", "--json"],
+        ["iris.csv", "not a linfit model"],
+    ),
+    "predict: output is the model": (
+        ["predict", "model.linfit", "iris.csv", "--out", "model.linfit"],
+        ["model.linfit", "input"],
+    ),
+    "predict: missing model": (
+        ["predict", "nope.linfit", "iris.csv", "--json"],
+        ["nope.linfit"],
+    ),
+    "evaluate: no target column": (
+        ["evaluate", "model.linfit", "lacks_column.csv", "--json"],
+        ["lacks_column.csv"],
+    ),
+    "solve-ls: unknown method": (
+        ["solve-ls", "diabetes.csv", "--method", "qr", "--json"],
+        ["unknown solve-ls method", "lstsq"],
+    ),
+    "solve-ls: string target": (["solve-ls", "iris.csv", "--json"], ["not numeric"]),
+    "compare: unknown model": (
+        ["compare", "iris.csv", "--model", "tree", "--json"],
+        ["unknown model"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_user_error(workdir, case):
+    args, needles = CASES[case]
+    expect_error(workdir, args, *needles)
+
+
+def test_diverged_training_keeps_the_previous_model(workdir):
+    """Fixed-step gd with lr 1e3 on raw diabetes: the objective overflows. The command
+    must say so, and the model already at --out must survive byte for byte."""
+    before = (workdir / "model.linfit").read_bytes()
+    expect_error(
+        workdir,
+        [
+            "train", "diabetes.csv", "--model", "least-squares", "--no-standardize",
+            "--optimizer", "gd", "--lr", "1e3", "--out", "model.linfit", "--json",
+        ],
+        "diverged",
+    )  # fmt: skip
+    assert (workdir / "model.linfit").read_bytes() == before
+    assert persist.load(workdir / "model.linfit").model.name == "softmax"
+
+
+def test_divergence_is_real(workdir):
+    """The same run in the library: the objective does become non-finite."""
+    from linfit.optim import Status
+    from linfit.preprocess import split_xy
+
+    ds = load_dataset(workdir / "diabetes.csv")
+    X_train, y_train, _, _ = split_xy(ds.X, ds.y, test_size=0.2, seed=0, stratify=False)
+    _, result = fit(
+        make_model("least-squares"), X_train, y_train, optimizer="gd", lr=1e3,
+        standardize=False,
+    )  # fmt: skip
+    assert result.status == Status.NONFINITE
