@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from linfit.errors import OptionError
-from linfit.optim.linesearch import get_line_search
+from linfit.optim.linesearch import curvature, get_line_search
 from linfit.optim.registry import register
-from linfit.optim.result import Status
 from linfit.optim.run import Run
 
 MAX_PARAMS = 20_000  # the n x n matrix: 3.2 GB at this size
@@ -31,18 +30,11 @@ def bfgs(run: Run, line_search: str = "strong-wolfe") -> None:
     first = True
     alpha0 = min(1.0, 1.0 / max(float(np.linalg.norm(run.g)), 1e-300))
     while run.running:
-        d = -(H @ run.g)
-        step = search(run, d, alpha0=alpha0)
-        if step is None:
-            run.stop(Status.LINE_SEARCH)
-            return
-        alpha, x_new, f_new, g_new = step
-        s, y = x_new - run.x, g_new - run.g
-        run.accept(x_new, f_new, g_new, alpha)
+        pair = run.step_along(search, -(H @ run.g), alpha0)
         alpha0 = 1.0
-        sy = float(s @ y)
-        if sy <= 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y)):
+        if pair is None or (sy := curvature(*pair)) is None:
             continue
+        s, y = pair
         if first:
             H *= sy / float(y @ y)
             first = False

@@ -7,7 +7,6 @@ import numpy as np
 from linfit.errors import OptionError
 from linfit.optim.linesearch import get_line_search
 from linfit.optim.registry import register
-from linfit.optim.result import Status
 from linfit.optim.run import Run
 
 
@@ -29,10 +28,5 @@ def gradient_descent(run: Run, lr: float | None = None, line_search: str = "armi
             f_new, g_new = run.evaluate(x_new)
             run.accept(x_new, f_new, g_new, lr)
             continue
-        step = search(run, d, alpha0=alpha)
-        if step is None:
-            run.stop(Status.LINE_SEARCH)
-            return
-        alpha, x_new, f_new, g_new = step
-        run.accept(x_new, f_new, g_new, alpha)
-        alpha *= 2.0
+        if run.step_along(search, d, alpha) is not None:
+            alpha = 2.0 * run.history[-1].step

@@ -7,9 +7,8 @@ from collections import deque
 import numpy as np
 
 from linfit.errors import OptionError
-from linfit.optim.linesearch import get_line_search
+from linfit.optim.linesearch import curvature, get_line_search
 from linfit.optim.registry import register
-from linfit.optim.result import Status
 from linfit.optim.run import Run
 
 
@@ -25,17 +24,9 @@ def lbfgs(run: Run, memory: int = 10, line_search: str = "strong-wolfe") -> None
     pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=memory)
     alpha0 = min(1.0, 1.0 / max(float(np.linalg.norm(run.g)), 1e-300))
     while run.running:
-        d = -_two_loop(run.g, pairs)
-        step = search(run, d, alpha0=alpha0 if not pairs else 1.0)
-        if step is None:
-            run.stop(Status.LINE_SEARCH)
-            return
-        alpha, x_new, f_new, g_new = step
-        s, y = x_new - run.x, g_new - run.g
-        run.accept(x_new, f_new, g_new, alpha)
-        sy = float(s @ y)
-        if sy > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y)):
-            pairs.append((s, y, 1.0 / sy))
+        pair = run.step_along(search, -_two_loop(run.g, pairs), 1.0 if pairs else alpha0)
+        if pair is not None and (sy := curvature(*pair)) is not None:
+            pairs.append((*pair, 1.0 / sy))
 
 
 def _two_loop(g: np.ndarray, pairs: deque) -> np.ndarray:

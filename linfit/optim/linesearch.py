@@ -146,6 +146,13 @@ def weak_wolfe(run: Run, d: np.ndarray, alpha0: float = 1.0, max_trials: int = 6
     return best
 
 
+def curvature(s: np.ndarray, y: np.ndarray) -> float | None:
+    """``s.y`` when it is safely positive (a quasi-Newton update then stays positive
+    definite), else None: the pair should be skipped."""
+    sy = float(s @ y)
+    return sy if sy > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y)) else None
+
+
 LINE_SEARCHES = {"armijo": armijo, "strong-wolfe": strong_wolfe, "weak-wolfe": weak_wolfe}
 
 

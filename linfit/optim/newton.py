@@ -44,12 +44,7 @@ def newton(run: Run, dense_limit: int = DENSE_LIMIT) -> None:
         if decrement / 2.0 <= run.ftol * max(abs(run.f), 1.0):
             run.stop(Status.DECREMENT)
             return
-        step = armijo(run, d, alpha0=1.0)
-        if step is None:
-            run.stop(Status.LINE_SEARCH)
-            return
-        alpha, x_new, f_new, g_new = step
-        run.accept(x_new, f_new, g_new, alpha)
+        run.step_along(armijo, d, alpha0=1.0)
 
 
 def _solve_dense(H: np.ndarray, g: np.ndarray, max_tries: int = 12) -> np.ndarray | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,22 @@ class Run:
         self.x, self.f, self.g = x, f, g
         self.nit += 1
         self._record(step, f_prev)
+
+    def step_along(
+        self, search: Callable[..., Any], d: np.ndarray, alpha0: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Line-search along ``d`` and move there; returns ``(s, y)``, the change in x and g.
+
+        Returns None, having stopped the run with LINE_SEARCH, when the search fails.
+        """
+        step = search(self, d, alpha0=alpha0)
+        if step is None:
+            self.stop(Status.LINE_SEARCH)
+            return None
+        alpha, x_new, f_new, g_new = step
+        s, y = x_new - self.x, g_new - self.g
+        self.accept(x_new, f_new, g_new, alpha)
+        return s, y
 
     def stop(self, status: Status) -> None:
         self.status = status
