@@ -17,7 +17,7 @@ import scipy.special
 from core_problems import central_difference_gradient, classification_data, max_rel_diff
 
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
-from linfit.models.least_squares import PINV_RCOND, _pinv_solve
+from linfit.models.least_squares import PINV_RCOND, pinv_solve
 from linfit.optim import Objective, Status, minimize
 
 # ---- SVM: the margin sits inside the max --------------------------------------------------
@@ -174,7 +174,7 @@ def test_pinv_cuts_off_below_rcond_times_the_largest_singular_value():
     rng = np.random.default_rng(86)
     A = _matrix_with_singular_values(rng, [3.0, 2.0, 1.0, 1e-17])
     Y = rng.standard_normal((30, 2))
-    ours = _pinv_solve(A, Y)
+    ours = pinv_solve(A, Y)
     numpy_pinv = np.linalg.pinv(A) @ Y  # numpy's cut-off: 1e-15 * s_max
     assert PINV_RCOND == 1e-15
     assert max_rel_diff(ours, numpy_pinv) < 1e-8
@@ -193,7 +193,7 @@ def test_pinv_cut_off_is_relative_to_the_largest_singular_value(scale):
     Y = rng.standard_normal((30, 1))
     for small, kept in ((1e-14, True), (1e-16, False)):  # either side of 1e-15
         A = scale * _matrix_with_singular_values(rng, [1.0, 0.5, small])
-        ours = _pinv_solve(A, Y)
+        ours = pinv_solve(A, Y)
         assert max_rel_diff(ours, np.linalg.pinv(A) @ Y) < 1e-6
         huge = np.max(np.abs(ours)) * scale > 1e10  # a kept 1e-14 direction is inverted
         assert huge == kept

@@ -22,10 +22,12 @@ from linfit.cli.options import (
     encode_mode,
     missing_mode,
 )
-from linfit.cli.output import console, emit_json, kv_table
+from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.data import load_dataset
 from linfit.errors import DataError
 from linfit.gradcheck import check_model, random_params, random_problem
+from linfit.identities import TOLERANCE as IDENTITY_TOLERANCE
+from linfit.identities import check_identities
 from linfit.models import MODELS, LinearModel, LinearSVM, make_model
 from linfit.preprocess import Scaler, encode_labels
 from linfit.solve_ls import methods, solve_least_squares
@@ -51,6 +53,10 @@ def gradcheck(
     model: Annotated[str, typer.Option("--model", "-m", help="A model name, or all.")] = "all",
     reg: Annotated[float, typer.Option(help="L2 penalty at which to check.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed for data, points and coordinates.")] = 0,
+    identities: Annotated[
+        bool,
+        typer.Option("--identities", help="Check the notes' matrix-calculus identities instead."),
+    ] = False,
     target: TargetOpt = None,
     sep: SepOpt = None,
     quiet: QuietOpt = False,
@@ -60,6 +66,9 @@ def gradcheck(
 
     Exits 1 when any check fails.
     """
+    if identities:
+        _check_identities(seed, quiet, json)
+        return
     rng = np.random.default_rng(seed)
     dataset = load_dataset(data, target=target, sep=sep) if data is not None else None
     reports = []
@@ -101,6 +110,43 @@ def gradcheck(
                     for r in reports
                 ],
                 "tolerance": reports[0].tolerance,
+                "passed": passed,
+            }
+        )
+    if not passed:
+        raise typer.Exit(1)
+
+
+def _check_identities(seed: int, quiet: bool, json: bool) -> None:
+    results = check_identities(seed)
+    table = Table(
+        title=f"matrix-calculus identities (tolerance {IDENTITY_TOLERANCE:g} relative)",
+        title_justify="left",
+    )
+    for name in ("identity", "layout", "max rel error", "pass"):
+        table.add_column(name, justify="right" if name == "max rel error" else "left")
+    for r in results:
+        verdict = "[green]yes[/]" if r.passed else "[red]NO[/]"
+        if r.counter_example:
+            verdict += " (fails, as expected)" if r.passed else " (should fail)"
+        table.add_row(fmt(r.name), r.layout, f"{r.max_rel_error:.2e}", verdict)
+    console(quiet).print(table)
+    passed = all(r.passed for r in results)
+    if json:
+        emit_json(
+            {
+                "results": [
+                    {
+                        "identity": r.name,
+                        "layout": r.layout,
+                        "max_rel_error": r.max_rel_error,
+                        "holds": r.holds,
+                        "counter_example": r.counter_example,
+                        "passed": r.passed,
+                    }
+                    for r in results
+                ],
+                "tolerance": IDENTITY_TOLERANCE,
                 "passed": passed,
             }
         )
@@ -153,11 +199,11 @@ def solve_ls(
         max_iter=max_iter,
     )
     err = console(quiet)
-    table = Table(title=f"least squares ({method}) on {data}", title_justify="left")
+    table = Table(title=fmt(f"least squares ({method}) on {data.name}"), title_justify="left")
     table.add_column("feature")
     table.add_column("coefficient", justify="right")
     for name, value in zip(ds.feature_names, report.coef, strict=True):
-        table.add_row(name, f"{value:.10g}")
+        table.add_row(fmt(name), f"{value:.10g}")
     table.add_row("(intercept)", f"{report.intercept:.10g}")
     err.print(table)
     err.print(

@@ -279,9 +279,9 @@ def evaluate(
         )
         table.add_column("")
         for c in classes:
-            table.add_column(str(c), justify="right")
+            table.add_column(fmt(c), justify="right")
         for c, row in zip(classes, matrix, strict=True):
-            table.add_row(str(c), *map(str, row))
+            table.add_row(fmt(c), *map(str, row))
         err.print(table)
     if json:
         emit_json(payload)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from linfit.errors import OptionError
@@ -66,7 +67,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def fmt(value: Any) -> str:
-    """A number as a table shows it."""
+    """A value as a table cell shows it; text is escaped so rich never reads it as markup."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -75,16 +76,16 @@ def fmt(value: Any) -> str:
         return str(value)
     if isinstance(value, float | np.floating):
         return f"{value:.6g}"
-    return str(value)
+    return escape(str(value))
 
 
 def kv_table(title: str, rows: dict[str, Any]) -> Table:
     """A two-column table of names and values."""
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=escape(title), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(key, fmt(value))
+        table.add_row(escape(key), fmt(value))
     return table
 
 

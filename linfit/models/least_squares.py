@@ -72,7 +72,7 @@ class LeastSquares(LinearModel):
             if self.reg > 0:
                 ridge = np.sqrt(n * self.reg) * np.eye(d, d + 1)
                 Xh, Y = np.vstack([Xh, ridge]), np.vstack([Y, np.zeros((d, Y.shape[1]))])
-            theta = _pinv_solve(Xh, Y) if method == "pinv" else np.linalg.lstsq(Xh, Y)[0]
+            theta = pinv_solve(Xh, Y) if method == "pinv" else np.linalg.lstsq(Xh, Y)[0]
         # theta is (d + 1, K) with the bias as its last row, which is exactly the flat layout
         return theta.ravel()
 
@@ -98,7 +98,7 @@ class LeastSquares(LinearModel):
         return scipy.linalg.cho_solve(factor, Xh.T @ Y, check_finite=False)
 
 
-def _pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """``pinv(A) @ Y`` with numpy's cut-off, without forming ``pinv(A)``.
 
     A tall A is first reduced to the small triangle of its QR (A = Q R), whose SVD

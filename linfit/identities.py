@@ -1,0 +1,413 @@
+"""The matrix-calculus identities the notes state, checked numerically on random inputs.
+
+Each identity compares a closed form (the "claim") with an independent numerical value:
+a finite-difference derivative, or the other side of an equality. Derivatives use the
+fourth-order central stencil of ``linfit.gradcheck``. A few rows are counter-examples:
+the notes' mistaken forms, which must *fail*; they are reported as expected failures.
+
+Layouts: "denominator" means a derivative of a scalar has the shape of its argument
+(linfit's convention); "numerator" means a Jacobian ``J[i, j] = d f_i / d x_j``, as the
+notes write vector-by-vector derivatives. The two are transposes of each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from linfit.models import LinearSVM, ReLURegressor, SoftmaxClassifier
+from linfit.models.least_squares import pinv_solve
+from linfit.models.softmax import softmax_inplace
+
+TOLERANCE = 1e-6
+H = 1e-3  # stencil step; the functions below are smooth at the scale of their inputs
+
+Check = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A claimed identity and how to check it: ``check(rng) -> (claimed, numerical)``."""
+
+    name: str
+    layout: str  # "denominator", "numerator", or "equality"
+    check: Check
+    counter_example: bool = False  # a mistaken form from the notes: it must fail
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    name: str
+    layout: str
+    max_rel_error: float
+    counter_example: bool
+
+    @property
+    def holds(self) -> bool:
+        return self.max_rel_error <= TOLERANCE
+
+    @property
+    def passed(self) -> bool:
+        """An identity passes when it holds; a counter-example when it does not."""
+        return self.holds != self.counter_example
+
+
+def jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Numerator-layout Jacobian of ``f`` at ``x``: shape ``f(x).shape + x.shape``."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty(np.shape(f(x)) + x.shape)
+    for index in np.ndindex(x.shape):
+        points = []
+        for k in (2, 1, -1, -2):
+            shifted = x.copy()
+            shifted[index] += k * H
+            points.append(np.asarray(f(shifted)))
+        fp2, fp1, fm1, fm2 = points
+        out[(..., *index)] = (-fp2 + 8.0 * fp1 - 8.0 * fm1 + fm2) / (12.0 * H)
+    return out
+
+
+def gradient(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """Denominator-layout derivative of a scalar ``f``: the shape of ``x``."""
+    return jacobian(lambda z: np.asarray(f(z)), x)
+
+
+def _relative(claimed: np.ndarray, numerical: np.ndarray) -> float:
+    claimed, numerical = np.asarray(claimed, float), np.asarray(numerical, float)
+    scale = max(np.max(np.abs(claimed)), np.max(np.abs(numerical)), 1e-12)
+    return float(np.max(np.abs(claimed - numerical)) / scale)
+
+
+# ---- scalar functions of vectors and matrices (note 000, note 001) -------------------------
+
+
+def _a_dot_x(rng):
+    a, x = rng.standard_normal(5), rng.standard_normal(5)
+    return a, gradient(lambda z: a @ z, x)
+
+
+def _x_dot_x(rng):
+    x = rng.standard_normal(5)
+    return 2 * x, gradient(lambda z: z @ z, x)
+
+
+def _quadratic_form(rng):
+    A, x = rng.standard_normal((5, 5)), rng.standard_normal(5)
+    return (A + A.T) @ x, gradient(lambda z: z @ A @ z, x)
+
+
+def _quadratic_form_note(rng):
+    A, x = rng.standard_normal((5, 5)), rng.standard_normal(5)  # not symmetric
+    return 2 * A @ x, gradient(lambda z: z @ A @ z, x)
+
+
+def _linear_map(rng):
+    A, x = rng.standard_normal((4, 5)), rng.standard_normal(5)
+    return A, jacobian(lambda z: A @ z, x)
+
+
+def _dot_product(rng):
+    w, x = rng.standard_normal(5), rng.standard_normal(5)
+    return x[None, :], jacobian(lambda z: np.atleast_1d(z @ x), w)  # a 1 x n row: X^T
+
+
+def _trace_ab(rng):
+    A, B = rng.standard_normal((3, 4)), rng.standard_normal((4, 3))
+    return B.T, gradient(lambda Z: np.trace(Z @ B), A)
+
+
+def _trace_abatc(rng):
+    A, B, C = (
+        rng.standard_normal((4, 3)),
+        rng.standard_normal((3, 3)),
+        rng.standard_normal((4, 4)),
+    )
+    return C @ A @ B + C.T @ A @ B.T, gradient(lambda Z: np.trace(Z @ B @ Z.T @ C), A)
+
+
+def _trace_cyclic(rng):
+    A, B, C = rng.standard_normal((3, 4)), rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+    t = np.trace(A @ B @ C)
+    return np.array([t, t]), np.array([np.trace(C @ A @ B), np.trace(B @ C @ A)])
+
+
+# ---- softmax and cross-entropy (note 000) --------------------------------------------------
+
+
+def _softmax(o: np.ndarray) -> np.ndarray:
+    return softmax_inplace(o[None, :].copy())[0]
+
+
+def _softmax_jacobian(rng):
+    o = rng.standard_normal(5)
+    p = _softmax(o)
+    return np.diag(p) - np.outer(p, p), jacobian(_softmax, o)
+
+
+def _cross_entropy(rng):
+    o, label = rng.standard_normal(5), int(rng.integers(5))
+    y = np.eye(5)[label]
+    return _softmax(o) - y, gradient(lambda z: -np.log(_softmax(z)[label]), o)
+
+
+# ---- element-wise and vector-scalar operations (note 004) ------------------------------------
+
+
+def _elementwise(op, d_first, d_second):
+    def check(rng):
+        w, x = rng.standard_normal(4), rng.uniform(0.5, 2.0, 4) * rng.choice([-1, 1], 4)
+        claimed = np.concatenate([d_first(w, x), d_second(w, x)])
+        numerical = np.concatenate(
+            [jacobian(lambda z: op(z, x), w), jacobian(lambda z: op(w, z), x)]
+        )
+        return claimed, numerical
+
+    return check
+
+
+def _vector_scalar_add(rng):
+    x, z = rng.standard_normal(4), np.array([rng.standard_normal()])
+    claimed = np.column_stack([np.eye(4), np.ones(4)])
+    numerical = np.column_stack([jacobian(lambda v: v + z, x), jacobian(lambda s: x + s, z)])
+    return claimed, numerical
+
+
+def _vector_scalar_mul(rng):
+    x, z = rng.standard_normal(4), np.array([rng.standard_normal()])
+    claimed = np.column_stack([z[0] * np.eye(4), x])
+    numerical = np.column_stack([jacobian(lambda v: v * z, x), jacobian(lambda s: x * s, z)])
+    return claimed, numerical
+
+
+def _sum_reduction(rng):
+    B, x = rng.standard_normal((6, 4)), rng.standard_normal(4)
+    J = np.cos(B @ x)[:, None] * B  # Jacobian of F(x) = sin(B x)
+    return J.sum(axis=0), gradient(lambda z: np.sin(B @ z).sum(), x)
+
+
+def _chain_rule(rng):
+    # scaled so tanh stays off its flat tails, where every derivative is ~0
+    B, C = 0.5 * rng.standard_normal((3, 4)), 0.5 * rng.standard_normal((2, 3))
+    x = rng.standard_normal(4)
+    g = B @ x**2
+    J_G = B * (2 * x)[None, :]  # G(x) = B x^2
+    J_F = (1 - np.tanh(C @ g) ** 2)[:, None] * C  # F(g) = tanh(C g)
+    return J_F @ J_G, jacobian(lambda z: np.tanh(C @ (B @ z**2)), x)
+
+
+# ---- least squares and the pseudo-inverse (note 004) -------------------------------------------
+
+
+def _ls_problem(rng, n=30, d=4):
+    return rng.standard_normal((n, d)), rng.standard_normal(n), rng.standard_normal(d)
+
+
+def _ls_gradient(rng):
+    X, y, w = _ls_problem(rng)
+    n = X.shape[0]
+    return (2 / n) * X.T @ (X @ w - y), gradient(lambda z: np.sum((X @ z - y) ** 2) / n, w)
+
+
+def _normal_equations(rng):
+    X, y, _ = _ls_problem(rng)
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    return X.T @ X @ w, X.T @ y
+
+
+def _rank_deficient(rng) -> np.ndarray:
+    A = rng.standard_normal((6, 4))
+    A[:, 3] = A[:, 0] - 2 * A[:, 1]  # rank 3
+    return A
+
+
+def _linfit_pinv(A: np.ndarray) -> np.ndarray:
+    return pinv_solve(A, np.eye(A.shape[0]))
+
+
+def _penrose(k: int) -> Check:
+    def check(rng):
+        A = _rank_deficient(rng)
+        P = _linfit_pinv(A)
+        sides = [
+            (A @ P @ A, A),
+            (P @ A @ P, P),
+            ((A @ P).T, A @ P),
+            ((P @ A).T, P @ A),
+        ]
+        return sides[k]
+
+    return check
+
+
+def _svd_form(rng):
+    A = _rank_deficient(rng)
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    s_plus = np.where(s > 1e-15 * s[0], 1 / np.where(s > 0, s, 1), 0.0)
+    return Vt.T @ np.diag(s_plus) @ U.T, np.linalg.pinv(A)
+
+
+# ---- the models' gradients in their corrected forms (notes 000 and 004) -----------------------
+
+
+def _away_from_kinks(model, X, y, draw) -> np.ndarray:
+    """Draw params until no sample is within the stencil's reach of a kink.
+
+    One coordinate moved by 2H moves a margin by at most 2H max|x|; twice that keeps
+    every finite-difference point on the same piece of the piecewise loss.
+    """
+    reach = 4 * H * max(1.0, float(np.max(np.abs(X))))
+    while True:
+        params = draw()
+        S = model.decision_function(params, X)
+        if isinstance(model, LinearSVM):
+            distance = S - S[np.arange(len(y)), y][:, None] + model.margin
+            distance[np.arange(len(y)), y] = np.inf
+        else:
+            distance = S
+        if np.min(np.abs(distance)) > reach:
+            return params
+
+
+def _classification(rng, n=40, d=3, k=3):
+    X = rng.standard_normal((n, d))
+    y = rng.permutation(np.arange(n) % k)
+    draw = lambda: 0.3 * rng.standard_normal((d + 1) * k)  # noqa: E731
+    return X, y, _away_from_kinks(LinearSVM(), X, y, draw)
+
+
+def _svm_gradient(rng):
+    X, y, params = _classification(rng)
+    model = LinearSVM(reg=0.0)
+    return model.loss_gradient(params, X, y)[1], gradient(lambda p: model.loss(p, X, y), params)
+
+
+def _svm_note_loss(rng):
+    """The note's loss puts the margin outside the max; its gradient is not that loss's."""
+    X, y, params = _classification(rng)
+    model = LinearSVM(reg=0.0)
+
+    def note_loss(p):
+        S = model.decision_function(p, X)
+        rows = np.arange(len(y))
+        terms = np.maximum(0.0, S - S[rows, y][:, None])
+        terms[rows, y] = 0.0
+        return float(np.mean(terms.sum(axis=1) + model.margin))
+
+    return model.loss_gradient(params, X, y)[1], gradient(note_loss, params)
+
+
+def _relu_problem(rng, n=40, d=3):
+    X = rng.standard_normal((n, d))
+    y = X @ rng.standard_normal(d) + 1.0
+
+    def draw():
+        params = rng.standard_normal(d + 1)
+        params[-1] = 0.2  # about half the samples active, half not
+        return params
+
+    return X, y, _away_from_kinks(ReLURegressor(), X, y, draw)
+
+
+def _relu_gradient(rng):
+    X, y, params = _relu_problem(rng)
+    model = ReLURegressor(reg=0.0)
+    return model.loss_gradient(params, X, y)[1], gradient(lambda p: model.loss(p, X, y), params)
+
+
+def _relu_note_gradient(rng):
+    """The note's case split outside the sum: every sample's error counted, active or not."""
+    X, y, params = _relu_problem(rng)
+    model = ReLURegressor(reg=0.0)
+    Xh = np.column_stack([X, np.ones(len(y))])
+    note = (2 / len(y)) * Xh.T @ (Xh @ params - y)
+    return note, gradient(lambda p: model.loss(p, X, y), params)
+
+
+def _softmax_gradient(rng):
+    X, y, params = _classification(rng)
+    model = SoftmaxClassifier(reg=0.0)
+    return model.loss_gradient(params, X, y)[1], gradient(lambda p: model.loss(p, X, y), params)
+
+
+IDENTITIES: tuple[Identity, ...] = (
+    Identity("d(a^T x)/dx = a", "denominator", _a_dot_x),
+    Identity("d(x^T x)/dx = 2x", "denominator", _x_dot_x),
+    Identity("d(x^T A x)/dx = (A + A^T) x", "denominator", _quadratic_form),
+    Identity(
+        "d(x^T A x)/dx = 2 A x, A not symmetric (note 000)",
+        "denominator",
+        _quadratic_form_note,
+        counter_example=True,
+    ),
+    Identity("d(Ax)/dx = A", "numerator", _linear_map),
+    Identity("d(w . x)/dw = x^T", "numerator", _dot_product),
+    Identity("d tr(AB)/dA = B^T", "denominator", _trace_ab),
+    Identity("d tr(A B A^T C)/dA = C A B + C^T A B^T", "denominator", _trace_abatc),
+    Identity("tr(ABC) = tr(CAB) = tr(BCA)", "equality", _trace_cyclic),
+    Identity("softmax Jacobian = diag(p) - p p^T", "numerator", _softmax_jacobian),
+    Identity("d(cross-entropy)/do = p - y, y one-hot", "denominator", _cross_entropy),
+    Identity(
+        "d(W+X)/dW = I, d(W+X)/dX = I",
+        "numerator",
+        _elementwise(np.add, lambda w, x: np.eye(4), lambda w, x: np.eye(4)),
+    ),
+    Identity(
+        "d(W-X)/dW = I, d(W-X)/dX = -I",
+        "numerator",
+        _elementwise(np.subtract, lambda w, x: np.eye(4), lambda w, x: -np.eye(4)),
+    ),
+    Identity(
+        "d(W*X)/dW = diag(X), d(W*X)/dX = diag(W)",
+        "numerator",
+        _elementwise(np.multiply, lambda w, x: np.diag(x), lambda w, x: np.diag(w)),
+    ),
+    Identity(
+        "d(W/X)/dW = diag(1/X), d(W/X)/dX = diag(-W/X^2)",
+        "numerator",
+        _elementwise(np.divide, lambda w, x: np.diag(1 / x), lambda w, x: np.diag(-w / x**2)),
+    ),
+    Identity("d(X+z)/dX = I, d(X+z)/dz = 1", "numerator", _vector_scalar_add),
+    Identity("d(Xz)/dX = zI, d(Xz)/dz = X", "numerator", _vector_scalar_mul),
+    Identity("d sum(F(x))/dx = sum_i dF_i/dx", "denominator", _sum_reduction),
+    Identity("d F(G(x))/dx = dF/dG . dG/dx", "numerator", _chain_rule),
+    Identity("d (1/N)||Xw - y||^2/dw = (2/N) X^T (Xw - y)", "denominator", _ls_gradient),
+    Identity(
+        "normal equations: X^T X w = X^T y at the least-squares w", "equality", _normal_equations
+    ),
+    Identity("Moore-Penrose 1: A A+ A = A", "equality", _penrose(0)),
+    Identity("Moore-Penrose 2: A+ A A+ = A+", "equality", _penrose(1)),
+    Identity("Moore-Penrose 3: (A A+)^T = A A+", "equality", _penrose(2)),
+    Identity("Moore-Penrose 4: (A+ A)^T = A+ A", "equality", _penrose(3)),
+    Identity("A+ = V S+ U^T (numpy's pinv)", "equality", _svd_form),
+    Identity("SVM gradient, margin inside the max", "denominator", _svm_gradient),
+    Identity(
+        "SVM loss with the margin outside the max (note 000)",
+        "denominator",
+        _svm_note_loss,
+        counter_example=True,
+    ),
+    Identity("softmax cross-entropy gradient (p - 1[j=y]) x^T", "denominator", _softmax_gradient),
+    Identity("ReLU regressor gradient, indicator per sample", "denominator", _relu_gradient),
+    Identity(
+        "ReLU gradient with the case split outside the sum (note 004)",
+        "denominator",
+        _relu_note_gradient,
+        counter_example=True,
+    ),
+)
+
+
+def check_identities(seed: int = 0) -> list[IdentityResult]:
+    """Check every identity on fresh random inputs drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [
+        IdentityResult(
+            name=identity.name,
+            layout=identity.layout,
+            max_rel_error=_relative(*identity.check(rng)),
+            counter_example=identity.counter_example,
+        )
+        for identity in IDENTITIES
+    ]
