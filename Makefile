@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint datasets clean
+.PHONY: install demo test lint datasets reproduce clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Every published result: results/reproduce.md, .json and plots/ (a few minutes).
+reproduce: $(STAMP)
+	$(BIN)/linfit reproduce --out results
 
 datasets: $(STAMP)
 	$(BIN)/python scripts/make_datasets.py

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from linfit.errors import ConvergenceWarning, DataError, OptionError
+from linfit.metrics import scores
 from linfit.models import LinearModel
 from linfit.optim import Callback, OptimizeResult, Status, get_optimizer
 from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
@@ -54,6 +55,12 @@ class TrainedModel:
                 f"model {self.model.describe()} gives no probabilities; only softmax does"
             )
         return self.model.predict_proba(self.params, self.scaler.transform(X))
+
+    def scores(self, X: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
+        """Accuracy, or R^2 and RMSE, of predictions on raw ``X`` against ``y``; {} if empty."""
+        if y.shape[0] == 0:
+            return {}
+        return scores(self.classes is not None, y, self.predict(X), prefix)
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """``(W (n_features, K), b (K,))`` for raw features: standardization undone."""

@@ -89,7 +89,7 @@ def _root(
 
 
 # Importing the command modules registers their commands on ``app``.
-from linfit.cli import check, datasets, modeling  # noqa: E402, F401
+from linfit.cli import check, datasets, modeling, reproduce  # noqa: E402, F401
 
 
 def main() -> None:

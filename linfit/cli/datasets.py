@@ -16,7 +16,10 @@ from linfit.cli.output import check_output, console, emit_json, fmt
 from linfit.data import load_dataset
 from linfit.datasets import BUNDLED, Task, bundled_path, write_synthetic
 
-datasets = typer.Typer(help="The bundled datasets, and synthetic CSVs of any size.")
+datasets = typer.Typer(
+    help="The bundled datasets, and synthetic CSVs of any size.",
+    epilog="Example: linfit datasets make-regression --n-samples 1000 reg.csv",
+)
 app.add_typer(datasets, name="datasets")
 
 OutArg = Annotated[Path, typer.Argument(metavar="OUT.csv", help="The CSV to write.")]

@@ -13,7 +13,6 @@ import typer
 from rich.table import Table
 
 from linfit import persist
-from linfit.baselines import fit_baselines
 from linfit.cli.app import app
 from linfit.cli.options import (
     DataArg,
@@ -36,9 +35,10 @@ from linfit.cli.options import (
     missing_mode,
 )
 from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
+from linfit.comparison import compare_models
 from linfit.data import Dataset, load_dataset, load_features, load_labeled
 from linfit.errors import ConvergenceWarning, DivergenceError, OptionError
-from linfit.metrics import confusion_matrix, scores
+from linfit.metrics import confusion_matrix
 from linfit.models import LinearModel, make_model
 from linfit.optim import Status
 from linfit.preprocess import split_xy
@@ -72,12 +72,6 @@ def _load(data, target, sep, encode, dropna, impute, dtype) -> Dataset:
         missing=missing_mode(dropna, impute),
         dtype=dtype_of(dtype),
     )
-
-
-def _metrics(trained: TrainedModel, X: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
-    if y.size == 0:
-        return {}
-    return scores(trained.classes is not None, y, trained.predict(X), prefix)
 
 
 @app.command(
@@ -133,8 +127,8 @@ def train(
         if result.status == Status.NONFINITE:
             raise DivergenceError(f"training diverged: {result.message}")
     metrics = {
-        **_metrics(trained, X_train, y_train, "train"),
-        **_metrics(trained, X_test, y_test, "test"),
+        **trained.scores(X_train, y_train, "train"),
+        **trained.scores(X_test, y_test, "test"),
     }
     summary = {
         **trained.summary,
@@ -260,7 +254,7 @@ def evaluate(
         missing=missing_mode(dropna, impute),
     )
     err = console(quiet)
-    metrics = _metrics(trained, ds.X, ds.y, "eval")
+    metrics = trained.scores(ds.X, ds.y, "eval")
     payload: dict[str, Any] = {"metrics": metrics, "n": int(ds.y.shape[0])}
     err.print(
         kv_table(f"{trained.model.describe()} on {data.name}", {**metrics, "samples": len(ds.y)})
@@ -317,41 +311,19 @@ def compare(
     X_train, y_train, X_test, y_test = split_xy(
         ds.X, ds.y, test_size=test_size, seed=seed, stratify=estimator.is_classifier
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the table's n_iter shows it
-        trained, result = fit(
+    rows = [
+        row.as_dict()
+        for row in compare_models(
             estimator,
             X_train,
             y_train,
-            optimizer=optimizer,
-            feature_names=ds.feature_names,
+            X_test,
+            y_test,
+            optimizers=(optimizer,),
             gtol=tol,
             max_iter=max_iter,
         )
-    Xs_train = trained.scaler.transform(X_train)
-    targets = np.searchsorted(trained.classes, y_train) if trained.classes is not None else y_train
-    rows = [
-        {
-            "system": f"linfit {estimator.describe()} ({result.method})",
-            "objective": result.fun,
-            **_metrics(trained, X_train, y_train, "train"),
-            **_metrics(trained, X_test, y_test, "test"),
-            "n_iter": result.nit,
-            "time_s": trained.summary["time_s"],
-        }
     ]
-    for baseline in fit_baselines(estimator, Xs_train, targets):
-        as_linfit = dataclasses.replace(trained, params=baseline.params)
-        rows.append(
-            {
-                "system": baseline.name,
-                "objective": estimator.loss(baseline.params, Xs_train, targets),
-                **_metrics(as_linfit, X_train, y_train, "train"),
-                **_metrics(as_linfit, X_test, y_test, "test"),
-                "n_iter": baseline.n_iter,
-                "time_s": baseline.time_s,
-            }
-        )
     table = Table(
         title=f"{estimator.describe()} vs scikit-learn, reg={reg:g}", title_justify="left"
     )

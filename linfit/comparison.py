@@ -1,0 +1,112 @@
+"""linfit's models and scikit-learn's closest ones on one split, scored on one objective."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from linfit.baselines import fit_baselines
+from linfit.errors import ConvergenceWarning
+from linfit.models import LinearModel
+from linfit.training import TrainedModel, fit
+
+
+@dataclass(frozen=True)
+class Row:
+    """One system's result. ``objective`` is linfit's objective at that system's params,
+    on the standardized training split, so every row is measured with the same ruler."""
+
+    system: str
+    objective: float
+    metrics: dict[str, float]
+    n_iter: int | None
+    time_s: float
+    optimizer: str | None = None  # linfit rows only
+    converged: bool | None = None  # linfit rows only
+    history: tuple[float, ...] = field(default=(), repr=False)  # objective per iteration
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.optimizer is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON/table form: system, objective, metrics, n_iter, time_s."""
+        return {
+            "system": self.system,
+            "objective": self.objective,
+            **self.metrics,
+            "n_iter": self.n_iter,
+            "time_s": self.time_s,
+        }
+
+
+def compare_models(
+    model: LinearModel,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    optimizers: Sequence[str | None] = (None,),
+    baselines: bool = True,
+    gtol: float = 1e-6,
+    max_iter: int = 1000,
+) -> list[Row]:
+    """Train ``model`` with each optimizer (None: its default), then scikit-learn's baselines.
+
+    Raw ``X_*`` (n, d) and labels/values ``y_*`` (n,); every system sees the same
+    standardization (the training split's).
+    """
+    rows, trained = [], None
+    for optimizer in optimizers:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # rows report convergence
+            trained, result = fit(
+                model, X_train, y_train, optimizer=optimizer, gtol=gtol, max_iter=max_iter
+            )
+        rows.append(
+            Row(
+                system=f"linfit {model.describe()} ({result.method})",
+                objective=result.fun,
+                metrics={
+                    **trained.scores(X_train, y_train, "train"),
+                    **trained.scores(X_test, y_test, "test"),
+                },
+                n_iter=result.nit,
+                time_s=trained.summary["time_s"],
+                optimizer=result.method,
+                converged=result.success,
+                history=tuple(r.fun for r in result.history),
+            )
+        )
+    if baselines and trained is not None:
+        rows.extend(_baseline_rows(model, trained, X_train, y_train, X_test, y_test))
+    return rows
+
+
+def _baseline_rows(
+    model: LinearModel, trained: TrainedModel, X_train, y_train, X_test, y_test
+) -> list[Row]:
+    Xs = trained.scaler.transform(X_train)
+    targets = np.searchsorted(trained.classes, y_train) if trained.classes is not None else y_train
+    rows = []
+    for baseline in fit_baselines(model, Xs, targets):
+        as_linfit = dataclasses.replace(trained, params=baseline.params)
+        rows.append(
+            Row(
+                system=baseline.name,
+                objective=model.loss(baseline.params, Xs, targets),
+                metrics={
+                    **as_linfit.scores(X_train, y_train, "train"),
+                    **as_linfit.scores(X_test, y_test, "test"),
+                },
+                n_iter=baseline.n_iter,
+                time_s=baseline.time_s,
+            )
+        )
+    return rows
