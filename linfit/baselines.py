@@ -55,10 +55,15 @@ def _candidates(model: LinearModel, n: int, y: np.ndarray) -> list[tuple[str, Ca
     if model.name == "svm":
         loss = "hinge" if model.variant == "hinge" else "squared_hinge"
         return [
-            ("sklearn LinearSVC (one-vs-rest)", lambda: LinearSVC(C=C, loss=loss, max_iter=20_000)),
+            (
+                "sklearn LinearSVC (one-vs-rest)",
+                lambda: LinearSVC(C=C, loss=loss, max_iter=20_000, random_state=0),
+            ),
             (
                 "sklearn LinearSVC (crammer-singer)",
-                lambda: LinearSVC(C=C, multi_class="crammer_singer", max_iter=20_000),
+                lambda: LinearSVC(
+                    C=C, multi_class="crammer_singer", max_iter=20_000, random_state=0
+                ),
             ),
         ]
     if model.name == "least-squares":

@@ -41,7 +41,9 @@ from linfit.models import make_model
 from linfit.preprocess import split_xy
 from linfit.training import fit
 
-COMMANDS = ("train", "predict", "evaluate", "compare", "solve-ls", "gradcheck")
+COMMANDS = (
+    "train", "predict", "evaluate", "compare", "solve-ls", "gradcheck", "datasets", "reproduce",
+)
 TRAIN_KEYS = {
     "model",
     "optimizer",
