@@ -32,6 +32,8 @@ class TrainedModel:
     scaler: Scaler
     classes: np.ndarray | None = None  # (K,) original labels, classifiers only
     summary: dict[str, Any] = field(default_factory=dict)
+    encode: str = "none"  # how non-numeric columns became features ("none" or "onehot")
+    feature_means: np.ndarray | None = None  # (n_features,) raw training means, for imputing
 
     @property
     def n_features(self) -> int:
@@ -143,6 +145,7 @@ def fit(
         scaler=scaler,
         classes=classes,
         summary=summary,
+        feature_means=X.mean(axis=0, dtype=np.float64),
     )
     return trained, result
 
