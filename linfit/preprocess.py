@@ -59,8 +59,9 @@ def train_test_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays ``(train, test)``; stratified on ``strata`` (class codes) when given.
 
-    Stratified: each class contributes ``round(test_size * count)`` samples to the test
-    set (at least one where the class has two or more), so class proportions match.
+    Stratified: the test set has ``round(test_size * n_samples)`` samples, shared among
+    classes in proportion to their counts (largest remainders get the rounding), and
+    every class keeps at least one training sample, so a model sees every class.
     """
     if not 0.0 <= test_size < 1.0:
         raise OptionError(
@@ -82,12 +83,26 @@ def train_test_split(
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         rank = np.empty(n_samples, dtype=np.int64)
         rank[sort] = np.arange(n_samples) - np.repeat(starts, counts)
-        n_test = np.where(counts >= 2, np.maximum(1, np.round(test_size * counts)), 0)
-        in_test = rank < n_test[codes]
+        in_test = rank < _stratified_test_counts(counts, test_size)[codes]
         train, test = order[~in_test], order[in_test]
     if train.size == 0:
         raise OptionError(f"--test-size {test_size} leaves no training samples; use a smaller one")
     return np.sort(train), np.sort(test)
+
+
+def _stratified_test_counts(counts: np.ndarray, test_size: float) -> np.ndarray:
+    """Test samples per class (K,): proportional, summing to the overall test size where
+    the caps allow, never taking a class's last training sample."""
+    ideal = test_size * counts
+    cap = np.maximum(counts - 1, 0)
+    n_test = np.minimum(np.floor(ideal), cap).astype(np.int64)
+    short = min(round(test_size * counts.sum()), int(cap.sum())) - int(n_test.sum())
+    while short > 0:  # one class at a time: at most a few rounds over K classes
+        order = np.argsort(-(ideal - n_test), kind="stable")  # largest remainders first
+        room = order[n_test[order] < cap[order]]
+        n_test[room[:short]] += 1
+        short -= min(short, room.size)
+    return n_test
 
 
 def split_xy(

@@ -55,25 +55,26 @@ def solve_least_squares(
     if method not in methods():
         raise UnknownNameError("solve-ls method", method, methods())
     model = LeastSquares(reg=reg)
-    scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
     start = time.perf_counter()
     if method in CLOSED_FORMS:
+        scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
         params = model.solve(scaler.transform(X), y, method=method)
+        W, b = scaler.unscale(*model.unpack(params, X.shape[1]))
         converged, message = True, f"closed form ({method})"
     else:
         trained, result = fit(
             model,
-            scaler.transform(X),
+            X,
             y,
             optimizer=method,
-            standardize=False,
+            standardize=standardize,
             gtol=gtol,
             max_iter=max_iter,
         )
-        params, converged, message = trained.params, result.success, trained.summary["message"]
+        W, b = trained.coefficients()
+        converged, message = result.success, trained.summary["message"]
     elapsed = time.perf_counter() - start
 
-    W, b = scaler.unscale(*model.unpack(params, X.shape[1]))
     coef, intercept = W[:, 0], float(b[0])
     fitted = X @ coef + intercept
     s = _singular_values(X)

@@ -134,7 +134,9 @@ def fit(
     )
     elapsed = time.perf_counter() - start
     model.check_solution(result.x, Xs, targets)
-    summary = summarize(result, elapsed, gtol)
+    summary = summarize(
+        result, elapsed, gtol, smooth=model.differentiable, standardized=standardize
+    )
     if result.status == Status.MAX_ITER:
         warnings.warn(summary["message"], ConvergenceWarning, stacklevel=2)
     trained = TrainedModel(
@@ -150,15 +152,26 @@ def fit(
     return trained, result
 
 
-def summarize(result: OptimizeResult, elapsed: float, gtol: float) -> dict[str, Any]:
-    """How an optimization ended, in JSON-ready form."""
+def summarize(
+    result: OptimizeResult, elapsed: float, gtol: float, *, smooth: bool, standardized: bool
+) -> dict[str, Any]:
+    """How an optimization ended, in JSON-ready form, with advice where it did not converge."""
     message = result.message
     if result.status == Status.MAX_ITER:
-        message = (
-            f"not converged: stopped at max_iter={result.nit} with max |gradient| = "
-            f"{result.grad_norm:.3g} > tol {gtol:g}; try more --max-iter, another "
-            "--optimizer, or standardized features"
-        )
+        message = f"not converged: stopped at max_iter={result.nit}, tol {gtol:g}"
+    if not result.success and result.status not in (Status.NONFINITE, Status.STOPPED):
+        message += f" (max |gradient| {result.grad_norm:.3g})"
+        if not smooth:
+            message += (
+                "; expected for a loss with kinks, whose gradient need not vanish even at "
+                "the optimum (a squared-hinge loss is smooth)"
+            )
+        else:
+            advice = ["more --max-iter"] if result.status == Status.MAX_ITER else []
+            advice += ["another --optimizer", "a larger --tol"]
+            if not standardized:
+                advice.insert(0, "standardized features")
+            message += "; try " + ", ".join(advice)
     return {
         "optimizer": result.method,
         "converged": result.success,

@@ -150,7 +150,7 @@ def test_softmax_optimum_equals_sklearn_logistic_regression(label, method, optio
     f_sk = model.loss(sk_params, X, y)
 
     res = minimize(
-        model.objective(X, y), model.initial_params(X, y), method, gtol=1e-9, ftol=0.0,
+        model.objective(X, y), model.initial_params(X, y), method, gtol=1e-8, ftol=0.0,
         max_iter=10_000, **options,
     )  # fmt: skip
     assert res.success, res.message

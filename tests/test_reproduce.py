@@ -28,7 +28,8 @@ def test_every_applicable_optimizer_and_the_baselines_run(iris):
         expected = set(OPTIMIZERS) - ({"newton"} if model == "svm (hinge)" else set())
         assert optimizers == expected
         assert any(row.is_baseline for row in rows)
-        assert all(row.converged for row in rows if row.optimizer in ("lbfgs", "newton"))
+        if model != "svm (hinge)":  # smooth: the gradient test holds for the quasi-Newtons
+            assert all(row.converged for row in rows if row.optimizer in ("lbfgs", "newton"))
 
 
 def test_linfit_matches_logistic_regression_on_its_own_objective(iris):

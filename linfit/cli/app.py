@@ -22,6 +22,23 @@ class LinfitGroup(TyperGroup):
     otherwise draw a multi-line box.
     """
 
+    # --help lists commands in the order of a user's work, not alphabetically
+    ORDER = (
+        "train",
+        "predict",
+        "evaluate",
+        "compare",
+        "solve-ls",
+        "gradcheck",
+        "datasets",
+        "reproduce",
+    )
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(self.ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -19,12 +20,11 @@ from linfit.cli.options import (
     QuietOpt,
     SepOpt,
     TargetOpt,
-    encode_mode,
-    missing_mode,
+    load_data,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.data import load_dataset
-from linfit.errors import DataError
+from linfit.errors import ConvergenceWarning, DataError
 from linfit.gradcheck import check_model, random_params, random_problem
 from linfit.identities import TOLERANCE as IDENTITY_TOLERANCE
 from linfit.identities import check_identities
@@ -181,23 +181,19 @@ def solve_ls(
     json: JsonOpt = False,
 ) -> None:
     """Least squares on raw features, the bias as the coefficient of a column of ones."""
-    ds = load_dataset(
-        data,
-        target=target,
-        sep=sep,
-        encode=encode_mode(encode),
-        missing=missing_mode(dropna, impute),
-    )
+    ds = load_data(data, target=target, sep=sep, encode=encode, dropna=dropna, impute=impute)
     if ds.y.dtype.kind not in "iuf":
         raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")
-    report = solve_least_squares(
-        ds.X,
-        ds.y.astype(np.float64),
-        method=method,
-        reg=reg,
-        standardize=standardize,
-        max_iter=max_iter,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the status row says it
+        report = solve_least_squares(
+            ds.X,
+            ds.y.astype(np.float64),
+            method=method,
+            reg=reg,
+            standardize=standardize,
+            max_iter=max_iter,
+        )
     err = console(quiet)
     table = Table(title=fmt(f"least squares ({method}) on {data.name}"), title_justify="left")
     table.add_column("feature")

@@ -30,13 +30,13 @@ from linfit.cli.options import (
     StandardizeOpt,
     TargetOpt,
     TestSizeOpt,
-    dtype_of,
     encode_mode,
+    load_data,
     missing_mode,
 )
 from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
 from linfit.comparison import compare_models
-from linfit.data import Dataset, load_dataset, load_features, load_labeled
+from linfit.data import Dataset, load_features, load_labeled
 from linfit.errors import ConvergenceWarning, DivergenceError, OptionError
 from linfit.metrics import confusion_matrix
 from linfit.models import LinearModel, make_model
@@ -48,7 +48,10 @@ LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or 
 MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]
 LrOpt = Annotated[float | None, typer.Option(help="Fixed step for gd (default: line search).")]
 MaxIterOpt = Annotated[int, typer.Option(help="Iteration limit.")]
-TolOpt = Annotated[float, typer.Option(help="Stop when max |gradient| <= tol.")]
+TolOpt = Annotated[
+    float,
+    typer.Option(help="Stop when max |gradient| <= tol (times |objective| where that is > 1)."),
+]
 
 
 def _model(name: str, reg: float, loss: str | None, margin: float | None) -> LinearModel:
@@ -63,15 +66,12 @@ def _model(name: str, reg: float, loss: str | None, margin: float | None) -> Lin
     return make_model(name, reg=reg, **extra)
 
 
-def _load(data, target, sep, encode, dropna, impute, dtype) -> Dataset:
-    return load_dataset(
-        data,
-        target=target,
-        sep=sep,
-        encode=encode_mode(encode),
-        missing=missing_mode(dropna, impute),
-        dtype=dtype_of(dtype),
-    )
+def _load_split(
+    data: Path, model: LinearModel, test_size: float, seed: int, **load: Any
+) -> tuple[Dataset, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The table and its train/test split, stratified for classifiers."""
+    ds = load_data(data, **load)
+    return ds, split_xy(ds.X, ds.y, test_size=test_size, seed=seed, stratify=model.is_classifier)
 
 
 @app.command(
@@ -103,9 +103,17 @@ def train(
     """Train a model on DATA, report train/test metrics, and save it."""
     check_output(out, data)
     estimator = _model(model, reg, loss, margin)
-    ds = _load(data, target, sep, encode, dropna, impute, dtype)
-    X_train, y_train, X_test, y_test = split_xy(
-        ds.X, ds.y, test_size=test_size, seed=seed, stratify=estimator.is_classifier
+    ds, (X_train, y_train, X_test, y_test) = _load_split(
+        data,
+        estimator,
+        test_size,
+        seed,
+        target=target,
+        sep=sep,
+        encode=encode,
+        dropna=dropna,
+        impute=impute,
+        dtype=dtype,
     )
     err = console(quiet)
     title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
@@ -307,9 +315,16 @@ def compare(
     the same problem (for baselines with another loss, e.g. one-vs-rest, it is a yardstick).
     """
     estimator = _model(model, reg, loss, margin)
-    ds = _load(data, target, sep, encode, dropna, impute, "float64")
-    X_train, y_train, X_test, y_test = split_xy(
-        ds.X, ds.y, test_size=test_size, seed=seed, stratify=estimator.is_classifier
+    _, (X_train, y_train, X_test, y_test) = _load_split(
+        data,
+        estimator,
+        test_size,
+        seed,
+        target=target,
+        sep=sep,
+        encode=encode,
+        dropna=dropna,
+        impute=impute,
     )
     rows = [
         row.as_dict()

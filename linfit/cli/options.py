@@ -8,12 +8,14 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from linfit.data import Missing
+from linfit.data import Dataset, Encode, Missing, load_dataset
 from linfit.errors import OptionError
 from linfit.models import MODELS
 from linfit.optim import OPTIMIZERS
 
-DataArg = Annotated[Path, typer.Argument(help="CSV or TSV file with a header row; - reads stdin.")]
+DataArg = Annotated[
+    Path, typer.Argument(metavar="DATA", help="CSV or TSV file with a header row; - reads stdin.")
+]
 ModelOpt = Annotated[
     str,
     typer.Option(
@@ -53,6 +55,27 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables or prog
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
+def load_data(
+    data: Path,
+    *,
+    target: str | None,
+    sep: str | None,
+    encode: str = "none",
+    dropna: bool = False,
+    impute: str | None = None,
+    dtype: str = "float64",
+) -> Dataset:
+    """Read a training table as the shared options describe it."""
+    return load_dataset(
+        data,
+        target=target,
+        sep=sep,
+        encode=encode_mode(encode),
+        missing=missing_mode(dropna, impute),
+        dtype=dtype_of(dtype),
+    )
+
+
 def missing_mode(dropna: bool, impute: str | None) -> Missing:
     """Map --dropna / --impute to the loader's ``missing`` argument."""
     if dropna and impute:
@@ -62,7 +85,7 @@ def missing_mode(dropna: bool, impute: str | None) -> Missing:
     return "drop" if dropna else ("mean" if impute else "error")
 
 
-def encode_mode(encode: str) -> str:
+def encode_mode(encode: str) -> Encode:
     if encode not in ("none", "onehot"):
         raise OptionError(f"--encode takes 'none' or 'onehot', got {encode!r}")
     return encode

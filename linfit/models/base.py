@@ -14,6 +14,9 @@ Conventions (written once, here):
 - Layout: denominator. Every gradient has the shape of the parameter it
   differentiates (``dJ/dW`` is ``(n_features, n_outputs)``), and is returned flat,
   in the same layout as ``params``.
+- Precision: products with ``X`` run in ``X``'s dtype (float32 where the user asks);
+  the per-sample losses and their sums run in float64 on the small (n_samples, K)
+  score arrays, so float32 data loses no accuracy in the reductions.
 - Passes over ``X``: ``loss_gradient`` reads ``X`` once for the scores and once for
   ``X.T @ G``; ``loss`` reads it once; a Hessian operator caches the per-sample
   curvature at a point, so each product ``H v`` costs two passes.
@@ -113,10 +116,14 @@ class LinearModel(ABC):
         n_samples), or ``None`` when ``need_grad`` is false.
         """
 
+    def _scores64(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Scores as float64 (n_samples, K): the product in X's dtype, the rest in float64."""
+        return self.decision_function(params, X).astype(np.float64, copy=False)
+
     def loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
         """Objective value alone (one pass over ``X``), e.g. for line searches."""
         W, _ = self.unpack(params, X.shape[1])
-        data_loss, _ = self._loss_grad_scores(self.decision_function(params, X), y, False)
+        data_loss, _ = self._loss_grad_scores(self._scores64(params, X), y, False)
         return float(data_loss + self.reg * np.dot(W.ravel(), W.ravel()))
 
     def loss_gradient(
@@ -124,8 +131,8 @@ class LinearModel(ABC):
     ) -> tuple[float, np.ndarray]:
         """Objective value and its gradient, flat like ``params``: one forward pass."""
         W, _ = self.unpack(params, X.shape[1])
-        data_loss, G = self._loss_grad_scores(self.decision_function(params, X), y, True)
-        grad_W = X.T @ G  # (n_features, K): the second and last pass over X
+        data_loss, G = self._loss_grad_scores(self._scores64(params, X), y, True)
+        grad_W = X.T @ G.astype(X.dtype, copy=False)  # (n_features, K): the second pass
         grad_W = grad_W.astype(np.float64, copy=False) + (2.0 * self.reg) * W
         loss = data_loss + self.reg * np.dot(W.ravel(), W.ravel())
         return float(loss), self.pack(grad_W, G.sum(axis=0, dtype=np.float64))
@@ -154,12 +161,14 @@ class LinearModel(ABC):
         """``v -> H(params) @ v`` for flat ``v``: curvature computed once, 2 passes per product."""
         self.require_hessian()
         n_features = X.shape[1]
-        curvature = self._curvature(self.decision_function(params, X), y)
+        curvature = self._curvature(self._scores64(params, X), y)
 
         def hvp(v: np.ndarray) -> np.ndarray:
             V, vb = self.unpack(np.asarray(v, dtype=np.float64), n_features)
-            R = self._apply_curvature(curvature, X @ V.astype(X.dtype, copy=False) + vb)
-            Hv_W = (X.T @ R).astype(np.float64, copy=False) + (2.0 * self.reg) * V
+            dS = (X @ V.astype(X.dtype, copy=False)).astype(np.float64, copy=False) + vb
+            R = self._apply_curvature(curvature, dS)
+            Hv_W = (X.T @ R.astype(X.dtype, copy=False)).astype(np.float64, copy=False)
+            Hv_W += (2.0 * self.reg) * V
             return self.pack(Hv_W, R.sum(axis=0, dtype=np.float64))
 
         return hvp
@@ -179,7 +188,7 @@ class LinearModel(ABC):
         self.require_hessian()
         n_samples, d = X.shape
         K = params.size // (d + 1)
-        curvature = self._curvature(self.decision_function(params, X), y)
+        curvature = self._curvature(self._scores64(params, X), y)
         H = np.empty((d + 1, K, d + 1, K))
         for k in range(K):
             unit = np.zeros((n_samples, K), dtype=X.dtype)

@@ -7,6 +7,7 @@ was found. Non-finite trial values count as "too far" and shrink the step.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -140,9 +141,12 @@ def weak_wolfe(run: Run, d: np.ndarray, alpha0: float = 1.0, max_trials: int = 6
                 lo = alpha
             else:
                 return alpha, x, f, g
-        alpha = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * alpha
-        if hi - lo <= 1e-15 * hi:
-            break
+        if math.isfinite(hi):
+            if hi - lo <= 1e-15 * hi:  # the bracket has collapsed
+                break
+            alpha = 0.5 * (lo + hi)
+        else:
+            alpha *= 2.0  # no upper bound yet: expand
     return best
 
 
@@ -156,7 +160,7 @@ def curvature(s: np.ndarray, y: np.ndarray) -> float | None:
 LINE_SEARCHES = {"armijo": armijo, "strong-wolfe": strong_wolfe, "weak-wolfe": weak_wolfe}
 
 
-def get_line_search(name: str):
+def get_line_search(name: str) -> Callable[..., Step | None]:
     """The line search called ``name`` (see ``LINE_SEARCHES``)."""
     try:
         return LINE_SEARCHES[name]

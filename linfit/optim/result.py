@@ -9,7 +9,7 @@ import numpy as np
 
 
 class Status(IntEnum):
-    """Why an optimizer stopped. Values below ``MAX_ITER`` mean success."""
+    """Why an optimizer stopped. Only GTOL is success: the gradient test held."""
 
     GTOL = 0
     FTOL = 1
@@ -22,21 +22,23 @@ class Status(IntEnum):
 
     @property
     def success(self) -> bool:
-        return self < Status.MAX_ITER
+        return self is Status.GTOL
 
 
 MESSAGES: dict[Status, str] = {
-    Status.GTOL: "converged: max |gradient| <= gtol",
-    Status.FTOL: "converged: relative reduction of the objective <= ftol",
-    Status.DECREMENT: "converged: Newton decrement and max |gradient| small",
-    Status.MAX_ITER: (
-        "not converged: reached max_iter before max |gradient| <= gtol; "
-        "try more iterations, another optimizer, or standardized features"
+    Status.GTOL: "converged: max |gradient| <= gtol (relative to |f| where |f| > 1)",
+    Status.FTOL: (
+        "stalled: the objective stopped decreasing (relative change <= ftol) before "
+        "max |gradient| <= gtol"
     ),
+    Status.DECREMENT: (
+        "stalled: Newton's decrement predicts no decrease at float64 precision before "
+        "max |gradient| <= gtol"
+    ),
+    Status.MAX_ITER: "not converged: reached max_iter before max |gradient| <= gtol",
     Status.LINE_SEARCH: (
-        "stopped: the line search found no lower objective along the search direction "
-        "(at a kink of a non-smooth loss this is where progress ends; otherwise the "
-        "gradient may be inaccurate)"
+        "stalled: the line search found no lower objective along the search direction "
+        "before max |gradient| <= gtol"
     ),
     Status.NONFINITE: (
         "stopped: the objective became NaN or infinite; kept the last finite point "
@@ -46,7 +48,7 @@ MESSAGES: dict[Status, str] = {
         "stopped: the Hessian is not positive definite even with damping; "
         "use lbfgs or bfgs for this problem"
     ),
-    Status.STOPPED: "stopped on request (interrupt or callback); kept the best point so far",
+    Status.STOPPED: "stopped on request (interrupt or callback) at the last accepted point",
 }
 
 
