@@ -1,8 +1,8 @@
 """The matrix-calculus identities the notes state, checked numerically on random inputs.
 
 Each identity compares a closed form (the "claim") with an independent numerical value:
-a finite-difference derivative, or the other side of an equality. Derivatives use the
-fourth-order central stencil of ``linfit.gradcheck``. A few rows are counter-examples:
+a finite-difference derivative, or the other side of an equality. Derivatives use
+``linfit.gradcheck.central_difference``. A few rows are counter-examples:
 the notes' mistaken forms, which must *fail*; they are reported as expected failures.
 
 Layouts: "denominator" means a derivative of a scalar has the shape of its argument
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from linfit.gradcheck import central_difference
 from linfit.models import LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.models.least_squares import pinv_solve
 from linfit.models.softmax import softmax_inplace
@@ -59,13 +60,9 @@ def jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray
     x = np.asarray(x, dtype=np.float64)
     out = np.empty(np.shape(f(x)) + x.shape)
     for index in np.ndindex(x.shape):
-        points = []
-        for k in (2, 1, -1, -2):
-            shifted = x.copy()
-            shifted[index] += k * H
-            points.append(np.asarray(f(shifted)))
-        fp2, fp1, fm1, fm2 = points
-        out[(..., *index)] = (-fp2 + 8.0 * fp1 - 8.0 * fm1 + fm2) / (12.0 * H)
+        unit = np.zeros_like(x)
+        unit[index] = 1.0
+        out[(..., *index)] = central_difference(f, x, unit, H)
     return out
 
 

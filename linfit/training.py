@@ -16,6 +16,10 @@ from linfit.optim import Callback, OptimizeResult, Status, get_optimizer
 from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
 from linfit.preprocess import Scaler, encode_labels
 
+# A float target with more distinct values than this (and than a fifth of the rows) is
+# more likely a regression target than a set of class labels.
+MANY_CLASSES = 50
+
 
 @dataclass(frozen=True)
 class TrainedModel:
@@ -111,6 +115,14 @@ def fit(
 
     if model.is_classifier:
         classes, targets = encode_labels(y)
+        if classes.size > max(MANY_CLASSES, y.shape[0] // 5) and y.dtype.kind == "f":
+            warnings.warn(
+                f"the target {target_name!r} has {classes.size} distinct values for "
+                f"{y.shape[0]} rows: it looks continuous, and each value becomes a class; "
+                "for a regression use --model least-squares or relu",
+                UserWarning,
+                stacklevel=2,
+            )
     elif y.dtype.kind in "iufb":
         classes, targets = None, y.astype(np.float64, copy=False)
     else:

@@ -133,7 +133,10 @@ def train(
             callback=progress,
         )
         if result.status == Status.NONFINITE:
-            raise DivergenceError(f"training diverged: {result.message}")
+            raise DivergenceError(
+                "training diverged (the objective became NaN or infinite), so no model was "
+                "saved; use the line search (drop --lr), a smaller --lr, or standardized features"
+            )
     metrics = {
         **trained.scores(X_train, y_train, "train"),
         **trained.scores(X_test, y_test, "test"),
