@@ -93,7 +93,7 @@ def _baseline_rows(
     model: LinearModel, trained: TrainedModel, X_train, y_train, X_test, y_test
 ) -> list[Row]:
     Xs = trained.scaler.transform(X_train)
-    targets = np.searchsorted(trained.classes, y_train) if trained.classes is not None else y_train
+    targets = trained.class_codes(y_train) if trained.classes is not None else y_train
     rows = []
     for baseline in fit_baselines(model, Xs, targets):
         as_linfit = dataclasses.replace(trained, params=baseline.params)

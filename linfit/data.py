@@ -7,6 +7,7 @@ with a one-line message that names the offending file, line or column and says h
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import sys
@@ -32,6 +33,7 @@ __all__ = [
     "Dataset",
     "Encode",
     "Missing",
+    "align_labels",
     "feature_matrix",
     "load_dataset",
     "load_features",
@@ -196,6 +198,11 @@ def _check_duplicates(frame: pd.DataFrame, source: _Source, sep: str) -> None:
         )
 
 
+def _text_column(source: _Source, sep: str, column: str) -> pd.Series:
+    """Column ``column`` of ``source`` read again as the raw text of its cells (NaN: empty)."""
+    return _read_csv(source, sep, usecols=[column], dtype=str)[column]
+
+
 def _read_frame(source: _Source, sep: str) -> pd.DataFrame:
     frame = _read_csv(source, sep)
     if not all(isinstance(c, str) for c in frame.columns):
@@ -303,6 +310,7 @@ class _Columns:
     values: list[np.ndarray]  # each (n,) float64, NaN marks a missing cell
     names: list[str]
     origin: list[str]  # the file column each feature came from, for error messages
+    indicator: list[bool]  # True for a one-hot feature 'c=value'
 
 
 def _non_numeric_error(bad: list[tuple[str, str]], source_name: str, training: bool) -> DataError:
@@ -316,8 +324,37 @@ def _non_numeric_error(bad: list[tuple[str, str]], source_name: str, training: b
     return DataError(f"non-numeric feature column(s) {listed}{more} in {source_name}; {fix}")
 
 
-def _train_columns(frame: pd.DataFrame, encode: Encode, source_name: str) -> _Columns:
-    cols = _Columns([], [], [])
+def _check_generated_names(cols: _Columns, columns: Sequence[str], source_name: str) -> None:
+    """Refuse a one-hot name 'c=value' equal to a column's name or to another one-hot name.
+
+    Either would give two features one name, and a prediction file would then feed both
+    from the same column.
+    """
+    taken = {str(c): f"the column {str(c)!r}" for c in columns}
+    for name, origin, generated in zip(cols.names, cols.origin, cols.indicator, strict=True):
+        if not generated:
+            continue
+        clash = taken.get(name)
+        if clash is not None:
+            raise DataError(
+                f"one-hot feature {name!r} (from column {origin!r}) in {source_name} has the "
+                f"same name as {clash}; rename one of the columns so the names differ"
+            )
+        taken[name] = f"the one-hot feature {name!r} from column {origin!r}"
+
+
+def _train_columns(
+    frame: pd.DataFrame,
+    encode: Encode,
+    source_name: str,
+    other_columns: Sequence[str] = (),
+) -> _Columns:
+    """Features of a training table: numeric columns as they are, the rest one-hot or refused.
+
+    ``other_columns`` are the file's columns that are not features (the target): one-hot
+    names must not clash with them either.
+    """
+    cols = _Columns([], [], [], [])
     bad: list[tuple[str, str]] = []
     for name in frame.columns:
         series = frame[name]
@@ -326,6 +363,7 @@ def _train_columns(frame: pd.DataFrame, encode: Encode, source_name: str) -> _Co
             cols.values.append(values)
             cols.names.append(name)
             cols.origin.append(name)
+            cols.indicator.append(False)
         elif encode == "onehot":
             text = _text(series)
             categories = sorted(pd.unique(text[~pd.isna(text)]).tolist())
@@ -340,10 +378,12 @@ def _train_columns(frame: pd.DataFrame, encode: Encode, source_name: str) -> _Co
                 cols.values.append(block[:, j])
                 cols.names.append(f"{name}={category}")
                 cols.origin.append(name)
+                cols.indicator.append(True)
         else:
             bad.append((name, _bad_example(series)))
     if bad:
         raise _non_numeric_error(bad, source_name, training=True)
+    _check_generated_names(cols, [*frame.columns, *other_columns], source_name)
     return cols
 
 
@@ -401,7 +441,7 @@ def _predict_columns(
             series = text_column(column).loc[frame.index]
         blocks[column] = _indicators(_text(series), list(positions))
 
-    cols = _Columns([], [], [])
+    cols = _Columns([], [], [], [])
     bad: list[tuple[str, str]] = []
     for (column, category), name in zip(plan, feature_names, strict=True):
         if category is None:
@@ -414,6 +454,7 @@ def _predict_columns(
         cols.values.append(values)
         cols.names.append(name)
         cols.origin.append(column)
+        cols.indicator.append(category is not None)
     if bad:
         raise _non_numeric_error(bad, source_name, training=False)
     return cols
@@ -470,10 +511,31 @@ def _check_finite(values: np.ndarray, column: str, source_name: str) -> None:
         )
 
 
+def _fill_vector(fill_values: Sequence[float] | np.ndarray | None, k: int) -> np.ndarray | None:
+    """``fill_values`` as a finite (k,) float64 array, or None; a wrong one is a ValueError."""
+    if fill_values is None:
+        return None
+    fill = np.asarray(fill_values, dtype=np.float64)
+    if fill.shape != (k,):
+        raise ValueError(f"fill_values must have shape ({k},), one per feature, got {fill.shape}")
+    if not np.isfinite(fill).all():
+        raise ValueError("fill_values must be finite")
+    return fill
+
+
 def _matrix(
-    cols: _Columns, n: int, missing: Missing, dtype: np.dtype, source_name: str
+    cols: _Columns,
+    n: int,
+    missing: Missing,
+    dtype: np.dtype,
+    source_name: str,
+    fill: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n, k) C-contiguous matrix of the columns, with mean imputation if asked."""
+    """(n, k) C-contiguous matrix of the columns, with mean imputation if asked.
+
+    A missing cell of a numeric feature j is filled with ``fill[j]`` when ``fill`` is given,
+    else with the mean of the column's present cells; one-hot features always take the mean.
+    """
     X = np.empty((n, len(cols.values)), dtype=dtype)
     # A narrower float would turn a finite float64 value into inf in the cast.
     limit = None if dtype.itemsize >= 8 else float(np.finfo(dtype).max)
@@ -483,12 +545,15 @@ def _matrix(
         if gaps.any():
             if missing != "mean":
                 raise AssertionError("missing cells should have been rejected or dropped")
-            if gaps.all():
-                raise DataError(
-                    f"column {origin!r} in {source_name} has no values to take a mean of; "
-                    "remove the column or fill it"
-                )
-            values = np.where(gaps, values[~gaps].mean(), values)
+            if fill is not None and not cols.indicator[j]:
+                values = np.where(gaps, fill[j], values)
+            else:
+                if gaps.all():
+                    raise DataError(
+                        f"column {origin!r} in {source_name} has no values to take a mean of; "
+                        "remove the column or fill it"
+                    )
+                values = np.where(gaps, values[~gaps].mean(), values)
         if limit is not None and values.size and np.abs(values).max() > limit:
             raise DataError(
                 f"column {origin!r} in {source_name} has values too large for {X.dtype} "
@@ -517,6 +582,7 @@ def feature_matrix(
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
     source_name: str = "the data",
+    fill_values: Sequence[float] | np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Turn a table of features into a numeric matrix.
 
@@ -527,25 +593,35 @@ def feature_matrix(
             encoded if ``encode == "onehot"``, categories sorted); or the k names a model was
             trained on (prediction: matched by name, one-hot names ``c=v`` rebuilt from the
             text of column ``c``).
-        encode: ``"onehot"`` to encode non-numeric columns as ``c=value`` indicators.
+        encode: ``"onehot"`` to encode non-numeric columns as ``c=value`` indicators (names
+            that clash are refused, as in :func:`load_dataset`).
         missing: ``"error"``, ``"drop"`` (drop rows with any missing feature) or ``"mean"``
-            (fill with the column mean over the rows).
+            (fill with the column mean over the rows, or from ``fill_values``).
         dtype: floating dtype of the result.
         source_name: how messages refer to the data (e.g. the quoted file name).
+        fill_values: prediction only (``feature_names`` given), as in :func:`load_features`.
 
     Returns:
         X of shape (n_kept, k), C-contiguous, and the k feature names.
+
+    Raises:
+        DataError: as :func:`load_dataset` and :func:`load_features`.
+        ValueError: ``fill_values`` without ``feature_names``, or of the wrong shape.
     """
     resolved = _check_dtype(dtype)
+    fill = None
     if feature_names is None:
+        if fill_values is not None:
+            raise ValueError("fill_values needs feature_names (it is for prediction)")
         keep = _keep_rows(frame, [str(c) for c in frame.columns], None, missing, source_name)
         cols = _train_columns(_rows(frame, keep), encode, source_name)
     else:
         names = list(feature_names)
+        fill = _fill_vector(fill_values, len(names))
         plan = _plan_features(frame, names, encode, source_name)
         keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source_name)
         cols = _predict_columns(_rows(frame, keep), plan, names, source_name, None)
-    X = _matrix(cols, int(keep.sum()), missing, resolved, source_name)
+    X = _matrix(cols, int(keep.sum()), missing, resolved, source_name, fill)
     return X, tuple(cols.names)
 
 
@@ -597,6 +673,60 @@ def _target(frame: pd.DataFrame, target_name: str, source_name: str) -> np.ndarr
     return y
 
 
+def align_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Codes of labels ``y`` in a model's ``classes``: (n,) int64, -1 where a label is unknown.
+
+    A data file's labels and a model's saved classes can arrive as different types: a model
+    trained on ``1, 2, x`` has the string classes "1", "2", "x", while a file holding only
+    ``1, 2`` reads as integers; a model trained on ``1, 2`` has integer classes while a file
+    holding ``1, 2, x`` reads as text. Labels are therefore compared the way the classes
+    are:
+
+    - string classes: as text. Numbers are spelt as pandas spells them (``1`` -> "1",
+      ``1.5`` -> "1.5"); a whole float also matches its integer spelling (``1.0`` matches "1"
+      if there is no class "1.0"), since a column with a gap is read as floats. Booleans
+      read as "True"/"False", as at training.
+    - numeric classes: as numbers; text is parsed (``pd.to_numeric``), and text that is not
+      a number is unknown. ``1`` and ``1.0`` are the same label.
+
+    Missing labels (None, NaN) are unknown (-1).
+
+    Args:
+        y: (n,) labels as read from a file (numbers, or an object array of str).
+        classes: (K,) the model's class labels, unique: all strings or all numbers.
+
+    Returns:
+        (n,) int64 codes into ``classes``, -1 for a label not among them.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
+    index = pd.Index(np.asarray(classes).tolist())
+    if not index.is_unique:
+        raise ValueError("classes must be unique")
+    codes = np.full(y.shape[0], -1, dtype=np.int64)
+    present = ~np.asarray(pd.isna(y), dtype=bool)
+    values = y[present]
+    if values.size == 0 or index.size == 0:
+        return codes
+    if index.inferred_type == "string":
+        found = index.get_indexer(pd.Series(values).astype(str))
+        if values.dtype.kind == "f":
+            whole = (found < 0) & (values == np.round(values)) & (np.abs(values) < 2.0**63)
+            if whole.any():
+                spelt = pd.Series(values[whole].astype(np.int64)).astype(str)
+                found[whole] = index.get_indexer(spelt)
+    elif values.dtype.kind in "iuf":
+        found = index.get_indexer(values)
+    else:
+        if values.dtype.kind == "b":
+            values = values.astype(str)  # True is the label "True", never the number 1
+        numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        found = index.get_indexer(numbers)
+    codes[present] = found
+    return codes
+
+
 def load_dataset(
     path: str | Path,
     *,
@@ -614,7 +744,9 @@ def load_dataset(
             column name (negative counts from the end); default the last column.
         sep: delimiter (see :func:`read_table`).
         encode: ``"onehot"`` turns each non-numeric feature column ``c`` into indicator
-            columns ``c=value`` (values sorted, at most MAX_CATEGORIES per column);
+            columns ``c=value`` (values sorted, at most MAX_CATEGORIES per column); a
+            ``c=value`` name equal to another column's name (the target's too) or to another
+            indicator's name is refused, since prediction could not tell them apart.
             ``"none"`` rejects non-numeric features.
         missing: ``"error"`` rejects missing cells; ``"drop"`` drops rows with a missing
             feature or target; ``"mean"`` fills a missing feature with its column's mean over
@@ -645,7 +777,7 @@ def load_dataset(
     keep = _keep_rows(frame, feature_columns, target_name, missing, source.name)
     frame = _rows(frame, keep)
     y = _target(frame, target_name, source.name)
-    cols = _train_columns(frame[feature_columns], encode, source.name)
+    cols = _train_columns(frame[feature_columns], encode, source.name, [target_name])
     X = _matrix(cols, len(frame), missing, resolved, source.name)
     return Dataset(X=X, y=y, feature_names=tuple(cols.names), target_name=target_name)
 
@@ -658,6 +790,7 @@ def load_features(
     encode: Encode = "none",
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
+    fill_values: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Read a table for prediction, lining its columns up with a trained model's features.
 
@@ -670,7 +803,17 @@ def load_features(
         feature_names: the k feature names the model was trained on, in model order.
         sep, encode, dtype: as in :func:`load_dataset`.
         missing: as in :func:`load_dataset`; note ``"drop"`` returns fewer rows than the
-            file has, and ``"mean"`` uses this file's column means.
+            file has, and ``"mean"`` fills from ``fill_values`` when given, else from this
+            file's column means.
+        fill_values: with ``missing="mean"``, the k values to fill the missing cells of
+            each feature with, in ``feature_names`` order: normally the *training* means
+            (``TrainedModel.feature_means``), so a row is imputed the same way whatever else
+            the file holds. Only numeric features are filled from it; a missing cell of a
+            one-hot column ``c`` makes all of that row's ``c=value`` features missing, and
+            each is filled with this file's frequency of ``value`` (the mean of the indicator
+            over rows where ``c`` is present). None (the default): every feature, numeric
+            or one-hot, is filled with its mean over this file's rows. Ignored for the other
+            ``missing`` policies. Must be finite, shape (k,).
 
     Returns:
         X of shape (n_kept, k), C-contiguous, columns in ``feature_names`` order.
@@ -678,20 +821,19 @@ def load_features(
     Raises:
         DataError: unreadable file, a feature column missing, non-numeric or missing values.
         OptionError: an unusable ``sep``.
+        ValueError: ``fill_values`` of the wrong shape or not finite (a programming error).
     """
     resolved = _check_dtype(dtype)
+    names = list(feature_names)
+    fill = _fill_vector(fill_values, len(names))
     sep_char = _normalize_sep(sep, path)
     source = _Source(path)
     frame = _read_frame(source, sep_char)
-    names = list(feature_names)
     plan = _plan_features(frame, names, encode, source.name)
     keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source.name)
-
-    def text_column(column: str) -> pd.Series:
-        return _read_csv(source, sep_char, usecols=[column], dtype=str)[column]
-
+    text_column = functools.partial(_text_column, source, sep_char)
     cols = _predict_columns(_rows(frame, keep), plan, names, source.name, text_column)
-    return _matrix(cols, int(keep.sum()), missing, resolved, source.name)
+    return _matrix(cols, int(keep.sum()), missing, resolved, source.name, fill)
 
 
 def load_labeled(
@@ -703,16 +845,20 @@ def load_labeled(
     encode: Encode = "none",
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
+    fill_values: Sequence[float] | np.ndarray | None = None,
 ) -> Dataset:
     """Read a labelled table for evaluation: a model's features (by name) and its target.
 
-    As :func:`load_features`, plus the column ``target_name``, read in the same single
-    pass; rows dropped for missing values are dropped from both.
+    As :func:`load_features` (including ``fill_values``), plus the column ``target_name``,
+    read in the same single pass; rows dropped for missing values are dropped from both, and
+    a row with a missing target is always dropped (a label cannot be imputed).
 
     Returns:
-        A Dataset whose X is (n_kept, k) in ``feature_names`` order.
+        A Dataset whose X is (n_kept, k) in ``feature_names`` order and whose y is the raw
+        target as in :func:`load_dataset`; match class labels with :func:`align_labels`.
     """
     resolved = _check_dtype(dtype)
+    fill = _fill_vector(fill_values, len(feature_names))
     sep_char = _normalize_sep(sep, path)
     source = _Source(path)
     frame = _read_frame(source, sep_char)
@@ -725,12 +871,9 @@ def load_labeled(
     plan = _plan_features(frame, names, encode, source.name)
     keep = _keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name)
     frame = _rows(frame, keep)
-
-    def text_column(column: str) -> pd.Series:
-        return _read_csv(source, sep_char, usecols=[column], dtype=str)[column]
-
+    text_column = functools.partial(_text_column, source, sep_char)
     cols = _predict_columns(frame, plan, names, source.name, text_column)
-    X = _matrix(cols, len(frame), missing, resolved, source.name)
+    X = _matrix(cols, len(frame), missing, resolved, source.name, fill)
     return Dataset(
         X=X,
         y=_target(frame, target_name, source.name),

@@ -7,8 +7,6 @@ generated and written chunk by chunk, so a multi-gigabyte file never sits in mem
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from linfit.atomic import atomic_open, check_target
 from linfit.errors import OptionError
 
 Task = Literal["classification", "regression"]
@@ -111,9 +110,7 @@ def write_synthetic(
         raise OptionError(f"--n-classes must be at least 2, got {n_classes}")
     if not (np.isfinite(noise) and noise >= 0):
         raise OptionError(f"--noise must be a number >= 0, got {noise}")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OptionError(f"output folder {parent} does not exist; create it or choose another")
+    check_target(path, what="dataset")
 
     n_outputs = n_classes if task == "classification" else 1
     truth = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
@@ -125,18 +122,12 @@ def write_synthetic(
     # one format string per row: measured 4.6x faster than DataFrame.to_csv (38 vs 8 MB/s)
     row_format = ",".join(["%.7g"] * n_features + ["%d" if task == "classification" else "%.7g"])
     rows_per_chunk = max(1, CHUNK_VALUES // n_features)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as out:
-            out.write(header + "\n")
-            for index, start in enumerate(range(0, n_samples, rows_per_chunk)):
-                rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index + 1,)))
-                X = rng.standard_normal((min(rows_per_chunk, n_samples - start), n_features))
-                np.savetxt(out, np.column_stack([X, label(X, rng)]), fmt=row_format)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, binary=False, what="dataset") as out:
+        out.write(header + "\n")
+        for index, start in enumerate(range(0, n_samples, rows_per_chunk)):
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index + 1,)))
+            X = rng.standard_normal((min(rows_per_chunk, n_samples - start), n_features))
+            np.savetxt(out, np.column_stack([X, label(X, rng)]), fmt=row_format)
     return path.stat().st_size
 
 

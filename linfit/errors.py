@@ -49,3 +49,7 @@ class DivergenceError(LinfitError):
 
 class ConvergenceWarning(UserWarning):
     """An optimizer stopped before its convergence test held (e.g. at max_iter)."""
+
+
+class OutputError(LinfitError):
+    """An output file that could not be written (permission denied, disk full, read-only)."""

@@ -9,22 +9,20 @@ file is raised as :class:`~linfit.errors.ModelFileError` naming the path.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from numpy.lib import format as npy_format
 
+from linfit.atomic import atomic_write
 from linfit.errors import ModelFileError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "read_model_file", "write_model_file"]
@@ -74,18 +72,12 @@ def _json_default(obj: object) -> Any:
     raise TypeError(f"meta value of type {type(obj).__name__} is not JSON serializable")
 
 
-def _creation_mode() -> int:
-    # NamedTemporaryFile makes 0600 files; a model file should get the usual umask mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write_model_file(path: str | Path, meta: dict, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``meta`` and ``arrays`` to ``path`` atomically.
+    """Write ``meta`` and ``arrays`` to ``path`` atomically (see :mod:`linfit.atomic`).
 
     Args:
-        path: destination; replaced only once the new file is complete and synced.
+        path: destination; replaced only once the new file is complete and synced. An
+            existing file keeps its permissions; a new one gets ``0o666 & ~umask``.
         meta: JSON-serializable dict (numpy scalars are converted). The keys ``format``,
             ``format_version`` and ``arrays`` are set by the writer.
         arrays: name -> numeric or bool array of any shape; names match ``[A-Za-z0-9_]+``.
@@ -94,9 +86,12 @@ def write_model_file(path: str | Path, meta: dict, arrays: Mapping[str, np.ndarr
         ValueError: a bad array name, a non-numeric dtype, or an array over the size cap
             (programming errors).
         TypeError: ``meta`` is not JSON-serializable.
-        ModelFileError: the folder does not exist or cannot be written to.
+        OptionError: the folder does not exist, or ``path`` is a directory, a symbolic link
+            or another non-regular file.
+        OutputError: the file could not be written (permission denied, disk full, ...).
+
+    Nothing touches the disk until ``meta`` and ``arrays`` have been checked and serialized.
     """
-    path = Path(path)
     prepared: dict[str, np.ndarray] = {}
     table: dict[str, dict[str, Any]] = {}
     for name, value in arrays.items():
@@ -113,49 +108,14 @@ def write_model_file(path: str | Path, meta: dict, arrays: Mapping[str, np.ndarr
     # Serialize before touching the disk so a bad meta fails without side effects.
     meta_bytes = json.dumps(full_meta, default=_json_default, indent=1).encode("utf-8")
 
-    folder = path.parent
-    if not folder.is_dir():
-        raise ModelFileError(
-            f"cannot write model file '{path}': folder '{folder}' does not exist; create it first"
-        )
-    if path.is_dir():
-        raise ModelFileError(f"cannot write model file '{path}': it is a directory")
-    try:
-        mode = path.stat().st_mode & 0o777 if path.exists() else _creation_mode()
-        tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and renamed by hand below
-            delete=False, dir=folder, prefix=f".{path.name}.", suffix=".tmp"
-        )
-    except OSError as exc:
-        raise ModelFileError(
-            f"cannot write model file '{path}': {exc.strerror or exc}; check the folder"
-        ) from None
-    tmp_path = Path(tmp.name)
-    try:
-        with tmp:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(META_NAME, meta_bytes)
-                for name, array in prepared.items():
-                    with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                        np.save(member, array, allow_pickle=False)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_path, mode)
-        os.replace(tmp_path, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        if isinstance(exc, OSError):
-            raise ModelFileError(
-                f"cannot write model file '{path}': {exc.strerror or exc}"
-            ) from None
-        raise
-    # Make the rename itself durable; not possible (nor needed) everywhere.
-    with contextlib.suppress(OSError, AttributeError):
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    def write(handle: IO[bytes]) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(META_NAME, meta_bytes)
+            for name, array in prepared.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.save(member, array, allow_pickle=False)
+
+    atomic_write(path, write, binary=True, what="model file")
 
 
 class _Reader:
@@ -358,3 +318,12 @@ def read_model_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise reader.error("is too large to load into memory") from None
     except _CORRUPT:
         raise reader.error("is truncated or corrupted; write it again") from None
+
+
+def looks_like_model_file(path: str | Path) -> bool:
+    """Whether ``path`` is a zip archive holding ``meta.json`` (a cheap check, no validation)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "meta.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False

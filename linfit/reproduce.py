@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from linfit.atomic import atomic_write
 from linfit.comparison import Row, compare_models
 from linfit.data import load_dataset
 from linfit.datasets import BUNDLED, bundled_path
@@ -248,7 +249,12 @@ def plot_convergence(results: list[DatasetResult], folder: Path) -> list[Path]:
             path = (
                 folder / f"{r.name}_{model.replace(' ', '_').replace('(', '').replace(')', '')}.png"
             )
-            fig.savefig(path, dpi=100, bbox_inches="tight")
+            atomic_write(
+                path,
+                lambda fh, fig=fig: fig.savefig(fh, format="png", dpi=100, bbox_inches="tight"),
+                binary=True,
+                what="plot",
+            )
             plt.close(fig)
             paths.append(path)
     return paths

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from linfit.data import align_labels
 from linfit.errors import ConvergenceWarning, DataError, OptionError
-from linfit.metrics import scores
+from linfit.metrics import confusion_matrix, scores
 from linfit.models import LinearModel
 from linfit.optim import Callback, OptimizeResult, Status, get_optimizer
 from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
@@ -62,11 +63,30 @@ class TrainedModel:
             )
         return self.model.predict_proba(self.params, self.scaler.transform(X))
 
+    def class_codes(self, y: np.ndarray) -> np.ndarray:
+        """Codes (n,) of labels ``y`` into ``classes``; -1 for a label the model never saw."""
+        return align_labels(y, self.classes)
+
     def scores(self, X: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
-        """Accuracy, or R^2 and RMSE, of predictions on raw ``X`` against ``y``; {} if empty."""
+        """Accuracy, or R^2 and RMSE, of predictions on raw ``X`` against ``y``; {} if empty.
+
+        Labels are matched to ``classes`` as ``align_labels`` does (an unseen label
+        counts as wrong), so a file whose labels read as numbers still scores.
+        """
         if y.shape[0] == 0:
             return {}
-        return scores(self.classes is not None, y, self.predict(X), prefix)
+        if self.classes is None:
+            return scores(False, y, self.predict(X), prefix)
+        predicted = self.model.predict(self.params, self.scaler.transform(X))
+        return scores(True, self.class_codes(y), predicted, prefix)
+
+    def confusion(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+        """Counts (K, K), rows true and columns predicted class, and how many labels of
+        ``y`` the model never saw (left out of the matrix)."""
+        codes = self.class_codes(y)
+        known = codes >= 0
+        predicted = self.model.predict(self.params, self.scaler.transform(X[known]))
+        return confusion_matrix(codes[known], predicted, self.classes.size), int((~known).sum())
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """``(W (n_features, K), b (K,))`` for raw features: standardization undone."""

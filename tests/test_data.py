@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from linfit.data import (
     MAX_CATEGORIES,
     Dataset,
+    align_labels,
     feature_matrix,
     load_dataset,
     load_features,
+    load_labeled,
     read_table,
 )
 from linfit.errors import DataError, OptionError
@@ -302,6 +304,67 @@ def test_mean_of_an_empty_column(tmp_path: Path) -> None:
         load_dataset(path, missing="mean")
 
 
+def test_prediction_fills_from_training_means(tmp_path: Path) -> None:
+    path = write(tmp_path, "new.csv", "b,a\n,1\n4,\n6,3\n")
+    # Default: this file's column means.
+    np.testing.assert_allclose(
+        load_features(path, ["a", "b"], missing="mean"), [[1, 5], [2, 4], [3, 6]]
+    )
+    # With fill_values: the training means, in model feature order, whatever the file holds.
+    X = load_features(path, ["a", "b"], missing="mean", fill_values=[10.0, 20.0])
+    np.testing.assert_allclose(X, [[1, 20], [10, 4], [3, 6]])
+    X32 = load_features(
+        path, ["b", "a"], missing="mean", fill_values=np.array([20.0, 10.0]), dtype=np.float32
+    )
+    assert X32.dtype == np.float32
+    np.testing.assert_allclose(X32, [[20, 1], [4, 10], [6, 3]])
+
+
+def test_fill_values_fill_a_column_with_no_values(tmp_path: Path) -> None:
+    path = write(tmp_path, "new.csv", "a,b\n1,\n2,\n")
+    with pytest.raises(DataError, match=r"'b'.*no values to take a mean of"):
+        load_features(path, ["a", "b"], missing="mean")
+    X = load_features(path, ["a", "b"], missing="mean", fill_values=[0.0, 7.5])
+    np.testing.assert_allclose(X, [[1, 7.5], [2, 7.5]])
+
+
+def test_fill_values_only_under_mean(tmp_path: Path) -> None:
+    path = write(tmp_path, "new.csv", "a,b\n1,\n2,3\n")
+    with pytest.raises(DataError, match=r"missing values"):
+        load_features(path, ["a", "b"], fill_values=[0.0, 0.0])
+    dropped = load_features(path, ["a", "b"], missing="drop", fill_values=[0.0, 9.0])
+    np.testing.assert_array_equal(dropped, [[2, 3]])
+
+
+def test_fill_values_leave_onehot_features_to_the_file(tmp_path: Path) -> None:
+    # A missing category cell: its indicators take this file's category frequencies.
+    path = write(tmp_path, "new.csv", "c,x\na,\nb,2\n,3\na,4\n")
+    names = ["c=a", "c=b", "x"]
+    X = load_features(path, names, encode="onehot", missing="mean", fill_values=[0.9, 0.1, 100])
+    np.testing.assert_allclose(X[:, 2], [100, 2, 3, 4])
+    np.testing.assert_allclose(X[2, :2], [2 / 3, 1 / 3])
+
+
+def test_fill_values_in_load_labeled_and_feature_matrix(tmp_path: Path) -> None:
+    path = write(tmp_path, "eval.csv", "a,y\n,1\n2,0\n4,\n")
+    data = load_labeled(path, ["a"], "y", missing="mean", fill_values=[-1.0])
+    # The unlabelled row is dropped; the gap takes the training mean, not this file's (2).
+    np.testing.assert_array_equal(data.X, [[-1], [2]])
+    np.testing.assert_array_equal(data.y, [1, 0])
+    frame = pd.DataFrame({"a": [np.nan, 2.0]})
+    X, _ = feature_matrix(frame, ["a"], missing="mean", fill_values=[5.0])
+    np.testing.assert_array_equal(X, [[5], [2]])
+
+
+@pytest.mark.parametrize("fill", [[1.0], [1.0, 2.0, 3.0], [[1.0, 2.0]], [1.0, np.nan]])
+def test_bad_fill_values_are_programming_errors(tmp_path: Path, fill: list) -> None:
+    path = write(tmp_path, "new.csv", "a,b\n1,\n")
+    with pytest.raises(ValueError, match="fill_values"):
+        load_features(path, ["a", "b"], missing="mean", fill_values=fill)
+    with pytest.raises(ValueError, match="fill_values"):
+        feature_matrix(pd.DataFrame({"a": [1.0]}), missing="mean", fill_values=[1.0])
+
+
 def test_nothing_left_after_dropping(tmp_path: Path) -> None:
     path = write(tmp_path, "nan.csv", "a,b,y\n1,,1\n,2,0\n")
     with pytest.raises(DataError, match=r"no rows left in .*nan.csv.*--impute mean"):
@@ -428,6 +491,40 @@ def test_onehot_name_with_equals_sign(tmp_path: Path) -> None:
     np.testing.assert_array_equal(X, [[0, 1], [1, 0]])
 
 
+def test_onehot_name_clashing_with_a_numeric_column(tmp_path: Path) -> None:
+    # 'color=red' the number and 'color=red' the indicator would be one name, two features.
+    path = write(tmp_path, "t.csv", "color=red,color,y\n0.5,red,1\n0.7,blue,0\n")
+    with pytest.raises(DataError) as exc:
+        load_dataset(path, encode="onehot")
+    message = assert_one_line(exc)
+    assert "'color=red'" in message and "'color'" in message and "rename" in message
+
+
+def test_onehot_name_clashing_with_another_onehot_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", "a,a=b,y\nb=c,c,1\nz,d,0\n")
+    with pytest.raises(DataError, match=r"'a=b=c'.*one-hot feature 'a=b=c'"):
+        load_dataset(path, encode="onehot")
+
+
+def test_onehot_name_clashing_with_the_target(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", "color,color=red\nred,1\nblue,0\n")
+    with pytest.raises(DataError, match=r"'color=red'.*the column 'color=red'"):
+        load_dataset(path, encode="onehot")
+
+
+def test_onehot_name_clashing_in_feature_matrix() -> None:
+    frame = pd.DataFrame({"k=v": [1.0, 2.0], "k": ["v", "w"]})
+    with pytest.raises(DataError, match=r"'k=v'"):
+        feature_matrix(frame, encode="onehot")
+
+
+def test_onehot_names_that_do_not_clash(tmp_path: Path) -> None:
+    # A numeric 'color=green' beside a categorical 'color' without 'green' is fine.
+    path = write(tmp_path, "t.csv", "color=green,color,y\n0.5,red,1\n0.7,blue,0\n")
+    data = load_dataset(path, encode="onehot")
+    assert data.feature_names == ("color=green", "color=blue", "color=red")
+
+
 def test_onehot_too_many_categories(tmp_path: Path) -> None:
     rows = "\n".join(f"id{i},{i}" for i in range(MAX_CATEGORIES + 1))
     path = write(tmp_path, "ids.csv", "id,y\n" + rows + "\n")
@@ -535,8 +632,6 @@ def test_arbitrary_bytes_gives_dataset_or_data_error(content: bytes) -> None:
 
 
 def test_load_labeled_checks_target(tmp_path: Path) -> None:
-    from linfit.data import load_labeled
-
     path = write(tmp_path, "eval.csv", "y,b,a\n1,2,3\n0,5,6\n")
     data = load_labeled(path, ["a", "b"], "y")
     np.testing.assert_array_equal(data.X, [[3, 2], [6, 5]])
@@ -544,3 +639,64 @@ def test_load_labeled_checks_target(tmp_path: Path) -> None:
     inf = write(tmp_path, "inf.csv", "y,b,a\n1e400,2,3\n")
     with pytest.raises(DataError, match=r"'y'.*infinite"):
         load_labeled(inf, ["a", "b"], "y")
+
+
+def test_load_labeled_rereads_onehot_text(tmp_path: Path) -> None:
+    train = write(tmp_path, "train.csv", "grade,y\n01,1\n2,0\nA,1\n")
+    data = load_dataset(train, encode="onehot")
+    path = write(tmp_path, "eval.csv", "grade,y\n01,1\n2,0\n")
+    labelled = load_labeled(path, data.feature_names, "y", encode="onehot")
+    np.testing.assert_array_equal(labelled.X, [[1, 0, 0], [0, 1, 0]])
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def test_align_labels_string_model_int_file(tmp_path: Path) -> None:
+    # Trained on 1, 2, x: the labels are text. A file holding only 1, 2 reads as ints.
+    train = load_dataset(write(tmp_path, "train.csv", "a,y\n1,1\n2,2\n3,x\n"))
+    classes = np.unique(train.y)
+    assert classes.tolist() == ["1", "2", "x"]
+    evaluation = load_labeled(write(tmp_path, "eval.csv", "a,y\n1,2\n2,1\n"), ["a"], "y")
+    assert evaluation.y.dtype.kind == "i"
+    np.testing.assert_array_equal(align_labels(evaluation.y, classes), [1, 0])
+    # A gap makes pandas read floats: 2.0 still means the label "2".
+    gap = write(tmp_path, "gap.csv", "a,y\n1,2\n2,\n3,1\n")
+    gappy = load_labeled(gap, ["a"], "y", missing="drop")
+    assert gappy.y.dtype.kind == "f"
+    np.testing.assert_array_equal(align_labels(gappy.y, classes), [1, 0])
+
+
+def test_align_labels_int_model_string_file(tmp_path: Path) -> None:
+    classes = np.array([1, 2, 3])
+    evaluation = load_labeled(write(tmp_path, "eval.csv", "a,y\n1,2\n2,x\n3,3\n"), ["a"], "y")
+    assert evaluation.y.dtype == object
+    np.testing.assert_array_equal(align_labels(evaluation.y, classes), [1, -1, 2])
+    np.testing.assert_array_equal(align_labels(np.array([3.0, 1.5, 1.0]), classes), [2, -1, 0])
+
+
+@pytest.mark.parametrize(
+    ("y", "classes", "codes"),
+    [
+        (np.array(["b", "z", "a"], dtype=object), np.array(["a", "b"], dtype=object), [1, -1, 0]),
+        (np.array(["b", None, np.nan], dtype=object), np.array(["a", "b"]), [1, -1, -1]),
+        (np.array([1.5, np.nan, 0.5]), np.array([0.5, 1.5]), [1, -1, 0]),
+        (np.array(["0.5", "x"], dtype=object), np.array([0.5, 1.5]), [0, -1]),
+        (np.array([True, False]), np.array(["False", "True"], dtype=object), [1, 0]),
+        (np.array([True, False]), np.array([0, 1]), [-1, -1]),
+        (np.array([1.0, 2.5]), np.array(["1", "1.0", "2.5"], dtype=object), [1, 2]),
+        (np.array([7, 8]), np.array([1, 2]), [-1, -1]),
+        (np.array([], dtype=object), np.array([1, 2]), []),
+    ],
+)
+def test_align_labels_cases(y: np.ndarray, classes: np.ndarray, codes: list[int]) -> None:
+    result = align_labels(y, classes)
+    assert result.dtype == np.int64 and result.shape == y.shape
+    np.testing.assert_array_equal(result, codes)
+
+
+def test_align_labels_programming_errors() -> None:
+    with pytest.raises(ValueError, match="1-D"):
+        align_labels(np.zeros((2, 2)), np.array([0, 1]))
+    with pytest.raises(ValueError, match="unique"):
+        align_labels(np.array([1]), np.array([1, 1]))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linfit.errors import ModelFileError
+from linfit.errors import ModelFileError, OptionError, OutputError
 from linfit.modelfile import FORMAT, FORMAT_VERSION, read_model_file, write_model_file
 
 ARRAYS = {
@@ -127,15 +127,25 @@ def test_non_numeric_array_is_refused(tmp_path: Path, array: np.ndarray) -> None
 
 
 def test_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError) as exc:
+    with pytest.raises(OptionError) as exc:
         write_model_file(tmp_path / "nope" / "m.linfit", {}, {})
     message = str(exc.value)
     assert f"'{tmp_path / 'nope'}'" in message and "does not exist" in message
+    assert "model file" in message and "\n" not in message
 
 
 def test_path_is_a_directory(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match=r"is a directory"):
+    with pytest.raises(OptionError, match=r"is a directory"):
         write_model_file(tmp_path, {}, {})
+
+
+def test_symlink_target_is_refused(tmp_path: Path) -> None:
+    path, old = _snapshot(tmp_path)
+    link = tmp_path / "link.linfit"
+    link.symlink_to(path)
+    with pytest.raises(OptionError, match=r"symbolic link"):
+        write_model_file(link, {"version": "new"}, {})
+    assert link.is_symlink() and path.read_bytes() == old
 
 
 def _snapshot(tmp_path: Path) -> tuple[Path, bytes]:
@@ -158,7 +168,7 @@ def test_failed_write_leaves_old_file_and_no_temporary(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np, "save", failing_save)
-    with pytest.raises(ModelFileError, match=r"No space left on device"):
+    with pytest.raises(OutputError, match=r"model file .*No space left on device"):
         write_model_file(path, {"version": "new"}, {"W": np.zeros((50, 50))})
     assert created, "the writer should have been writing to a temporary file"
     assert path.read_bytes() == old

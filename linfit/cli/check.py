@@ -158,7 +158,7 @@ def _numeric(y: np.ndarray) -> np.ndarray:
     """A numeric target for regressors; labels become their codes (any y checks a gradient)."""
     if y.dtype.kind in "iuf":
         return y.astype(np.float64)
-    return np.unique(y, return_inverse=True)[1].astype(np.float64)
+    return encode_labels(y)[1].astype(np.float64)
 
 
 @app.command("solve-ls", epilog="Example: linfit solve-ls --method pinv datasets/diabetes.csv")

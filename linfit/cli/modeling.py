@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from linfit import persist
+from linfit.atomic import atomic_write
 from linfit.cli.app import app
 from linfit.cli.options import (
     DataArg,
@@ -38,7 +39,7 @@ from linfit.cli.output import Progress, check_output, console, emit_json, fmt, k
 from linfit.comparison import compare_models
 from linfit.data import Dataset, load_features, load_labeled
 from linfit.errors import ConvergenceWarning, DivergenceError, OptionError
-from linfit.metrics import confusion_matrix
+from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
 from linfit.optim import Status
 from linfit.preprocess import split_xy
@@ -92,6 +93,9 @@ def train(
     seed: SeedOpt = 0,
     standardize: StandardizeOpt = True,
     out: Annotated[Path, typer.Option(help="Where to save the model.")] = Path("model.linfit"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out even if it is not a model file.")
+    ] = False,
     sep: SepOpt = None,
     encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
@@ -101,7 +105,12 @@ def train(
     json: JsonOpt = False,
 ) -> None:
     """Train a model on DATA, report train/test metrics, and save it."""
-    check_output(out, data)
+    check_output(out, data, what="model file")
+    if out.exists() and not force and not looks_like_model_file(out):
+        raise OptionError(
+            f"{out} exists and is not a linfit model file; choose another --out, or pass "
+            "--force to replace it"
+        )
     estimator = _model(model, reg, loss, margin)
     ds, (X_train, y_train, X_test, y_test) = _load_split(
         data,
@@ -147,7 +156,7 @@ def train(
         "n_train": len(y_train),
         "n_test": len(y_test),
     }
-    trained = dataclasses.replace(trained, summary=summary)
+    trained = dataclasses.replace(trained, summary=summary, encode=encode_mode(encode))
     persist.save(trained, out)
 
     err.print(
@@ -206,21 +215,25 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="Write predictions to this CSV.")] = None,
     proba: Annotated[bool, typer.Option("--proba", help="Class probabilities (softmax).")] = False,
     sep: SepOpt = None,
-    encode: EncodeOpt = "none",
     impute: ImputeOpt = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    """Predict with a saved model; DATA's columns are matched to the model's by name."""
+    """Predict with a saved model; DATA's columns are matched to the model's by name.
+
+    Non-numeric columns are encoded as they were at training; --impute mean fills gaps
+    with the training means.
+    """
     if out is not None:
-        check_output(out, data, model_path)
+        check_output(out, data, model_path, what="predictions file")
     trained = persist.load(model_path)
     X = load_features(
         data,
         trained.feature_names,
         sep=sep,
-        encode=encode_mode(encode),
+        encode=trained.encode,
         missing=missing_mode(False, impute),
+        fill_values=trained.feature_means,
     )
     if proba:
         values = trained.predict_proba(X)
@@ -229,9 +242,9 @@ def predict(
         values = trained.predict(X)
         frame = pd.DataFrame({"prediction": values} if values.ndim == 1 else values)
     if out is not None:
-        tmp = out.with_name(f".{out.name}.tmp")
-        frame.to_csv(tmp, index=False)
-        tmp.replace(out)
+        atomic_write(
+            out, lambda fh: frame.to_csv(fh, index=False), binary=False, what="predictions file"
+        )
         console(quiet).print(f"wrote {len(frame)} predictions to {out}")
     if json:
         emit_json(
@@ -248,7 +261,6 @@ def evaluate(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .linfit model file.")],
     data: DataArg,
     sep: SepOpt = None,
-    encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     quiet: QuietOpt = False,
@@ -261,8 +273,9 @@ def evaluate(
         trained.feature_names,
         trained.target_name,
         sep=sep,
-        encode=encode_mode(encode),
+        encode=trained.encode,
         missing=missing_mode(dropna, impute),
+        fill_values=trained.feature_means,
     )
     err = console(quiet)
     metrics = trained.scores(ds.X, ds.y, "eval")
@@ -272,13 +285,8 @@ def evaluate(
     )
     if trained.classes is not None:
         classes = trained.classes
-        codes_true = np.searchsorted(classes, ds.y)
-        known = (codes_true < classes.size) & (
-            classes[np.minimum(codes_true, classes.size - 1)] == ds.y
-        )
-        codes_pred = np.searchsorted(classes, trained.predict(ds.X))
-        matrix = confusion_matrix(codes_true[known], codes_pred[known], classes.size)
-        payload.update(confusion_matrix=matrix, classes=classes, unknown_labels=int((~known).sum()))
+        matrix, unknown = trained.confusion(ds.X, ds.y)
+        payload.update(confusion_matrix=matrix, classes=classes, unknown_labels=unknown)
         table = Table(
             title="confusion matrix (rows: true, columns: predicted)", title_justify="left"
         )

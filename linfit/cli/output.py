@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from linfit.atomic import check_target
 from linfit.errors import OptionError
 from linfit.optim import IterationRecord
 
@@ -89,13 +90,10 @@ def kv_table(title: str, rows: dict[str, Any]) -> Table:
     return table
 
 
-def check_output(path: Path, *inputs: str | Path) -> Path:
-    """Refuse an output path that cannot be written or would overwrite an input."""
-    if path.is_dir():
-        raise OptionError(f"output path {path} is a directory; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OptionError(f"output folder {parent} does not exist; create it or choose another")
+def check_output(path: Path, *inputs: str | Path, what: str = "file") -> Path:
+    """Refuse, before any work, an output path that cannot be written safely (a folder, a
+    device, a symlink, a missing folder) or that is one of the inputs."""
+    check_target(path, what=what)
     for source in inputs:
         same = str(source) != "-" and Path(source).exists() and path.exists()
         if same and os.path.samefile(source, path):

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
+from linfit.atomic import atomic_write
 from linfit.cli.app import app
 from linfit.cli.options import JsonOpt, QuietOpt
 from linfit.cli.output import console, emit_json
 from linfit.datasets import BUNDLED
-from linfit.errors import OptionError
+from linfit.errors import OptionError, OutputError
 from linfit.reproduce import plot_convergence, reproduce, to_json, to_markdown
 
 
@@ -37,11 +38,17 @@ def reproduce_command(
     if unknown:
         raise OptionError(f"unknown dataset {unknown[0]!r}; choose from: {', '.join(BUNDLED)}")
     err = console(quiet)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"--out {out} is a file; reproduce writes a folder of reports")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err_os:
+        raise OutputError(f"cannot create folder {out}: {err_os.strerror}") from None
     results = reproduce(tuple(dataset) if dataset else None, progress=lambda m: err.print(m))
     report = to_json(results)
-    (out / "reproduce.md").write_text(to_markdown(results) + "\n", encoding="utf-8")
-    (out / "reproduce.json").write_text(json_module.dumps(report, indent=1) + "\n", "utf-8")
+    markdown, report_text = to_markdown(results) + "\n", json_module.dumps(report, indent=1) + "\n"
+    atomic_write(out / "reproduce.md", lambda fh: fh.write(markdown), binary=False)
+    atomic_write(out / "reproduce.json", lambda fh: fh.write(report_text), binary=False)
     written = [out / "reproduce.md", out / "reproduce.json"]
     if plots:
         try:
