@@ -215,26 +215,6 @@ def test_unwritable_folder_is_an_output_error(
     assert names(tmp_path) == []
 
 
-@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
-@pytest.mark.skipif(
-    os.name == "posix" and os.geteuid() == 0,
-    reason="root writes into a 0o555 folder; test_unwritable_folder_is_an_output_error "
-    "covers this case by simulation",
-)
-def test_read_only_folder_is_an_output_error(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    (folder / "out.csv").write_text("old")
-    folder.chmod(0o555)
-    try:
-        with pytest.raises(OutputError, match="Permission denied"):
-            atomic_write(folder / "out.csv", lambda fh: fh.write("x"), binary=False)
-        assert (folder / "out.csv").read_text() == "old"
-        assert names(folder) == ["out.csv"]
-    finally:
-        folder.chmod(0o755)
-
-
 # --------------------------------------------------------------------------- refused targets
 
 
