@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from linfit.gradcheck import central_difference
-from linfit.models import LinearSVM, ReLURegressor, SoftmaxClassifier
+from linfit.models import LinearModel, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.models.least_squares import pinv_solve
 from linfit.models.softmax import softmax_inplace
 
@@ -274,10 +274,14 @@ def _classification(rng, n=40, d=3, k=3):
     return X, y, _away_from_kinks(LinearSVM(), X, y, draw)
 
 
-def _svm_gradient(rng):
-    X, y, params = _classification(rng)
-    model = LinearSVM(reg=0.0)
-    return model.loss_gradient(params, X, y)[1], gradient(lambda p: model.loss(p, X, y), params)
+def _model_gradient(model: LinearModel, problem: Callable) -> Check:
+    """linfit's analytic gradient of ``model`` against finite differences of its loss."""
+
+    def check(rng):
+        X, y, params = problem(rng)
+        return model.loss_gradient(params, X, y)[1], gradient(lambda p: model.loss(p, X, y), params)
+
+    return check
 
 
 def _svm_note_loss(rng):
@@ -307,12 +311,6 @@ def _relu_problem(rng, n=40, d=3):
     return X, y, _away_from_kinks(ReLURegressor(), X, y, draw)
 
 
-def _relu_gradient(rng):
-    X, y, params = _relu_problem(rng)
-    model = ReLURegressor(reg=0.0)
-    return model.loss_gradient(params, X, y)[1], gradient(lambda p: model.loss(p, X, y), params)
-
-
 def _relu_note_gradient(rng):
     """The note's case split outside the sum: every sample's error counted, active or not."""
     X, y, params = _relu_problem(rng)
@@ -320,12 +318,6 @@ def _relu_note_gradient(rng):
     Xh = np.column_stack([X, np.ones(len(y))])
     note = (2 / len(y)) * Xh.T @ (Xh @ params - y)
     return note, gradient(lambda p: model.loss(p, X, y), params)
-
-
-def _softmax_gradient(rng):
-    X, y, params = _classification(rng)
-    model = SoftmaxClassifier(reg=0.0)
-    return model.loss_gradient(params, X, y)[1], gradient(lambda p: model.loss(p, X, y), params)
 
 
 IDENTITIES: tuple[Identity, ...] = (
@@ -378,15 +370,27 @@ IDENTITIES: tuple[Identity, ...] = (
     Identity("Moore-Penrose 3: (A A+)^T = A A+", "equality", _penrose(2)),
     Identity("Moore-Penrose 4: (A+ A)^T = A+ A", "equality", _penrose(3)),
     Identity("A+ = V S+ U^T (numpy's pinv)", "equality", _svd_form),
-    Identity("SVM gradient, margin inside the max", "denominator", _svm_gradient),
+    Identity(
+        "SVM gradient, margin inside the max",
+        "denominator",
+        _model_gradient(LinearSVM(reg=0.0), _classification),
+    ),
     Identity(
         "SVM loss with the margin outside the max (note 000)",
         "denominator",
         _svm_note_loss,
         counter_example=True,
     ),
-    Identity("softmax cross-entropy gradient (p - 1[j=y]) x^T", "denominator", _softmax_gradient),
-    Identity("ReLU regressor gradient, indicator per sample", "denominator", _relu_gradient),
+    Identity(
+        "softmax cross-entropy gradient (p - 1[j=y]) x^T",
+        "denominator",
+        _model_gradient(SoftmaxClassifier(reg=0.0), _classification),
+    ),
+    Identity(
+        "ReLU regressor gradient, indicator per sample",
+        "denominator",
+        _model_gradient(ReLURegressor(reg=0.0), _relu_problem),
+    ),
     Identity(
         "ReLU gradient with the case split outside the sum (note 004)",
         "denominator",
