@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -45,7 +46,7 @@ def list_(quiet: QuietOpt = False, json: JsonOpt = False) -> None:
                 "classes": None
                 if ds is None or dataset.task == "regression"
                 else int(np.unique(ds.y).size),
-                "path": str(path) if ds is not None else "missing: run make datasets",
+                "path": _shown(path) if ds is not None else "missing: run make datasets",
             }
         )
     table = Table(title="bundled datasets (from scikit-learn's package)", title_justify="left")
@@ -58,6 +59,12 @@ def list_(quiet: QuietOpt = False, json: JsonOpt = False) -> None:
     console(quiet).print(table)
     if json:
         emit_json({"datasets": rows})
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working folder when it lies below it, else absolute."""
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else relative
 
 
 def _write(out: Path, task: Task, quiet: bool, json: bool, **shape: int | float) -> None:
