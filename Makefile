@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint datasets reproduce clean
+.PHONY: install demo test lint datasets reproduce bench clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ lint: $(STAMP)
 # Every published result: results/reproduce.md, .json and plots/ (a few minutes).
 reproduce: $(STAMP)
 	$(BIN)/linfit reproduce --out results
+
+# Speed against scikit-learn, numpy and pandas: results/bench.md and .json (minutes).
+bench: $(STAMP)
+	$(BIN)/python -m bench --out results
 
 datasets: $(STAMP)
 	$(BIN)/python scripts/make_datasets.py

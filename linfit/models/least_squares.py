@@ -63,23 +63,35 @@ class LeastSquares(LinearModel):
             raise UnknownNameError("least-squares method", method, CLOSED_FORMS)
         n, d = X.shape
         Y = y.reshape(n, -1).astype(np.float64, copy=False)
+        if method == "normal":
+            return self._solve_normal(X, Y).ravel()
         Xh = np.empty((n, d + 1))
         Xh[:, :d] = X
         Xh[:, d] = 1.0
-        if method == "normal":
-            theta = self._solve_normal(Xh, Y)
-        else:
-            if self.reg > 0:
-                ridge = np.sqrt(n * self.reg) * np.eye(d, d + 1)
-                Xh, Y = np.vstack([Xh, ridge]), np.vstack([Y, np.zeros((d, Y.shape[1]))])
-            theta = pinv_solve(Xh, Y) if method == "pinv" else np.linalg.lstsq(Xh, Y)[0]
+        if self.reg > 0:
+            ridge = np.sqrt(n * self.reg) * np.eye(d, d + 1)
+            Xh, Y = np.vstack([Xh, ridge]), np.vstack([Y, np.zeros((d, Y.shape[1]))])
+        theta = pinv_solve(Xh, Y) if method == "pinv" else np.linalg.lstsq(Xh, Y)[0]
         # theta is (d + 1, K) with the bias as its last row, which is exactly the flat layout
         return theta.ravel()
 
-    def _solve_normal(self, Xh: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        n, d1 = Xh.shape
-        A = Xh.T @ Xh
-        A[np.arange(d1 - 1), np.arange(d1 - 1)] += n * self.reg
+    def _solve_normal(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Cholesky of the bordered Gram matrix ``[[X^T X + N reg I, X^T 1], [1^T X, N]]``.
+
+        ``X^T X`` comes from a symmetric rank-k update (BLAS syrk: half the flops of a
+        general product, on ``X`` as it is, with no ``[X, 1]`` copy); the border and the
+        right-hand side take one more pass each.
+        """
+        n, d = X.shape
+        X64 = np.asarray(X, dtype=np.float64)
+        A = np.empty((d + 1, d + 1))
+        # X.T is Fortran-ordered when X is C-ordered, so syrk reads X in place
+        A[:d, :d] = scipy.linalg.blas.dsyrk(1.0, X64.T, trans=0, lower=0)
+        A[:d, :d] += np.triu(A[:d, :d], 1).T  # syrk fills the upper triangle only
+        A[np.arange(d), np.arange(d)] += n * self.reg
+        A[:d, d] = A[d, :d] = X64.sum(axis=0)
+        A[d, d] = n
+        rhs = np.vstack([X64.T @ Y, Y.sum(axis=0, keepdims=True)])
         hint = "use --method pinv or lstsq (or add --reg)"
         try:
             factor = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
@@ -95,7 +107,7 @@ class LeastSquares(LinearModel):
                 "the normal equations are too ill-conditioned to trust "
                 f"(cond(X^T X) ~ {cond:.1e}); {hint}"
             )
-        return scipy.linalg.cho_solve(factor, Xh.T @ Y, check_finite=False)
+        return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
 
 
 def pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -103,12 +115,14 @@ def pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
     A tall A is first reduced to the small triangle of its QR (A = Q R), whose SVD
     R = U S V^T gives A's singular values and right vectors; then
-    ``pinv(A) Y = V S+ U^T (Q^T Y)``.
+    ``pinv(A) Y = V S+ U^T (Q^T Y)``, with ``Q^T Y`` applied from the Householder
+    reflectors rather than from an explicit Q.
     """
     m, k = A.shape
     if m > k:
-        Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False)
-        A, Y = R, Q.T @ Y
+        # Q^T Y through LAPACK's ormqr: Q itself (as large as A) is never formed
+        YtQ, R = scipy.linalg.qr_multiply(A, Y.T, mode="right")
+        A, Y = R, YtQ.T
     U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False, lapack_driver="gesdd")
     keep = s > PINV_RCOND * (s[0] if s.size else 0.0)
     return Vt[keep].T @ ((U[:, keep].T @ Y) / s[keep, None])

@@ -1,0 +1,66 @@
+"""``python -m bench [--quick] [--out results]``: run the workloads, write bench.md/.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.classify import evaluation_floor, float32, make_data, softmax, svm
+from bench.harness import write_reports
+from bench.ingest import ingest_and_end_to_end
+from bench.least_squares import least_squares
+
+SIZES = {
+    # the issue's workloads: minutes on 2 cores
+    "full": {
+        "classify": (300_000, 100, 60, 10),
+        "least_squares": (1_000_000, 200),
+        "ingest": (300_000, 100, 10),
+    },
+    # a smoke run that keeps the code working (make test runs it)
+    "quick": {
+        "classify": (3_000, 20, 10, 5),
+        "least_squares": (3_000, 20),
+        "ingest": (2_000, 10, 3),
+    },
+}
+WORKLOADS = ("softmax", "floor", "float32", "svm", "least_squares", "ingest")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="report folder")
+    parser.add_argument("--only", nargs="*", choices=WORKLOADS, default=list(WORKLOADS))
+    args = parser.parse_args(argv)
+    sizes = SIZES["quick" if args.quick else "full"]
+    rows = []
+    data = (
+        make_data(*sizes["classify"])
+        if {"softmax", "floor", "float32", "svm"} & set(args.only)
+        else None
+    )
+    steps = {
+        "softmax": lambda: softmax(data),
+        "floor": lambda: evaluation_floor(data),
+        "float32": lambda: float32(data),
+        "svm": lambda: svm(data),
+        "least_squares": lambda: least_squares(*sizes["least_squares"]),
+        "ingest": lambda: ingest_and_end_to_end(*sizes["ingest"]),
+    }
+    for name in args.only:
+        print(f"bench: {name}", file=sys.stderr, flush=True)
+        rows += steps[name]()
+    settings = {"sizes": "quick" if args.quick else "full", **{k: v for k, v in sizes.items()}}
+    write_reports(rows, settings, args.out)
+    missed = [r for r in rows if r.holds is False]
+    print(
+        f"bench: {len(rows)} rows, {len(missed)} targets missed; wrote {args.out}/bench.md",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

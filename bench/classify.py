@@ -1,0 +1,240 @@
+"""Softmax and SVM fits beside scikit-learn and scipy; one evaluation against its floor."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+from scipy.special import logsumexp
+
+from bench.harness import Row, best_time, timed
+from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
+from linfit.optim import minimize
+from linfit.preprocess import Scaler
+
+REG = 1e-4
+
+
+@dataclass(frozen=True)
+class Data:
+    X_train: np.ndarray  # standardized, C-ordered float64
+    y_train: np.ndarray  # class codes
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def make_data(n_samples: int, n_features: int, n_informative: int, n_classes: int) -> Data:
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=n_informative,
+        n_classes=n_classes,
+        random_state=0,
+    )
+    split = int(0.8 * n_samples)
+    scaler = Scaler.fit(X[:split])
+    return Data(scaler.transform(X[:split]), y[:split], scaler.transform(X[split:]), y[split:])
+
+
+def _params(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    return np.concatenate([coef.T.ravel(), intercept])
+
+
+def softmax(data: Data) -> list[Row]:
+    """linfit's L-BFGS against scikit-learn's solvers and scipy on a plain numpy loss."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data.X_train, data.y_train
+    n, d = X.shape
+    model = SoftmaxClassifier(reg=REG)
+    C = 1.0 / (2.0 * n * REG)
+    rows, objectives = [], {}
+    for solver in ("lbfgs", "newton-cg"):
+        sk, t = timed(
+            lambda s=solver: LogisticRegression(C=C, solver=s, tol=1e-6, max_iter=1000).fit(X, y)
+        )
+        f = model.loss(_params(sk.coef_, sk.intercept_), X, y)
+        objectives[solver] = (f, t)
+        rows.append(
+            Row(
+                "softmax fit",
+                f"sklearn LogisticRegression ({solver})",
+                t,
+                quality=f"objective {f:.10g}, {int(np.max(sk.n_iter_))} iterations",
+            )
+        )
+    f_sk, t_sk = objectives["lbfgs"]
+
+    K = int(y.max()) + 1
+    Y = np.eye(K)[y]
+
+    def plain(p: np.ndarray) -> tuple[float, np.ndarray]:  # what a user would write
+        W, b = p[: d * K].reshape(d, K), p[d * K :]
+        S = X @ W + b
+        lse = logsumexp(S, axis=1)
+        P = np.exp(S - lse[:, None])
+        G = (P - Y) / n
+        loss = np.mean(lse - S[np.arange(n), y]) + REG * np.sum(W * W)
+        return loss, np.concatenate([(X.T @ G + 2 * REG * W).ravel(), G.sum(axis=0)])
+
+    x0 = np.zeros((d + 1) * K)
+    res, t = timed(
+        lambda: scipy.optimize.minimize(
+            plain, x0, jac=True, method="L-BFGS-B", options={"gtol": 1e-6, "maxiter": 1000}
+        )
+    )
+    rows.append(
+        Row(
+            "softmax fit",
+            "scipy L-BFGS-B on a plain numpy loss",
+            t,
+            "sklearn lbfgs",
+            t / t_sk,
+            f"objective {res.fun:.10g}, {res.nit} iterations",
+        )
+    )
+    for method in ("lbfgs", "newton"):
+        r, t = timed(lambda m=method: minimize(model.objective(X, y), x0, m, gtol=1e-6))
+        reached = r.fun <= f_sk * (1 + 1e-6)
+        target = "<= 0.5x, objective within 1e-6" if method == "lbfgs" else ""
+        rows.append(
+            Row(
+                "softmax fit",
+                f"linfit {method}",
+                t,
+                "sklearn lbfgs",
+                t / t_sk,
+                f"objective {r.fun:.10g}, {r.nit} iterations",
+                target,
+                (t / t_sk <= 0.5 and reached) if method == "lbfgs" else None,
+            )
+        )
+    return rows
+
+
+def evaluation_floor(data: Data) -> list[Row]:
+    """One loss+gradient evaluation against ``X @ W`` plus ``X.T @ G`` on the same arrays."""
+    X, y = data.X_train, data.y_train
+    n, d = X.shape
+    K = int(y.max()) + 1
+    rng = np.random.default_rng(0)
+    rows = []
+    cases = [
+        (SoftmaxClassifier(reg=REG), y, True),
+        (LinearSVM(reg=REG, variant="squared_hinge"), y, True),
+        (LinearSVM(reg=REG), y, False),
+        (LeastSquares(reg=REG), X[:, 0] + rng.standard_normal(n), False),
+        (ReLURegressor(reg=REG), np.abs(X[:, 0]), False),
+    ]
+    for model, target, held in cases:
+        k = model.n_outputs(target) if not model.is_classifier else K
+        W, G = rng.standard_normal((d, k)) * 0.01, rng.standard_normal((n, k))
+        floor = best_time(lambda W=W, G=G: (X @ W, X.T @ G))
+        params = rng.standard_normal((d + 1) * k) * 0.01
+        t = best_time(lambda m=model, p=params, tg=target: m.loss_gradient(p, X, tg))
+        rows.append(
+            Row(
+                "one loss+gradient evaluation",
+                f"linfit {model.describe()}",
+                t,
+                "X @ W + X.T @ G",
+                t / floor,
+                "",
+                "<= 1.3x" if held else "",
+                (t / floor <= 1.3) if held else None,
+            )
+        )
+    return rows
+
+
+def float32(data: Data) -> list[Row]:
+    """The softmax fit on float32 data against the same fit on float64."""
+    X64, y = data.X_train, data.y_train
+    X32 = X64.astype(np.float32)
+    model = SoftmaxClassifier(reg=REG)
+    x0 = np.zeros((X64.shape[1] + 1) * (int(y.max()) + 1))
+    r64, t64 = timed(lambda: minimize(model.objective(X64, y), x0, "lbfgs", gtol=1e-6))
+    r32, t32 = timed(lambda: minimize(model.objective(X32, y), x0, "lbfgs", gtol=1e-5))
+    gap = abs(model.loss(r32.x, X64, y) - r64.fun) / r64.fun
+    e64 = best_time(lambda: model.loss_gradient(r64.x, X64, y))
+    e32 = best_time(lambda: model.loss_gradient(r64.x, X32, y))
+    return [
+        Row("float32", "linfit softmax lbfgs, float64", t64, quality=f"{r64.nit} iterations"),
+        Row(
+            "float32",
+            "linfit softmax lbfgs, float32",
+            t32,
+            "float64 fit",
+            t32 / t64,
+            f"objective {gap:.1e} relative from float64's",
+            "<= 0.6x, objective within 1e-4",
+            t32 / t64 <= 0.6 and gap <= 1e-4,
+        ),
+        Row(
+            "float32",
+            "one evaluation, float32",
+            e32,
+            "float64 evaluation",
+            e32 / e64,
+            "",
+            "<= 0.6x",
+            e32 / e64 <= 0.6,
+        ),
+    ]
+
+
+def svm(data: Data) -> list[Row]:
+    """linfit's SVM against LinearSVC (one-vs-rest squared hinge) and SGD: accuracy and time."""
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.svm import LinearSVC
+
+    X, y, Xt, yt = data.X_train, data.y_train, data.X_test, data.y_test
+    n = X.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a baseline at its iteration limit is still a baseline
+        svc, t_svc = timed(
+            lambda: LinearSVC(C=1.0 / (2 * n * REG), max_iter=2000, random_state=0).fit(X, y)
+        )
+        sgd, t_sgd = timed(
+            lambda: SGDClassifier(loss="hinge", alpha=2 * REG, random_state=0).fit(X, y)
+        )
+    acc_svc = float(np.mean(svc.predict(Xt) == yt))
+    rows = [
+        Row(
+            "svm fit",
+            "sklearn LinearSVC (one-vs-rest, squared hinge)",
+            t_svc,
+            quality=f"test accuracy {acc_svc:.4f}",
+        ),
+        Row(
+            "svm fit",
+            "sklearn SGDClassifier (hinge)",
+            t_sgd,
+            "LinearSVC",
+            t_sgd / t_svc,
+            f"test accuracy {np.mean(sgd.predict(Xt) == yt):.4f}",
+        ),
+    ]
+    model = LinearSVM(reg=REG, variant="squared_hinge")
+    x0 = np.zeros((X.shape[1] + 1) * (int(y.max()) + 1))
+    for method in ("lbfgs", "newton"):
+        r, t = timed(lambda m=method: minimize(model.objective(X, y), x0, m, gtol=1e-5))
+        acc = float(np.mean(model.predict(r.x, Xt) == yt))
+        ok = t / t_svc <= 0.1 and acc >= acc_svc - 0.01
+        rows.append(
+            Row(
+                "svm fit",
+                f"linfit svm squared hinge ({method})",
+                t,
+                "LinearSVC",
+                t / t_svc,
+                f"test accuracy {acc:.4f}, {r.nit} iterations",
+                "<= 0.1x, accuracy within 1 point",
+                ok,
+            )
+        )
+    return rows
