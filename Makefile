@@ -22,7 +22,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Every published result: results/reproduce.md, .json and plots/ (a few minutes).
+# Every published result: results/reproduce.md, .json and plots/ (about a minute).
 reproduce: $(STAMP)
 	$(BIN)/linfit reproduce --out results
 
