@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from linfit.errors import SolverError, UnknownNameError
-from linfit.models.base import LinearModel
+from linfit.models.base import LinearModel, column_sums
 
 ClosedForm = Literal["normal", "pinv", "lstsq"]
 CLOSED_FORMS: tuple[str, ...] = ("normal", "pinv", "lstsq")
@@ -89,7 +89,7 @@ class LeastSquares(LinearModel):
         A[:d, :d] = scipy.linalg.blas.dsyrk(1.0, X64.T, trans=0, lower=0)
         A[:d, :d] += np.triu(A[:d, :d], 1).T  # syrk fills the upper triangle only
         A[np.arange(d), np.arange(d)] += n * self.reg
-        A[:d, d] = A[d, :d] = X64.sum(axis=0)
+        A[:d, d] = A[d, :d] = column_sums(X64)
         A[d, d] = n
         rhs = np.vstack([X64.T @ Y, Y.sum(axis=0, keepdims=True)])
         hint = "use --method pinv or lstsq (or add --reg)"

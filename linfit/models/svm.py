@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from linfit.errors import OptionError
-from linfit.models.base import LinearModel
+from linfit.models.base import LinearModel, row_sums
 
 
 @dataclass(frozen=True)
@@ -58,23 +58,22 @@ class LinearSVM(LinearModel):
     def _margins(self, S: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``S_ij - S_iy_i + margin``, zero in the true-class column; overwrites ``S``."""
         rows = np.arange(S.shape[0])
-        S -= S[rows, y][:, None]
-        S += self.margin
+        S -= (S[rows, y] - self.margin)[:, None]  # one pass: shift and margin together
         S[rows, y] = 0.0
         return S
 
     def _loss_grad_scores(self, S, y, need_grad):
         n = S.shape[0]
         M = np.maximum(self._margins(S, y), 0.0, out=S)
-        if self.variant == "squared_hinge":
-            loss = float(np.einsum("ij,ij->", M, M)) / n
-            G = M * (2.0 / n) if need_grad else None
-        else:
-            loss = float(M.sum()) / n
-            G = (M > 0).astype(S.dtype) / n if need_grad else None
+        squared = self.variant == "squared_hinge"
+        loss = (float(np.einsum("ij,ij->", M, M)) if squared else float(M.sum())) / n
+        G = None
+        if need_grad:  # in place: M is not needed again
+            G = M if squared else np.greater(M, 0.0, out=M)  # the indicators, as 0.0 / 1.0
+            G *= (2.0 if squared else 1.0) / n
         if G is not None:
             # the true class collects minus the sum of the others (its own column is 0)
-            G[np.arange(n), y] = -G.sum(axis=1)
+            G[np.arange(n), y] = -row_sums(G)
         return loss, G
 
     def _curvature(self, S, y):
@@ -85,7 +84,7 @@ class LinearSVM(LinearModel):
         weight, y = curvature
         rows = np.arange(dS.shape[0])
         D = weight * (dS - dS[rows, y][:, None])
-        D[rows, y] = -D.sum(axis=1)
+        D[rows, y] = -row_sums(D)
         return D
 
     def kink_pattern(self, params, X, y):
