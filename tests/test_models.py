@@ -430,8 +430,11 @@ def test_hinge_qp_oracle_is_certified_and_matches_our_loss(hinge_oracle):
 # (With the strong-Wolfe search bfgs/lbfgs stop on LINE_SEARCH at 1.4e-4/6.7e-5.) The bounds
 # below are ~3x the measurement: regression guards, not the 1e-6. On six other
 # problems of this size (reg 1e-2) gd ranged 1.6e-3..1.5e-2, lbfgs 7e-6..6e-4, bfgs <= 2.3e-9.
-HINGE_GAP = {"bfgs": 1e-6, "lbfgs": 5e-5, "gd": 1.5e-3}
-HINGE_OPTIONS = {"bfgs": {"line_search": "weak-wolfe"}, "lbfgs": {"line_search": "weak-wolfe"}}
+# Relative gap to the exact optimum with each optimizer's own options for kinked losses
+# (what training uses). Gradient descent is a subgradient method here: on six problems it
+# stopped 9e-5 to 3.5e-3 above the optimum, with either line search; no descent method on
+# a kinked objective is guaranteed better, so its bound records what it reaches.
+HINGE_GAP = {"bfgs": 1e-6, "lbfgs": 1e-6, "gd": 1.5e-3}
 
 
 @pytest.mark.parametrize("method", list(OPTIMIZERS))
@@ -444,8 +447,9 @@ def test_hinge_svm_each_optimizer_against_the_exact_qp(hinge_oracle, method):
         return
     assert method in HINGE_GAP, f"measure {method} on the hinge and add its gap"
     res = minimize(
-        model.objective(X, y), model.initial_params(X, y), method, **HINGE_OPTIONS.get(method, {})
-    )
+        model.objective(X, y), model.initial_params(X, y), method,
+        **OPTIMIZERS[method].nonsmooth_options,
+    )  # fmt: skip
     assert res.fun >= dual * (1 - 1e-12)  # nothing goes below the certified optimum
     assert (res.fun - primal) / primal <= HINGE_GAP[method]
 
