@@ -54,6 +54,13 @@ def _candidates(model: LinearModel, n: int, y: np.ndarray) -> list[tuple[str, Ca
         ]
     if model.name == "svm":
         loss = "hinge" if model.variant == "hinge" else "squared_hinge"
+        if model.one_vs_rest:  # the same model up to LIBLINEAR's penalized intercept
+            return [
+                (
+                    "sklearn LinearSVC (one-vs-rest)",
+                    lambda: LinearSVC(C=C, loss=loss, max_iter=20_000, random_state=0),
+                )
+            ]
         return [
             (
                 "sklearn LinearSVC (one-vs-rest)",

@@ -514,7 +514,8 @@ def test_gradcheck_json_in_a_real_process(tmp_path):
     assert payload["passed"] is True
     results = payload["results"]
     assert {r["model"] for r in results} == {
-        "svm (hinge)", "svm (squared hinge)", "softmax", "least-squares", "relu"
+        "svm (hinge)", "svm (squared hinge)", "svm (squared hinge, one-vs-rest)", "softmax",
+        "least-squares", "relu",
     }  # fmt: skip
     for r in results:
         assert r.keys() >= GRADCHECK_RESULT_KEYS

@@ -42,6 +42,7 @@ def _models_to_check(name: str, reg: float) -> list[LinearModel]:
         models.append(cls(reg=reg))
         if cls is LinearSVM:
             models.append(LinearSVM(reg=reg, variant="squared_hinge"))
+            models.append(LinearSVM(reg=reg, variant="squared_hinge", multiclass="one-vs-rest"))
     return models
 
 

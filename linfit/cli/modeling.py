@@ -47,6 +47,10 @@ from linfit.training import TrainedModel, fit
 
 LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or squared-hinge.")]
 MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]
+MulticlassOpt = Annotated[
+    str | None,
+    typer.Option(help="SVM multiclass form: weston-watkins (default) or one-vs-rest."),
+]
 LrOpt = Annotated[float | None, typer.Option(help="Fixed step for gd (default: line search).")]
 MaxIterOpt = Annotated[int, typer.Option(help="Iteration limit.")]
 TolOpt = Annotated[
@@ -55,16 +59,18 @@ TolOpt = Annotated[
 ]
 
 
-def _model(name: str, reg: float, loss: str | None, margin: float | None) -> LinearModel:
-    extra: dict[str, Any] = {}
-    if name == "svm":
-        if loss is not None:
-            extra["variant"] = loss.replace("-", "_")
-        if margin is not None:
-            extra["margin"] = margin
-    elif loss is not None or margin is not None:
-        raise OptionError(f"--loss and --margin apply to --model svm, not {name}")
-    return make_model(name, reg=reg, **extra)
+def _model(
+    name: str, reg: float, loss: str | None, margin: float | None, multiclass: str | None = None
+) -> LinearModel:
+    svm_options = {
+        "variant": loss and loss.replace("-", "_"),
+        "margin": margin,
+        "multiclass": multiclass,
+    }
+    given = {key: value for key, value in svm_options.items() if value is not None}
+    if given and name != "svm":
+        raise OptionError(f"--loss, --margin and --multiclass apply to --model svm, not {name}")
+    return make_model(name, reg=reg, **given)
 
 
 def _load_split(
@@ -85,6 +91,7 @@ def train(
     reg: RegOpt = 1e-4,
     loss: LossOpt = None,
     margin: MarginOpt = None,
+    multiclass: MulticlassOpt = None,
     lr: LrOpt = None,
     max_iter: MaxIterOpt = 1000,
     tol: TolOpt = 1e-6,
@@ -111,7 +118,7 @@ def train(
             f"{out} exists and is not a linfit model file; choose another --out, or pass "
             "--force to replace it"
         )
-    estimator = _model(model, reg, loss, margin)
+    estimator = _model(model, reg, loss, margin, multiclass)
     ds, (X_train, y_train, X_test, y_test) = _load_split(
         data,
         estimator,
@@ -307,6 +314,7 @@ def compare(
     reg: RegOpt = 1e-4,
     loss: LossOpt = None,
     margin: MarginOpt = None,
+    multiclass: MulticlassOpt = None,
     optimizer: OptimizerOpt = None,
     max_iter: MaxIterOpt = 1000,
     tol: TolOpt = 1e-6,
@@ -325,7 +333,7 @@ def compare(
     Every row is scored with linfit's objective, so a lower objective is a better fit of
     the same problem (for baselines with another loss, e.g. one-vs-rest, it is a yardstick).
     """
-    estimator = _model(model, reg, loss, margin)
+    estimator = _model(model, reg, loss, margin, multiclass)
     _, (X_train, y_train, X_test, y_test) = _load_split(
         data,
         estimator,

@@ -1,4 +1,5 @@
-"""Multiclass linear SVM, Weston-Watkins form (the notes' loss, margin inside the max)."""
+"""Multiclass linear SVM: Weston-Watkins (the notes' loss, margin inside the max) or
+one-vs-rest (K binary SVMs sharing one penalty, as scikit-learn's LinearSVC)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from linfit.models.base import LinearModel, row_sums
 @dataclass(frozen=True)
 class LinearSVM(LinearModel):
     """``L_i = sum_{j != y_i} h(s_j - s_{y_i} + margin)`` with ``h(t) = max(0, t)`` (hinge)
-    or ``max(0, t)^2`` (squared hinge).
+    or ``max(0, t)^2`` (squared hinge): Weston-Watkins, the default.
+
+    ``multiclass="one-vs-rest"`` instead scores each class against the rest,
+    ``L_i = sum_k h(margin - t_ik s_ik)`` with ``t_ik = +1`` for the true class, else -1:
+    K binary SVMs, coupled only through the shared ``reg``.
 
     The plain hinge is not differentiable at its kinks, so it has a subgradient and no
     Hessian. The squared hinge is differentiable with a generalized Hessian (exact
@@ -24,6 +29,7 @@ class LinearSVM(LinearModel):
 
     margin: float = 1.0
     variant: Literal["hinge", "squared_hinge"] = "hinge"
+    multiclass: Literal["weston-watkins", "one-vs-rest"] = "weston-watkins"
 
     name: ClassVar[str] = "svm"
     is_classifier: ClassVar[bool] = True
@@ -32,6 +38,10 @@ class LinearSVM(LinearModel):
         super().__post_init__()
         if self.variant not in ("hinge", "squared_hinge"):
             raise OptionError(f"unknown SVM loss {self.variant!r}; choose hinge or squared_hinge")
+        if self.multiclass not in ("weston-watkins", "one-vs-rest"):
+            raise OptionError(
+                f"unknown multiclass form {self.multiclass!r}; choose weston-watkins or one-vs-rest"
+            )
         if not (np.isfinite(self.margin) and self.margin > 0):
             raise OptionError(f"--margin must be a positive number, got {self.margin}")
 
@@ -49,17 +59,31 @@ class LinearSVM(LinearModel):
         # to ~1e-9 where L-BFGS's short memory stalls 1e-5 to 1e-3 above it (tests/test_models).
         return "lbfgs" if self.has_hessian else "bfgs"
 
+    @property
+    def one_vs_rest(self) -> bool:
+        return self.multiclass == "one-vs-rest"
+
     def describe(self) -> str:
-        return f"svm ({self.variant.replace('_', ' ')})"
+        form = ", one-vs-rest" if self.one_vs_rest else ""
+        return f"svm ({self.variant.replace('_', ' ')}{form})"
 
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return np.argmax(self.decision_function(params, X), axis=1)
 
     def _margins(self, S: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``S_ij - S_iy_i + margin``, zero in the true-class column; overwrites ``S``."""
+        """The hinge arguments (n, K), in place on ``S``: each term is ``h(argument)``.
+
+        Weston-Watkins: ``s_j - s_y + margin``, zero in the true-class column.
+        One-vs-rest: ``margin - t s``, i.e. ``margin + s_j`` and ``margin - s_y``.
+        """
         rows = np.arange(S.shape[0])
-        S -= (S[rows, y] - self.margin)[:, None]  # one pass: shift and margin together
-        S[rows, y] = 0.0
+        if self.one_vs_rest:
+            true = S[rows, y]  # fancy indexing copies
+            S += self.margin
+            S[rows, y] = self.margin - true
+        else:
+            S -= (S[rows, y] - self.margin)[:, None]  # one pass: shift and margin together
+            S[rows, y] = 0.0
         return S
 
     def _loss_grad_scores(self, S, y, need_grad):
@@ -71,10 +95,16 @@ class LinearSVM(LinearModel):
         if need_grad:  # in place: M is not needed again
             G = M if squared else np.greater(M, 0.0, out=M)  # the indicators, as 0.0 / 1.0
             G *= (2.0 if squared else 1.0) / n
-        if G is not None:
-            # the true class collects minus the sum of the others (its own column is 0)
-            G[np.arange(n), y] = -row_sums(G)
+            self._to_scores(G, y)
         return loss, G
+
+    def _to_scores(self, D: np.ndarray, y: np.ndarray) -> None:
+        """Chain rule from the hinge arguments to the scores, in place on ``D`` (n, K)."""
+        rows = np.arange(D.shape[0])
+        if self.one_vs_rest:
+            D[rows, y] *= -1.0  # d(margin - s_y)/ds_y; the others' arguments rise with s
+        else:
+            D[rows, y] = -row_sums(D)  # the true class collects minus the others (its own is 0)
 
     def _curvature(self, S, y):
         active = self._margins(S, y) > 0
@@ -82,9 +112,11 @@ class LinearSVM(LinearModel):
 
     def _apply_curvature(self, curvature, dS):
         weight, y = curvature
+        if self.one_vs_rest:  # t^2 = 1: the terms do not couple the classes
+            return weight * dS
         rows = np.arange(dS.shape[0])
         D = weight * (dS - dS[rows, y][:, None])
-        D[rows, y] = -row_sums(D)
+        self._to_scores(D, y)
         return D
 
     def kink_pattern(self, params, X, y):
