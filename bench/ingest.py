@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.harness import Row, best_time, timed
+from linfit.cache import cached
 from linfit.data import load_dataset
 from linfit.datasets import write_synthetic
 
@@ -38,6 +40,9 @@ def ingest_and_end_to_end(n_samples: int, n_features: int, n_classes: int) -> li
         floor = best_time(lambda: path.read_bytes(), repeat=2)
         t_pd = best_time(lambda: pd.read_csv(path), repeat=2)
         t_linfit = best_time(lambda: load_dataset(path), repeat=2)
+        os.environ["LINFIT_CACHE_DIR"] = str(Path(folder) / "cache")  # this run's own cache
+        cached(path, {}, lambda: load_dataset(path))  # the first read fills it
+        t_cached = best_time(lambda: cached(path, {}, lambda: load_dataset(path)), repeat=3)
         rows = [
             Row(
                 "ingest",
@@ -65,13 +70,13 @@ def ingest_and_end_to_end(n_samples: int, n_features: int, n_classes: int) -> li
             ),
             Row(
                 "ingest",
-                "linfit loader, repeated read (binary cache)",
-                float("nan"),
+                "linfit loader, repeated read (parsed-binary cache)",
+                t_cached,
                 "pandas.read_csv",
-                None,
-                "not built yet",
-                ">= 10x faster",
-                False,
+                t_cached / t_pd,
+                "",
+                ">= 10x faster (<= 0.1x)",
+                t_cached / t_pd <= 0.1,
             ),
         ]
         model = Path(folder) / "m.linfit"
@@ -89,18 +94,26 @@ def ingest_and_end_to_end(n_samples: int, n_features: int, n_classes: int) -> li
         ]
         script = [sys.executable, "-c", SCRIPT, str(path)]
         _, t_script = timed(lambda: subprocess.run(script, check=True))
-        _, t_train = timed(lambda: subprocess.run(train, check=True))
+        _, t_first = timed(lambda: subprocess.run(train, check=True, env=os.environ))
+        _, t_second = timed(lambda: subprocess.run(train, check=True, env=os.environ))
         rows += [
             Row("end to end", "pandas.read_csv + sklearn fit (a process)", t_script),
             Row(
                 "end to end",
                 "linfit train (a process), first run",
-                t_train,
+                t_first,
                 "the script",
-                t_train / t_script,
-                "",
-                "<= 0.5x on a second run (needs the cache)",
-                t_train / t_script <= 0.5,
+                t_first / t_script,
+            ),
+            Row(
+                "end to end",
+                "linfit train (a process), second run",
+                t_second,
+                "the script",
+                t_second / t_script,
+                "the cache filled by the first",
+                "<= 0.5x",
+                t_second / t_script <= 0.5,
             ),
         ]
     return rows

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from linfit.cli.app import app
 from linfit.cli.options import (
+    CacheOpt,
     DataArg,
     DropnaOpt,
     EncodeOpt,
@@ -178,11 +179,14 @@ def solve_ls(
     encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
+    cache: CacheOpt = True,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Least squares on raw features, the bias as the coefficient of a column of ones."""
-    ds = load_data(data, target=target, sep=sep, encode=encode, dropna=dropna, impute=impute)
+    ds = load_data(
+        data, target=target, sep=sep, encode=encode, dropna=dropna, impute=impute, cache=cache
+    )
     if ds.y.dtype.kind not in "iuf":
         raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")
     with warnings.catch_warnings():

@@ -16,6 +16,7 @@ from linfit import persist
 from linfit.atomic import atomic_write
 from linfit.cli.app import app
 from linfit.cli.options import (
+    CacheOpt,
     DataArg,
     DropnaOpt,
     DtypeOpt,
@@ -108,6 +109,7 @@ def train(
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     dtype: DtypeOpt = "float64",
+    cache: CacheOpt = True,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -130,6 +132,7 @@ def train(
         dropna=dropna,
         impute=impute,
         dtype=dtype,
+        cache=cache,
     )
     err = console(quiet)
     title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
@@ -325,6 +328,7 @@ def compare(
     encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
+    cache: CacheOpt = True,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -344,6 +348,7 @@ def compare(
         encode=encode,
         dropna=dropna,
         impute=impute,
+        cache=cache,
     )
     rows = [
         row.as_dict()

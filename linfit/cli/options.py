@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 
+from linfit.cache import cached
 from linfit.data import Dataset, Encode, Missing, load_dataset
 from linfit.errors import OptionError
 from linfit.models import MODELS
@@ -51,6 +53,10 @@ TestSizeOpt = Annotated[
 StandardizeOpt = Annotated[
     bool, typer.Option(help="Scale features to zero mean and unit variance (kept in the model).")
 ]
+CacheOpt = Annotated[
+    bool,
+    typer.Option(help="Reuse the parsed copy of an unchanged file (see README: the cache)."),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables or progress on stderr.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -64,16 +70,19 @@ def load_data(
     dropna: bool = False,
     impute: str | None = None,
     dtype: str = "float64",
+    cache: bool = True,
 ) -> Dataset:
-    """Read a training table as the shared options describe it."""
-    return load_dataset(
-        data,
-        target=target,
-        sep=sep,
-        encode=encode_mode(encode),
-        missing=missing_mode(dropna, impute),
-        dtype=dtype_of(dtype),
-    )
+    """Read a training table as the shared options describe it, through the parsed-binary
+    cache unless ``cache`` is false."""
+    options = {
+        "target": target,
+        "sep": sep,
+        "encode": encode_mode(encode),
+        "missing": missing_mode(dropna, impute),
+        "dtype": dtype,
+    }
+    load = partial(load_dataset, data, **{**options, "dtype": dtype_of(dtype)})
+    return cached(data, options, load) if cache else load()
 
 
 def missing_mode(dropna: bool, impute: str | None) -> Missing:

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from linfit.errors import SolverError, UnknownNameError
-from linfit.models.base import LinearModel, column_sums
+from linfit.models.base import LinearModel
 
 ClosedForm = Literal["normal", "pinv", "lstsq"]
 CLOSED_FORMS: tuple[str, ...] = ("normal", "pinv", "lstsq")
@@ -80,7 +80,7 @@ class LeastSquares(LinearModel):
 
         ``X^T X`` comes from a symmetric rank-k update (BLAS syrk: half the flops of a
         general product, on ``X`` as it is, with no ``[X, 1]`` copy); the border and the
-        right-hand side take one more pass each.
+        right-hand side take one more pass together.
         """
         n, d = X.shape
         X64 = np.asarray(X, dtype=np.float64)
@@ -89,9 +89,11 @@ class LeastSquares(LinearModel):
         A[:d, :d] = scipy.linalg.blas.dsyrk(1.0, X64.T, trans=0, lower=0)
         A[:d, :d] += np.triu(A[:d, :d], 1).T  # syrk fills the upper triangle only
         A[np.arange(d), np.arange(d)] += n * self.reg
-        A[:d, d] = A[d, :d] = column_sums(X64)
+        # X^T [Y, 1] in one product: the right-hand side and the border in one pass over X
+        XtY1 = X64.T @ np.column_stack([Y, np.ones(n)])
+        A[:d, d] = A[d, :d] = XtY1[:, -1]
         A[d, d] = n
-        rhs = np.vstack([X64.T @ Y, Y.sum(axis=0, keepdims=True)])
+        rhs = np.vstack([XtY1[:, :-1], Y.sum(axis=0, keepdims=True)])
         hint = "use --method pinv or lstsq (or add --reg)"
         try:
             factor = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
