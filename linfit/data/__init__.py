@@ -1,0 +1,33 @@
+"""Reading delimited text tables into numeric matrices for training and prediction.
+
+Everything a user can get wrong about a data file (path, encoding, delimiter, header,
+non-numeric or missing or infinite values) is raised as :class:`~linfit.errors.DataError`
+with a one-line message that names the offending file, line or column and says how to fix it.
+
+The package is split by job: :mod:`~linfit.data.read` reads the table,
+:mod:`~linfit.data.columns` turns columns into numeric features (one-hot encoding, matching
+a model's names), :mod:`~linfit.data.features` applies the missing-value policy and builds
+the matrix, :mod:`~linfit.data.labels` handles the target, and :mod:`~linfit.data.load`
+puts them together as :func:`load_dataset`, :func:`load_features` and :func:`load_labeled`.
+"""
+
+from __future__ import annotations
+
+from linfit.data.columns import MAX_CATEGORIES, Encode
+from linfit.data.features import Missing, feature_matrix
+from linfit.data.labels import align_labels
+from linfit.data.load import Dataset, load_dataset, load_features, load_labeled
+from linfit.data.read import read_table
+
+__all__ = [
+    "MAX_CATEGORIES",
+    "Dataset",
+    "Encode",
+    "Missing",
+    "align_labels",
+    "feature_matrix",
+    "load_dataset",
+    "load_features",
+    "load_labeled",
+    "read_table",
+]

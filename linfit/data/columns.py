@@ -1,0 +1,247 @@
+"""Feature columns of a table: numeric conversion, one-hot encoding, matching a model's names.
+
+Training turns each file column into numeric features (one-hot ``c=value`` indicators for
+text columns when asked); prediction finds each of a model's feature names in a file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as pdt
+
+from linfit.data.read import _MAX_LISTED
+from linfit.errors import DataError
+
+Encode = Literal["none", "onehot"]
+
+# One-hot encoding a column with more distinct values than this is almost always a mistake
+# (an identifier, free text, or a number column with a typo) and would blow up memory.
+MAX_CATEGORIES = 1000
+
+
+def _names_list(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(str(n)) for n in names[:_MAX_LISTED])
+    more = len(names) - _MAX_LISTED
+    return shown + (f", ... ({more} more)" if more > 0 else "")
+
+
+def _delimiter_hint(frame: pd.DataFrame) -> str:
+    """A suggestion for a table that came out as one column: probably the wrong delimiter."""
+    if frame.shape[1] != 1:
+        return ""
+    header = str(frame.columns[0])
+    counts = {d: header.count(d) for d in (";", "\t", "|", ",", " ")}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        return ""
+    shown = "tab" if best == "\t" else f"'{best}'"
+    return f"; only 1 column found ({header!r}): wrong delimiter? use --sep {shown}"
+
+
+def _numeric(series: pd.Series) -> np.ndarray | None:
+    """(n,) float64 values with NaN for missing cells, or None if the column is not numeric."""
+    if pdt.is_bool_dtype(series) or pdt.is_numeric_dtype(series):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not (pdt.is_object_dtype(series) or pdt.is_string_dtype(series)):
+        return None
+    # A boolean column with empty cells arrives as object: True/False/NaN.
+    if pdt.infer_dtype(series, skipna=True) == "boolean":
+        return series.astype(np.float64).to_numpy()
+    # pandas < 3 leaves a column holding an overflowing literal such as 1e400 as text; numpy
+    # parses it (to inf, caught later), so such a column is still numbers, not categories.
+    present = series.notna().to_numpy()
+    try:
+        parsed = np.asarray(series[present].to_numpy(dtype=object), dtype=str).astype(np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if np.isnan(parsed).any():  # text such as ' nan' that pandas did not treat as missing
+        return None
+    values = np.full(len(series), np.nan)
+    values[present] = parsed
+    return values
+
+
+def _bad_example(series: pd.Series) -> str:
+    """The first cell of a non-numeric column that does not parse as a number."""
+    present = series.dropna()
+    parsed = pd.to_numeric(present, errors="coerce")
+    bad = present[parsed.isna()]
+    return str(bad.iloc[0]) if len(bad) else str(present.iloc[0]) if len(present) else ""
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    """(n,) object array of str, NaN kept for missing cells."""
+    missing = series.isna().to_numpy()
+    out = np.full(len(series), np.nan, dtype=object)
+    out[~missing] = series[~missing].astype(str).to_numpy(dtype=object)
+    return out
+
+
+def _indicators(text: np.ndarray, categories: Sequence[str]) -> np.ndarray:
+    """(n, len(categories)) float64 0/1 block; rows whose cell is missing are all NaN."""
+    missing = pd.isna(text)
+    codes = pd.Index(list(categories), dtype=object).get_indexer(text)  # -1: unseen
+    block = (codes[:, None] == np.arange(len(categories))[None, :]).astype(np.float64)
+    block[missing] = np.nan
+    return block
+
+
+@dataclass
+class _Columns:
+    values: list[np.ndarray]  # each (n,) float64, NaN marks a missing cell
+    names: list[str]
+    origin: list[str]  # the file column each feature came from, for error messages
+    indicator: list[bool]  # True for a one-hot feature 'c=value'
+
+
+def _non_numeric_error(bad: list[tuple[str, str]], source_name: str, training: bool) -> DataError:
+    listed = ", ".join(f"{n!r} (e.g. {v!r})" for n, v in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    fix = (
+        "use --encode onehot to turn categories into indicator columns, or fix the values"
+        if training
+        else "the model was trained on numbers there; fix the values"
+    )
+    return DataError(f"non-numeric feature column(s) {listed}{more} in {source_name}; {fix}")
+
+
+def _check_generated_names(cols: _Columns, columns: Sequence[str], source_name: str) -> None:
+    """Refuse a one-hot name 'c=value' equal to a column's name or to another one-hot name.
+
+    Either would give two features one name, and a prediction file would then feed both
+    from the same column.
+    """
+    taken = {str(c): f"the column {str(c)!r}" for c in columns}
+    for name, origin, generated in zip(cols.names, cols.origin, cols.indicator, strict=True):
+        if not generated:
+            continue
+        clash = taken.get(name)
+        if clash is not None:
+            raise DataError(
+                f"one-hot feature {name!r} (from column {origin!r}) in {source_name} has the "
+                f"same name as {clash}; rename one of the columns so the names differ"
+            )
+        taken[name] = f"the one-hot feature {name!r} from column {origin!r}"
+
+
+def _train_columns(
+    frame: pd.DataFrame,
+    encode: Encode,
+    source_name: str,
+    other_columns: Sequence[str] = (),
+) -> _Columns:
+    """Features of a training table: numeric columns as they are, the rest one-hot or refused.
+
+    ``other_columns`` are the file's columns that are not features (the target): one-hot
+    names must not clash with them either.
+    """
+    cols = _Columns([], [], [], [])
+    bad: list[tuple[str, str]] = []
+    for name in frame.columns:
+        series = frame[name]
+        values = _numeric(series)
+        if values is not None:
+            cols.values.append(values)
+            cols.names.append(name)
+            cols.origin.append(name)
+            cols.indicator.append(False)
+        elif encode == "onehot":
+            text = _text(series)
+            categories = sorted(pd.unique(text[~pd.isna(text)]).tolist())
+            if len(categories) > MAX_CATEGORIES:
+                raise DataError(
+                    f"column {name!r} in {source_name} has {len(categories)} distinct values, "
+                    f"too many to one-hot encode (limit {MAX_CATEGORIES}); remove the column or "
+                    f"fix its values (e.g. {_bad_example(series)!r})"
+                )
+            block = _indicators(text, categories)
+            for j, category in enumerate(categories):
+                cols.values.append(block[:, j])
+                cols.names.append(f"{name}={category}")
+                cols.origin.append(name)
+                cols.indicator.append(True)
+        else:
+            bad.append((name, _bad_example(series)))
+    if bad:
+        raise _non_numeric_error(bad, source_name, training=True)
+    _check_generated_names(cols, [*frame.columns, *other_columns], source_name)
+    return cols
+
+
+def _split_indicator(name: str, columns: set[str]) -> tuple[str, str] | None:
+    """('c', 'v') for a one-hot feature name 'c=v' whose column c exists; names may contain '='."""
+    for m in re.finditer("=", name):
+        column = name[: m.start()]
+        if column in columns:
+            return column, name[m.end() :]
+    return None
+
+
+def _plan_features(
+    frame: pd.DataFrame, feature_names: Sequence[str], encode: Encode, source_name: str
+) -> list[tuple[str, str | None]]:
+    """For each wanted feature: (file column, category for a one-hot feature or None)."""
+    columns = {str(c) for c in frame.columns}
+    plan: list[tuple[str, str | None]] = []
+    absent: list[str] = []
+    for name in feature_names:
+        if name in columns:
+            plan.append((name, None))
+        elif encode == "onehot" and (split := _split_indicator(name, columns)) is not None:
+            plan.append(split)
+        else:
+            absent.append(name)
+    if absent:
+        raise DataError(
+            f"{source_name} lacks {len(absent)} of the {len(feature_names)} feature column(s) "
+            f"the model needs: {_names_list(absent)}; give a file with these columns"
+            + _delimiter_hint(frame)
+        )
+    return plan
+
+
+def _predict_columns(
+    frame: pd.DataFrame,
+    plan: list[tuple[str, str | None]],
+    feature_names: Sequence[str],
+    source_name: str,
+    text_column: Callable[[str], pd.Series] | None,
+) -> _Columns:
+    # column -> {category: position in that column's indicator block}
+    categories: dict[str, dict[str, int]] = {}
+    for column, category in plan:
+        if category is not None:
+            positions = categories.setdefault(column, {})
+            positions.setdefault(category, len(positions))
+    blocks: dict[str, np.ndarray] = {}
+    for column, positions in categories.items():
+        series = frame[column]
+        if _numeric(series) is not None and text_column is not None:
+            # pandas parsed the column as numbers here (e.g. '1', '' -> 1.0); indicators must
+            # match the raw text the model saw at training, so read it again as text.
+            series = text_column(column).loc[frame.index]
+        blocks[column] = _indicators(_text(series), list(positions))
+
+    cols = _Columns([], [], [], [])
+    bad: list[tuple[str, str]] = []
+    for (column, category), name in zip(plan, feature_names, strict=True):
+        if category is None:
+            values = _numeric(frame[column])
+            if values is None:
+                bad.append((column, _bad_example(frame[column])))
+                continue
+        else:
+            values = blocks[column][:, categories[column][category]]
+        cols.values.append(values)
+        cols.names.append(name)
+        cols.origin.append(column)
+        cols.indicator.append(category is not None)
+    if bad:
+        raise _non_numeric_error(bad, source_name, training=False)
+    return cols

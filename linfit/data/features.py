@@ -1,0 +1,187 @@
+"""The numeric feature matrix: missing-value policy, finiteness checks, imputation, dtype."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import DTypeLike
+
+from linfit.data.columns import (
+    Encode,
+    _Columns,
+    _plan_features,
+    _predict_columns,
+    _train_columns,
+)
+from linfit.data.read import _MAX_LISTED
+from linfit.errors import DataError
+
+Missing = Literal["error", "drop", "mean"]
+
+
+def _keep_rows(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    target_name: str | None,
+    missing: Missing,
+    source_name: str,
+) -> np.ndarray:
+    """(n,) bool mask of the rows to use under the missing-value policy."""
+    columns = list(dict.fromkeys(columns))
+    feature_na = frame[columns].isna().to_numpy()  # (n, len(columns))
+    target_na = (
+        frame[target_name].isna().to_numpy()
+        if target_name is not None
+        else np.zeros(len(frame), dtype=bool)
+    )
+    if missing == "error":
+        counts = feature_na.sum(axis=0)
+        listed = [f"column {c!r} ({int(k)})" for c, k in zip(columns, counts, strict=True) if k]
+        fix = "drop those rows with --dropna or fill the features with --impute mean"
+        if target_na.any():
+            listed.append(f"target {target_name!r} ({int(target_na.sum())})")
+            if len(listed) == 1:
+                fix = "drop those rows with --dropna"
+        if listed:
+            shown = ", ".join(listed[:_MAX_LISTED])
+            raise DataError(f"missing values in {source_name}: {shown}; {fix}")
+        return np.ones(len(frame), dtype=bool)
+    if missing == "drop":
+        keep = ~(feature_na.any(axis=1) | target_na)
+    elif missing == "mean":
+        keep = ~target_na
+    else:
+        raise ValueError(f"unknown missing-value policy {missing!r}")
+    if not keep.any():
+        raise DataError(
+            f"no rows left in {source_name} after dropping rows with missing values; "
+            "fill the gaps in the file"
+            + (" or use --impute mean" if missing == "drop" and not target_na.all() else "")
+        )
+    return keep
+
+
+def _check_finite(values: np.ndarray, column: str, source_name: str) -> None:
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise DataError(
+            f"column {column!r} in {source_name} has {int(infinite.sum())} infinite value(s) "
+            "(inf, or a number too large for float64 such as 1e400); fix or remove them"
+        )
+
+
+def _fill_vector(fill_values: Sequence[float] | np.ndarray | None, k: int) -> np.ndarray | None:
+    """``fill_values`` as a finite (k,) float64 array, or None; a wrong one is a ValueError."""
+    if fill_values is None:
+        return None
+    fill = np.asarray(fill_values, dtype=np.float64)
+    if fill.shape != (k,):
+        raise ValueError(f"fill_values must have shape ({k},), one per feature, got {fill.shape}")
+    if not np.isfinite(fill).all():
+        raise ValueError("fill_values must be finite")
+    return fill
+
+
+def _matrix(
+    cols: _Columns,
+    n: int,
+    missing: Missing,
+    dtype: np.dtype,
+    source_name: str,
+    fill: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, k) C-contiguous matrix of the columns, with mean imputation if asked.
+
+    A missing cell of a numeric feature j is filled with ``fill[j]`` when ``fill`` is given,
+    else with the mean of the column's present cells; one-hot features always take the mean.
+    """
+    X = np.empty((n, len(cols.values)), dtype=dtype)
+    # A narrower float would turn a finite float64 value into inf in the cast.
+    limit = None if dtype.itemsize >= 8 else float(np.finfo(dtype).max)
+    for j, (values, origin) in enumerate(zip(cols.values, cols.origin, strict=True)):
+        _check_finite(values, origin, source_name)
+        gaps = np.isnan(values)
+        if gaps.any():
+            if missing != "mean":
+                raise AssertionError("missing cells should have been rejected or dropped")
+            if fill is not None and not cols.indicator[j]:
+                values = np.where(gaps, fill[j], values)
+            else:
+                if gaps.all():
+                    raise DataError(
+                        f"column {origin!r} in {source_name} has no values to take a mean of; "
+                        "remove the column or fill it"
+                    )
+                values = np.where(gaps, values[~gaps].mean(), values)
+        if limit is not None and values.size and np.abs(values).max() > limit:
+            raise DataError(
+                f"column {origin!r} in {source_name} has values too large for {X.dtype} "
+                f"(over {limit:.3g}); use float64"
+            )
+        X[:, j] = values
+    return X
+
+
+def _check_dtype(dtype: DTypeLike) -> np.dtype:
+    resolved = np.dtype(dtype)
+    if resolved.kind != "f":
+        raise ValueError(f"dtype must be a floating-point type, got {resolved}")
+    return resolved
+
+
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    return frame if keep.all() else frame[keep]
+
+
+def feature_matrix(
+    frame: pd.DataFrame,
+    feature_names: Sequence[str] | None = None,
+    *,
+    encode: Encode = "none",
+    missing: Missing = "error",
+    dtype: DTypeLike = np.float64,
+    source_name: str = "the data",
+    fill_values: Sequence[float] | np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Turn a table of features into a numeric matrix.
+
+    Args:
+        frame: (n_rows, n_columns) table holding only feature columns when ``feature_names``
+            is None; otherwise any columns, of which the named ones are used.
+        feature_names: None to use every column (training: non-numeric ones are one-hot
+            encoded if ``encode == "onehot"``, categories sorted); or the k names a model was
+            trained on (prediction: matched by name, one-hot names ``c=v`` rebuilt from the
+            text of column ``c``).
+        encode: ``"onehot"`` to encode non-numeric columns as ``c=value`` indicators (names
+            that clash are refused, as in :func:`load_dataset`).
+        missing: ``"error"``, ``"drop"`` (drop rows with any missing feature) or ``"mean"``
+            (fill with the column mean over the rows, or from ``fill_values``).
+        dtype: floating dtype of the result.
+        source_name: how messages refer to the data (e.g. the quoted file name).
+        fill_values: prediction only (``feature_names`` given), as in :func:`load_features`.
+
+    Returns:
+        X of shape (n_kept, k), C-contiguous, and the k feature names.
+
+    Raises:
+        DataError: as :func:`load_dataset` and :func:`load_features`.
+        ValueError: ``fill_values`` without ``feature_names``, or of the wrong shape.
+    """
+    resolved = _check_dtype(dtype)
+    fill = None
+    if feature_names is None:
+        if fill_values is not None:
+            raise ValueError("fill_values needs feature_names (it is for prediction)")
+        keep = _keep_rows(frame, [str(c) for c in frame.columns], None, missing, source_name)
+        cols = _train_columns(_rows(frame, keep), encode, source_name)
+    else:
+        names = list(feature_names)
+        fill = _fill_vector(fill_values, len(names))
+        plan = _plan_features(frame, names, encode, source_name)
+        keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source_name)
+        cols = _predict_columns(_rows(frame, keep), plan, names, source_name, None)
+    X = _matrix(cols, int(keep.sum()), missing, resolved, source_name, fill)
+    return X, tuple(cols.names)

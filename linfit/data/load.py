@@ -1,0 +1,203 @@
+"""Loading a data file as a training Dataset, a prediction matrix or a labelled Dataset."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from linfit.data.columns import (
+    Encode,
+    _delimiter_hint,
+    _plan_features,
+    _predict_columns,
+    _train_columns,
+)
+from linfit.data.features import (
+    Missing,
+    _check_dtype,
+    _fill_vector,
+    _keep_rows,
+    _matrix,
+    _rows,
+)
+from linfit.data.labels import _resolve_target, _target
+from linfit.data.read import _normalize_sep, _read_frame, _Source, _text_column
+from linfit.errors import DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A training table split into features and target.
+
+    Attributes:
+        X: (n_samples, n_features) C-contiguous matrix of the requested float dtype.
+        y: (n_samples,) raw target values: float or int for numbers, object array of str for
+            labels (booleans become the strings "True"/"False").
+        feature_names: n_features names, one per column of X (``col=value`` for one-hot columns).
+        target_name: name of the target column in the file.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+
+
+def load_dataset(
+    path: str | Path,
+    *,
+    target: str | int | None = None,
+    sep: str | None = None,
+    encode: Encode = "none",
+    missing: Missing = "error",
+    dtype: DTypeLike = np.float64,
+) -> Dataset:
+    """Read a training table: every column but the target is a feature.
+
+    Args:
+        path: data file, or ``"-"`` for standard input (see :func:`read_table`).
+        target: column name; or 0-based index as an int or a string of digits that is not a
+            column name (negative counts from the end); default the last column.
+        sep: delimiter (see :func:`read_table`).
+        encode: ``"onehot"`` turns each non-numeric feature column ``c`` into indicator
+            columns ``c=value`` (values sorted, at most MAX_CATEGORIES per column); a
+            ``c=value`` name equal to another column's name (the target's too) or to another
+            indicator's name is refused, since prediction could not tell them apart.
+            ``"none"`` rejects non-numeric features.
+        missing: ``"error"`` rejects missing cells; ``"drop"`` drops rows with a missing
+            feature or target; ``"mean"`` fills a missing feature with its column's mean over
+            the kept rows (a one-hot column's mean is the category's frequency). Rows with a
+            missing *target* are dropped under ``"mean"`` too: a label or response cannot be
+            imputed without inventing training signal.
+        dtype: floating dtype of X (float64 default; float32 halves memory).
+
+    Returns:
+        Dataset with X (n_kept, n_features) and y (n_kept,).
+
+    Raises:
+        DataError: any problem with the file or its values, in one line naming the culprit.
+        OptionError: an unusable ``sep``.
+    """
+    resolved = _check_dtype(dtype)
+    sep_char = _normalize_sep(sep, path)
+    source = _Source(path)
+    frame = _read_frame(source, sep_char)
+    columns = [str(c) for c in frame.columns]
+    target_name = _resolve_target(columns, target, source.name)
+    if len(columns) < 2:
+        raise DataError(
+            f"{source.name} needs at least one feature column besides the target "
+            f"{target_name!r}" + _delimiter_hint(frame)
+        )
+    feature_columns = [c for c in columns if c != target_name]
+    keep = _keep_rows(frame, feature_columns, target_name, missing, source.name)
+    frame = _rows(frame, keep)
+    y = _target(frame, target_name, source.name)
+    cols = _train_columns(frame[feature_columns], encode, source.name, [target_name])
+    X = _matrix(cols, len(frame), missing, resolved, source.name)
+    return Dataset(X=X, y=y, feature_names=tuple(cols.names), target_name=target_name)
+
+
+def load_features(
+    path: str | Path,
+    feature_names: Sequence[str],
+    *,
+    sep: str | None = None,
+    encode: Encode = "none",
+    missing: Missing = "error",
+    dtype: DTypeLike = np.float64,
+    fill_values: Sequence[float] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Read a table for prediction, lining its columns up with a trained model's features.
+
+    Columns are matched by name in any order; extra columns (the target, ids) are ignored.
+    With ``encode="onehot"`` a feature ``c=value`` is rebuilt from the text of column ``c``:
+    1 where the cell equals ``value``, else 0 (a value unseen at training gives all zeros).
+
+    Args:
+        path: data file, or ``"-"`` for standard input.
+        feature_names: the k feature names the model was trained on, in model order.
+        sep, encode, dtype: as in :func:`load_dataset`.
+        missing: as in :func:`load_dataset`; note ``"drop"`` returns fewer rows than the
+            file has, and ``"mean"`` fills from ``fill_values`` when given, else from this
+            file's column means.
+        fill_values: with ``missing="mean"``, the k values to fill the missing cells of
+            each feature with, in ``feature_names`` order: normally the *training* means
+            (``TrainedModel.feature_means``), so a row is imputed the same way whatever else
+            the file holds. Only numeric features are filled from it; a missing cell of a
+            one-hot column ``c`` makes all of that row's ``c=value`` features missing, and
+            each is filled with this file's frequency of ``value`` (the mean of the indicator
+            over rows where ``c`` is present). None (the default): every feature, numeric
+            or one-hot, is filled with its mean over this file's rows. Ignored for the other
+            ``missing`` policies. Must be finite, shape (k,).
+
+    Returns:
+        X of shape (n_kept, k), C-contiguous, columns in ``feature_names`` order.
+
+    Raises:
+        DataError: unreadable file, a feature column missing, non-numeric or missing values.
+        OptionError: an unusable ``sep``.
+        ValueError: ``fill_values`` of the wrong shape or not finite (a programming error).
+    """
+    resolved = _check_dtype(dtype)
+    names = list(feature_names)
+    fill = _fill_vector(fill_values, len(names))
+    sep_char = _normalize_sep(sep, path)
+    source = _Source(path)
+    frame = _read_frame(source, sep_char)
+    plan = _plan_features(frame, names, encode, source.name)
+    keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source.name)
+    text_column = functools.partial(_text_column, source, sep_char)
+    cols = _predict_columns(_rows(frame, keep), plan, names, source.name, text_column)
+    return _matrix(cols, int(keep.sum()), missing, resolved, source.name, fill)
+
+
+def load_labeled(
+    path: str | Path,
+    feature_names: Sequence[str],
+    target_name: str,
+    *,
+    sep: str | None = None,
+    encode: Encode = "none",
+    missing: Missing = "error",
+    dtype: DTypeLike = np.float64,
+    fill_values: Sequence[float] | np.ndarray | None = None,
+) -> Dataset:
+    """Read a labelled table for evaluation: a model's features (by name) and its target.
+
+    As :func:`load_features` (including ``fill_values``), plus the column ``target_name``,
+    read in the same single pass; rows dropped for missing values are dropped from both, and
+    a row with a missing target is always dropped (a label cannot be imputed).
+
+    Returns:
+        A Dataset whose X is (n_kept, k) in ``feature_names`` order and whose y is the raw
+        target as in :func:`load_dataset`; match class labels with :func:`align_labels`.
+    """
+    resolved = _check_dtype(dtype)
+    fill = _fill_vector(fill_values, len(feature_names))
+    sep_char = _normalize_sep(sep, path)
+    source = _Source(path)
+    frame = _read_frame(source, sep_char)
+    if target_name not in frame.columns:
+        raise DataError(
+            f"{source.name} has no column {target_name!r}, the target the model was trained "
+            "on; evaluation needs the true values (use predict for unlabelled data)"
+        )
+    names = list(feature_names)
+    plan = _plan_features(frame, names, encode, source.name)
+    keep = _keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name)
+    frame = _rows(frame, keep)
+    text_column = functools.partial(_text_column, source, sep_char)
+    cols = _predict_columns(frame, plan, names, source.name, text_column)
+    X = _matrix(cols, len(frame), missing, resolved, source.name, fill)
+    return Dataset(
+        X=X,
+        y=_target(frame, target_name, source.name),
+        feature_names=tuple(names),
+        target_name=target_name,
+    )
