@@ -59,6 +59,12 @@ def to_markdown(rows: list[Row], settings: dict[str, Any]) -> str:
         "Settings: " + ", ".join(f"{k} = {v}" for k, v in settings.items()),
         "",
     ]
+    if settings.get("sizes") == "quick":
+        lines += [
+            "**A smoke run at tiny sizes**: it keeps the code working; fixed costs dominate "
+            "every ratio, so the targets (set for the full sizes) say nothing here.",
+            "",
+        ]
     for workload in dict.fromkeys(r.workload for r in rows):
         lines += [
             f"## {workload}",

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 
 def pytest_configure(config):
     # The parsed-data cache goes to a fresh folder, never the user's ~/.cache; set before
     # any test module captures the environment for its subprocesses.
-    os.environ["LINFIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="linfit-test-cache-")
+    config._linfit_cache = tempfile.mkdtemp(prefix="linfit-test-cache-")
+    os.environ["LINFIT_CACHE_DIR"] = config._linfit_cache
+    # tables are as wide as $COLUMNS off a terminal; the developer's own must not matter
+    os.environ.pop("COLUMNS", None)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_linfit_cache", ""), ignore_errors=True)
