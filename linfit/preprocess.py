@@ -24,6 +24,27 @@ class Scaler:
         return cls(mean=mean, scale=scale)
 
     @classmethod
+    def fit_chunks(cls, X: np.ndarray, chunk_rows: int) -> Scaler:
+        """As ``fit``, reading ``X`` (n, d) a chunk of rows at a time (e.g. a memmap).
+
+        Per-chunk means and sums of squared deviations are merged with Chan et al.'s
+        update, which stays exact where a running sum of squares would cancel.
+        """
+        count, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        for start in range(0, X.shape[0], chunk_rows):
+            block = np.asarray(X[start : start + chunk_rows], dtype=np.float64)
+            n_b, mean_b = block.shape[0], block.mean(axis=0)
+            m2_b = ((block - mean_b) ** 2).sum(axis=0)
+            delta = mean_b - mean
+            total = count + n_b
+            mean = mean + delta * (n_b / total)
+            m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+            count = total
+        scale = np.sqrt(m2 / count)
+        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+        return cls(mean=mean, scale=scale)
+
+    @classmethod
     def identity(cls, n_features: int) -> Scaler:
         return cls(mean=np.zeros(n_features), scale=np.ones(n_features))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from linfit.chunked import chunked_objective
 from linfit.data import align_labels
 from linfit.errors import ConvergenceWarning, DataError, OptionError
 from linfit.metrics import confusion_matrix, scores
@@ -108,12 +109,15 @@ def fit(
     max_iter: int = DEFAULT_MAX_ITER,
     lr: float | None = None,
     callback: Callback | None = None,
+    chunk_rows: int | None = None,
 ) -> tuple[TrainedModel, OptimizeResult]:
     """Train ``model`` on raw ``X`` (n_samples, n_features) and targets ``y`` (n_samples,).
 
     Classifiers take any labels (encoded here, predicted back in the originals). The
     optimizer defaults to the model's; an optimizer that needs a Hessian is refused for
-    a model without one before any work is done. Returns the trained model, whose
+    a model without one before any work is done. With ``chunk_rows``, ``X`` (which may
+    be a read-only memmap) is read and standardized a chunk of rows at a time, so memory
+    holds one chunk of it (see ``linfit.chunked``). Returns the trained model, whose
     ``summary`` records how training ended, and the optimizer's full result.
     """
     name = optimizer or model.default_optimizer
@@ -129,6 +133,8 @@ def fit(
         options["lr"] = lr
     if not model.differentiable:
         options.update(minimizer.nonsmooth_options)
+    if chunk_rows is not None and chunk_rows < 1:
+        raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
     for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
         if not value >= 0:
             raise OptionError(f"{option} must be >= 0, got {value}")
@@ -150,13 +156,24 @@ def fit(
             f"target {target_name!r} is not numeric, but {model.name} is a regression model; "
             "use a classifier (softmax, svm) or a numeric --target"
         )
-    scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
-    Xs = np.ascontiguousarray(scaler.transform(X))
-    x0 = model.initial_params(Xs, targets)
+    if chunk_rows is None:
+        scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
+        Xs = np.ascontiguousarray(scaler.transform(X))
+        x0, objective = model.initial_params(Xs, targets), model.objective(Xs, targets)
+    else:
+        scaler = Scaler.fit_chunks(X, chunk_rows) if standardize else Scaler.identity(X.shape[1])
+        Xs = scaler.transform(np.asarray(X[:chunk_rows]))  # the first chunk, to start from
+        # convex models start at zero; others from their own rule, on the first chunk
+        x0 = (
+            np.zeros((X.shape[1] + 1) * model.n_outputs(targets))
+            if model.convex
+            else model.initial_params(Xs, targets[:chunk_rows])
+        )
+        objective = chunked_objective(model, X, targets, chunk_rows=chunk_rows, scaler=scaler)
 
     start = time.perf_counter()
     result = minimizer(
-        model.objective(Xs, targets),
+        objective,
         x0,
         gtol=gtol,
         ftol=ftol,
@@ -165,7 +182,7 @@ def fit(
         **options,
     )
     elapsed = time.perf_counter() - start
-    model.check_solution(result.x, Xs, targets)
+    model.check_solution(result.x, Xs, targets[: Xs.shape[0]])
     summary = summarize(
         result, elapsed, gtol, smooth=model.differentiable, standardized=standardize
     )
@@ -179,7 +196,7 @@ def fit(
         scaler=scaler,
         classes=classes,
         summary=summary,
-        feature_means=X.mean(axis=0, dtype=np.float64),
+        feature_means=scaler.mean if standardize else X.mean(axis=0, dtype=np.float64),
     )
     return trained, result
 
