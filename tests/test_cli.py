@@ -42,7 +42,14 @@ from linfit.preprocess import split_xy
 from linfit.training import fit
 
 COMMANDS = (
-    "train", "predict", "evaluate", "compare", "solve-ls", "gradcheck", "datasets", "reproduce",
+    "train",
+    "predict",
+    "evaluate",
+    "compare",
+    "solve-ls",
+    "gradcheck",
+    "datasets",
+    "reproduce",
 )
 TRAIN_KEYS = {
     "model",

@@ -17,9 +17,26 @@ def test_sigint_saves_the_last_point_marked_not_converged_and_exits_130(tmp_path
     out = tmp_path / "m.linfit"
     # a fixed tiny step: thousands of cheap iterations, far from converging on its own
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linfit", "train", str(data), "--optimizer", "gd", "--lr",
-         "1e-4", "--max-iter", "1000000", "--out", str(out), "--no-cache"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "linfit",
+            "train",
+            str(data),
+            "--optimizer",
+            "gd",
+            "--lr",
+            "1e-4",
+            "--max-iter",
+            "1000000",
+            "--out",
+            str(out),
+            "--no-cache",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     time.sleep(4.0)  # past start-up and loading, into the iterations
     assert proc.poll() is None, proc.communicate()

@@ -13,8 +13,15 @@ from linfit.optim.run import Run
 
 
 def _run(fun, x0) -> Run:
-    return Run("test", Objective(fun=fun), np.asarray(x0, float), gtol=0.0, ftol=0.0,
-               max_iter=10, callback=None)
+    return Run(
+        "test",
+        Objective(fun=fun),
+        np.asarray(x0, float),
+        gtol=0.0,
+        ftol=0.0,
+        max_iter=10,
+        callback=None,
+    )
 
 
 def far_quadratic(x):  # minimum at 100: a unit first step is far too short

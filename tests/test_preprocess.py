@@ -59,8 +59,9 @@ def test_scaler_unscale_gives_the_same_scores_on_raw_inputs():
     assert scaler.scale[2] == 1.0
     W, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
     W_raw, b_raw = scaler.unscale(W, b)
-    np.testing.assert_allclose(X @ W_raw + b_raw, scaler.transform(X) @ W + b, rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        X @ W_raw + b_raw, scaler.transform(X) @ W + b, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_encode_labels_round_trips_and_refuses_one_class():

@@ -1,0 +1,190 @@
+"""The scikit-learn estimators: sklearn's own checks, tooling, oracles and model files."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from typer.testing import CliRunner
+
+from linfit.cli import app
+from linfit.sklearn import (
+    LeastSquaresRegressor,
+    LinearSVMClassifier,
+    ReLURegressor,
+    SoftmaxClassifier,
+    load,
+)
+
+IRIS = Path(__file__).resolve().parent.parent / "datasets" / "iris.csv"
+
+ESTIMATORS = [
+    LinearSVMClassifier(max_iter=200),
+    LinearSVMClassifier(loss="squared_hinge", multiclass="one-vs-rest", max_iter=200),
+    SoftmaxClassifier(max_iter=200),
+    LeastSquaresRegressor(max_iter=200),
+    LeastSquaresRegressor(method="lstsq"),
+    ReLURegressor(max_iter=200),
+]
+
+# Checks that cannot pass, by design; keyed by estimator class name.
+EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
+
+
+def expected_failed_checks(estimator) -> dict[str, str]:
+    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def test_pipeline_grid_search_and_cross_val(iris):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), SoftmaxClassifier())
+    assert pipe.fit(X, y).score(X, y) > 0.9
+    grid = GridSearchCV(
+        LinearSVMClassifier(loss="squared_hinge"), {"reg": [1e-4, 1e-2, 1.0]}, cv=3
+    ).fit(X, y)
+    assert grid.best_params_["reg"] in (1e-4, 1e-2, 1.0)
+    assert grid.best_score_ > 0.9
+    Xr, yr = make_regression(n_samples=90, n_features=4, noise=1.0, random_state=0)
+    scores = cross_val_score(LeastSquaresRegressor(), Xr, yr, cv=3)
+    assert scores.shape == (3,) and (scores > 0.99).all()
+
+
+def test_fitted_attributes_and_shapes(iris):
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = SoftmaxClassifier().fit(frame, y)
+    assert clf.coef_.shape == (3, 4) and clf.intercept_.shape == (3,)
+    assert list(clf.feature_names_in_) == ["a", "b", "c", "d"]
+    assert clf.n_features_in_ == 4 and clf.n_iter_ > 0
+    assert clf.trained_.feature_names == ("a", "b", "c", "d")
+    np.testing.assert_allclose(clf.decision_function(frame), X @ clf.coef_.T + clf.intercept_)
+    np.testing.assert_allclose(clf.predict_proba(frame).sum(axis=1), 1.0)
+
+    binary = y > 0
+    svm = LinearSVMClassifier(loss="squared_hinge").fit(X, binary)
+    assert svm.coef_.shape == (1, 4) and svm.intercept_.shape == (1,)
+    np.testing.assert_allclose(svm.decision_function(X), X @ svm.coef_[0] + svm.intercept_[0])
+    np.testing.assert_array_equal(svm.predict(X), svm.decision_function(X) > 0)
+
+    reg = ReLURegressor().fit(X[:, :3], X[:, 3])
+    assert reg.coef_.shape == (3,) and isinstance(reg.intercept_, float)
+    multi = LeastSquaresRegressor(method="pinv").fit(X[:, :2], X[:, 2:])
+    assert multi.coef_.shape == (2, 2) and multi.predict(X[:, :2]).shape == (150, 2)
+
+
+def test_convergence_warning_is_sklearns(iris):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match="not converged"):
+        SoftmaxClassifier(max_iter=2).fit(X, y)
+
+
+def test_bad_option_is_a_value_error(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        SoftmaxClassifier(optimizer="nope").fit(X, y)
+    with pytest.raises(ValueError, match="reg"):
+        LeastSquaresRegressor(reg=-1.0).fit(X, y)
+
+
+def test_softmax_matches_logistic_regression():
+    X, y = make_classification(
+        n_samples=300, n_features=5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
+    X = StandardScaler().fit_transform(X)
+    reg = 1e-2
+    ours = SoftmaxClassifier(reg=reg, tol=1e-12, max_iter=10_000, standardize=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol 1e-12 may stall first
+        ours.fit(X, y)
+    theirs = LogisticRegression(C=1.0 / (2 * X.shape[0] * reg), tol=1e-12, max_iter=10_000)
+    theirs.fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4)
+    # the intercepts are defined up to a common shift
+    np.testing.assert_allclose(
+        ours.intercept_ - ours.intercept_.mean(),
+        theirs.intercept_ - theirs.intercept_.mean(),
+        atol=1e-4,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "rtol"),
+    [("normal", 1e-8), ("pinv", 1e-8), ("lstsq", 1e-8), ("newton", 1e-8), ("lbfgs", 1e-6)],
+)
+def test_least_squares_matches_numpy_lstsq(method, rtol):
+    X, y = make_regression(n_samples=200, n_features=6, noise=5.0, random_state=1)
+    X = X * [1, 10, 100, 0.1, 1, 3] + 5.0
+    est = LeastSquaresRegressor(reg=0.0, method=method, tol=1e-12, max_iter=5000).fit(X, y)
+    theta = np.linalg.lstsq(np.column_stack([X, np.ones(len(X))]), y, rcond=None)[0]
+    np.testing.assert_allclose(est.coef_, theta[:-1], rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(est.intercept_, theta[-1], rtol=rtol, atol=rtol)
+
+
+def test_cli_trained_model_loads_as_estimator(tmp_path):
+    runner = CliRunner()
+    path = tmp_path / "m.linfit"
+    result = runner.invoke(app, ["train", str(IRIS), "--out", str(path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["predict", str(path), str(IRIS), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    expected = json.loads(result.stdout)["predictions"]
+
+    est = load(path)
+    assert isinstance(est, SoftmaxClassifier)
+    frame = pd.read_csv(IRIS).drop(columns="target")
+    assert list(est.feature_names_in_) == list(frame.columns)
+    assert est.predict(frame).tolist() == expected
+    assert est.standardize and est.optimizer == "lbfgs"
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LinearSVMClassifier(loss="squared_hinge", margin=2.0, multiclass="one-vs-rest"),
+        SoftmaxClassifier(reg=1e-3, standardize=False),
+        LeastSquaresRegressor(method="normal"),
+        ReLURegressor(optimizer="newton"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_save_load_round_trip(estimator, iris, tmp_path):
+    X, y = iris
+    if not estimator._is_classifier:
+        X, y = X[:, :3], X[:, 3]
+    estimator.fit(X, y)
+    path = tmp_path / "e.linfit"
+    estimator.save(path)
+    back = load(path)
+    assert type(back) is type(estimator)
+    # the file records the optimizer that ran (None resolves to the model's default),
+    # not max_iter and tol
+    resolved = estimator.trained_.summary["optimizer"]
+    key = "method" if isinstance(estimator, LeastSquaresRegressor) else "optimizer"
+    expected = {**estimator.get_params(), key: resolved, "max_iter": 1000, "tol": 1e-6}
+    assert back.get_params() == expected
+    np.testing.assert_array_equal(back.predict(X), estimator.predict(X))
+    np.testing.assert_array_equal(back.coef_, estimator.coef_)
+    assert not hasattr(back, "feature_names_in_")
