@@ -35,6 +35,7 @@ from linfit.models import (
     LinearSVM,
     ReLURegressor,
     SoftmaxClassifier,
+    base,
     make_model,
 )
 from linfit.optim import OPTIMIZERS, Status, minimize
@@ -96,6 +97,33 @@ def test_objective_is_mean_loss_plus_reg_times_squared_weights_bias_unpenalized(
         assert model.loss(p, X, y) - unreg.loss(p, X, y) == pytest.approx(
             model.reg * float(np.sum(W * W)), rel=1e-9
         )
+
+
+@pytest.mark.parametrize("model", [m for _, m in CASES], ids=IDS)
+def test_evaluation_in_cache_blocks_equals_one_block(model, monkeypatch):
+    """Loss, gradient and Hessian products summed over row blocks (reweighted by their
+    sizes, the last one short) equal the whole-matrix values, and the per-sample formula."""
+    rng = np.random.default_rng(5)
+    X, y = data_for(model, rng, n_samples=250, n_features=4, n_classes=3)
+    params = random_params(model, X, y, rng)
+    v = rng.standard_normal(params.size)
+
+    def evaluate():
+        out = [model.loss(params, X, y), *model.loss_gradient(params, X, y)]
+        return out + ([model.hessp(params, X, y, v)] if model.has_hessian else [])
+
+    monkeypatch.setattr(base, "MIN_BLOCK_ROWS", 1)
+    monkeypatch.setattr(base, "BLOCK_BYTES", 10**12)
+    assert len(base.row_blocks(X)) == 1
+    whole = evaluate()
+    monkeypatch.setattr(base, "BLOCK_BYTES", 64 * X.shape[1] * X.dtype.itemsize)
+    assert [b.stop - b.start for b in base.row_blocks(X)] == [64, 64, 64, 58]
+    blocked = evaluate()
+    for got, expected in zip(blocked, whole, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    W, b = model.unpack(params, X.shape[1])
+    reference = _reference_data_loss(model, W, b, X, y) + model.reg * float(np.sum(W * W))
+    assert blocked[0] == pytest.approx(reference, rel=1e-12)
 
 
 @pytest.mark.parametrize("model", [m for _, m in CASES], ids=IDS)

@@ -17,9 +17,11 @@ Conventions (written once, here):
 - Precision: products with ``X`` run in ``X``'s dtype (float32 where the user asks);
   the per-sample losses and their sums run in float64 on the small (n_samples, K)
   score arrays, so float32 data loses no accuracy in the reductions.
-- Passes over ``X``: ``loss_gradient`` reads ``X`` once for the scores and once for
-  ``X.T @ G``; ``loss`` reads it once; a Hessian operator caches the per-sample
-  curvature at a point, so each product ``H v`` costs two passes.
+- Passes over ``X``: ``loss_gradient`` reads ``X`` once from memory: it walks ``X`` in
+  blocks of rows small enough to stay in cache, computing a block's scores, their
+  gradient ``G`` and that block's ``X_b.T @ G_b`` before moving on, so the second
+  product reads the block from cache. ``loss`` reads ``X`` once; a Hessian operator
+  caches the per-sample curvature at a point, so each product ``H v`` costs one pass.
 
 A model is stateless apart from its hyper-parameters: the fitted parameters live in
 the caller's ``params`` vector, never in attributes.
@@ -44,6 +46,20 @@ HessianOperator = Callable[[np.ndarray], np.ndarray]
 # So an objective offers the dense form (Newton then factors it) only when it costs at
 # most ~20 products; otherwise Newton solves by conjugate gradient on products.
 DENSE_HESSIAN_BUDGET = 1400
+
+# Rows per block are chosen so a block of X takes about this many bytes: small enough to
+# stay in cache between the block's two products, large enough for BLAS to run at speed.
+# Measured on softmax, 300k x 100 x 10 (2 cores): one evaluation takes 1.5x the two bare
+# products X @ W and X.T @ G unblocked, and about 1.0x in blocks of 2 to 8 MB.
+BLOCK_BYTES = 4 << 20
+MIN_BLOCK_ROWS = 1024
+
+
+def row_blocks(X: np.ndarray) -> list[slice]:
+    """Consecutive row slices of ``X`` (n, d) of about ``BLOCK_BYTES`` each, covering all rows."""
+    n_samples, n_features = X.shape
+    rows = max(MIN_BLOCK_ROWS, BLOCK_BYTES // max(1, n_features * X.dtype.itemsize))
+    return [slice(start, min(start + rows, n_samples)) for start in range(0, n_samples, rows)]
 
 
 def row_sums(S: np.ndarray) -> np.ndarray:
@@ -141,19 +157,30 @@ class LinearModel(ABC):
     def loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
         """Objective value alone (one pass over ``X``), e.g. for line searches."""
         W, _ = self.unpack(params, X.shape[1])
-        data_loss, _ = self._loss_grad_scores(self._scores64(params, X), y, False)
+        n_samples = X.shape[0]
+        data_loss = 0.0
+        for rows in row_blocks(X):
+            block_loss, _ = self._loss_grad_scores(self._scores64(params, X[rows]), y[rows], False)
+            data_loss += block_loss * ((rows.stop - rows.start) / n_samples)
         return float(data_loss + self.reg * np.dot(W.ravel(), W.ravel()))
 
     def loss_gradient(
         self, params: np.ndarray, X: np.ndarray, y: np.ndarray
     ) -> tuple[float, np.ndarray]:
-        """Objective value and its gradient, flat like ``params``: one forward pass."""
+        """Objective value and its gradient, flat like ``params``: one pass over ``X``."""
         W, _ = self.unpack(params, X.shape[1])
-        data_loss, G = self._loss_grad_scores(self._scores64(params, X), y, True)
-        grad_W = X.T @ G.astype(X.dtype, copy=False)  # (n_features, K): the second pass
-        grad_W = grad_W.astype(np.float64, copy=False) + (2.0 * self.reg) * W
+        n_samples = X.shape[0]
+        data_loss, grad_W, grad_b = 0.0, 2.0 * self.reg * W, np.zeros(W.shape[1])
+        for rows in row_blocks(X):
+            X_block = X[rows]
+            # the block's mean loss and G (already divided by the block's rows), reweighted
+            weight = (rows.stop - rows.start) / n_samples
+            block_loss, G = self._loss_grad_scores(self._scores64(params, X_block), y[rows], True)
+            data_loss += weight * block_loss
+            grad_W += weight * (X_block.T @ G.astype(X.dtype, copy=False))  # X_block from cache
+            grad_b += weight * column_sums(G)
         loss = data_loss + self.reg * np.dot(W.ravel(), W.ravel())
-        return float(loss), self.pack(grad_W, column_sums(G))
+        return float(loss), self.pack(grad_W, grad_b)
 
     # ---- second order -------------------------------------------------------------
     def _curvature(self, S: np.ndarray, y: np.ndarray) -> object:
@@ -176,18 +203,29 @@ class LinearModel(ABC):
         return self.name
 
     def hessian_operator(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> HessianOperator:
-        """``v -> H(params) @ v`` for flat ``v``: curvature computed once, 2 passes per product."""
+        """``v -> H(params) @ v`` for flat ``v``: curvature computed once, one pass per product."""
         self.require_hessian()
-        n_features = X.shape[1]
-        curvature = self._curvature(self._scores64(params, X), y)
+        n_samples, n_features = X.shape
+        blocks = [
+            (
+                rows,
+                (rows.stop - rows.start) / n_samples,
+                self._curvature(self._scores64(params, X[rows]), y[rows]),
+            )
+            for rows in row_blocks(X)
+        ]
 
         def hvp(v: np.ndarray) -> np.ndarray:
             V, vb = self.unpack(np.asarray(v, dtype=np.float64), n_features)
-            dS = (X @ V.astype(X.dtype, copy=False)).astype(np.float64, copy=False) + vb
-            R = self._apply_curvature(curvature, dS)
-            Hv_W = (X.T @ R.astype(X.dtype, copy=False)).astype(np.float64, copy=False)
-            Hv_W += (2.0 * self.reg) * V
-            return self.pack(Hv_W, column_sums(R))
+            V_x = V.astype(X.dtype, copy=False)
+            Hv_W, Hv_b = (2.0 * self.reg) * V, np.zeros(vb.size)
+            for rows, weight, curvature in blocks:
+                X_block = X[rows]
+                dS = (X_block @ V_x).astype(np.float64, copy=False) + vb
+                R = self._apply_curvature(curvature, dS)
+                Hv_W += weight * (X_block.T @ R.astype(X.dtype, copy=False))
+                Hv_b += weight * column_sums(R)
+            return self.pack(Hv_W, Hv_b)
 
         return hvp
 
