@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from linfit.chunked import chunked_objective
 from linfit.errors import OptionError
-from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
+from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier, base
+from linfit.models.least_squares import normal_equations
 from linfit.optim import OPTIMIZERS
 from linfit.preprocess import Scaler
 from linfit.training import fit
@@ -113,3 +114,18 @@ def test_chunk_rows_below_one_is_an_option_error():
     X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
     with pytest.raises(OptionError, match="--chunksize"):
         fit(SoftmaxClassifier(), X, y, chunk_rows=0)
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 64, 10_000])
+def test_normal_equations_summed_over_blocks_equal_the_bordered_gram_matrix(
+    block_rows, monkeypatch
+):
+    rng = np.random.default_rng(11)
+    X, Y = rng.normal(1.0, 2.0, (300, 5)), rng.standard_normal((300, 2))
+    monkeypatch.setattr(base, "MIN_BLOCK_ROWS", 1)
+    monkeypatch.setattr(base, "BLOCK_BYTES", block_rows * X.shape[1] * X.dtype.itemsize)
+    A, XtY, Ysum = normal_equations(X, Y)
+    Xh = np.column_stack([X, np.ones(len(X))])
+    np.testing.assert_allclose(A, Xh.T @ Xh, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(XtY, X.T @ Y, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(Ysum, Y.sum(axis=0), rtol=1e-12, atol=1e-12)

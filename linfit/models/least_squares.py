@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from linfit.errors import SolverError, UnknownNameError
-from linfit.models.base import LinearModel
+from linfit.models.base import LinearModel, row_blocks
 
 ClosedForm = Literal["normal", "pinv", "lstsq"]
 CLOSED_FORMS: tuple[str, ...] = ("normal", "pinv", "lstsq")
@@ -76,24 +76,11 @@ class LeastSquares(LinearModel):
         return theta.ravel()
 
     def _solve_normal(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """Cholesky of the bordered Gram matrix ``[[X^T X + N reg I, X^T 1], [1^T X, N]]``.
-
-        ``X^T X`` comes from a symmetric rank-k update (BLAS syrk: half the flops of a
-        general product, on ``X`` as it is, with no ``[X, 1]`` copy); the border and the
-        right-hand side take one more pass together.
-        """
+        """Cholesky of the bordered Gram matrix ``[[X^T X + N reg I, X^T 1], [1^T X, N]]``."""
         n, d = X.shape
-        X64 = np.asarray(X, dtype=np.float64)
-        A = np.empty((d + 1, d + 1))
-        # X.T is Fortran-ordered when X is C-ordered, so syrk reads X in place
-        A[:d, :d] = scipy.linalg.blas.dsyrk(1.0, X64.T, trans=0, lower=0)
-        A[:d, :d] += np.triu(A[:d, :d], 1).T  # syrk fills the upper triangle only
+        A, XtY, Ysum = normal_equations(X, Y)
         A[np.arange(d), np.arange(d)] += n * self.reg
-        # X^T [Y, 1] in one product: the right-hand side and the border in one pass over X
-        XtY1 = X64.T @ np.column_stack([Y, np.ones(n)])
-        A[:d, d] = A[d, :d] = XtY1[:, -1]
-        A[d, d] = n
-        rhs = np.vstack([XtY1[:, :-1], Y.sum(axis=0, keepdims=True)])
+        rhs = np.vstack([XtY, Ysum])
         hint = "use --method pinv or lstsq (or add --reg)"
         try:
             factor = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
@@ -110,6 +97,28 @@ class LeastSquares(LinearModel):
                 f"(cond(X^T X) ~ {cond:.1e}); {hint}"
             )
         return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+
+
+def normal_equations(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Xh^T Xh`` (d + 1, d + 1), ``X^T Y`` (d, K) and ``1^T Y`` (K,) for ``Xh = [X, 1]``.
+
+    One pass over ``X`` from memory: each cache-sized block of rows is copied into a
+    bordered buffer ``B = [X_b, 1, Y_b]`` whose Gram matrix ``B^T B`` (one symmetric BLAS
+    product; numpy calls syrk for ``B.T @ B``) holds every piece at once. ``X`` may be a
+    memmap: only a block at a time is in memory.
+    """
+    d = X.shape[1]
+    K = Y.shape[1]
+    blocks = row_blocks(X)
+    buffer = np.empty((blocks[0].stop - blocks[0].start, d + 1 + K))
+    buffer[:, d] = 1.0
+    gram = np.zeros((d + 1 + K, d + 1 + K))
+    for rows in blocks:
+        B = buffer[: rows.stop - rows.start]
+        B[:, :d] = X[rows]
+        B[:, d + 1 :] = Y[rows]
+        gram += B.T @ B
+    return gram[: d + 1, : d + 1], gram[:d, d + 1 :], gram[d, d + 1 :]
 
 
 def pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
