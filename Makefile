@@ -26,8 +26,10 @@ lint: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/linfit reproduce --out results
 
-# Speed against scikit-learn, numpy and pandas: results/bench.md and .json (minutes).
+# Speed against scikit-learn, LIBLINEAR, Vowpal Wabbit, numpy, pandas, pyarrow and polars:
+# results/bench.md and .json (minutes; installs the bench extra).
 bench: $(STAMP)
+	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python -m bench --out results
 
 datasets: $(STAMP)

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.optimize
 from scipy.special import logsumexp
 
+from bench.external import liblinear, vowpal_wabbit
 from bench.harness import Row, best_time, timed
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.optim import minimize
@@ -219,6 +220,8 @@ def svm(data: Data) -> list[Row]:
             f"test accuracy {np.mean(sgd.predict(Xt) == yt):.4f}",
         ),
     ]
+    rows.append(liblinear(X, y, Xt, yt, C=1.0 / (2 * n * REG), t_svc=t_svc))
+    rows += vowpal_wabbit(X, y, Xt, yt, t_svc=t_svc)
     x0 = np.zeros((X.shape[1] + 1) * (int(y.max()) + 1))
     for multiclass in ("one-vs-rest", "weston-watkins"):
         model = LinearSVM(reg=REG, variant="squared_hinge", multiclass=multiclass)

@@ -22,7 +22,7 @@ class Row:
 
     workload: str
     system: str
-    time_s: float
+    time_s: float | None  # None: not measured (an optional baseline is not installed)
     baseline: str | None = None
     ratio: float | None = None
     quality: str = ""  # what the run reached: an objective, an accuracy, an error
@@ -75,8 +75,9 @@ def to_markdown(rows: list[Row], settings: dict[str, Any]) -> str:
         for r in (r for r in rows if r.workload == workload):
             holds = {None: "", True: "yes", False: "**no**"}[r.holds]
             ratio = "" if r.ratio is None else f"{r.ratio:.3g}"
+            time_s = "" if r.time_s is None else f"{r.time_s:.4g}"
             lines.append(
-                f"| {r.system} | {r.time_s:.4g} | {r.baseline or ''} | {ratio} | {r.quality} "
+                f"| {r.system} | {time_s} | {r.baseline or ''} | {ratio} | {r.quality} "
                 f"| {r.target} | {holds} |"
             )
         lines.append("")

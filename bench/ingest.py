@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.external import reader_rows
 from bench.harness import Row, best_time, timed
 from linfit.cache import cached
 from linfit.data import load_dataset
@@ -39,11 +40,12 @@ def ingest_and_end_to_end(n_samples: int, n_features: int, n_classes: int) -> li
         size = path.stat().st_size / 1e6
         floor = best_time(lambda: path.read_bytes(), repeat=2)
         t_pd = best_time(lambda: pd.read_csv(path), repeat=2)
+        others, t_fastest = reader_rows(path, size, t_pd)
         t_linfit = best_time(lambda: load_dataset(path), repeat=2)
         previous = os.environ.get("LINFIT_CACHE_DIR")
         os.environ["LINFIT_CACHE_DIR"] = str(Path(folder) / "cache")  # this run's own cache
         try:
-            return _timed_runs(path, folder, size, floor, t_pd, t_linfit)
+            return _timed_runs(path, folder, size, floor, t_pd, others, t_fastest, t_linfit)
         finally:
             if previous is None:
                 os.environ.pop("LINFIT_CACHE_DIR")
@@ -52,7 +54,14 @@ def ingest_and_end_to_end(n_samples: int, n_features: int, n_classes: int) -> li
 
 
 def _timed_runs(
-    path: Path, folder: str, size: float, floor: float, t_pd: float, t_linfit: float
+    path: Path,
+    folder: str,
+    size: float,
+    floor: float,
+    t_pd: float,
+    others: list[Row],
+    t_fastest: float,
+    t_linfit: float,
 ) -> list[Row]:
     """The cached read and the end-to-end processes, inside this run's own cache."""
     cached(path, {}, lambda: load_dataset(path))  # the first read fills it
@@ -72,15 +81,16 @@ def _timed_runs(
             t_pd / floor,
             f"{size / t_pd:.0f} MB/s",
         ),
+        *others,
         Row(
             "ingest",
             "linfit loader, first read",
             t_linfit,
-            "pandas.read_csv",
-            t_linfit / t_pd,
+            "the fastest reader",
+            t_linfit / t_fastest,
             f"{size / t_linfit:.0f} MB/s, validated",
             "<= 1x the fastest reader measured",
-            t_linfit / t_pd <= 1.0,
+            t_linfit / t_fastest <= 1.0,
         ),
         Row(
             "ingest",
