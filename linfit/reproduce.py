@@ -10,6 +10,7 @@ to resolve 2 points) or ``R2_TOLERANCE`` of test R^2.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from linfit.data import load_dataset
 from linfit.datasets import BUNDLED, bundled_path
 from linfit.models import LeastSquares, LinearModel, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.optim import OPTIMIZERS
-from linfit.preprocess import split_xy
+from linfit.preprocess import Scaler, split_xy
 
 REG = 1e-3
 TEST_SIZE = 0.2
@@ -68,6 +69,7 @@ class DatasetResult:
     n_features: int
     rows: dict[str, list[Row]]  # model description -> linfit rows, then baselines
     verdicts: list[Verdict]
+    notes: tuple[str, ...] = ()  # one line each, printed under the dataset's table
 
 
 def reproduce(
@@ -83,7 +85,7 @@ def reproduce(
         X_train, y_train, X_test, y_test = split_xy(
             ds.X, y, test_size=TEST_SIZE, seed=SEED, stratify=task == "classification"
         )
-        rows, verdicts = {}, []
+        rows, verdicts, notes = {}, [], []
         for model in MODELS_FOR_TASK[task]:
             if progress is not None:
                 progress(f"{name}: {model.describe()}")
@@ -103,6 +105,9 @@ def reproduce(
             )
             rows[model.describe()] = model_rows
             verdicts.append(_verdict(name, model, model_rows, task, len(y_test)))
+            note = _no_steps_note(model, model_rows, X_train, y_train)
+            if note is not None:
+                notes.append(note)
         results.append(
             DatasetResult(
                 name=name,
@@ -112,9 +117,36 @@ def reproduce(
                 n_features=ds.X.shape[1],
                 rows=rows,
                 verdicts=verdicts,
+                notes=tuple(notes),
             )
         )
     return results
+
+
+def _no_steps_note(
+    model: LinearModel, rows: list[Row], X_train: np.ndarray, y_train: np.ndarray
+) -> str | None:
+    """Why a model's table shows 0 iterations for every optimizer (and it has no plot):
+    its start already meets the stopping test. None when any optimizer took a step."""
+    runs = [row for row in rows if not row.is_baseline]
+    if not runs or any(row.n_iter != 0 for row in runs):
+        return None
+    why = f"its start already meets the stopping test (max |gradient| <= {GTOL:g})"
+    if isinstance(model, ReLURegressor):
+        # where fit starts: the least-squares solution on the standardized training split
+        Xs = Scaler.fit(X_train).transform(X_train)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a dead start has already warned during fit
+            start = model.initial_params(Xs, y_train)
+        active = model.kink_pattern(start, Xs, y_train)
+        why = "training starts at the least-squares solution, " + (
+            f"where all {active.size} training samples are active (w.x + b > 0), so there the "
+            "ReLU objective is the least-squares one and the start is already optimal "
+            f"(max |gradient| <= {GTOL:g})"
+            if active.all()
+            else f"which already meets the stopping test (max |gradient| <= {GTOL:g})"
+        )
+    return f"{model.describe()}: 0 iterations for every optimizer, and no convergence plot: {why}."
 
 
 def _verdict(dataset: str, model: LinearModel, rows: list[Row], task: str, n_test: int) -> Verdict:
@@ -157,6 +189,7 @@ def to_json(results: list[DatasetResult]) -> dict[str, Any]:
                     for model, rows in r.rows.items()
                 },
                 "verdicts": [v.__dict__ | {"passed": v.passed} for v in r.verdicts],
+                "notes": list(r.notes),
             }
             for r in results
         ],
@@ -201,6 +234,8 @@ def to_markdown(results: list[DatasetResult]) -> str:
                     f"| {row.metrics[f'test_{key}']:.4f} | {row.time_s:.3f} |"
                 )
         lines.append("")
+        for note in r.notes:
+            lines += [f"*Note:* {note}", ""]
         for v in r.verdicts:
             mark = "passes" if v.passed else "**FAILS**"
             lines.append(
@@ -229,6 +264,8 @@ def plot_convergence(results: list[DatasetResult], folder: Path) -> list[Path]:
         for model, rows in r.rows.items():
             runs = [row for row in rows if not row.is_baseline]
             if not runs or "relu" in model:  # not convex: no common optimum to measure from
+                continue
+            if all(row.n_iter == 0 for row in runs):  # started optimal: no steps to plot
                 continue
             f_star = min(min(row.history) for row in runs)
             fig, ax = plt.subplots(figsize=(6, 4))

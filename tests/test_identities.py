@@ -8,6 +8,38 @@ from cli_helpers import invoke, json_stdout
 
 from linfit import identities
 from linfit.identities import IDENTITIES, TOLERANCE, Identity, check_identities, jacobian
+from linfit.models import LinearModel, LinearSVM, ReLURegressor, SoftmaxClassifier
+
+# The rows that check a model's gradient: the formula written out in identities.py against
+# finite differences of the loss written there, and linfit's loss_gradient against the formula.
+MODEL_ROWS = [
+    (
+        "SVM gradient, margin inside the max",
+        LinearSVM(reg=identities.MODEL_REG, margin=identities.MARGIN),
+        identities._svm_loss,
+        identities._svm_gradient,
+        identities._classification,
+    ),
+    (
+        "softmax cross-entropy gradient (p - 1[j=y]) x^T",
+        SoftmaxClassifier(reg=identities.MODEL_REG),
+        identities._softmax_loss,
+        identities._softmax_gradient,
+        identities._classification,
+    ),
+    (
+        "ReLU regressor gradient, indicator per sample",
+        ReLURegressor(reg=identities.MODEL_REG),
+        identities._relu_loss,
+        identities._relu_gradient,
+        identities._relu_problem,
+    ),
+]
+MODEL_IDS = ["svm", "softmax", "relu"]
+
+
+def _row_error(identity: Identity, seed: int = 0) -> float:
+    return identities._relative(*identity.check(np.random.default_rng(seed)))
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -73,3 +105,100 @@ def test_cli_identities_json():
         assert row["layout"] in ("denominator", "numerator", "equality")
         assert row["passed"] is True
         assert row["holds"] is (not row["counter_example"])
+
+
+def test_the_model_rows_are_the_ones_the_tests_know():
+    names = {i.name for i in IDENTITIES}
+    assert {name for name, *_ in MODEL_ROWS} <= names
+
+
+@pytest.mark.parametrize(("name", "model", "loss", "formula", "problem"), MODEL_ROWS, ids=MODEL_IDS)
+def test_the_written_out_loss_is_linfits_objective(name, model, loss, formula, problem):
+    """The loss written in identities.py is the objective linfit minimizes (penalty included),
+    so checking linfit's gradient against its formula is checking the right thing."""
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        X, y, params = problem(rng)
+        assert loss(params, X, y) == pytest.approx(model.loss(params, X, y), rel=1e-12)
+        assert identities._penalty(params, X.shape[1]) > 0  # the 2 reg W term is exercised
+
+
+def test_the_model_rows_never_call_linfits_loss(monkeypatch):
+    """Finite differences are of the loss written in identities.py, not of linfit's."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an identity used linfit's model.loss")
+
+    monkeypatch.setattr(LinearModel, "loss", refuse)
+    assert all(r.passed for r in check_identities())
+
+
+@pytest.mark.parametrize(("name", "model", "loss", "formula", "problem"), MODEL_ROWS, ids=MODEL_IDS)
+def test_a_wrong_gradient_in_linfit_fails_its_row(monkeypatch, name, model, loss, formula, problem):
+    """A 0.01% error in linfit's loss_gradient is caught by the row."""
+    (identity,) = [i for i in IDENTITIES if i.name == name]
+    assert _row_error(identity) <= TOLERANCE
+    original = type(model).loss_gradient
+
+    def slightly_off(self, params, X, y):
+        value, grad = original(self, params, X, y)
+        return value, grad * (1 + 1e-4)
+
+    monkeypatch.setattr(type(model), "loss_gradient", slightly_off)
+    assert _row_error(identity) > 10 * TOLERANCE
+    (result,) = [r for r in check_identities() if r.name == name]
+    assert not result.passed
+
+
+@pytest.mark.parametrize(("name", "model", "loss", "formula", "problem"), MODEL_ROWS, ids=MODEL_IDS)
+def test_a_wrong_formula_fails_even_where_linfit_agrees_with_it(
+    monkeypatch, name, model, loss, formula, problem
+):
+    """The formula is held to finite differences of the loss, not only to linfit: a formula
+    without the penalty's ``2 reg W`` fails although linfit is patched to agree with it."""
+
+    def without_penalty(params, X, y):
+        g = formula(params, X, y)
+        d = X.shape[1]
+        W, _ = identities._unpack(params, d)
+        g[: W.size] -= 2 * identities.MODEL_REG * W.ravel()
+        return g
+
+    monkeypatch.setattr(
+        type(model), "loss_gradient", lambda self, p, X, y: (0.0, without_penalty(p, X, y))
+    )
+    row = Identity(
+        name, "denominator", identities._model_gradient(model, loss, without_penalty, problem)
+    )
+    assert _row_error(row) > 100 * TOLERANCE
+
+
+def test_the_notes_relu_form_fails_even_where_linfit_agrees_with_it(monkeypatch):
+    """Note 004's gradient (every sample's error counted) is rejected by the finite
+    differences alone."""
+    wrong = identities._relu_note_gradient_formula
+    monkeypatch.setattr(ReLURegressor, "loss_gradient", lambda self, p, X, y: (0.0, wrong(p, X, y)))
+    row = Identity(
+        "relu",
+        "denominator",
+        identities._model_gradient(
+            ReLURegressor(reg=identities.MODEL_REG),
+            identities._relu_loss,
+            wrong,
+            identities._relu_problem,
+        ),
+    )
+    assert _row_error(row) > 100 * TOLERANCE
+
+
+def test_model_rows_draw_points_away_from_kinks():
+    """No finite-difference stencil straddles a hinge or ReLU kink at the drawn points."""
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        X, y, params = identities._classification(rng)
+        reach = 4 * identities.H * max(1.0, np.abs(X).max())
+        assert np.abs(identities._svm_hinge_arguments(params, X, y)).min() > reach
+        X, y, params = identities._relu_problem(rng)
+        z = identities._scores(params, X)[:, 0]
+        assert np.abs(z).min() > reach
+        assert (z > 0).any() and (z < 0).any()  # both pieces of the ReLU are exercised
