@@ -172,15 +172,19 @@ def fit(
         objective = chunked_objective(model, X, targets, chunk_rows=chunk_rows, scaler=scaler)
 
     start = time.perf_counter()
-    result = minimizer(
-        objective,
-        x0,
-        gtol=gtol,
-        ftol=ftol,
-        max_iter=max_iter,
-        callback=callback,
-        **options,
-    )
+    with warnings.catch_warnings():
+        # The optimizer warns at max_iter with its bare message; the one warning that
+        # reaches the user is ours below, from the summary, which adds the advice.
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        result = minimizer(
+            objective,
+            x0,
+            gtol=gtol,
+            ftol=ftol,
+            max_iter=max_iter,
+            callback=callback,
+            **options,
+        )
     elapsed = time.perf_counter() - start
     model.check_solution(result.x, Xs, targets[: Xs.shape[0]])
     summary = summarize(
@@ -202,9 +206,32 @@ def fit(
 
 
 def summarize(
-    result: OptimizeResult, elapsed: float, gtol: float, *, smooth: bool, standardized: bool
+    result: OptimizeResult,
+    elapsed: float,
+    gtol: float,
+    *,
+    smooth: bool,
+    standardized: bool,
+    flags: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """How an optimization ended, in JSON-ready form, with advice where it did not converge."""
+    """How an optimization ended, in JSON-ready form, with advice where it did not converge.
+
+    The advice names the calling command's options, given in ``flags`` by role:
+    ``"max_iter"``, ``"optimizer"`` (the option choosing the method), ``"tol"`` and
+    ``"standardize"``; a role mapped to None is advised without a flag name, or (all but
+    ``"standardize"``) not at all, since the command lacks it. Roles left out default to
+    ``linfit train``'s options (``--max-iter``, ``--optimizer``, ``--tol``).
+    """
+    names = {
+        "max_iter": "--max-iter",
+        "optimizer": "--optimizer",
+        "tol": "--tol",
+        "standardize": None,
+        **(flags or {}),
+    }
+    unknown = names.keys() - {"max_iter", "optimizer", "tol", "standardize"}
+    if unknown:
+        raise ValueError(f"unknown flag role(s) {sorted(unknown)} in summarize(flags=...)")
     message = result.message
     if result.status == Status.MAX_ITER:
         message = f"not converged: stopped at max_iter={result.nit}, tol {gtol:g}"
@@ -216,11 +243,18 @@ def summarize(
                 "the optimum (a squared-hinge loss is smooth)"
             )
         else:
-            advice = ["more --max-iter"] if result.status == Status.MAX_ITER else []
-            advice += ["another --optimizer", "a larger --tol"]
+            advice = []
             if not standardized:
-                advice.insert(0, "standardized features")
-            message += "; try " + ", ".join(advice)
+                flag = names["standardize"]
+                advice.append("standardized features" + (f" ({flag})" if flag else ""))
+            if result.status == Status.MAX_ITER and names["max_iter"]:
+                advice.append(f"more {names['max_iter']}")
+            if names["optimizer"]:
+                advice.append(f"another {names['optimizer']}")
+            if names["tol"]:
+                advice.append(f"a larger {names['tol']}")
+            if advice:
+                message += "; try " + ", ".join(advice)
     return {
         "optimizer": result.method,
         "converged": result.success,

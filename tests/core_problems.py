@@ -68,14 +68,26 @@ def data_for(
     n_samples: int = 60,
     n_features: int = 4,
     n_classes: int = 3,
+    n_outputs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Data suited to ``model``: labels for classifiers, mostly positive targets for ReLU."""
+    """Data suited to ``model``: labels for classifiers, mostly positive targets for ReLU.
+
+    ``n_outputs`` applies to regressors with several outputs (least squares): targets
+    ``(n_samples, n_outputs)`` when it is above 1. Single-output models ignore it.
+    """
     if model.is_classifier:
         return classification_data(rng, n_samples, n_features, n_classes)
-    X, y = regression_data(rng, n_samples, n_features)
+    if not multi_output(model):
+        n_outputs = 1
+    X, y = regression_data(rng, n_samples, n_features, n_outputs)
     if model.name == "relu":
         y = np.maximum(y - y.min() + 0.5 * rng.random(n_samples), 0.0)
     return X, y
+
+
+def multi_output(model: LinearModel) -> bool:
+    """Whether ``model`` is a regressor with one output per column of a 2-D target."""
+    return not model.is_classifier and model.n_outputs(np.zeros((1, 2))) == 2
 
 
 def random_params(

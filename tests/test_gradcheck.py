@@ -17,13 +17,14 @@ from core_problems import (
     central_difference_jacobian,
     data_for,
     model_cases,
+    multi_output,
     random_params,
 )
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from linfit.errors import CapabilityError
-from linfit.gradcheck import H_REL, check_model
+from linfit.gradcheck import H_REL, MAX_COORDS, check_model
 from linfit.models import SoftmaxClassifier
 from linfit.optim import minimize
 
@@ -40,6 +41,8 @@ SHAPES = {
     "n_classes": st.integers(2, 5),
     "reg": st.sampled_from([0.0, 0.37]),
     "seed": st.integers(0, 2**32 - 1),
+    "n_outputs": st.integers(1, 3),  # targets' columns, for multi-output least squares
+    "zero_bias": st.booleans(),  # the bias exactly 0 (a point where b's stencil starts at 0)
 }
 HYPOTHESIS = settings(
     max_examples=40,
@@ -54,15 +57,18 @@ def _with_reg(model, reg):
     return type(model)(**params)
 
 
-def _point_away_from_kinks(model, X, y, rng, tries=20):
+def _point_away_from_kinks(model, X, y, rng, tries=20, zero_bias=False):
     """A random point whose kink pattern (if any) is the same at ``params +- 3 h_i e_i`` for
     every coordinate: 1.5 times the checker's widest stencil, so no stencil can cross.
+    With ``zero_bias`` its bias (the last ``K`` entries) is exactly zero.
 
     For the piecewise losses this is what "away from kinks" means; the checker's skipping of
     kink-crossing coordinates is tested on a point built to sit on a kink (below).
     """
     for _ in range(tries):
         params = random_params(model, X, y, rng)
+        if zero_bias:
+            params[X.shape[1] * model.n_outputs(y) :] = 0.0
         pattern = model.kink_pattern(params, X, y)
         if pattern is None:
             return params
@@ -79,14 +85,22 @@ def _point_away_from_kinks(model, X, y, rng, tries=20):
 @pytest.mark.parametrize("model", MODELS_ONLY, ids=IDS)
 @HYPOTHESIS
 @given(**SHAPES)
+# always covered, whatever hypothesis draws: several outputs, zero bias, with and without reg
+@example(n_samples=12, n_features=3, n_classes=3, reg=0.37, seed=5, n_outputs=3, zero_bias=True)
+@example(n_samples=7, n_features=1, n_classes=2, reg=0.0, seed=6, n_outputs=2, zero_bias=True)
+@example(n_samples=20, n_features=4, n_classes=4, reg=0.0, seed=7, n_outputs=2, zero_bias=False)
 def test_gradient_and_hessp_match_finite_differences(
-    model, n_samples, n_features, n_classes, reg, seed
+    model, n_samples, n_features, n_classes, reg, seed, n_outputs, zero_bias
 ):
     rng = np.random.default_rng(seed)
     model = _with_reg(model, reg)
-    X, y = data_for(model, rng, n_samples, n_features, n_classes)
-    params = _point_away_from_kinks(model, X, y, rng)
+    X, y = data_for(model, rng, n_samples, n_features, n_classes, n_outputs=n_outputs)
+    params = _point_away_from_kinks(model, X, y, rng, zero_bias=zero_bias)
     assume(params is not None)  # hypothesis fails the test if this filters out too much
+    if multi_output(model):
+        assert params.size == (n_features + 1) * n_outputs  # one column of W and b per output
+    if zero_bias:
+        assert not params[n_features * model.n_outputs(y) :].any()
 
     report = check_model(model, X, y, params, rng=rng)
 
@@ -308,3 +322,93 @@ def test_checker_at_an_optimum_still_checks_hessp():
     report = check_model(model, X, y, res.x, rng=rng)
     assert report.passed
     assert report.hessp_rel_error < GRAD_RTOL
+
+
+# ---- large models: a random sample of coordinates --------------------------------------
+
+
+@dataclass(frozen=True)
+class _WrongBlockSoftmax(SoftmaxClassifier):
+    """Softmax whose gradient is 1% off on one block of coordinates: the weights of the
+    first ``rows`` features (``rows * K`` consecutive entries of the flat layout)."""
+
+    rows: int = 20
+
+    def loss_gradient(self, params, X, y):
+        f, g = super().loss_gradient(params, X, y)
+        g = g.copy()
+        K = params.size // (X.shape[1] + 1)
+        g[: self.rows * K] *= 1.01
+        return f, g
+
+
+def _large_softmax_problem():
+    """305 parameters (60 features x 5 classes + 5 biases): more than MAX_COORDS."""
+    rng = np.random.default_rng(12)
+    model = SoftmaxClassifier(reg=0.1)
+    X, y = data_for(model, rng, n_samples=80, n_features=60, n_classes=5)
+    params = 0.1 * random_params(model, X, y, rng)
+    assert params.size == 305 > MAX_COORDS
+    return model, X, y, params
+
+
+class _CountingRng:
+    """A seeded generator that records the coordinate samples ``choice`` draws."""
+
+    def __init__(self, seed):
+        self._rng = np.random.default_rng(seed)
+        self.samples = []
+
+    def choice(self, *args, **kwargs):
+        out = self._rng.choice(*args, **kwargs)
+        self.samples.append(np.asarray(out))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._rng, name)
+
+
+def test_large_model_checks_exactly_a_random_sample_of_coordinates():
+    model, X, y, params = _large_softmax_problem()
+    rng = _CountingRng(0)
+    report = check_model(model, X, y, params, rng=rng)
+    # one sample of MAX_COORDS distinct coordinates, each of them checked, and all pass
+    [sample] = rng.samples
+    assert sample.size == MAX_COORDS == np.unique(sample).size
+    assert sample.min() >= 0 and sample.max() < params.size
+    assert report.checked == MAX_COORDS and report.skipped == 0
+    assert report.max_rel_error < GRAD_RTOL and report.hessp_rel_error < GRAD_RTOL
+    assert report.passed
+    # the sample size is the caller's to choose
+    small = check_model(model, X, y, params, rng=np.random.default_rng(1), max_coords=50)
+    assert small.checked == 50 and small.passed
+
+
+def test_large_model_sampled_check_catches_a_wrong_gradient_block():
+    """The wrong block is 100 of 305 coordinates: a sample of 200 misses all of them with
+    probability C(205, 200) / C(305, 200) < 1e-90, so the sampled check must see it."""
+    model, X, y, params = _large_softmax_problem()
+    bad = _WrongBlockSoftmax(reg=model.reg, rows=20)
+    report = check_model(bad, X, y, params, rng=np.random.default_rng(0))
+    assert report.checked == MAX_COORDS
+    assert not report.passed
+    # |1.01 g - g| / (1.01 |g|) on a sampled coordinate of the block with |g| above the floor
+    assert report.max_rel_error == pytest.approx(0.01 / 1.01, rel=1e-3)
+    # while the correct model passes at the same point with the same sample
+    assert check_model(model, X, y, params, rng=np.random.default_rng(0)).passed
+
+
+def test_large_piecewise_model_sample_is_checked_or_skipped():
+    """Hinge SVM with 303 parameters: each sampled coordinate is either checked or skipped
+    (its stencil crossed a kink), and the checked ones pass."""
+    from linfit.models import LinearSVM
+
+    rng = np.random.default_rng(13)
+    model = LinearSVM(reg=0.1)
+    X, y = data_for(model, rng, n_samples=60, n_features=100, n_classes=3)
+    params = random_params(model, X, y, rng)
+    assert params.size == 303 > MAX_COORDS
+    report = check_model(model, X, y, params, rng=rng)
+    assert report.checked + report.skipped == MAX_COORDS
+    assert report.checked >= 0.9 * MAX_COORDS
+    assert report.max_rel_error < GRAD_RTOL and report.passed

@@ -576,3 +576,68 @@ def test_relu_initial_params_does_not_warn_on_live_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeadReLUWarning)
         ReLURegressor().initial_params(X, y)
+
+
+# ---- ReLU: Newton's Gauss-Newton Hessian, and a fit that ends dead ----------------------
+
+
+@pytest.mark.parametrize("reg", [0.0, 1e-2])
+@pytest.mark.parametrize("dense_hessian", [True, False], ids=["cholesky", "cg"])
+def test_relu_newton_gauss_newton_reaches_the_lbfgs_objective(reg, dense_hessian):
+    """On live data (most samples active) the Gauss-Newton matrix is the exact Hessian of
+    the active piece: Newton, by either path, reaches L-BFGS's objective to 1e-8 relative."""
+    X, y, *_, active = _relu_data(np.random.default_rng(65), sigma=0.1)
+    assert active.mean() > 0.8
+    model = ReLURegressor(reg=reg)
+    objective = model.objective(X, y, dense_hessian=dense_hessian)
+    assert (objective.hess is not None) == dense_hessian  # the path under test
+    x0 = model.initial_params(X, y)
+    newton = minimize(objective, x0, "newton", gtol=1e-10, ftol=0.0, max_iter=100)
+    lbfgs = minimize(model.objective(X, y), x0, "lbfgs", gtol=1e-10, ftol=0.0, max_iter=2000)
+    assert newton.success and lbfgs.success, (newton.message, lbfgs.message)
+    assert newton.nhev > 0 and newton.nit <= 10  # measured: 3 to 5 iterations
+    assert abs(newton.fun - lbfgs.fun) <= 1e-8 * lbfgs.fun
+    # the same point, on the same active set
+    assert max_rel_diff(newton.x, lbfgs.x) < 1e-6
+    np.testing.assert_array_equal(
+        model.kink_pattern(newton.x, X, y), model.kink_pattern(lbfgs.x, X, y)
+    )
+
+
+def test_relu_fit_warns_when_training_ends_with_every_sample_inactive():
+    """Non-positive targets with a few far outliers on one side: the least-squares start
+    is live (its line rises through zero), but for targets <= 0 the best a ReLU can do is
+    predict 0 everywhere, so training kills every sample, and ``fit`` must say so."""
+    from linfit.training import fit
+
+    rng = np.random.default_rng(66)
+    X = rng.standard_normal((200, 2))
+    y = np.where(X[:, 0] < -1.5, -20.0, -0.01) - 0.01 * rng.random(200)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trained, result = fit(ReLURegressor(), X, y)
+    dead = [w for w in caught if issubclass(w.category, DeadReLUWarning)]
+    assert [str(w.message).split(" (")[0] for w in dead] == [
+        "every sample is inactive after training"  # and not at the (live) start
+    ]
+    assert result.success, result.message
+    assert not np.any(trained.predict(X))  # it predicts 0 for every row
+
+    # live data: no such warning from fit
+    X, y, *_ = _relu_data(np.random.default_rng(64), sigma=0.05, n=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeadReLUWarning)
+        fit(ReLURegressor(), X, y)
+
+
+def test_objective_dense_hessian_override_never_invents_a_hessian():
+    """``dense_hessian=True`` forces the dense form only for models that have a Hessian."""
+    X, y = _hinge_problem()
+    hinge = LinearSVM(reg=HINGE_REG)
+    for dense_hessian in (None, True, False):
+        objective = hinge.objective(X, y, dense_hessian=dense_hessian)
+        assert objective.hess is None and objective.hess_operator is None
+    squared = LinearSVM(reg=HINGE_REG, variant="squared_hinge")
+    params = squared.initial_params(X, y) + 0.1
+    H = squared.objective(X, y, dense_hessian=True).hess(params)
+    np.testing.assert_array_equal(H, squared.hessian(params, X, y))

@@ -10,6 +10,7 @@ import dataclasses
 import inspect
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from core_problems import (
     scipy_minimum,
 )
 
-from linfit.errors import CapabilityError, OptionError, UnknownNameError
+from linfit.errors import CapabilityError, ConvergenceWarning, OptionError, UnknownNameError
 from linfit.models import LeastSquares, SoftmaxClassifier
 from linfit.optim import (
     MESSAGES,
@@ -69,25 +70,68 @@ def _softmax_20x10():
     return SoftmaxClassifier(reg=1e-3), X, y
 
 
+def _counting(objective: Objective) -> tuple[Objective, dict[str, int]]:
+    """``objective`` with its dense and operator Hessians counted: which path Newton took."""
+    calls = {"hess": 0, "hess_operator": 0}
+
+    def counted(name):
+        inner = getattr(objective, name)
+        if inner is None:
+            return None
+
+        def call(x):
+            calls[name] += 1
+            return inner(x)
+
+        return call
+
+    wrapped = dataclasses.replace(
+        objective, hess=counted("hess"), hess_operator=counted("hess_operator")
+    )
+    return wrapped, calls
+
+
+# The two Newton paths on the same problem: Cholesky of the dense Hessian (offered because
+# dense_hessian=True overrides the cost rule, which at K^2 (d + 1) = 2100 > 1400 would
+# offer products only) and conjugate gradient on Hessian-vector products.
+NEWTON_PATHS = {"cholesky": {"dense_hessian": True}, "cg": {"dense_hessian": False}}
+
+
+def _newton_on(model, X, y, path, **options):
+    objective, calls = _counting(model.objective(X, y, **NEWTON_PATHS[path]))
+    res = minimize(objective, model.initial_params(X, y), "newton", **options)
+    # the path that ran is the one asked for, once per iteration, and only that one
+    used, unused = ("hess", "hess_operator") if path == "cholesky" else ("hess_operator", "hess")
+    assert calls[used] == res.nhev > 0 and calls[unused] == 0, (path, calls)
+    return res
+
+
+def test_softmax_20x10_objective_offers_the_dense_hessian_only_when_asked():
+    model, X, y = _softmax_20x10()
+    assert model.initial_params(X, y).size == 21 * 10  # <= Newton's dense_limit of 2000
+    assert model.objective(X, y).hess is None  # the cost rule: 10^2 * 21 > 1400
+    assert model.objective(X, y, dense_hessian=True).hess is not None
+    assert model.objective(X, y, dense_hessian=False).hess is None
+    for dense_hessian in (None, True, False):  # products are always there
+        assert model.objective(X, y, dense_hessian=dense_hessian).hess_operator is not None
+
+
 def test_newton_on_softmax_20_features_10_classes_converges_in_15_iterations():
     model, X, y = _softmax_20x10()
-    assert model.initial_params(X, y).size == 21 * 10  # <= dense_limit: the Cholesky path
     oracle = scipy_minimum(model, X, y)
-    for options in ({}, {"dense_limit": 0}):
-        res = minimize(model.objective(X, y), model.initial_params(X, y), "newton", **options)
+    for path in NEWTON_PATHS:
+        res = _newton_on(model, X, y, path)
         assert res.status in (Status.GTOL, Status.DECREMENT), res.message
-        assert res.nit <= 15  # measured: 6 (dense), 7 (CG)
+        assert res.nit <= 15, (path, res.nit)  # measured: 6 (Cholesky), 7 (CG)
         assert abs(res.fun - oracle.fun) <= 1e-9 * oracle.fun
 
 
 def test_newton_cg_path_reaches_the_dense_newton_point():
     model, X, y = _softmax_20x10()
-    x0 = model.initial_params(X, y)
     # ftol=0: run to the gradient test rather than stopping on the decrement
-    dense = minimize(model.objective(X, y), x0, "newton", gtol=1e-9, ftol=0.0)
-    cg = minimize(model.objective(X, y), x0, "newton", gtol=1e-9, ftol=0.0, dense_limit=0)
+    dense = _newton_on(model, X, y, "cholesky", gtol=1e-9, ftol=0.0)
+    cg = _newton_on(model, X, y, "cg", gtol=1e-9, ftol=0.0)
     assert dense.success and cg.success
-    assert cg.nhev > 0 and dense.nhev > 0
     assert abs(dense.fun - cg.fun) <= 1e-12 * dense.fun
     # |x - x*| <= |g|_2 / lambda_min, lambda_min >= 2 reg on W: sqrt(210) 1e-9 / 2e-3 ~ 7e-6
     assert max_rel_diff(center_bias(model, cg.x, 20), center_bias(model, dense.x, 20)) < 1e-5
@@ -106,10 +150,15 @@ def _small_softmax():
 @pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
 def test_max_iter_reached_is_reported_as_not_converged(label, method, options):
     model, X, y = _small_softmax()
-    res = minimize(
-        model.objective(X, y), model.initial_params(X, y), method, gtol=0.0, ftol=0.0,
-        max_iter=2, **options,
-    )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = minimize(
+            model.objective(X, y), model.initial_params(X, y), method, gtol=0.0, ftol=0.0,
+            max_iter=2, **options,
+        )  # fmt: skip
+    # the library itself warns, once, with the result's message
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    assert str(caught[0].message) == res.message
     assert res.status == Status.MAX_ITER
     assert not res.success
     assert "max_iter" in res.message and "not converged" in res.message
@@ -275,3 +324,171 @@ def test_gradient_test_scales_with_a_large_objective():
     Xh = np.column_stack([X, np.ones(len(y))])
     best = np.linalg.lstsq(Xh, y, rcond=None)[0]
     assert res.fun - model.loss(best, X, y) <= 1e-11 * res.fun  # optimal to float precision
+
+
+# ---- the registry fills itself from the package's files ---------------------------------
+
+
+def _registrations_in_files() -> dict[str, str]:
+    """``{optimizer name: module}`` read from the source of every module of linfit.optim:
+    each ``@register("name", ...)`` decorator, found by parsing, not by importing."""
+    import ast
+    import pathlib
+
+    import linfit.optim
+
+    found: dict[str, str] = {}
+    for path in sorted(pathlib.Path(linfit.optim.__path__[0]).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for deco in node.decorator_list:
+                if (
+                    isinstance(deco, ast.Call)
+                    and getattr(deco.func, "id", getattr(deco.func, "attr", None)) == "register"
+                ):
+                    name = deco.args[0].value
+                    assert name not in found, f"{name!r} registered twice"
+                    found[name] = f"linfit.optim.{path.stem}"
+    return found
+
+
+def test_registry_holds_exactly_what_the_optimizer_modules_register():
+    import linfit.optim
+
+    in_files = _registrations_in_files()
+    assert len(in_files) >= 4  # gd, newton, bfgs, lbfgs at least
+    assert set(OPTIMIZERS) == set(in_files)
+    for name, optimizer in OPTIMIZERS.items():
+        assert optimizer.__module__ == in_files[name], name
+    # machinery modules register nothing, so skipping them loses no optimizer
+    assert not {m.rsplit(".", 1)[1] for m in in_files.values()} & linfit.optim.INFRASTRUCTURE
+
+
+def test_a_new_optimizer_file_is_registered_with_no_other_edit(tmp_path, monkeypatch):
+    """A file dropped into the package (here: a temporary folder on its search path) is
+    imported by the package's discovery and its ``@register`` lands in the registry."""
+    import sys
+
+    import linfit.optim
+
+    name, module = "probe-optimizer", "linfit.optim._probe_optimizer_for_tests"
+    (tmp_path / "_probe_optimizer_for_tests.py").write_text(
+        "from linfit.optim.registry import register\n\n\n"
+        f"@register({name!r})\n"
+        "def probe(run):\n"
+        "    while run.running:\n"
+        "        run.accept(run.x * 0.0, *run.evaluate(run.x * 0.0), 1.0)\n"
+    )
+    monkeypatch.setattr(linfit.optim, "__path__", [*linfit.optim.__path__, str(tmp_path)])
+    try:
+        linfit.optim.import_optimizer_modules()
+        assert OPTIMIZERS[name].__module__ == module
+        res = minimize(Objective(fun=lambda x: (float(x @ x), 2.0 * x)), np.ones(2), name)
+        assert res.success and res.method == name and res.fun == 0.0
+    finally:
+        OPTIMIZERS.pop(name, None)
+        sys.modules.pop(module, None)
+    assert name not in OPTIMIZERS
+
+
+# ---- max_iter warns, once ------------------------------------------------------------------
+
+
+def test_minimize_at_max_iter_warns_convergence_warning():
+    model, X, y = _small_softmax()
+    with pytest.warns(ConvergenceWarning, match="not converged: reached max_iter"):
+        res = minimize(model.objective(X, y), model.initial_params(X, y), "lbfgs", max_iter=2)
+    assert res.status == Status.MAX_ITER and not res.success and res.nit == 2
+
+
+@pytest.mark.parametrize(("label", "method", "options"), OPT_CASES, ids=OPT_IDS)
+def test_a_converged_run_does_not_warn(label, method, options):
+    model, X, y = _small_softmax()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = minimize(model.objective(X, y), model.initial_params(X, y), method, **options)
+    assert res.success
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 20])
+def test_fit_at_max_iter_warns_once_with_its_advice(chunk_rows):
+    """The optimizer's own warning is replaced by fit's, which says what to try."""
+    from linfit.training import fit
+
+    model, X, y = _small_softmax()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trained, res = fit(model, X, y, max_iter=2, chunk_rows=chunk_rows)
+    assert res.status == Status.MAX_ITER
+    assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
+    message = str(caught[0].message)
+    assert message == trained.summary["message"]
+    assert "max_iter=2" in message and "try more --max-iter" in message
+    assert caught[0].filename == __file__  # pointed at the caller of fit
+
+
+# ---- BFGS skips an update whose curvature s.y is not positive -----------------------------
+
+
+def _double_well(x):
+    """``sum x^4 / 4 - x^2``: concave for |x_i| < sqrt(2/3), minima at x_i = +-sqrt(2)."""
+    return float(np.sum(x**4 / 4.0 - x**2)), x**3 - 2.0 * x
+
+
+def test_bfgs_skips_the_update_when_the_curvature_condition_fails(monkeypatch):
+    """An Armijo step (no curvature test) inside the concave region gives s.y < 0. The
+    update must be skipped, leaving the inverse Hessian at the identity: the next direction
+    is exactly -g. Updating instead would make H negative definite (the first update scales
+    H by s.y / y.y < 0) and the next direction an ascent one."""
+    from linfit.optim import linesearch
+
+    calls = []
+
+    def recording_armijo(run, d, alpha0=1.0):
+        calls.append((run.x.copy(), run.g.copy(), d.copy()))
+        return linesearch.armijo(run, d, alpha0=alpha0)
+
+    monkeypatch.setitem(linesearch.LINE_SEARCHES, "recording-armijo", recording_armijo)
+    x0 = np.array([0.1, 0.2])
+    res = minimize(
+        Objective(fun=_double_well), x0, "bfgs", gtol=1e-9, ftol=0.0,
+        line_search="recording-armijo",
+    )  # fmt: skip
+    (x1, g1, d1), (x2, g2, d2) = calls[0], calls[1]
+    s, y = x2 - x1, g2 - g1
+    assert float(s @ y) < 0 and linesearch.curvature(s, y) is None  # the failing pair
+    np.testing.assert_array_equal(d1, -g1)  # first direction: H = I
+    np.testing.assert_array_equal(d2, -g2)  # skipped: H is still I
+    # later pairs (past the inflection points) do update H: directions stop being -g
+    assert any(not np.allclose(d, -g) for _, g, d in calls[2:])
+    # and the run still ends at the minimizer it was heading to
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, [np.sqrt(2.0), np.sqrt(2.0)], rtol=0, atol=1e-9)
+
+
+# ---- gd with a fixed step 1/L on least squares --------------------------------------------
+
+
+@pytest.mark.parametrize("fraction", [1.0, 0.5])
+def test_gd_fixed_step_within_one_over_L_reaches_the_least_squares_solution(fraction):
+    """For J = (1/N)|Xh theta - y|^2, L = lambda_max((2/N) Xh^T Xh); a fixed step lr <= 1/L
+    decreases J at every iteration (J(x - lr g) <= J(x) - lr |g|^2 / 2) and converges."""
+    rng = np.random.default_rng(71)
+    X, y = regression_data(rng, n_samples=120, n_features=5)
+    Xh = np.column_stack([X, np.ones(len(y))])
+    L = float(np.linalg.eigvalsh(2.0 / len(y) * Xh.T @ Xh).max())
+    model = LeastSquares(reg=0.0)
+    theta = np.linalg.lstsq(Xh, y, rcond=None)[0]
+    best = model.loss(theta, X, y)
+
+    lr = fraction / L
+    res = minimize(
+        model.objective(X, y), model.initial_params(X, y), "gd", lr=lr, gtol=1e-8, ftol=0.0,
+        max_iter=5000,
+    )  # fmt: skip
+    assert res.success, res.message
+    assert all(r.step == lr for r in res.history[1:])  # the fixed step, never searched
+    values = [r.fun for r in res.history]
+    assert all(b < a for a, b in itertools.pairwise(values))  # monotone descent
+    assert 0.0 <= (res.fun - best) / best <= 1e-6

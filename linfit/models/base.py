@@ -275,10 +275,26 @@ class LinearModel(ABC):
         """Warn about a degenerate fit (a hook; most models have nothing to say)."""
         return None
 
-    def objective(self, X: np.ndarray, y: np.ndarray) -> Objective:
-        """Bind data to this model: the callables an optimizer needs, and nothing else."""
+    def objective(
+        self, X: np.ndarray, y: np.ndarray, dense_hessian: bool | None = None
+    ) -> Objective:
+        """Bind data to this model: the callables an optimizer needs, and nothing else.
+
+        ``hess_operator`` (Hessian-vector products) is offered whenever the model has a
+        Hessian. The dense ``hess`` (which Newton factors by Cholesky instead of solving by
+        conjugate gradient) depends on ``dense_hessian``:
+
+        - ``None`` (default): the measured cost rule, offered only when forming it is
+          cheap, ``K^2 (n_features + 1) <= DENSE_HESSIAN_BUDGET`` (see that constant);
+        - ``True``: always offered (e.g. to force Newton's Cholesky path);
+        - ``False``: never offered (Newton then always uses conjugate gradient).
+
+        A model without a Hessian offers neither, whatever ``dense_hessian`` says.
+        """
         K = self.n_outputs(y)
-        dense = self.has_hessian and K * K * (X.shape[1] + 1) <= DENSE_HESSIAN_BUDGET
+        if dense_hessian is None:
+            dense_hessian = K * K * (X.shape[1] + 1) <= DENSE_HESSIAN_BUDGET
+        dense = self.has_hessian and bool(dense_hessian)
         return Objective(
             fun=lambda p: self.loss_gradient(p, X, y),
             value=lambda p: self.loss(p, X, y),

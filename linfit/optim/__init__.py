@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 import numpy as np
 
-# Importing the modules registers their optimizers.
-from linfit.optim import bfgs, gd, lbfgs, newton  # noqa: F401
 from linfit.optim.objective import Objective
 from linfit.optim.registry import OPTIMIZERS, get_optimizer, register
 from linfit.optim.result import MESSAGES, IterationRecord, OptimizeResult, Status
 from linfit.optim.run import Callback
+
+# The modules of this package that are machinery, not optimizers.
+INFRASTRUCTURE = frozenset({"linesearch", "objective", "registry", "result", "run"})
+
+
+def import_optimizer_modules() -> None:
+    """Import every other module of this package: importing one runs its ``@register``.
+
+    So adding an optimizer touches one file: ``linfit/optim/foo.py`` with
+    ``@register("foo")`` is found here by its file name (in sorted order, which is the
+    registry's order), with no edit anywhere else.
+    """
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in INFRASTRUCTURE:
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+import_optimizer_modules()
 
 __all__ = [
     "MESSAGES",

@@ -3,18 +3,20 @@
 An optimizer is written as a loop over a ``Run``: while ``run.running``, find a
 direction and a step, then ``run.accept`` the new point. ``register`` wraps it into
 the public signature, so starting, counting, stopping, Ctrl-C and the result are
-handled once for all of them.
+handled once for all of them. A run that stops at ``max_iter`` warns
+``ConvergenceWarning`` with the result's message.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
-from linfit.errors import UnknownNameError
+from linfit.errors import ConvergenceWarning, UnknownNameError
 from linfit.optim.objective import Objective
 from linfit.optim.result import OptimizeResult, Status
 from linfit.optim.run import Callback, Run
@@ -80,7 +82,11 @@ def register(
             except KeyboardInterrupt:
                 # Ctrl-C ends the run at the last accepted point, which the caller may save.
                 run.stop(Status.STOPPED)
-            return run.result()
+            result = run.result()
+            if result.status == Status.MAX_ITER:
+                # never silent: the result says it, and so does a warning the caller can see
+                warnings.warn(result.message, ConvergenceWarning, stacklevel=2)
+            return result
 
         optimizer.needs_hessian = needs_hessian  # type: ignore[attr-defined]
         optimizer.nonsmooth_options = dict(nonsmooth_options or {})  # type: ignore[attr-defined]
