@@ -28,6 +28,7 @@ class Row:
     time_s: float
     optimizer: str | None = None  # linfit rows only
     converged: bool | None = None  # linfit rows only
+    message: str | None = None  # linfit rows only: how training ended, with advice if unconverged
     history: tuple[float, ...] = field(default=(), repr=False)  # objective per iteration
 
     @property
@@ -35,12 +36,16 @@ class Row:
         return self.optimizer is None
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON/table form: system, objective, metrics, n_iter, time_s."""
+        """The JSON/table form: system, objective, metrics, n_iter, converged, time_s.
+
+        ``converged`` is None for scikit-learn's rows, whose stopping linfit does not judge.
+        """
         return {
             "system": self.system,
             "objective": self.objective,
             **self.metrics,
             "n_iter": self.n_iter,
+            "converged": self.converged,
             "time_s": self.time_s,
         }
 
@@ -81,6 +86,7 @@ def compare_models(
                 time_s=trained.summary["time_s"],
                 optimizer=result.method,
                 converged=result.success,
+                message=trained.summary["message"],
                 history=tuple(r.fun for r in result.history),
             )
         )

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 
-from linfit.errors import UnknownNameError
+from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
 from linfit.metrics import r2
 from linfit.models import CLOSED_FORMS, LeastSquares
-from linfit.optim import OPTIMIZERS
+from linfit.optim import OPTIMIZERS, Status
 from linfit.preprocess import Scaler
-from linfit.training import fit
+from linfit.training import fit, summarize
+
+# The options of ``linfit solve-ls`` that the advice for an unconverged iterative fit names
+# (see ``linfit.training.summarize``): it chooses the optimizer with --method.
+ADVICE_FLAGS = {
+    "max_iter": "--max-iter",
+    "optimizer": "--method",
+    "tol": "--tol",
+    "standardize": "--standardize",
+}
 
 
 @dataclass(frozen=True)
@@ -50,10 +60,16 @@ def solve_least_squares(
     """Fit ``y (n,) ~ X (n, d) w + b`` and report it in raw units.
 
     Closed forms solve on ``[X, 1]`` directly; an optimizer name trains iteratively
-    (standardizing internally when ``standardize``, which helps gradient descent).
+    (standardizing internally when ``standardize``, which helps gradient descent) until
+    max |gradient| <= ``gtol`` or ``max_iter`` iterations, which closed forms ignore. An
+    iterative fit that does not converge says why in ``message`` (with advice naming
+    solve-ls's options) and warns the same (ConvergenceWarning) at max_iter.
     """
     if method not in methods():
         raise UnknownNameError("solve-ls method", method, methods())
+    for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
+        if not value >= 0:  # checked for closed forms too, which ignore them
+            raise OptionError(f"{option} must be >= 0, got {value}")
     model = LeastSquares(reg=reg)
     start = time.perf_counter()
     if method in CLOSED_FORMS:
@@ -62,17 +78,30 @@ def solve_least_squares(
         W, b = scaler.unscale(*model.unpack(params, X.shape[1]))
         converged, message = True, f"closed form ({method})"
     else:
-        trained, result = fit(
-            model,
-            X,
-            y,
-            optimizer=method,
-            standardize=standardize,
-            gtol=gtol,
-            max_iter=max_iter,
-        )
+        with warnings.catch_warnings():
+            # fit's warning advises train's options; ours below names solve-ls's
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            trained, result = fit(
+                model,
+                X,
+                y,
+                optimizer=method,
+                standardize=standardize,
+                gtol=gtol,
+                max_iter=max_iter,
+            )
         W, b = trained.coefficients()
-        converged, message = result.success, trained.summary["message"]
+        summary = summarize(
+            result,
+            trained.summary["time_s"],
+            gtol,
+            smooth=model.differentiable,
+            standardized=standardize,
+            flags=ADVICE_FLAGS,
+        )
+        converged, message = result.success, summary["message"]
+        if result.status == Status.MAX_ITER:
+            warnings.warn(message, ConvergenceWarning, stacklevel=2)
     elapsed = time.perf_counter() - start
 
     coef, intercept = W[:, 0], float(b[0])

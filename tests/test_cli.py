@@ -37,7 +37,7 @@ from typer.main import get_command
 from linfit import __version__, persist
 from linfit.cli import app
 from linfit.data import load_dataset
-from linfit.models import make_model
+from linfit.models import LeastSquares, make_model
 from linfit.preprocess import split_xy
 from linfit.training import fit
 
@@ -499,6 +499,47 @@ def test_solve_ls_rank_deficient_reports_rank_and_strict_json(tmp_path):
     assert payload["intercept"] == pytest.approx(theta[2], rel=1e-8)
 
 
+def _options(command: str) -> set[str]:
+    params = get_command(app).commands[command].params
+    return {name for p in params for name in (*p.opts, *p.secondary_opts)}
+
+
+def test_solve_ls_iterative_advice_names_only_its_own_options(tmp_path):
+    """solve-ls chooses the optimizer with --method (it has no --optimizer), and has
+    --max-iter, --tol and --standardize: the advice must name exactly those."""
+    args = ["solve-ls", DIABETES, "--method", "gd", "--max-iter", "5", "--json", "-q"]
+    payload = json_stdout(invoke(args).stdout)
+    message = payload["message"]
+    assert payload["converged"] is False and "max_iter=5" in message
+    assert message.endswith(
+        "try standardized features (--standardize), more --max-iter, another --method, "
+        "a larger --tol"
+    ), message
+    assert set(re.findall(r"--[a-z-]+", message)) <= _options("solve-ls")
+    assert "--optimizer" not in _options("solve-ls")
+    # train's advice still names train's options
+    train = json_stdout(
+        invoke(
+            ["train", IRIS, "--max-iter", "2", "--out", tmp_path / "m.linfit", "--json", "-q"]
+        ).stdout
+    )
+    assert train["message"].endswith("try more --max-iter, another --optimizer, a larger --tol")
+
+
+def test_solve_ls_tol_and_max_iter_steer_the_iterative_method():
+    def gd(*extra):
+        args = ["solve-ls", DIABETES, "--method", "gd", "--standardize", *extra, "--json", "-q"]
+        return json_stdout(invoke(args).stdout)
+
+    tight = gd("--max-iter", "200", "--tol", "1e-10")
+    assert tight["converged"] is False and "max_iter=200, tol 1e-10" in tight["message"]
+    loose = gd("--max-iter", "200", "--tol", "0.5")
+    assert loose["converged"] is True
+    assert loose["r2"] < tight["r2"]  # stopped earlier, on a worse fit
+    closed = json_stdout(invoke(["solve-ls", DIABETES, "--tol", "0.5", "--json"]).stdout)
+    assert closed["converged"] is True and closed["message"] == "closed form (normal)"
+
+
 def test_solve_ls_json_alone_on_stdout_in_a_real_process(tmp_path):
     proc = run(["solve-ls", DIABETES, "--method", "lstsq", "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -538,6 +579,42 @@ def test_gradcheck_on_a_data_file():
     assert result.stderr == ""
     assert [r["model"] for r in payload["results"]] == ["softmax"]
     assert payload["passed"] is True and payload["results"][0]["checked"] > 0
+
+
+@pytest.mark.parametrize("missing", [["--dropna"], ["--impute", "mean"]])
+def test_gradcheck_reads_data_as_train_does(tmp_path, missing):
+    """--encode onehot and --dropna/--impute, which gradcheck's errors suggest, work."""
+    frame = pd.read_csv(IRIS)
+    frame.insert(0, "colour", np.where(np.arange(len(frame)) % 2, "red", "blue"))
+    frame.iloc[4, 1] = np.nan
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    args = ["gradcheck", tmp_path / "mixed.csv", "--model", "softmax", "--json", "-q"]
+    payload = json_stdout(invoke([*args, "--encode", "onehot", *missing]).stdout)
+    assert payload["passed"] is True and payload["results"][0]["checked"] == 3 * (
+        2 + 4 + 1
+    )  # colour=blue, colour=red, 4 numbers, bias
+
+
+def test_gradcheck_fails_with_exit_1_on_a_wrong_gradient(monkeypatch):
+    """least-squares' gradient scaled by 1.01: a 1% error, far above the tolerance. The
+    command must mark that model (and only it) failed, and exit 1."""
+    exact = LeastSquares.loss_gradient
+
+    def skewed(self, params, X, y):
+        f, grad = exact(self, params, X, y)
+        return f, 1.01 * grad
+
+    monkeypatch.setattr(LeastSquares, "loss_gradient", skewed)
+    result = invoke(["gradcheck", "--model", "all", "--json"], ok=False)
+    assert result.exit_code == 1, (result.stderr, result.exception)
+    payload = json_stdout(result.stdout)
+    assert payload["passed"] is False
+    verdicts = {r["model"]: r["passed"] for r in payload["results"]}
+    assert verdicts.pop("least-squares") is False
+    assert all(verdicts.values()), verdicts
+    broken = next(r for r in payload["results"] if r["model"] == "least-squares")
+    assert broken["max_rel_error"] == pytest.approx(0.01 / 1.01, rel=1e-3)
+    assert "NO" in result.stderr  # the table says which failed
 
 
 # --------------------------------------------------------------------------- compare
@@ -587,6 +664,23 @@ def test_compare_has_one_row_per_system(model, data, extra, systems):
         assert abs(rows[0]["objective"] - ridge["objective"]) <= 1e-6 * ridge["objective"]
 
 
+def test_compare_says_when_linfits_run_did_not_converge():
+    result = invoke(["compare", IRIS, "--max-iter", "3", "--json"])
+    rows = json_stdout(result.stdout)["rows"]
+    assert all("converged" in row for row in rows)
+    assert rows[0]["converged"] is False and rows[0]["n_iter"] == 3
+    assert all(row["converged"] is None for row in rows[1:])  # scikit-learn's: not judged
+    err = " ".join(result.stderr.split())  # the status under the table may wrap
+    assert (
+        "linfit softmax (lbfgs): not converged: stopped at max_iter=3, tol 1e-06 (max |gradient| "
+    ) in err
+    assert "try more --max-iter, another --optimizer, a larger --tol" in err
+
+    result = invoke(["compare", IRIS, "--json"])
+    assert json_stdout(result.stdout)["rows"][0]["converged"] is True
+    assert "linfit softmax (lbfgs): converged: " in " ".join(result.stderr.split())
+
+
 # --------------------------------------------------------------------------- help, version
 
 
@@ -605,6 +699,12 @@ def test_command_help_shows_an_example(command):
     assert "Usage" in result.stdout
     assert "Example:" in result.stdout
     assert re.search(rf"linfit {command}\b", result.stdout)
+
+
+def test_root_help_shows_an_example():
+    result = invoke(["--help"])
+    assert "Usage" in result.stdout
+    assert re.search(r"Example: linfit (train|predict|evaluate|compare)\b", result.stdout)
 
 
 def test_no_arguments_shows_help_without_an_empty_error():

@@ -8,6 +8,7 @@ in particular a model or predictions file already at the output path.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -15,8 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_helpers import DIABETES, IRIS, assert_one_error_line, checksums, run
+from typer.main import get_command
 
 from linfit import persist
+from linfit.cli import app
 from linfit.data import load_dataset
 from linfit.models import make_model
 from linfit.training import fit
@@ -41,6 +44,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with_nan.iloc[4, 1] = np.nan
     with_nan.to_csv(folder / "nan.csv", index=False)
     iris.drop(columns="petal width (cm)").to_csv(folder / "lacks_column.csv", index=False)
+    iris.to_csv(folder / "iris_tab.txt", sep="\t", index=False)  # names hold spaces
 
     ds = load_dataset(IRIS)
     trained, _ = fit(make_model("softmax"), ds.X, ds.y, feature_names=ds.feature_names, max_iter=50)
@@ -109,6 +113,10 @@ CASES = {
         ["--dropna", "--impute"],
     ),
     "unknown flag": ([*TRAIN, "iris.csv", "--regularization", "1"], ["--regularization"]),
+    "tab-separated .txt whose names hold spaces": (
+        [*TRAIN, "iris_tab.txt"],
+        ["only 1 column", "wrong delimiter? use --sep tab"],
+    ),
     "regression on string labels": (
         [*TRAIN, "iris.csv", "--model", "least-squares"],
         ["not numeric", "least-squares"],
@@ -116,6 +124,10 @@ CASES = {
     "predict: a missing feature column": (
         ["predict", "model.linfit", "lacks_column.csv", "--out", "pred.csv", "--json"],
         ["lacks_column.csv", "'petal width (cm)'"],
+    ),
+    "predict: nan in data": (
+        ["predict", "model.linfit", "nan.csv", "--out", "pred.csv", "--json"],
+        ["missing values", "sepal width (cm)", "--impute mean"],
     ),
     "predict: model file is a CSV": (
         ["predict", "iris.csv", "iris.csv", "--json"],
@@ -133,6 +145,18 @@ CASES = {
         ["evaluate", "model.linfit", "lacks_column.csv", "--json"],
         ["lacks_column.csv"],
     ),
+    "evaluate: nan in data": (
+        ["evaluate", "model.linfit", "nan.csv", "--json"],
+        ["missing values", "--dropna", "--impute mean"],
+    ),
+    "gradcheck: non-numeric feature": (
+        ["gradcheck", "text_feature.csv", "--json"],
+        ["non-numeric", "'colour'", "--encode onehot"],
+    ),
+    "gradcheck: nan in data": (
+        ["gradcheck", "nan.csv", "--json"],
+        ["missing values", "--dropna", "--impute mean"],
+    ),
     "solve-ls: unknown method": (
         ["solve-ls", "diabetes.csv", "--method", "qr", "--json"],
         ["unknown solve-ls method", "lstsq"],
@@ -145,10 +169,32 @@ CASES = {
 }
 
 
+# an option named in a message: --word, not inside a longer word or a path
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+
+
+def options_of(command: str) -> set[str]:
+    """Every option name of ``linfit COMMAND``, both forms of a --x/--no-x flag included."""
+    params = get_command(app).commands[command].params
+    return {name for p in params for name in (*p.opts, *p.secondary_opts)} | {"--help"}
+
+
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_user_error(workdir, case):
+    """The contract, and advice that names only options the command has (an option the
+    user typed may be named back, as an unknown flag is)."""
     args, needles = CASES[case]
-    expect_error(workdir, args, *needles)
+    line = expect_error(workdir, args, *needles)
+    suggested = set(FLAG.findall(line)) - set(args)
+    assert suggested <= options_of(args[0]), f"{args[0]} lacks {suggested - options_of(args[0])}"
+
+
+def test_options_of_sees_what_each_command_lacks():
+    """The guard above can fail: predict has --impute but no --dropna or --encode."""
+    assert {"--impute", "--sep", "--help"} <= options_of("predict")
+    assert not {"--dropna", "--encode", "--optimizer"} & options_of("predict")
+    assert {"--method", "--tol", "--max-iter", "--standardize"} <= options_of("solve-ls")
+    assert "--optimizer" not in options_of("solve-ls")
 
 
 def test_diverged_training_keeps_the_previous_model(workdir):

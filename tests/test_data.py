@@ -257,6 +257,50 @@ def test_prediction_file_with_wrong_delimiter(tmp_path: Path) -> None:
     assert "'a'" in message and "--sep ','" in message
 
 
+IRIS_HEADER = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "target"]
+IRIS_ROWS = [["5.1", "3.5", "1.4", "setosa"], ["7.0", "3.2", "4.7", "versicolor"]]
+
+
+@pytest.mark.parametrize(("sep", "shown"), [("\t", "tab"), (";", "';'"), ("|", "'|'")])
+def test_delimiter_hint_ignores_spaces_inside_column_names(
+    tmp_path: Path, sep: str, shown: str
+) -> None:
+    """Names like 'sepal length (cm)' hold more spaces than the file has delimiters: the
+    hint must name the delimiter that splits the header and the rows alike."""
+    text = "".join(sep.join(line) + "\n" for line in [IRIS_HEADER, *IRIS_ROWS])
+    path = write(tmp_path, "iris_copy.txt", text)
+    with pytest.raises(DataError) as exc:
+        load_dataset(path)
+    message = assert_one_line(exc)
+    assert message.endswith(f"wrong delimiter? use --sep {shown}"), message
+    with pytest.raises(DataError) as exc:  # prediction files get the same hint
+        load_features(path, IRIS_HEADER[:3])
+    assert assert_one_line(exc).endswith(f"use --sep {shown}")
+    assert load_dataset(path, sep=sep).feature_names == tuple(IRIS_HEADER[:3])
+
+
+def test_delimiter_hint_prefers_the_delimiter_consistent_across_rows(tmp_path: Path) -> None:
+    """';' is commoner in the header, but only tab splits every line alike."""
+    path = write(tmp_path, "d.txt", "a;b;c;d\ty\n1\t2\n3\t4\n")
+    with pytest.raises(DataError) as exc:
+        load_dataset(path)
+    assert assert_one_line(exc).endswith("use --sep tab")
+
+
+def test_delimiter_hint_falls_back_to_a_space_only_when_nothing_else_fits(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "spaced.txt", "a b y\n1 2 3\n4 5 6\n")
+    with pytest.raises(DataError) as exc:
+        load_dataset(path)
+    assert assert_one_line(exc).endswith("use --sep ' '")
+    # spaces in a name of a truly one-column file, and rows without any: no guess
+    path = write(tmp_path, "one.txt", "total (cm)\n1\n2\n")
+    with pytest.raises(DataError) as exc:
+        load_dataset(path)
+    assert "--sep" not in assert_one_line(exc)
+
+
 def test_target_values_keep_their_type(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", "a,n,f,s,b\n1,3,0.5,cat,True\n2,4,1.5,dog,False\n")
     assert load_dataset(path, target="n", encode="onehot").y.dtype == np.int64
@@ -375,6 +419,40 @@ def test_missing_target_only(tmp_path: Path) -> None:
     path = write(tmp_path, "nan.csv", "a,y\n1,\n2,0\n")
     with pytest.raises(DataError, match=r"target 'y' \(1\); drop those rows with --dropna$"):
         load_dataset(path)
+
+
+def test_messages_suggest_only_the_remedies_offered(tmp_path: Path) -> None:
+    """A command without --dropna (predict) or --encode must not be told to use them."""
+    gappy = write(tmp_path, "nan.csv", "a,b,y\n1,,1\n2,3,0\n")
+    with pytest.raises(DataError) as exc:
+        load_features(gappy, ["a", "b"], remedies=("impute",))
+    message = assert_one_line(exc)
+    assert message.endswith("; fill the features with --impute mean") and "--dropna" not in message
+    with pytest.raises(DataError) as exc:
+        load_labeled(gappy, ["a", "b"], "y", remedies=("dropna",))
+    message = assert_one_line(exc)
+    assert message.endswith("; drop those rows with --dropna") and "--impute" not in message
+    with pytest.raises(DataError) as exc:
+        load_dataset(gappy, remedies=())
+    message = assert_one_line(exc)
+    assert message.endswith("; fill in or remove those cells in the file"), message
+    with pytest.raises(DataError) as exc:
+        load_dataset(
+            write(tmp_path, "all.csv", "a,b,y\n1,,1\n,3,0\n"), missing="drop", remedies=("dropna",)
+        )
+    assert "--impute" not in assert_one_line(exc)
+
+    text = write(tmp_path, "text.csv", "a,c,y\n1,red,1\n2,blue,0\n")
+    with pytest.raises(DataError) as exc:
+        load_dataset(text, remedies=("dropna", "impute"))
+    message = assert_one_line(exc)
+    assert "'c'" in message and "--encode" not in message and "fix the values" in message
+    with pytest.raises(DataError) as exc:
+        feature_matrix(pd.read_csv(text), remedies=())
+    assert "--encode" not in assert_one_line(exc)
+    with pytest.raises(DataError) as exc:  # the default offers all three, as before
+        load_dataset(text)
+    assert "--encode onehot" in assert_one_line(exc)
 
 
 @pytest.mark.parametrize("value", ["1e400", "inf", "-inf", "-1e999", "Infinity"])

@@ -84,6 +84,7 @@ def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> No
 app = typer.Typer(
     cls=LinfitGroup,
     help="Train, check and compare linear models on CSV files.",
+    epilog="Example: linfit train --model softmax datasets/iris.csv --out iris.linfit",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},

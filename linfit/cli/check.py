@@ -24,7 +24,6 @@ from linfit.cli.options import (
     load_data,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
-from linfit.data import load_dataset
 from linfit.errors import ConvergenceWarning, DataError
 from linfit.gradcheck import check_model, random_params, random_problem
 from linfit.identities import TOLERANCE as IDENTITY_TOLERANCE
@@ -61,18 +60,32 @@ def gradcheck(
     ] = False,
     target: TargetOpt = None,
     sep: SepOpt = None,
+    encode: EncodeOpt = "none",
+    dropna: DropnaOpt = False,
+    impute: ImputeOpt = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Compare each model's gradient (and Hessian-vector product) with finite differences.
 
+    DATA is read as train reads it (--target, --sep, --encode, --dropna, --impute).
     Exits 1 when any check fails.
     """
     if identities:
         _check_identities(seed, quiet, json)
         return
     rng = np.random.default_rng(seed)
-    dataset = load_dataset(data, target=target, sep=sep) if data is not None else None
+    dataset = None
+    if data is not None:
+        dataset = load_data(
+            data,
+            target=target,
+            sep=sep,
+            encode=encode,
+            dropna=dropna,
+            impute=impute,
+            cache=False,
+        )
     reports = []
     for m in _models_to_check(model, reg):
         if dataset is None:
@@ -173,7 +186,16 @@ def solve_ls(
     standardize: Annotated[
         bool, typer.Option(help="Standardize features first (coefficients reported raw).")
     ] = False,
-    max_iter: Annotated[int, typer.Option(help="Iteration limit for optimizer methods.")] = 10_000,
+    max_iter: Annotated[
+        int, typer.Option(help="Iteration limit of the iterative methods (not closed forms).")
+    ] = 10_000,
+    tol: Annotated[
+        float,
+        typer.Option(
+            help="Iterative methods stop when max |gradient| <= tol (times |objective| "
+            "where that is > 1); closed forms ignore it."
+        ),
+    ] = 1e-10,
     target: TargetOpt = None,
     sep: SepOpt = None,
     encode: EncodeOpt = "none",
@@ -198,6 +220,7 @@ def solve_ls(
             reg=reg,
             standardize=standardize,
             max_iter=max_iter,
+            gtol=tol,
         )
     err = console(quiet)
     table = Table(title=fmt(f"least squares ({method}) on {data.name}"), title_justify="left")

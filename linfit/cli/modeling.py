@@ -244,6 +244,7 @@ def predict(
         encode=trained.encode,
         missing=missing_mode(False, impute),
         fill_values=trained.feature_means,
+        remedies=("impute",),  # no --dropna: every row gets its prediction
     )
     if proba:
         values = trained.predict_proba(X)
@@ -286,6 +287,7 @@ def evaluate(
         encode=trained.encode,
         missing=missing_mode(dropna, impute),
         fill_values=trained.feature_means,
+        remedies=("dropna", "impute"),  # the encoding is the model's, not an option
     )
     err = console(quiet)
     metrics = trained.scores(ds.X, ds.y, "eval")
@@ -350,26 +352,32 @@ def compare(
         impute=impute,
         cache=cache,
     )
-    rows = [
-        row.as_dict()
-        for row in compare_models(
-            estimator,
-            X_train,
-            y_train,
-            X_test,
-            y_test,
-            optimizers=(optimizer,),
-            gtol=tol,
-            max_iter=max_iter,
-        )
-    ]
-    table = Table(
-        title=f"{estimator.describe()} vs scikit-learn, reg={reg:g}", title_justify="left"
+    results = compare_models(
+        estimator,
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        optimizers=(optimizer,),
+        gtol=tol,
+        max_iter=max_iter,
     )
-    for key in rows[0]:
+    rows = [row.as_dict() for row in results]
+    # How linfit's run ended (and, if it did not converge, what to try) goes under the
+    # table: a column could not say why, and would make the regressors' table too wide.
+    table = Table(
+        title=f"{estimator.describe()} vs scikit-learn, reg={reg:g}",
+        title_justify="left",
+        caption="\n".join(
+            f"{fmt(row.system)}: {fmt(row.message)}" for row in results if not row.is_baseline
+        ),
+        caption_justify="left",
+    )
+    columns = [key for key in rows[0] if key != "converged"]
+    for key in columns:
         table.add_column(key, justify="left" if key == "system" else "right")
     for row in rows:
-        table.add_row(*(fmt(row.get(key)) for key in rows[0]))
+        table.add_row(*(fmt(row.get(key)) for key in columns))
     console(quiet).print(table)
     if json:
         emit_json({"rows": rows})

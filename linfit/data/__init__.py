@@ -13,7 +13,7 @@ puts them together as :func:`load_dataset`, :func:`load_features` and :func:`loa
 
 from __future__ import annotations
 
-from linfit.data.columns import MAX_CATEGORIES, Encode
+from linfit.data.columns import MAX_CATEGORIES, REMEDIES, Encode, Remedy
 from linfit.data.features import Missing, feature_matrix
 from linfit.data.labels import align_labels
 from linfit.data.load import Dataset, load_dataset, load_features, load_labeled
@@ -21,9 +21,11 @@ from linfit.data.read import read_table
 
 __all__ = [
     "MAX_CATEGORIES",
+    "REMEDIES",
     "Dataset",
     "Encode",
     "Missing",
+    "Remedy",
     "align_labels",
     "feature_matrix",
     "load_dataset",

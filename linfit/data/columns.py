@@ -7,7 +7,7 @@ text columns when asked); prediction finds each of a model's feature names in a 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +20,13 @@ from linfit.errors import DataError
 
 Encode = Literal["none", "onehot"]
 
+# What a caller offers for getting past a data problem, named after the command-line option
+# that does it: "encode" (--encode onehot), "dropna" (--dropna), "impute" (--impute mean).
+# Error messages suggest only the offered ones: ``linfit predict``, for one, can impute but
+# not drop rows (each row needs its prediction). The loaders offer all three by default.
+Remedy = Literal["encode", "dropna", "impute"]
+REMEDIES: frozenset[Remedy] = frozenset(("encode", "dropna", "impute"))
+
 # One-hot encoding a column with more distinct values than this is almost always a mistake
 # (an identifier, free text, or a number column with a typo) and would blow up memory.
 MAX_CATEGORIES = 1000
@@ -31,17 +38,43 @@ def _names_list(names: Sequence[str]) -> str:
     return shown + (f", ... ({more} more)" if more > 0 else "")
 
 
+# Delimiters a one-column table may really have, in order of preference on a tie. A space
+# is tried only when none of these fits: column names such as 'sepal length (cm)' hold
+# spaces, so a space in the header says little about the delimiter.
+_LIKELY_DELIMITERS = ("\t", ";", "|", ",")
+_HINT_ROWS = 20  # data rows, after the header, that a delimiter must split consistently
+
+
 def _delimiter_hint(frame: pd.DataFrame) -> str:
-    """A suggestion for a table that came out as one column: probably the wrong delimiter."""
+    """A suggestion for a table that came out as one column: probably the wrong delimiter.
+
+    The suggestion is the delimiter that splits the header and the first rows into the
+    same number (at least 2) of fields; "" when no delimiter does.
+    """
     if frame.shape[1] != 1:
         return ""
     header = str(frame.columns[0])
-    counts = {d: header.count(d) for d in (";", "\t", "|", ",", " ")}
-    best = max(counts, key=lambda d: counts[d])
-    if counts[best] == 0:
+    rows = [str(cell) for cell in frame.iloc[:_HINT_ROWS, 0].dropna()]
+    best = _consistent_delimiter([header, *rows])
+    if best is None:
         return ""
     shown = "tab" if best == "\t" else f"'{best}'"
     return f"; only 1 column found ({header!r}): wrong delimiter? use --sep {shown}"
+
+
+def _consistent_delimiter(lines: Sequence[str]) -> str | None:
+    """The delimiter splitting every one of ``lines`` into the same number (>= 2) of fields:
+    of tab, ';', '|' and ',' the one giving the most fields, else a space if it does, else
+    None."""
+
+    def fields(delimiter: str) -> int:
+        counts = {line.count(delimiter) for line in lines}
+        return counts.pop() + 1 if len(counts) == 1 and 0 not in counts else 0
+
+    found = {d: n for d in _LIKELY_DELIMITERS if (n := fields(d))}
+    if found:
+        return max(found, key=lambda d: found[d])  # the first listed among equals
+    return " " if fields(" ") else None
 
 
 def _numeric(series: pd.Series) -> np.ndarray | None:
@@ -100,14 +133,20 @@ class _Columns:
     indicator: list[bool]  # True for a one-hot feature 'c=value'
 
 
-def _non_numeric_error(bad: list[tuple[str, str]], source_name: str, training: bool) -> DataError:
+def _non_numeric_error(
+    bad: list[tuple[str, str]],
+    source_name: str,
+    training: bool,
+    remedies: Collection[Remedy] = REMEDIES,
+) -> DataError:
     listed = ", ".join(f"{n!r} (e.g. {v!r})" for n, v in bad[:5])
     more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-    fix = (
-        "use --encode onehot to turn categories into indicator columns, or fix the values"
-        if training
-        else "the model was trained on numbers there; fix the values"
-    )
+    if not training:
+        fix = "the model was trained on numbers there; fix the values"
+    elif "encode" in remedies:
+        fix = "use --encode onehot to turn categories into indicator columns, or fix the values"
+    else:
+        fix = "fix the values, or remove the column(s) from the file"
     return DataError(f"non-numeric feature column(s) {listed}{more} in {source_name}; {fix}")
 
 
@@ -135,11 +174,12 @@ def _train_columns(
     encode: Encode,
     source_name: str,
     other_columns: Sequence[str] = (),
+    remedies: Collection[Remedy] = REMEDIES,
 ) -> _Columns:
     """Features of a training table: numeric columns as they are, the rest one-hot or refused.
 
     ``other_columns`` are the file's columns that are not features (the target): one-hot
-    names must not clash with them either.
+    names must not clash with them either. ``remedies``: what a refusal may suggest.
     """
     cols = _Columns([], [], [], [])
     bad: list[tuple[str, str]] = []
@@ -169,7 +209,7 @@ def _train_columns(
         else:
             bad.append((name, _bad_example(series)))
     if bad:
-        raise _non_numeric_error(bad, source_name, training=True)
+        raise _non_numeric_error(bad, source_name, training=True, remedies=remedies)
     _check_generated_names(cols, [*frame.columns, *other_columns], source_name)
     return cols
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +11,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from linfit.data.columns import (
+    REMEDIES,
     Encode,
+    Remedy,
     _delimiter_hint,
     _plan_features,
     _predict_columns,
@@ -56,6 +58,7 @@ def load_dataset(
     encode: Encode = "none",
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
+    remedies: Collection[Remedy] = REMEDIES,
 ) -> Dataset:
     """Read a training table: every column but the target is a feature.
 
@@ -75,6 +78,9 @@ def load_dataset(
             missing *target* are dropped under ``"mean"`` too: a label or response cannot be
             imputed without inventing training signal.
         dtype: floating dtype of X (float64 default; float32 halves memory).
+        remedies: the fixes the caller offers for a refused file, among ``"encode"``
+            (``--encode onehot``), ``"dropna"`` and ``"impute"`` (``--impute mean``); an
+            error message suggests only these (default: all three).
 
     Returns:
         Dataset with X (n_kept, n_features) and y (n_kept,).
@@ -95,10 +101,10 @@ def load_dataset(
             f"{target_name!r}" + _delimiter_hint(frame)
         )
     feature_columns = [c for c in columns if c != target_name]
-    keep = _keep_rows(frame, feature_columns, target_name, missing, source.name)
+    keep = _keep_rows(frame, feature_columns, target_name, missing, source.name, remedies)
     frame = _rows(frame, keep)
     y = _target(frame, target_name, source.name)
-    cols = _train_columns(frame[feature_columns], encode, source.name, [target_name])
+    cols = _train_columns(frame[feature_columns], encode, source.name, [target_name], remedies)
     X = _matrix(cols, len(frame), missing, resolved, source.name)
     return Dataset(X=X, y=y, feature_names=tuple(cols.names), target_name=target_name)
 
@@ -112,6 +118,7 @@ def load_features(
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
     fill_values: Sequence[float] | np.ndarray | None = None,
+    remedies: Collection[Remedy] = REMEDIES,
 ) -> np.ndarray:
     """Read a table for prediction, lining its columns up with a trained model's features.
 
@@ -122,7 +129,7 @@ def load_features(
     Args:
         path: data file, or ``"-"`` for standard input.
         feature_names: the k feature names the model was trained on, in model order.
-        sep, encode, dtype: as in :func:`load_dataset`.
+        sep, encode, dtype, remedies: as in :func:`load_dataset`.
         missing: as in :func:`load_dataset`; note ``"drop"`` returns fewer rows than the
             file has, and ``"mean"`` fills from ``fill_values`` when given, else from this
             file's column means.
@@ -151,7 +158,7 @@ def load_features(
     source = _Source(path)
     frame = _read_frame(source, sep_char)
     plan = _plan_features(frame, names, encode, source.name)
-    keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source.name)
+    keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source.name, remedies)
     text_column = functools.partial(_text_column, source, sep_char)
     cols = _predict_columns(_rows(frame, keep), plan, names, source.name, text_column)
     return _matrix(cols, int(keep.sum()), missing, resolved, source.name, fill)
@@ -167,12 +174,14 @@ def load_labeled(
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
     fill_values: Sequence[float] | np.ndarray | None = None,
+    remedies: Collection[Remedy] = REMEDIES,
 ) -> Dataset:
     """Read a labelled table for evaluation: a model's features (by name) and its target.
 
-    As :func:`load_features` (including ``fill_values``), plus the column ``target_name``,
-    read in the same single pass; rows dropped for missing values are dropped from both, and
-    a row with a missing target is always dropped (a label cannot be imputed).
+    As :func:`load_features` (including ``fill_values`` and ``remedies``), plus the column
+    ``target_name``, read in the same single pass; rows dropped for missing values are
+    dropped from both, and a row with a missing target is always dropped (a label cannot be
+    imputed).
 
     Returns:
         A Dataset whose X is (n_kept, k) in ``feature_names`` order and whose y is the raw
@@ -190,7 +199,7 @@ def load_labeled(
         )
     names = list(feature_names)
     plan = _plan_features(frame, names, encode, source.name)
-    keep = _keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name)
+    keep = _keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name, remedies)
     frame = _rows(frame, keep)
     text_column = functools.partial(_text_column, source, sep_char)
     cols = _predict_columns(frame, plan, names, source.name, text_column)
