@@ -132,4 +132,7 @@ def split_xy(
     """``(X_train, y_train, X_test, y_test)``; stratified on the labels of ``y`` if asked."""
     strata = np.unique(y, return_inverse=True)[1] if stratify else None
     train, test = train_test_split(X.shape[0], test_size, seed=seed, strata=strata)
+    if hasattr(X, "subset"):  # a matrix on disk: select rows (in file order), read nothing
+        train, test = np.sort(train), np.sort(test)
+        return X.subset(train), y[train], X.subset(test), y[test]
     return X[train], y[train], X[test], y[test]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from linfit.chunked import chunked_objective
+from linfit.chunked import chunked_objective, row_chunks
 from linfit.data import align_labels
 from linfit.errors import ConvergenceWarning, DataError, OptionError
 from linfit.metrics import confusion_matrix, scores
@@ -21,6 +22,7 @@ from linfit.preprocess import Scaler, encode_labels
 # A float target with more distinct values than this (and than a fifth of the rows) is
 # more likely a regression target than a set of class labels.
 MANY_CLASSES = 50
+CHUNK_ROWS = 65_536  # rows per block when predicting from a matrix on disk
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,20 @@ class TrainedModel:
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Scores (n_samples, K) for raw features ``X`` (n_samples, n_features)."""
-        return self.model.decision_function(self.params, self.scaler.transform(X))
+        return self._apply(self.model.decision_function, X)
+
+    def _apply(self, method: Callable[..., np.ndarray], X: np.ndarray) -> np.ndarray:
+        """``method(params, scaled X)`` for one of the model's methods, by blocks of rows
+        when ``X`` is a matrix on disk."""
+        return by_chunks(X, lambda B: method(self.params, self.scaler.transform(B)))
+
+    def _codes(self, X: np.ndarray) -> np.ndarray:
+        """The model's raw predictions: class codes (n,), or values (n, K)."""
+        return self._apply(self.model.predict, X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Original class labels (n_samples,), or values (n_samples,) / (n_samples, K)."""
-        out = self.model.predict(self.params, self.scaler.transform(X))
+        out = self._codes(X)
         if self.classes is not None:
             return self.classes[out]
         return out[:, 0] if out.shape[1] == 1 else out
@@ -62,7 +73,7 @@ class TrainedModel:
             raise OptionError(
                 f"model {self.model.describe()} gives no probabilities; only softmax does"
             )
-        return self.model.predict_proba(self.params, self.scaler.transform(X))
+        return self._apply(self.model.predict_proba, X)
 
     def class_codes(self, y: np.ndarray) -> np.ndarray:
         """Codes (n,) of labels ``y`` into ``classes``; -1 for a label the model never saw."""
@@ -78,21 +89,38 @@ class TrainedModel:
             return {}
         if self.classes is None:
             return scores(False, y, self.predict(X), prefix)
-        predicted = self.model.predict(self.params, self.scaler.transform(X))
-        return scores(True, self.class_codes(y), predicted, prefix)
+        return scores(True, self.class_codes(y), self._codes(X), prefix)
 
     def confusion(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
         """Counts (K, K), rows true and columns predicted class, and how many labels of
         ``y`` the model never saw (left out of the matrix)."""
         codes = self.class_codes(y)
         known = codes >= 0
-        predicted = self.model.predict(self.params, self.scaler.transform(X[known]))
+        predicted = self._codes(X)[known]
         return confusion_matrix(codes[known], predicted, self.classes.size), int((~known).sum())
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """``(W (n_features, K), b (K,))`` for raw features: standardization undone."""
         W, b = self.model.unpack(self.params, self.n_features)
         return self.scaler.unscale(W, b)
+
+
+def by_chunks(
+    X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk_rows: int = CHUNK_ROWS
+) -> np.ndarray:
+    """``fn(X)`` for an array in memory; for a matrix on disk (a RowFile), ``fn`` over
+    blocks of ``chunk_rows`` rows, concatenated, so memory holds one block of ``X``."""
+    if isinstance(X, np.ndarray):
+        return fn(X)
+    parts = [fn(np.asarray(X[rows])) for rows in row_chunks(X.shape[0], chunk_rows)]
+    return np.concatenate(parts) if parts else fn(np.asarray(X[0:0]))
+
+
+def _column_means(X: np.ndarray, chunk_rows: int | None) -> np.ndarray:
+    """(n_features,) float64 means of ``X``'s columns, a chunk at a time when asked."""
+    if chunk_rows is None:
+        return X.mean(axis=0, dtype=np.float64)
+    return Scaler.fit_chunks(X, chunk_rows).mean
 
 
 def fit(
@@ -200,7 +228,7 @@ def fit(
         scaler=scaler,
         classes=classes,
         summary=summary,
-        feature_means=scaler.mean if standardize else X.mean(axis=0, dtype=np.float64),
+        feature_means=scaler.mean if standardize else _column_means(X, chunk_rows),
     )
     return trained, result
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -9,8 +12,9 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from linfit.cache import cached
+from linfit.cache import cached, cached_on_disk
 from linfit.data import Dataset, Encode, Missing, load_dataset
+from linfit.data.stream import stream_dataset
 from linfit.errors import OptionError
 from linfit.models import MODELS
 from linfit.optim import OPTIMIZERS
@@ -61,6 +65,69 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables or prog
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
+ChunksizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Train out of core: parse DATA this many rows at a time into a binary copy on "
+        "disk and read it a block at a time (automatic for files over a quarter of RAM).",
+    ),
+]
+
+
+def data_on_disk(
+    data: Path,
+    *,
+    chunk_rows: int,
+    target: str | None,
+    sep: str | None,
+    encode: str = "none",
+    dropna: bool = False,
+    impute: str | None = None,
+    dtype: str = "float64",
+    cache: bool = True,
+) -> Dataset:
+    """The training table with its matrix on disk (a RowFile), parsed ``chunk_rows`` rows
+    at a time: into the cache, so a second run parses nothing, or, with the cache off or
+    unwritable, into a temporary folder removed when the process exits."""
+    if encode_mode(encode) != "none":
+        raise OptionError(
+            "--encode onehot needs every category before the first row is written, so it "
+            "cannot train out of core; encode the file's columns first, or drop --chunksize"
+        )
+    options = _load_options(target, sep, encode, dropna, impute, dtype)
+
+    def stream(folder: Path) -> Dataset:
+        return stream_dataset(
+            data,
+            folder,
+            target=target,
+            sep=sep,
+            missing=options["missing"],
+            dtype=dtype_of(dtype),
+            chunk_rows=chunk_rows,
+        )
+
+    dataset = cached_on_disk(data, options, stream) if cache else None
+    if dataset is None:
+        folder = Path(tempfile.mkdtemp(prefix="linfit-"))
+        atexit.register(shutil.rmtree, folder, True)
+        dataset = stream(folder)
+    return dataset
+
+
+def _load_options(
+    target: str | None, sep: str | None, encode: str, dropna: bool, impute: str | None, dtype: str
+) -> dict:
+    """The options that shape a parse: the loader's arguments, and the cache's key."""
+    return {
+        "target": target,
+        "sep": sep,
+        "encode": encode_mode(encode),
+        "missing": missing_mode(dropna, impute),
+        "dtype": dtype,
+    }
+
+
 def load_data(
     data: Path,
     *,
@@ -74,13 +141,7 @@ def load_data(
 ) -> Dataset:
     """Read a training table as the shared options describe it, through the parsed-binary
     cache unless ``cache`` is false."""
-    options = {
-        "target": target,
-        "sep": sep,
-        "encode": encode_mode(encode),
-        "missing": missing_mode(dropna, impute),
-        "dtype": dtype,
-    }
+    options = _load_options(target, sep, encode, dropna, impute, dtype)
     load = partial(load_dataset, data, **{**options, "dtype": dtype_of(dtype)})
     return cached(data, options, load) if cache else load()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from numpy.typing import DTypeLike
 
 from linfit.data.columns import (
@@ -100,12 +101,26 @@ def load_dataset(
             f"{source.name} needs at least one feature column besides the target "
             f"{target_name!r}" + _delimiter_hint(frame)
         )
-    feature_columns = [c for c in columns if c != target_name]
-    keep = _keep_rows(frame, feature_columns, target_name, missing, source.name, remedies)
+    return training_arrays(frame, target_name, encode, missing, resolved, source.name, remedies)
+
+
+def training_arrays(
+    frame: pd.DataFrame,
+    target_name: str,
+    encode: Encode,
+    missing: Missing,
+    dtype: np.dtype,
+    source_name: str,
+    remedies: Collection[Remedy] = REMEDIES,
+) -> Dataset:
+    """The Dataset of a training table (or of one chunk of it): every column but
+    ``target_name`` is a feature, under the ``encode`` and ``missing`` policies."""
+    feature_columns = [c for c in frame.columns if c != target_name]
+    keep = _keep_rows(frame, feature_columns, target_name, missing, source_name, remedies)
     frame = _rows(frame, keep)
-    y = _target(frame, target_name, source.name)
-    cols = _train_columns(frame[feature_columns], encode, source.name, [target_name], remedies)
-    X = _matrix(cols, len(frame), missing, resolved, source.name)
+    y = _target(frame, target_name, source_name)
+    cols = _train_columns(frame[feature_columns], encode, source_name, [target_name], remedies)
+    X = _matrix(cols, len(frame), missing, dtype, source_name)
     return Dataset(X=X, y=y, feature_names=tuple(cols.names), target_name=target_name)
 
 

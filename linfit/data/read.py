@@ -6,12 +6,14 @@ duplicate header names) is raised as a one-line :class:`~linfit.errors.DataError
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import sys
 import warnings
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -71,8 +73,38 @@ def _one_line(text: str) -> str:
 
 def _read_csv(source: _Source, sep: str, **kwargs: object) -> pd.DataFrame:
     """pd.read_csv with every user-fixable failure turned into a one-line DataError."""
-    name = source.name
     kwargs.setdefault("header", 0)
+    with read_errors(source.name):
+        return pd.read_csv(
+            source.handle(), sep=sep, index_col=False, encoding="utf-8", engine="c", **kwargs
+        )
+
+
+def read_chunks(source: _Source, sep: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The table of ``source`` as DataFrames of at most ``chunk_rows`` rows, in file order,
+    with the same one-line errors as a whole read (raised when the bad chunk is reached)."""
+    with read_errors(source.name):
+        reader = pd.read_csv(
+            source.handle(),
+            sep=sep,
+            index_col=False,
+            encoding="utf-8",
+            engine="c",
+            header=0,
+            chunksize=chunk_rows,
+        )
+    with reader:
+        while True:
+            with read_errors(source.name):  # parsing happens here, a chunk at a time
+                chunk = next(reader, None)
+            if chunk is None:
+                return
+            yield chunk
+
+
+@contextlib.contextmanager
+def read_errors(name: str) -> Iterator[None]:
+    """Turn pandas' and the OS's failures while reading ``name`` into one-line DataErrors."""
     try:
         with warnings.catch_warnings():
             # With index_col=False pandas only *warns* (and drops data) when the first data
@@ -82,9 +114,7 @@ def _read_csv(source: _Source, sep: str, **kwargs: object) -> pd.DataFrame:
             # low_memory=False (measured); a column that mixes numbers and text across
             # chunks then arrives as objects, which the numeric check below rejects by name.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            return pd.read_csv(
-                source.handle(), sep=sep, index_col=False, encoding="utf-8", engine="c", **kwargs
-            )
+            yield
     except FileNotFoundError:
         raise DataError(f"data file {name} not found; check the path") from None
     except IsADirectoryError:

@@ -1,0 +1,117 @@
+"""A training table larger than memory: parsed once, a chunk of rows at a time, into a
+binary matrix on disk that training then reads a block at a time.
+
+Each chunk goes through the same checks as a whole-file read (numeric features, missing
+values, a finite target), so a file is accepted or refused the same way either way; the
+refusal names the column, as always. Memory holds one chunk of text and its rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import DTypeLike
+
+from linfit.data.columns import Remedy, _delimiter_hint
+from linfit.data.features import Missing, _check_dtype
+from linfit.data.labels import _resolve_target
+from linfit.data.load import Dataset, training_arrays
+from linfit.data.read import _check_duplicates, _normalize_sep, _Source, read_chunks
+from linfit.data.rowfile import RowWriter
+from linfit.errors import DataError, OptionError
+
+# 65,536 rows of 100 float64 features is 52 MB: big enough that pandas parses at full
+# speed, small enough that the text and the parsed rows of a chunk stay well under 1 GB.
+DEFAULT_CHUNK_ROWS = 65_536
+# A whole read holds the parsed frame and the matrix, each about the file's size in float64
+# or more; past a quarter of physical memory, a file is read out of core instead.
+MEMORY_FRACTION = 0.25
+
+
+def memory_budget() -> int:
+    """Bytes a whole read may take: ``$LINFIT_MEMORY_BUDGET``, else a quarter of RAM."""
+    if budget := os.environ.get("LINFIT_MEMORY_BUDGET"):
+        return int(float(budget))
+    return int(MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def too_big_for_memory(path: str | Path) -> bool:
+    """True when ``path`` is a file larger than ``memory_budget()`` (stdin never is)."""
+    if str(path) == "-":
+        return False
+    try:
+        return Path(path).stat().st_size > memory_budget()
+    except OSError:
+        return False  # the loader reports a missing file
+
+
+def stream_dataset(
+    path: str | Path,
+    folder: Path,
+    *,
+    target: str | int | None = None,
+    sep: str | None = None,
+    missing: Missing = "error",
+    dtype: DTypeLike = np.float64,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    remedies: Collection[Remedy] = ("dropna",),
+) -> Dataset:
+    """Parse the training table ``path`` into ``folder/X.bin``, ``chunk_rows`` rows at a time.
+
+    Args and checks as :func:`linfit.data.load_dataset`, except that features must be
+    numeric (one-hot encoding needs every category before the first row is written) and
+    ``missing="mean"`` is refused (it needs the whole file's means first).
+
+    Returns:
+        A Dataset whose ``X`` is a :class:`~linfit.data.rowfile.RowFile` of shape
+        (n_kept, n_features) in ``folder``, read a block at a time, and ``y`` (n_kept,)
+        in memory.
+    """
+    if missing == "mean":
+        raise OptionError(
+            "--impute mean needs the whole file's means before the first row is written, "
+            "so it cannot stream; fill the gaps in the file, or use --dropna"
+        )
+    if chunk_rows < 1:
+        raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
+    resolved = _check_dtype(dtype)
+    sep_char = _normalize_sep(sep, path)
+    source = _Source(path)
+    writer = RowWriter(Path(folder) / "X.bin", resolved)
+    labels: list[np.ndarray] = []
+    names: tuple[str, ...] = ()
+    target_name: str | None = None
+    try:
+        for frame in read_chunks(source, sep_char, chunk_rows):
+            frame.columns = [str(c) for c in frame.columns]
+            if target_name is None:  # the first chunk: the header's checks, once
+                _check_duplicates(frame, source, sep_char)
+                target_name = _resolve_target(list(frame.columns), target, source.name)
+                if frame.shape[1] < 2:
+                    raise DataError(
+                        f"{source.name} needs at least one feature column besides the target "
+                        f"{target_name!r}" + _delimiter_hint(frame)
+                    )
+            part = training_arrays(
+                frame, target_name, "none", missing, resolved, source.name, remedies
+            )
+            writer.append(part.X)
+            labels.append(part.y)
+            names = part.feature_names
+    finally:
+        X = writer.close()
+    if target_name is None or X.shape[0] == 0:
+        raise DataError(f"{source.name} has a header but no data rows; add rows of data")
+    return Dataset(X=X, y=_merge_labels(labels), feature_names=names, target_name=target_name)
+
+
+def _merge_labels(parts: list[np.ndarray]) -> np.ndarray:
+    """One target array from the chunks'. A chunk whose labels all read as numbers comes
+    as numbers; if any chunk held text, every label is text, spelt as pandas spells it."""
+    if any(part.dtype == object for part in parts) and not all(p.dtype == object for p in parts):
+        parts = [pd.Series(part).astype(str).to_numpy(dtype=object) for part in parts]
+    return np.concatenate(parts)
