@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,10 +55,39 @@ class Scaler:
         out /= self.scale.astype(X.dtype, copy=False)
         return out
 
+    def lazy_transform(self, X: Any) -> Any:
+        """``transform(X)`` for an array; for a matrix on disk, a view that scales each
+        block of rows as it is read, so nothing is read now."""
+        return self.transform(X) if isinstance(X, np.ndarray) else ScaledRows(X, self)
+
     def unscale(self, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights for scaled inputs to weights for raw inputs: ``x.W' + b' == z.W + b``."""
         W_raw = W / self.scale[:, None]
         return W_raw, b - self.mean @ W_raw
+
+
+@dataclass(frozen=True)
+class ScaledRows:
+    """Rows of a matrix on disk (e.g. a RowFile), scaled by ``scaler`` as they are read."""
+
+    source: Any
+    scaler: Scaler
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.source.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.source.dtype
+
+    ndim = 2
+
+    def __len__(self) -> int:
+        return self.source.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.scaler.transform(np.asarray(self.source[rows]))
 
 
 def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,10 @@ import scipy.linalg
 from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
 from linfit.metrics import r2
 from linfit.models import CLOSED_FORMS, LeastSquares
+from linfit.models.least_squares import tsqr
 from linfit.optim import OPTIMIZERS, Status
 from linfit.preprocess import Scaler
-from linfit.training import fit, summarize
+from linfit.training import CHUNK_ROWS, by_chunks, fit, summarize
 
 # The options of ``linfit solve-ls`` that the advice for an unconverged iterative fit names
 # (see ``linfit.training.summarize``): it chooses the optimizer with --method.
@@ -72,9 +73,12 @@ def solve_least_squares(
             raise OptionError(f"{option} must be >= 0, got {value}")
     model = LeastSquares(reg=reg)
     start = time.perf_counter()
+    on_disk = not isinstance(X, np.ndarray)  # a RowFile: read a block of rows at a time
     if method in CLOSED_FORMS:
-        scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
-        params = model.solve(scaler.transform(X), y, method=method)
+        scaler = Scaler.identity(X.shape[1])
+        if standardize:
+            scaler = Scaler.fit_chunks(X, CHUNK_ROWS) if on_disk else Scaler.fit(X)
+        params = model.solve(scaler.lazy_transform(X), y, method=method)
         W, b = scaler.unscale(*model.unpack(params, X.shape[1]))
         converged, message = True, f"closed form ({method})"
     else:
@@ -89,6 +93,7 @@ def solve_least_squares(
                 standardize=standardize,
                 gtol=gtol,
                 max_iter=max_iter,
+                chunk_rows=CHUNK_ROWS if on_disk else None,
             )
         W, b = trained.coefficients()
         summary = summarize(
@@ -105,7 +110,7 @@ def solve_least_squares(
     elapsed = time.perf_counter() - start
 
     coef, intercept = W[:, 0], float(b[0])
-    fitted = X @ coef + intercept
+    fitted = by_chunks(X, lambda block: block @ coef + intercept)
     s = _singular_values(X)
     tol = s[0] * max(X.shape[0], X.shape[1] + 1) * np.finfo(np.float64).eps if s.size else 0.0
     rank = int((s > tol).sum())
@@ -124,8 +129,8 @@ def solve_least_squares(
 
 
 def _singular_values(X: np.ndarray) -> np.ndarray:
-    """Singular values of ``[X, 1]``, descending; through the small R of a QR when tall."""
-    Xh = np.column_stack([X, np.ones(X.shape[0])])
-    if Xh.shape[0] > Xh.shape[1]:
-        Xh = scipy.linalg.qr(Xh, mode="r", check_finite=False)[0][: Xh.shape[1]]
-    return scipy.linalg.svdvals(Xh, check_finite=False)
+    """Singular values of ``[X, 1]``, descending: those of the small triangle of its QR,
+    taken a block of rows at a time (``tsqr``), so ``X`` may be on disk."""
+    d = X.shape[1]
+    R = tsqr(X, np.zeros((X.shape[0], 0)))
+    return scipy.linalg.svdvals(R[: d + 1, : d + 1], check_finite=False)

@@ -56,6 +56,10 @@ class LeastSquares(LinearModel):
         pinv: ``V S+ U^T y`` from the SVD of the small R of a QR of ``Xh`` (never forming
             the pseudo-inverse); minimum-norm where ``Xh`` is rank-deficient or wide.
         lstsq: LAPACK's ``gelsd`` (numpy.linalg.lstsq).
+        A matrix on disk (``linfit.data.rowfile.RowFile``) is read once, a block of rows at a
+        time: normal accumulates the Gram matrix; pinv and lstsq solve the same problem on
+        the triangle ``R`` of ``[Xh, Y] = Q R`` (``tsqr``), whose solutions, minimum-norm
+        one included, are ``Xh``'s since ``Q`` has orthonormal columns.
         With ``reg > 0``, pinv and lstsq solve the equivalent augmented system
         ``[Xh; sqrt(N reg) D] theta = [Y; 0]``.
         """
@@ -65,13 +69,24 @@ class LeastSquares(LinearModel):
         Y = y.reshape(n, -1).astype(np.float64, copy=False)
         if method == "normal":
             return self._solve_normal(X, Y).ravel()
-        Xh = np.empty((n, d + 1))
-        Xh[:, :d] = X
-        Xh[:, d] = 1.0
+        rcond = PINV_RCOND
+        if isinstance(X, np.ndarray):
+            Xh = np.empty((n, d + 1))
+            Xh[:, :d] = X
+            Xh[:, d] = 1.0
+        else:  # a matrix on disk: the same problem on the small triangle of its QR
+            R = tsqr(X, Y)
+            Xh, Y = R[: d + 1, : d + 1], R[: d + 1, d + 1 :]
+            # TSQR's merges leave a zero singular value at ~sqrt(blocks) eps, not eps:
+            # cut off at numpy.linalg.matrix_rank's tolerance instead
+            rcond = max(n, d + 1) * np.finfo(np.float64).eps
         if self.reg > 0:
             ridge = np.sqrt(n * self.reg) * np.eye(d, d + 1)
             Xh, Y = np.vstack([Xh, ridge]), np.vstack([Y, np.zeros((d, Y.shape[1]))])
-        theta = pinv_solve(Xh, Y) if method == "pinv" else np.linalg.lstsq(Xh, Y)[0]
+        if method == "pinv":
+            theta = pinv_solve(Xh, Y, rcond)
+        else:
+            theta = np.linalg.lstsq(Xh, Y, rcond=None if rcond == PINV_RCOND else rcond)[0]
         # theta is (d + 1, K) with the bias as its last row, which is exactly the flat layout
         return theta.ravel()
 
@@ -121,8 +136,32 @@ def normal_equations(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return gram[: d + 1, : d + 1], gram[:d, d + 1 :], gram[d, d + 1 :]
 
 
-def pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """``pinv(A) @ Y`` with numpy's cut-off, without forming ``pinv(A)``.
+def tsqr(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The triangle ``R`` (d + 1 + K, d + 1 + K) of ``B = [X, 1, Y] = Q R``, one pass over ``X``.
+
+    Sequential TSQR: each cache-sized block of rows is stacked under the triangle so far
+    and factored again, so ``Q`` is never formed and memory holds a block. ``R`` carries
+    what least squares needs, stably: ``R11`` has ``[X, 1]``'s singular values,
+    ``R11 theta = R12`` has its solutions and ``||R22||`` is the residual norm.
+    """
+    d, K = X.shape[1], Y.shape[1]
+    width = d + 1 + K
+    R = np.zeros((0, width))
+    for rows in row_blocks(X):
+        B = np.empty((R.shape[0] + rows.stop - rows.start, width))
+        B[: R.shape[0]] = R
+        B[R.shape[0] :, :d] = X[rows]
+        B[R.shape[0] :, d] = 1.0
+        B[R.shape[0] :, d + 1 :] = Y[rows]
+        R = scipy.linalg.qr(B, mode="r", check_finite=False)[0][:width]
+    square = np.zeros((width, width))
+    square[: R.shape[0]] = R
+    return square
+
+
+def pinv_solve(A: np.ndarray, Y: np.ndarray, rcond: float = PINV_RCOND) -> np.ndarray:
+    """``pinv(A) @ Y`` with numpy's cut-off (``rcond`` relative to the largest singular
+    value), without forming ``pinv(A)``.
 
     A tall A is first reduced to the small triangle of its QR (A = Q R), whose SVD
     R = U S V^T gives A's singular values and right vectors; then
@@ -135,5 +174,5 @@ def pinv_solve(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         YtQ, R = scipy.linalg.qr_multiply(A, Y.T, mode="right")
         A, Y = R, YtQ.T
     U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False, lapack_driver="gesdd")
-    keep = s > PINV_RCOND * (s[0] if s.size else 0.0)
+    keep = s > rcond * (s[0] if s.size else 0.0)
     return Vt[keep].T @ ((U[:, keep].T @ Y) / s[keep, None])
