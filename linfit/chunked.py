@@ -25,6 +25,28 @@ def row_chunks(n_samples: int, chunk_rows: int) -> Iterator[slice]:
         yield slice(start, min(start + chunk_rows, n_samples))
 
 
+def add_penalty(
+    model: LinearModel, n_features: int, params: np.ndarray, f: float, g: np.ndarray | None
+) -> tuple[float, np.ndarray | None]:
+    """``reg ||W||^2`` added once to a summed data term ``f`` and (in place) to its gradient
+    ``g`` (or None): the one place a sum over chunks, blocks or workers adds the penalty."""
+    W, _ = model.unpack(params, n_features)
+    f += model.reg * float(np.dot(W.ravel(), W.ravel()))
+    if g is not None:
+        g[: W.size] += 2.0 * model.reg * W.ravel()
+    return f, g
+
+
+def add_penalty_hvp(
+    model: LinearModel, n_features: int, v: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """The penalty's share ``2 reg V`` (W's entries, not b's) added in place to a summed
+    data-term Hessian product ``out``, which is returned."""
+    n_weights = v.size - v.size // (n_features + 1)
+    out[:n_weights] += 2.0 * model.reg * v[:n_weights]
+    return out
+
+
 def chunked_objective(
     model: LinearModel,
     X: np.ndarray,
@@ -48,11 +70,7 @@ def chunked_objective(
         return scaler.transform(block) if scaler is not None else block
 
     def penalized(params: np.ndarray, f: float, g: np.ndarray | None) -> tuple:
-        W, _ = model.unpack(params, n_features)
-        f += model.reg * float(np.dot(W.ravel(), W.ravel()))
-        if g is not None:
-            g[: W.size] += 2.0 * model.reg * W.ravel()
-        return f, g
+        return add_penalty(model, n_features, params, f, g)
 
     def fun(params: np.ndarray) -> tuple[float, np.ndarray]:
         f, g = 0.0, np.zeros_like(params)
@@ -71,16 +89,13 @@ def chunked_objective(
         return penalized(params, f, None)[0]
 
     def hess_operator(params: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        n_weights = params.size - params.size // (n_features + 1)  # W's entries, not b's
-
         def hvp(v: np.ndarray) -> np.ndarray:
             # chunks are read again for every product (holding them would hold X)
             out = np.zeros_like(params)
             for sl in slices:
                 weight = (sl.stop - sl.start) / n_samples
                 out += weight * data_term.hessp(params, chunk(sl), y[sl], v)
-            out[:n_weights] += 2.0 * model.reg * v[:n_weights]
-            return out
+            return add_penalty_hvp(model, n_features, v, out)
 
         return hvp
 

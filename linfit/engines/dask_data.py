@@ -1,0 +1,121 @@
+"""Reading a table into a dask.distributed cluster: a file, a glob or a folder of CSV or
+Parquet files, as dask arrays with known row chunks (one per partition)."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from linfit.data.formats import resolve_format, text_separator
+from linfit.data.labels import _resolve_target
+from linfit.errors import DataError, OptionError
+from linfit.optional import require
+
+PATTERN_CHARS = "*?["
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet")
+
+
+def require_dask() -> Any:
+    """``dask.dataframe`` (with distributed), or the one-line error naming the extra."""
+    require("distributed", "dask", "--engine dask")
+    return require("dask.dataframe", "dask", "--engine dask")
+
+
+@dataclass(frozen=True)
+class DaskTable:
+    """A table on the cluster: raw features ``X`` (n, d) and target ``y`` (n,), dask
+    arrays whose row chunks are known; ``y`` keeps the file's values (labels or numbers)."""
+
+    X: Any
+    y: Any
+    feature_names: tuple[str, ...]
+    target_name: str
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+
+def table_files(source: str | Path) -> list[str]:
+    """The files ``source`` names: itself, a glob's matches, or a folder's tables, sorted."""
+    text = str(source)
+    if Path(text).is_dir():
+        files = [str(p) for p in sorted(Path(text).iterdir()) if p.suffix in TABLE_SUFFIXES]
+    elif any(c in text for c in PATTERN_CHARS):
+        files = sorted(glob.glob(text))
+    else:
+        files = [text] if Path(text).is_file() else []
+    if not files:
+        raise DataError(f"{text}: no such file, or no CSV or Parquet file matches it")
+    return files
+
+
+def read_table(
+    source: str | Path,
+    *,
+    target: str | int | None = None,
+    sep: str | None = None,
+    file_format: str | None = None,
+    blocksize: str | int = "64MB",
+) -> DaskTable:
+    """Read ``source`` on the cluster and persist it there: every column but the target
+    (by name or 0-based index, default the last) is a feature, and must be numeric."""
+    dd = require_dask()
+    files = table_files(source)
+    fmt = resolve_format(files[0], file_format)
+    name = Path(str(source)).name
+    if fmt == "parquet":
+        frame = dd.read_parquet(files)
+    elif fmt in ("csv", "tsv"):
+        separator = text_separator(files[0], fmt, sep) or ","
+        frame = dd.read_csv(files, sep=separator, blocksize=blocksize)
+    else:
+        raise OptionError(f"--engine dask reads CSV, TSV and Parquet files, not {fmt}")
+    columns = [str(c) for c in frame.columns]
+    target_name = _resolve_target(columns, target, name)
+    features = [c for c in columns if c != target_name]
+    if not features:
+        raise DataError(f"{name} needs at least one feature column besides {target_name!r}")
+    text = [c for c in features if frame[c].dtype.kind not in "iufb"]
+    if text:
+        raise DataError(
+            f"{name}: --engine dask needs numeric features, but column {text[0]!r} is "
+            f"{frame[text[0]].dtype}; encode it first, or use --engine memory --encode onehot"
+        )
+    frame = frame.persist()  # read once; lost partitions are read again from the files
+    X = frame[features].astype("float64").to_dask_array(lengths=True)
+    labels = frame[target_name]
+    if labels.dtype.kind not in "iufb":  # text labels: plain object arrays, as in memory
+        labels = labels.astype(object)
+    y = labels.to_dask_array(lengths=True)
+    return DaskTable(X=X, y=y, feature_names=tuple(features), target_name=target_name)
+
+
+def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTable, DaskTable]:
+    """``(train, test)``: each row held out with probability ``test_size``, drawn on the
+    workers block by block (seeded by ``seed`` and the block's index), never gathered."""
+    import dask.array as da
+
+    if not 0.0 <= test_size < 1.0:
+        raise OptionError(
+            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
+        )
+    held = da.map_blocks(_held_out, table.y, test_size, seed, dtype=bool)
+    parts = []
+    for keep in (~held, held):
+        X, y = table.X[keep], table.y[keep]
+        X.compute_chunk_sizes()
+        y.compute_chunk_sizes()
+        parts.append(DaskTable(X, y, table.feature_names, table.target_name))
+    if parts[0].n_rows == 0:
+        raise OptionError(f"--test-size {test_size} leaves no training rows; use a smaller one")
+    return parts[0], parts[1]
+
+
+def _held_out(y_block: Any, test_size: float, seed: int, block_info: Any = None) -> Any:
+    import numpy as np
+
+    index = block_info[0]["chunk-location"][0] if block_info else 0
+    return np.random.default_rng([seed, index]).random(len(y_block)) < test_size

@@ -1,0 +1,176 @@
+"""Training on a dask.distributed cluster: ``fit_dask`` is ``linfit.training.fit`` with the
+rows on the workers; the optimizer runs here, on (d + 1) K numbers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from linfit.data import align_labels
+from linfit.engines.dask_blocks import ClusterData, load_blocks
+from linfit.engines.dask_data import require_dask
+from linfit.engines.dask_lstsq import solve_on_cluster
+from linfit.engines.dask_objective import cluster_objective
+from linfit.models import LeastSquares, LinearModel, ReLURegressor
+from linfit.optim import Callback, OptimizeResult
+from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
+from linfit.training import TrainedModel, prepare_optimizer, run_optimizer
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None) -> Iterator[Any]:
+    """A client of the cluster at ``scheduler`` (e.g. ``tcp://host:8786``), or of a
+    ``LocalCluster`` of worker processes (one per core) started here and closed on exit."""
+    require_dask()
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def fit_dask(
+    model: LinearModel,
+    X: Any,
+    y: Any,
+    *,
+    client: Any = None,
+    optimizer: str | None = None,
+    standardize: bool = True,
+    feature_names: tuple[str, ...] | None = None,
+    target_name: str = "target",
+    gtol: float = DEFAULT_GTOL,
+    ftol: float = DEFAULT_FTOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    lr: float | None = None,
+    callback: Callback | None = None,
+) -> tuple[TrainedModel, OptimizeResult]:
+    """Train ``model`` on raw dask arrays ``X`` (n, d) and ``y`` (n,) on ``client``'s
+    cluster (default: the current client); same arguments and result as ``fit``."""
+    require_dask()
+    if client is None:
+        from distributed import get_client
+
+        client = get_client()
+    minimizer, options = prepare_optimizer(model, optimizer, lr=lr, gtol=gtol, max_iter=max_iter)
+    data = load_blocks(
+        client,
+        X,
+        y,
+        classify=model.is_classifier,
+        standardize=standardize,
+        target_name=target_name,
+    )
+    K = data.classes.size if data.classes is not None else 1
+    objective = cluster_objective(model, data, K)
+    result, summary = run_optimizer(
+        model,
+        minimizer,
+        objective,
+        _start(model, data, K),
+        options,
+        gtol=gtol,
+        ftol=ftol,
+        max_iter=max_iter,
+        callback=callback,
+        standardized=standardize,
+    )
+    model.check_solution(result.x, *data.first_block())
+    trained = TrainedModel(
+        model=model,
+        params=result.x,
+        feature_names=tuple(feature_names or (f"x{i}" for i in range(data.n_features))),
+        target_name=target_name,
+        scaler=data.scaler,
+        classes=data.classes,
+        summary=summary,
+        feature_means=data.raw_means,
+    )
+    return trained, result
+
+
+def _start(model: LinearModel, data: ClusterData, K: int) -> np.ndarray:
+    """The in-memory start: zeros for convex models; ReLU's least-squares start, solved
+    on the cluster; another model's own rule, on the first block."""
+    if model.convex:
+        return np.zeros((data.n_features + 1) * K)
+    if isinstance(model, ReLURegressor):
+        return solve_on_cluster(LeastSquares(reg=max(model.reg, 1e-8)), data, "lstsq")
+    return model.initial_params(*data.first_block())
+
+
+def cluster_scores(trained: TrainedModel, X: Any, y: Any, prefix: str, client: Any) -> dict:
+    """``trained.scores(X, y, prefix)`` for raw dask arrays, from per-block counts and sums."""
+    if X.shape[0] == 0:
+        return {}
+    blocks = [client.compute(list(X.to_delayed()[:, 0])), client.compute(list(y.to_delayed()))]
+    parts = client.gather(client.map(_score_block, *blocks, trained=trained))
+    if trained.classes is not None:
+        return {f"{prefix}_accuracy": sum(p[0] for p in parts) / sum(p[1] for p in parts)}
+    n = sum(p[1] for p in parts)
+    ss_res = sum(p[0] for p in parts)
+    mean = sum(p[2] * p[1] for p in parts) / n
+    ss_tot = sum(p[3] + p[1] * (p[2] - mean) ** 2 for p in parts)
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (0.0 if ss_res > 0 else 1.0)
+    return {f"{prefix}_r2": float(r2), f"{prefix}_rmse": float(np.sqrt(ss_res / n))}
+
+
+def _score_block(X: np.ndarray, y: np.ndarray, *, trained: TrainedModel) -> tuple:
+    if X.shape[0] == 0:
+        return 0, 0, 0.0, 0.0
+    if trained.classes is not None:
+        return int((trained._codes(X) == align_labels(y, trained.classes)).sum()), X.shape[0]
+    y = y.astype(np.float64)
+    residual = trained.predict(X) - y
+    return (
+        float(residual @ residual),
+        X.shape[0],
+        float(y.mean()),
+        float(((y - y.mean()) ** 2).sum()),
+    )
+
+
+def train_on_cluster(
+    model: LinearModel,
+    source: Any,
+    *,
+    client: Any,
+    target: str | None = None,
+    sep: str | None = None,
+    file_format: str | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+    **fit_options: Any,
+) -> tuple[TrainedModel, OptimizeResult, dict, int, int]:
+    """Read ``source`` (a file, glob or folder) on the cluster, hold out ``test_size`` of
+    the rows, train, and score: ``(trained, result, metrics, n_train, n_test)``."""
+    from linfit.engines.dask_data import read_table, split_table
+
+    table = read_table(source, target=target, sep=sep, file_format=file_format)
+    train, test = split_table(table, test_size, seed) if test_size > 0 else (table, None)
+    trained, result = fit_dask(
+        model,
+        train.X,
+        train.y,
+        client=client,
+        feature_names=table.feature_names,
+        target_name=table.target_name,
+        **fit_options,
+    )
+    metrics = cluster_scores(trained, train.X, train.y, "train", client)
+    if test is not None:
+        metrics.update(cluster_scores(trained, test.X, test.y, "test", client))
+    return trained, result, metrics, train.n_rows, 0 if test is None else test.n_rows

@@ -1,0 +1,193 @@
+"""The Dask engine: the in-memory engine's parameters on a cluster of 2 worker processes,
+through a lost worker, and from the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("dask.dataframe")
+
+from cli_helpers import IRIS, invoke  # noqa: E402
+
+from linfit import optional, persist  # noqa: E402
+from linfit.engines.dask_blocks import load_blocks  # noqa: E402
+from linfit.engines.dask_data import read_table  # noqa: E402
+from linfit.engines.dask_fit import fit_dask  # noqa: E402
+from linfit.engines.dask_lstsq import solve_on_cluster  # noqa: E402
+from linfit.errors import DataError  # noqa: E402
+from linfit.models import MODELS, LeastSquares, LinearSVM  # noqa: E402
+from linfit.optim import OPTIMIZERS  # noqa: E402
+from linfit.optional import MissingExtraError  # noqa: E402
+from linfit.preprocess import Scaler  # noqa: E402
+from linfit.training import fit  # noqa: E402
+
+REG = 0.05
+
+
+def _models():
+    for cls in MODELS.values():
+        if cls is LinearSVM:
+            for variant, form in itertools.product(
+                ("hinge", "squared_hinge"), ("weston-watkins", "one-vs-rest")
+            ):
+                yield LinearSVM(reg=REG, variant=variant, multiclass=form)
+        else:
+            yield cls(reg=REG)
+
+
+PAIRS = [
+    pytest.param(model, name, id=f"{model.describe()}-{name}")
+    for model in _models()
+    for name, optimizer in OPTIMIZERS.items()
+    if model.has_hessian or not optimizer.needs_hessian
+]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def _write(path, X, y):
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).assign(target=y)
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A classification and a regression CSV of 240 rows, read in 2 partitions each."""
+    folder = tmp_path_factory.mktemp("dask")
+    rng = np.random.default_rng(0)
+    X = rng.normal(1.0, 2.0, (240, 3))
+    # labels that depend on X, so the fitted weights are of order one
+    scores = X @ rng.standard_normal((3, 3)) + rng.standard_normal((240, 3))
+    labels = np.array(["a", "b", "c"])[scores.argmax(axis=1)]
+    values = np.abs(X @ [1.0, -0.5, 0.3] + 0.5 + 0.1 * rng.standard_normal(240))
+    return {
+        True: _write(folder / "classes.csv", X, labels),
+        False: _write(folder / "values.csv", X, values),
+    }
+
+
+def _table(path):
+    return read_table(path, blocksize=path.stat().st_size // 3)  # 3 partitions
+
+
+def _comparable(trained):
+    """Params with the bias centred for classifiers: a multiclass loss on scores is blind
+    to a shift of every class's bias, so that shift is wherever the optimizer left it."""
+    params = trained.params.copy()
+    if trained.classes is not None:
+        K = trained.classes.size
+        params[-K:] -= params[-K:].mean()
+    return params
+
+
+def _memory_twin(client, model, table, **options):
+    X, y = client.compute([table.X, table.y], sync=True)
+    return fit(model, X, y, **options)
+
+
+@pytest.mark.parametrize(("model", "optimizer"), PAIRS)
+def test_each_model_and_optimizer_gives_the_in_memory_parameters(client, files, model, optimizer):
+    table = _table(files[model.is_classifier])
+    assert len(table.X.chunks[0]) >= 2
+    # compared after the same 10 iterations: near the optimum a run ends where rounding
+    # stalls its line search (~1e-8 relative, in memory too), which proves nothing here;
+    # a quadratic (least squares) instead runs to its gradient test, which it reaches
+    max_iter = 1000 if isinstance(model, LeastSquares) else 10
+    options = dict(optimizer=optimizer, gtol=1e-10, ftol=0.0, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory, _ = _memory_twin(client, model, table, **options)
+        dask, _ = fit_dask(model, table.X, table.y, client=client, **options)
+    a, b = _comparable(memory), _comparable(dask)
+    assert np.abs(b - a).max() <= 1e-8 * np.abs(a).max()
+    np.testing.assert_allclose(dask.scaler.mean, memory.scaler.mean, rtol=1e-14)
+    np.testing.assert_allclose(dask.scaler.scale, memory.scaler.scale, rtol=1e-12)
+    assert dask.feature_names == ("x0", "x1", "x2") and dask.target_name == "target"
+
+
+@pytest.mark.parametrize("method", ["normal", "pinv", "lstsq"])
+def test_closed_form_least_squares_on_the_cluster_equals_the_in_memory_solve(client, files, method):
+    table = _table(files[False])
+    model = LeastSquares(reg=REG)
+    data = load_blocks(
+        client, table.X, table.y, classify=False, standardize=True, target_name="target"
+    )
+    X, y = client.compute([table.X, table.y], sync=True)
+    expected = model.solve(Scaler.fit(X).transform(X), y.astype(float), method=method)
+    np.testing.assert_allclose(solve_on_cluster(model, data, method), expected, rtol=1e-10)
+
+
+def test_non_numeric_features_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "text.csv"
+    pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0], "t": [0, 1]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"numeric features.*'a'") as info:
+        read_table(path)
+    assert "\n" not in str(info.value)
+
+
+def test_the_cli_trains_on_the_cluster_and_predict_uses_the_model(client, tmp_path):
+    address = client.scheduler.address
+    on_dask, in_memory = tmp_path / "dask.linfit", tmp_path / "memory.linfit"
+    common = ["train", IRIS, "--test-size", "0", "-q"]
+    invoke([*common, "--engine", "dask", "--scheduler", address, "--out", on_dask])
+    invoke([*common, "--out", in_memory])
+    trained = persist.load(on_dask)
+    assert trained.summary["converged"] and trained.summary["metrics"]["train_accuracy"] > 0.9
+    predictions = [invoke(["predict", path, IRIS]).stdout for path in (on_dask, in_memory)]
+    assert predictions[0] == predictions[1]
+
+
+def test_without_the_extra_the_engine_is_refused_in_one_line(monkeypatch, tmp_path):
+    def missing(module, extra, purpose):
+        raise MissingExtraError(f"{purpose} needs {module}; pip install 'linfit[{extra}]'")
+
+    monkeypatch.setattr("linfit.engines.dask_data.require", missing)
+    result = invoke(["train", IRIS, "--engine", "dask", "--out", tmp_path / "m.linfit"], ok=False)
+    assert result.exit_code == 2
+    assert "pip install 'linfit[dask]'" in result.stderr
+    assert not (tmp_path / "m.linfit").exists()
+    assert optional.require  # the real helper is untouched
+
+
+@pytest.mark.filterwarnings("ignore::linfit.errors.ConvergenceWarning")
+def test_training_survives_a_killed_worker(client, files):
+    """SIGKILL a worker after iteration 2: its blocks are read again from the file on the
+    other (or the restarted) worker, and the run ends where the in-memory one does."""
+    model = next(m for m in _models() if m.name == "softmax")
+    table = _table(files[True])
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_after_two(record):
+        if record.nit == 2 and not killed:
+            victim = sorted(pids)[0]
+            os.kill(pids[victim], signal.SIGKILL)
+            killed.append(victim)
+
+    options = dict(optimizer="lbfgs", gtol=1e-10, ftol=0.0, max_iter=10)
+    memory, _ = _memory_twin(client, model, table, **options)
+    dask, result = fit_dask(
+        model, table.X, table.y, client=client, callback=kill_after_two, **options
+    )
+    assert killed and result.nit > 2
+    a = _comparable(memory)
+    assert np.abs(_comparable(dask) - a).max() <= 1e-8 * np.abs(a).max()
+    client.wait_for_workers(2, timeout=60)
