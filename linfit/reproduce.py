@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from linfit.atomic import atomic_write
+from linfit import plots
 from linfit.comparison import Row, compare_models
 from linfit.data import load_dataset
 from linfit.datasets import BUNDLED, bundled_path
@@ -252,12 +252,11 @@ def _cell(value: int | None) -> str:
 
 def plot_convergence(results: list[DatasetResult], folder: Path) -> list[Path]:
     """``f - f*`` on a log scale against iterations, every optimizer on one axis, per
-    dataset and convex model; ``f*`` is the lowest objective any optimizer reached."""
-    import matplotlib
+    dataset and convex model; ``f*`` is the lowest objective any optimizer reached.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    Raises :class:`~linfit.optional.MissingExtraError` when matplotlib is not installed.
+    """
+    plots.require_matplotlib()
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for r in results:
@@ -268,30 +267,17 @@ def plot_convergence(results: list[DatasetResult], folder: Path) -> list[Path]:
             if all(row.n_iter == 0 for row in runs):  # started optimal: no steps to plot
                 continue
             f_star = min(min(row.history) for row in runs)
-            fig, ax = plt.subplots(figsize=(6, 4))
+            figure = plots.new_figure(figsize=(6, 4))
+            ax = figure.subplots()
             for row in runs:
                 gap = np.asarray(row.history) - f_star
-                keep = gap > 0
-                short = keep.sum() < 40  # markers, so a few Newton steps stay visible
-                ax.semilogy(
-                    np.flatnonzero(keep),
-                    gap[keep],
-                    label=row.optimizer,
-                    marker="o" if short else None,
-                    markersize=3,
-                )
+                plots.log_curve(ax, np.arange(gap.size), gap, label=row.optimizer)
             ax.set(title=f"{r.name}: {model}", xlabel="iteration", ylabel="f - f*")
             ax.legend()
-            ax.grid(True, which="both", alpha=0.3)
+            plots.grid(ax)
             path = (
                 folder / f"{r.name}_{model.replace(' ', '_').replace('(', '').replace(')', '')}.png"
             )
-            atomic_write(
-                path,
-                lambda fh, fig=fig: fig.savefig(fh, format="png", dpi=100, bbox_inches="tight"),
-                binary=True,
-                what="plot",
-            )
-            plt.close(fig)
+            plots.save_figure(figure, path)
             paths.append(path)
     return paths

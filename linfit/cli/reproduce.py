@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from linfit.atomic import atomic_write
 from linfit.cli.app import app
@@ -14,6 +15,7 @@ from linfit.cli.options import JsonOpt, QuietOpt
 from linfit.cli.output import console, emit_json
 from linfit.datasets import BUNDLED
 from linfit.errors import OptionError, OutputError
+from linfit.optional import MissingExtraError
 from linfit.reproduce import plot_convergence, reproduce, to_json, to_markdown
 
 
@@ -53,8 +55,8 @@ def reproduce_command(
     if plots:
         try:
             written += plot_convergence(results, out / "plots")
-        except ImportError:
-            err.print("matplotlib is not installed: no plots (pip install 'linfit[plot]')")
+        except MissingExtraError:
+            err.print(escape("matplotlib is not installed: no plots (pip install 'linfit[plot]')"))
     failures = [v for r in results for v in r.verdicts if not v.passed]
     for v in failures:
         err.print(f"[red]FAILS:[/] {v.dataset} {v.model}: test {v.linfit:.4f} vs {v.baseline:.4f}")

@@ -1,0 +1,236 @@
+"""Input formats besides delimited text: Parquet, and LIBSVM/svmlight sparse text.
+
+A file's format is named by ``--format`` (``csv``, ``tsv``, ``parquet``, ``libsvm``) or
+else by its ending (``.parquet``; ``.svm``, ``.libsvm``, ``.svmlight``; ``.tsv``/``.tab``;
+anything else is CSV, as before).
+
+- Parquet is read by pandas (with pyarrow, the ``parquet`` extra) into the same DataFrame
+  a CSV file becomes, so every column rule applies unchanged: ``--target``, ``--encode``,
+  missing values, matching a model's features by name. An index pandas stored in the file
+  is not a column, and is ignored.
+- LIBSVM lines are ``label index:value index:value ...`` with increasing indices; features
+  left out are zeros. It is read by scikit-learn's ``load_svmlight_file`` into a CSR
+  matrix. Features are named by their index in the file: ``f1, f2, ...`` (and ``f0``
+  where a file counts from zero), so a model trained on one LIBSVM file finds its
+  features in another whatever the largest index there. The label is the first field
+  (``--target`` does not apply), and there are no missing values. The matrix is made
+  dense when it has at most ``DENSE_CELLS`` cells (BLAS on a dense block is fastest, and
+  every command takes it); a larger one stays sparse (CSR), which training, prediction and
+  evaluation take (see :func:`require_dense` for the commands that do not).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from linfit.data.columns import _names_list
+from linfit.data.read import (
+    _COMPRESSION_EXTENSIONS,
+    _normalize_sep,
+    _one_line,
+    _read_frame,
+    _Source,
+    _text_column,
+)
+from linfit.errors import DataError, OptionError
+from linfit.optional import MissingExtraError, require
+
+Format = Literal["csv", "tsv", "parquet", "libsvm"]
+FORMATS: tuple[Format, ...] = ("csv", "tsv", "parquet", "libsvm")
+EXTENSIONS: dict[str, Format] = {
+    ".parquet": "parquet",
+    ".svm": "libsvm",
+    ".libsvm": "libsvm",
+    ".svmlight": "libsvm",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+}
+TEXT_FORMATS = ("csv", "tsv")
+# A LIBSVM matrix with more cells than this is not made dense (8e8 bytes in float64).
+DENSE_CELLS = 10**8
+LIBSVM_TARGET = "target"  # the name a LIBSVM file's label gets in a model file
+_INDEX_NAME = re.compile(r"f(0|[1-9][0-9]*)")
+
+
+def resolve_format(path: str | Path, file_format: str | None = None) -> Format:
+    """The format named by ``file_format``, else by the file's ending (CSV by default)."""
+    if file_format is not None:
+        name = file_format.lower()
+        if name not in FORMATS:
+            raise OptionError(f"--format takes one of {', '.join(FORMATS)}, got {file_format!r}")
+        return name  # type: ignore[return-value]
+    if str(path) == "-":
+        return "csv"
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSION_EXTENSIONS:
+        suffixes.pop()
+    return EXTENSIONS.get(suffixes[-1], "csv") if suffixes else "csv"
+
+
+def text_separator(path: str | Path, file_format: Format, sep: str | None) -> str | None:
+    """The delimiter of a CSV/TSV file (``--sep`` wins over the format); None for the
+    other formats, which take no ``--sep``."""
+    if file_format not in TEXT_FORMATS:
+        if sep is not None:
+            raise OptionError(f"--sep applies to CSV and TSV files, not to {file_format} files")
+        return None
+    if sep is None and file_format == "tsv":
+        return "\t"
+    if sep is None and file_format == "csv":
+        return ","
+    return _normalize_sep(sep, path)
+
+
+def text_column_reader(
+    source: _Source, file_format: Format, sep: str | None
+) -> Callable[[str], pd.Series] | None:
+    """For prediction with one-hot features: reads one column again as raw text (CSV and
+    TSV, whose parser may have read it as numbers); None for Parquet, whose columns keep
+    the types they were written with."""
+    if file_format not in TEXT_FORMATS:
+        return None
+    return functools.partial(_text_column, source, sep or ",")
+
+
+def read_frame(source: _Source, file_format: Format, sep: str | None) -> pd.DataFrame:
+    """The table of a CSV, TSV or Parquet file: at least one row, unique string names."""
+    if file_format == "parquet":
+        return _read_parquet(source)
+    if file_format == "libsvm":
+        raise ValueError("a LIBSVM file is not a table; use read_libsvm")
+    return _read_frame(source, sep or ",")
+
+
+def _read_parquet(source: _Source) -> pd.DataFrame:
+    require("pyarrow", "parquet", f"reading the Parquet file {source.name}")
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    try:
+        names = [str(n) for n in pq.read_schema(source.handle()).names]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise DataError(
+                f"{source.name}: duplicate column name(s) {_names_list(duplicates)}; "
+                "rename the columns so that each name is unique"
+            )
+        frame = pd.read_parquet(source.handle(), engine="pyarrow")
+    except ImportError as exc:  # pandas wants a newer pyarrow
+        raise MissingExtraError(
+            f"reading the Parquet file {source.name}: {_one_line(str(exc))}; "
+            "pip install 'linfit[parquet]'"
+        ) from None
+    except (OSError, ValueError, pyarrow.ArrowException) as exc:
+        raise DataError(
+            f"cannot read {source.name} as Parquet ({_one_line(str(exc))}); check the file, "
+            "or name its format with --format"
+        ) from None
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.shape[1] == 0:
+        raise DataError(f"{source.name} has no columns; expected a table of features and target")
+    if len(frame) == 0:
+        raise DataError(f"{source.name} has columns but no rows; add rows of data")
+    return frame
+
+
+def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(X, y)`` of a LIBSVM file: X (n, max index + 1) CSR in ``dtype``, column j holding
+    index j; y (n,) labels, int64 where every label is a whole number, else float64."""
+    from sklearn.datasets import load_svmlight_file
+
+    try:
+        X, y = load_svmlight_file(source.handle(), dtype=dtype, zero_based=True)
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"cannot read {source.name} as LIBSVM ({_one_line(str(exc))}); each line must "
+            "be 'label index:value ...' with increasing indices, or name the file's format "
+            "with --format"
+        ) from None
+    if X.shape[0] == 0:
+        raise DataError(f"{source.name} has no data lines; expected 'label index:value ...'")
+    for values, name in ((X.data, "feature values"), (y, "labels")):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise DataError(
+                f"{source.name} has {int(bad.sum())} {name} that are NaN or infinite; fix or "
+                "remove them"
+            )
+    whole = y == np.round(y)
+    if whole.all() and np.abs(y).max() < 2.0**53:
+        y = y.astype(np.int64)
+    return X.tocsr(), y
+
+
+def libsvm_training(
+    source: _Source, dtype: np.dtype, target: str | int | None = None
+) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray, tuple[str, ...]]:
+    """``(X, y, feature names)`` for training on a LIBSVM file: every index up to the
+    largest is a feature (``f1``... or ``f0``... where the file uses index 0)."""
+    if target is not None:
+        raise OptionError(
+            f"--target does not apply to {source.name}: the label of a LIBSVM line is its "
+            "first field"
+        )
+    X, y = read_libsvm(source, dtype)
+    first = 0 if (X.indices == 0).any() else 1
+    if X.shape[1] <= first:
+        raise DataError(f"{source.name} has labels but no features; expected 'label index:value'")
+    X = X[:, first:]
+    names = tuple(f"f{i}" for i in range(first, first + X.shape[1]))
+    return _dense(X, source), y, names
+
+
+def libsvm_features(
+    source: _Source, feature_names: Sequence[str], dtype: np.dtype
+) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray]:
+    """``(X, y)`` of a LIBSVM file for a model trained on ``feature_names``: X's columns
+    are the model's features, in its order (an index the file never uses is zeros;
+    indices the model does not know are ignored)."""
+    indices, foreign = [], []
+    for name in feature_names:
+        match = _INDEX_NAME.fullmatch(name)
+        if match is None:
+            foreign.append(name)
+        else:
+            indices.append(int(match.group(1)))
+    if foreign:
+        raise DataError(
+            f"the model's features are named {_names_list(foreign)}, but a LIBSVM file's "
+            f"features are indices (f1, f2, ...); give {source.name} as a table with these "
+            "columns (CSV, TSV or Parquet)"
+        )
+    X, y = read_libsvm(source, dtype)
+    width = max(indices) + 1
+    if X.shape[1] < width:
+        X.resize((X.shape[0], width))  # indices the file never reaches are zeros
+    return _dense(X[:, indices], source), y
+
+
+def _dense(X: sp.csr_matrix, source: _Source) -> np.ndarray | sp.csr_matrix:
+    """``X`` as a dense C-contiguous array when it has at most ``DENSE_CELLS`` cells;
+    otherwise as it is, sparse."""
+    n, d = X.shape
+    if n * d > DENSE_CELLS:
+        return X
+    return np.ascontiguousarray(X.toarray())
+
+
+def require_dense(X: np.ndarray | sp.spmatrix, what: str) -> None:
+    """Refuse a sparse ``X`` (a LIBSVM file too large to make dense) where ``what`` (a
+    command, e.g. ``"solve-ls"``) needs a dense matrix."""
+    if sp.issparse(X):
+        n, d = X.shape
+        raise DataError(
+            f"{what} needs a dense matrix, and this LIBSVM data is {n} x {d} ({n * d:.3g} "
+            f"cells, over the {DENSE_CELLS:.0e} made dense); train, predict and evaluate "
+            "take it sparse"
+        )
