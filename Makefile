@@ -10,7 +10,7 @@ install: $(STAMP)
 # Re-install only when pyproject.toml changes.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e ".[dev,plot]"
+	$(BIN)/pip install -e ".[dev,plot,parquet,dask]"
 	touch $@
 
 demo: $(STAMP) datasets/iris.csv

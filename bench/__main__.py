@@ -10,6 +10,7 @@ from bench.classify import evaluation_floor, float32, make_data, softmax, svm
 from bench.harness import write_reports
 from bench.ingest import ingest_and_end_to_end
 from bench.least_squares import least_squares
+from bench.out_of_core import out_of_core
 
 SIZES = {
     # the workloads: minutes on 2 cores
@@ -17,15 +18,18 @@ SIZES = {
         "classify": (300_000, 100, 60, 10),
         "least_squares": (1_000_000, 200),
         "ingest": (300_000, 100, 10),
+        # a file that fits both ways, and one of about 3.3 GB
+        "out_of_core": ((300_000, 100, 10), (3_300_000, 100, 10)),
     },
     # a smoke run that keeps the code working (make test runs it)
     "quick": {
         "classify": (3_000, 20, 10, 5),
         "least_squares": (3_000, 20),
         "ingest": (2_000, 10, 3),
+        "out_of_core": ((2_000, 10, 3), (5_000, 10, 3)),
     },
 }
-WORKLOADS = ("softmax", "floor", "float32", "svm", "least_squares", "ingest")
+WORKLOADS = ("softmax", "floor", "float32", "svm", "least_squares", "ingest", "out_of_core")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "svm": lambda: svm(data),
         "least_squares": lambda: least_squares(*sizes["least_squares"]),
         "ingest": lambda: ingest_and_end_to_end(*sizes["ingest"]),
+        "out_of_core": lambda: out_of_core(*sizes["out_of_core"]),
     }
     for name in args.only:
         print(f"bench: {name}", file=sys.stderr, flush=True)

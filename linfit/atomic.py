@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from linfit.errors import OptionError, OutputError
+from linfit.errors import OptionError, OutputError, quote_path
 
 __all__ = ["atomic_open", "atomic_write", "check_target"]
 
@@ -53,12 +53,14 @@ def _umask() -> int:
 def _output_error(what: str, path: Path, err: OSError) -> OutputError:
     reason = err.strerror or str(err) or type(err).__name__
     hint = _HINTS.get(err.errno or 0, "check the path, or choose another one")
-    return OutputError(f"cannot write {what} '{path}': {' '.join(reason.split())}; {hint}")
+    shown = quote_path(path)
+    return OutputError(f"cannot write {what} {shown}: {' '.join(reason.split())}; {hint}")
 
 
 def _check_target(what: str, path: Path) -> tuple[Path, int | None]:
     """The folder to write in and the mode of the existing regular file (None if absent)."""
     folder = path.parent
+    shown = quote_path(path)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -70,22 +72,22 @@ def _check_target(what: str, path: Path) -> tuple[Path, int | None]:
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
             raise OptionError(
-                f"cannot write {what} '{path}': it is a symbolic link, which linfit does not "
+                f"cannot write {what} {shown}: it is a symbolic link, which linfit does not "
                 "write through; give the path of a regular file"
             )
         if stat.S_ISDIR(st.st_mode):
-            raise OptionError(f"cannot write {what} '{path}': it is a directory; give a file name")
+            raise OptionError(f"cannot write {what} {shown}: it is a directory; give a file name")
         if not stat.S_ISREG(st.st_mode):
             raise OptionError(
-                f"cannot write {what} '{path}': it is not a regular file (a device, FIFO or "
+                f"cannot write {what} {shown}: it is not a regular file (a device, FIFO or "
                 "socket); give the path of a regular file"
             )
         return folder, stat.S_IMODE(st.st_mode) & 0o777
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
         raise OptionError(
-            f"cannot write {what} '{path}': folder '{folder}' {problem}; create it or choose "
-            "another path"
+            f"cannot write {what} {shown}: folder {quote_path(folder)} {problem}; create it "
+            "or choose another path"
         )
     return folder, None
 

@@ -7,6 +7,15 @@ to fix it, so it can be shown to a user as it is.
 
 from __future__ import annotations
 
+from os import PathLike
+
+
+def quote_path(path: str | PathLike[str]) -> str:
+    """``path`` as a message shows it: ``'name'``, escaped (``'a\\nb.csv'``) if it holds a
+    newline or another control character, so that a message stays one line."""
+    text = str(path)
+    return f"'{text}'" if text.isprintable() else repr(text)
+
 
 class LinfitError(Exception):
     """A problem the user can fix: bad input, bad option, bad model file."""

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from linfit.atomic import atomic_write
-from linfit.errors import ModelFileError
+from linfit.errors import ModelFileError, quote_path
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "read_model_file", "write_model_file"]
 
@@ -32,7 +32,7 @@ FORMAT_VERSION = 1
 
 META_NAME = "meta.json"
 MAX_MEMBERS = 64
-MAX_META_BYTES = 1 << 20  # 1 MiB
+MAX_META_BYTES = 32 << 20  # 32 MiB: feature names of ~2 million features (LIBSVM)
 MAX_ARRAY_BYTES = 2 << 30  # 2 GiB per array
 MAX_TOTAL_BYTES = 2 << 30  # 2 GiB for the whole archive, uncompressed
 # Deflate tops out near 1032:1, reached only by long runs of one byte; a big member that
@@ -125,7 +125,7 @@ class _Reader:
         self.path = path
 
     def error(self, what: str) -> ModelFileError:
-        return ModelFileError(f"model file '{self.path}' {what}")
+        return ModelFileError(f"model file {quote_path(self.path)} {what}")
 
     def corrupted(self, what: str) -> ModelFileError:
         return self.error(f"{what}; the file is corrupted")
@@ -298,9 +298,9 @@ def read_model_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """
     path = Path(path)
     if not path.exists():
-        raise ModelFileError(f"model file '{path}' not found; check the path")
+        raise ModelFileError(f"model file {quote_path(path)} not found; check the path")
     if path.is_dir():
-        raise ModelFileError(f"model file '{path}' is a directory, not a model file")
+        raise ModelFileError(f"model file {quote_path(path)} is a directory, not a model file")
     reader = _Reader(path)
     try:
         with open(path, "rb") as fh:

@@ -24,7 +24,7 @@ from typing import Any, get_args, get_origin
 import numpy as np
 
 from linfit import __version__
-from linfit.errors import LinfitError, ModelFileError
+from linfit.errors import LinfitError, ModelFileError, quote_path
 from linfit.modelfile import read_model_file, write_model_file
 from linfit.models import MODELS, LinearModel
 from linfit.preprocess import Scaler
@@ -123,8 +123,8 @@ class _Loader:
 
     def bad(self, what: str) -> ModelFileError:
         return ModelFileError(
-            f"model file '{self.path}' {what}; it was edited or damaged, so train and save "
-            "the model again"
+            f"model file {quote_path(self.path)} {what}; it was edited or damaged, so train and "
+            "save the model again"
         )
 
     def build(self, meta: dict, arrays: dict[str, np.ndarray]) -> TrainedModel:

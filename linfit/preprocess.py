@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from linfit.errors import DataError, OptionError
 
@@ -19,6 +20,8 @@ class Scaler:
 
     @classmethod
     def fit(cls, X: np.ndarray) -> Scaler:
+        if sp.issparse(X):
+            return cls.fit_sparse(X)
         mean = X.mean(axis=0, dtype=np.float64)
         scale = X.std(axis=0, dtype=np.float64)
         scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
@@ -46,11 +49,37 @@ class Scaler:
         return cls(mean=mean, scale=scale)
 
     @classmethod
+    def fit_sparse(cls, X: sp.spmatrix | sp.sparray) -> Scaler:
+        """For a sparse ``X`` (n, d): scale each column by its standard deviation, but do
+        not centre (``mean`` is zeros), since subtracting the means would fill in every
+        zero. The deviation is exact (two passes over the stored values), as ``fit``'s."""
+        X = X.tocsr()
+        n, d = X.shape
+        values = X.data.astype(np.float64)
+        present = np.bincount(X.indices, minlength=d)
+        mean = np.bincount(X.indices, weights=values, minlength=d) / n
+        deviation = values - mean[X.indices]
+        squares = np.bincount(X.indices, weights=deviation * deviation, minlength=d)
+        scale = np.sqrt((squares + (n - present) * mean * mean) / n)
+        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+        return cls(mean=np.zeros(d), scale=scale)
+
+    @classmethod
     def identity(cls, n_features: int) -> Scaler:
         return cls(mean=np.zeros(n_features), scale=np.ones(n_features))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Scaled copy of ``X`` (n_samples, n_features), same dtype, C-contiguous."""
+        """Scaled copy of ``X`` (n_samples, n_features), same dtype, C-contiguous; a sparse
+        ``X`` gives a CSR copy, and only a scaler that does not centre can transform it."""
+        if sp.issparse(X):
+            if np.any(self.mean != 0):
+                raise ValueError(
+                    "centring would make a sparse matrix dense; fit the Scaler on sparse data "
+                    "(it scales without centring), or fold the centring into the weights"
+                )
+            out = X.tocsr(copy=True)
+            out.data /= self.scale[out.indices].astype(X.dtype, copy=False)
+            return out
         out = X - self.mean.astype(X.dtype, copy=False)
         out /= self.scale.astype(X.dtype, copy=False)
         return out
@@ -94,8 +123,9 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Class labels to codes: returns ``(classes (K,), codes (n,) int64)``, classes sorted."""
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
+        found = f"a single class ({classes.tolist()[0]!r})" if classes.size else "no labels"
         raise DataError(
-            f"the target has a single class ({classes[0]!r}); a classifier needs at least two "
+            f"the target has {found}; a classifier needs at least two "
             "(check --target, or use a regression model)"
         )
     return classes, codes.astype(np.int64)

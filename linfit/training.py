@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from linfit.chunked import chunked_objective, row_chunks
 from linfit.data import align_labels
 from linfit.errors import ConvergenceWarning, DataError, OptionError
 from linfit.metrics import confusion_matrix, scores
 from linfit.models import LinearModel
-from linfit.optim import Callback, OptimizeResult, Status, get_optimizer
-from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
+from linfit.optim import Callback, Objective, OptimizeResult, Status, get_optimizer
+from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER, Optimizer
 from linfit.preprocess import Scaler, encode_labels
 
 # A float target with more distinct values than this (and than a fifth of the rows) is
@@ -53,7 +54,10 @@ class TrainedModel:
 
     def _apply(self, method: Callable[..., np.ndarray], X: np.ndarray) -> np.ndarray:
         """``method(params, scaled X)`` for one of the model's methods, by blocks of rows
-        when ``X`` is a matrix on disk."""
+        when ``X`` is a matrix on disk. A sparse ``X`` is not scaled (centring would make
+        it dense): the method gets the weights in raw units, the scaling folded in."""
+        if sp.issparse(X):
+            return method(self.model.pack(*self.coefficients()), X)
         return by_chunks(X, lambda B: method(self.params, self.scaler.transform(B)))
 
     def _codes(self, X: np.ndarray) -> np.ndarray:
@@ -119,7 +123,7 @@ def by_chunks(
 def _column_means(X: np.ndarray, chunk_rows: int | None) -> np.ndarray:
     """(n_features,) float64 means of ``X``'s columns, a chunk at a time when asked."""
     if chunk_rows is None:
-        return X.mean(axis=0, dtype=np.float64)
+        return np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()  # sparse: a matrix
     return Scaler.fit_chunks(X, chunk_rows).mean
 
 
@@ -148,24 +152,11 @@ def fit(
     holds one chunk of it (see ``linfit.chunked``). Returns the trained model, whose
     ``summary`` records how training ended, and the optimizer's full result.
     """
-    name = optimizer or model.default_optimizer
-    minimizer = get_optimizer(name)
-    if minimizer.needs_hessian:
-        model.require_hessian()
-    options: dict[str, Any] = {}
-    if lr is not None:
-        if name != "gd":
-            raise OptionError(f"--lr sets gd's fixed step; {name} chooses its own steps")
-        if not (np.isfinite(lr) and lr > 0):
-            raise OptionError(f"--lr must be a positive number, got {lr}")
-        options["lr"] = lr
-    if not model.differentiable:
-        options.update(minimizer.nonsmooth_options)
+    minimizer, options = prepare_optimizer(model, optimizer, lr=lr, gtol=gtol, max_iter=max_iter)
     if chunk_rows is not None and chunk_rows < 1:
         raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
-    for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
-        if not value >= 0:
-            raise OptionError(f"{option} must be >= 0, got {value}")
+    if sp.issparse(X):
+        _check_sparse(model, chunk_rows)
 
     if model.is_classifier:
         classes, targets = encode_labels(y)
@@ -186,7 +177,8 @@ def fit(
         )
     if chunk_rows is None:
         scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
-        Xs = np.ascontiguousarray(scaler.transform(X))
+        Xs = scaler.transform(X)  # a sparse X is scaled, not centred, and stays sparse
+        Xs = Xs if sp.issparse(Xs) else np.ascontiguousarray(Xs)
         x0, objective = model.initial_params(Xs, targets), model.objective(Xs, targets)
     else:
         scaler = Scaler.fit_chunks(X, chunk_rows) if standardize else Scaler.identity(X.shape[1])
@@ -199,27 +191,19 @@ def fit(
         )
         objective = chunked_objective(model, X, targets, chunk_rows=chunk_rows, scaler=scaler)
 
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        # The optimizer warns at max_iter with its bare message; the one warning that
-        # reaches the user is ours below, from the summary, which adds the advice.
-        warnings.filterwarnings("ignore", category=ConvergenceWarning)
-        result = minimizer(
-            objective,
-            x0,
-            gtol=gtol,
-            ftol=ftol,
-            max_iter=max_iter,
-            callback=callback,
-            **options,
-        )
-    elapsed = time.perf_counter() - start
-    model.check_solution(result.x, Xs, targets[: Xs.shape[0]])
-    summary = summarize(
-        result, elapsed, gtol, smooth=model.differentiable, standardized=standardize
+    result, summary = run_optimizer(
+        model,
+        minimizer,
+        objective,
+        x0,
+        options,
+        gtol=gtol,
+        ftol=ftol,
+        max_iter=max_iter,
+        callback=callback,
+        standardized=standardize,
     )
-    if result.status == Status.MAX_ITER:
-        warnings.warn(summary["message"], ConvergenceWarning, stacklevel=2)
+    model.check_solution(result.x, Xs, targets[: Xs.shape[0]])
     trained = TrainedModel(
         model=model,
         params=result.x,
@@ -228,9 +212,80 @@ def fit(
         scaler=scaler,
         classes=classes,
         summary=summary,
-        feature_means=scaler.mean if standardize else _column_means(X, chunk_rows),
+        feature_means=(
+            scaler.mean if standardize and not sp.issparse(X) else _column_means(X, chunk_rows)
+        ),
     )
     return trained, result
+
+
+def _check_sparse(model: LinearModel, chunk_rows: int | None) -> None:
+    """Refuse what a sparse X cannot do yet: ReLU's start (a dense least-squares solve)
+    and chunked reading (of a dense array or memmap)."""
+    if not model.convex:
+        raise OptionError(
+            f"{model.describe()} starts from a dense least-squares solve, so it does not train "
+            "on sparse data yet; use least-squares, or data small enough to be made dense"
+        )
+    if chunk_rows is not None:
+        raise OptionError("chunk_rows reads a dense array or memmap by chunks, not a sparse X")
+
+
+def prepare_optimizer(
+    model: LinearModel, optimizer: str | None, *, lr: float | None, gtol: float, max_iter: int
+) -> tuple[Optimizer, dict[str, Any]]:
+    """The optimizer (default: the model's) and its options, checked before any work: an
+    optimizer that needs a Hessian is refused for a model without one, ``lr`` is gd's."""
+    name = optimizer or model.default_optimizer
+    minimizer = get_optimizer(name)
+    if minimizer.needs_hessian:
+        model.require_hessian()
+    options: dict[str, Any] = {}
+    if lr is not None:
+        if name != "gd":
+            raise OptionError(f"--lr sets gd's fixed step; {name} chooses its own steps")
+        if not (np.isfinite(lr) and lr > 0):
+            raise OptionError(f"--lr must be a positive number, got {lr}")
+        options["lr"] = lr
+    if not model.differentiable:
+        options.update(minimizer.nonsmooth_options)
+    for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
+        if not value >= 0:
+            raise OptionError(f"{option} must be >= 0, got {value}")
+    return minimizer, options
+
+
+def run_optimizer(
+    model: LinearModel,
+    minimizer: Optimizer,
+    objective: Objective,
+    x0: np.ndarray,
+    options: dict[str, Any],
+    *,
+    gtol: float,
+    ftol: float,
+    max_iter: int,
+    callback: Callback | None,
+    standardized: bool,
+) -> tuple[OptimizeResult, dict[str, Any]]:
+    """Minimize ``objective`` from ``x0``, timed; the result and its ``summarize``d form.
+
+    The optimizer's bare max_iter warning is silenced; the one that reaches the caller is
+    the summary's, which adds the advice.
+    """
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        result = minimizer(
+            objective, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback, **options
+        )
+    elapsed = time.perf_counter() - start
+    summary = summarize(
+        result, elapsed, gtol, smooth=model.differentiable, standardized=standardized
+    )
+    if result.status == Status.MAX_ITER:
+        warnings.warn(summary["message"], ConvergenceWarning, stacklevel=3)
+    return result, summary
 
 
 def summarize(

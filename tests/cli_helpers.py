@@ -54,8 +54,12 @@ def run(
     *,
     input: str | None = None,
     env: Mapping[str, str] | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m linfit ARGS`` as a real process in ``cwd``; capture text stdout/stderr."""
+    """Run ``python -m linfit ARGS`` as a real process in ``cwd``; capture text stdout/stderr.
+
+    A run longer than ``timeout`` seconds is killed and raises ``subprocess.TimeoutExpired``.
+    """
     return subprocess.run(
         [sys.executable, "-m", "linfit", *map(str, args)],
         cwd=cwd,
@@ -63,7 +67,7 @@ def run(
         capture_output=True,
         text=True,
         env={**_CLEAN_ENV, **(env or {})},
-        timeout=120,
+        timeout=timeout,
     )
 
 

@@ -162,6 +162,16 @@ CASES = {
         ["unknown solve-ls method", "lstsq"],
     ),
     "solve-ls: string target": (["solve-ls", "iris.csv", "--json"], ["not numeric"]),
+    "train: negative seed": ([*TRAIN, "iris.csv", "--seed", "-1"], ["--seed"]),
+    "gradcheck: negative seed": (["gradcheck", "--seed", "-1", "--json"], ["--seed"]),
+    "datasets: negative seed": (
+        ["datasets", "make-regression", "new.csv", "--seed", "-1", "--json"],
+        ["--seed"],
+    ),
+    "a data path holding a newline": (
+        [*TRAIN, "no\nsuch.csv"],
+        ["'no\\nsuch.csv'", "not found"],
+    ),
     "compare: unknown model": (
         ["compare", "iris.csv", "--model", "tree", "--json"],
         ["unknown model"],

@@ -494,6 +494,25 @@ def test_string_in_numeric_column_at_prediction(tmp_path: Path) -> None:
     assert "'x'" in message and "'abc'" in message
 
 
+def test_nul_byte_in_a_number_is_not_a_number(tmp_path: Path) -> None:
+    # numpy's str arrays drop trailing NULs: '2\x00' must not quietly read as 2
+    path = write(tmp_path, "nul.csv", b"a,x,y\n1,2\x00,3\n2,4,4\n")
+    with pytest.raises(DataError) as exc:
+        load_dataset(path)
+    message = assert_one_line(exc)
+    assert "'x'" in message and "'2\\x00'" in message
+
+
+def test_a_path_with_a_newline_stays_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "new\nline.csv"
+    with pytest.raises(DataError) as exc:
+        load_dataset(missing)
+    assert "new\\nline.csv" in assert_one_line(exc)
+    with pytest.raises(DataError) as exc:
+        load_dataset(write(tmp_path, "bad\nname.csv", "a,y\n1,x\n2,\n"))
+    assert "bad\\nname.csv" in assert_one_line(exc)
+
+
 def test_boolean_feature_is_numeric(tmp_path: Path) -> None:
     path = write(tmp_path, "b.csv", "flag,y\nTrue,1\nFalse,2\n,3\n")
     data = load_dataset(path, missing="mean")

@@ -203,6 +203,16 @@ def test_not_found(tmp_path: Path) -> None:
     assert "not found" in read_error(tmp_path / "missing.linfit")
 
 
+def test_paths_with_a_newline_stay_one_line(tmp_path: Path) -> None:
+    for path in (tmp_path / "new\nline.linfit", make_zip(tmp_path / "a\nb.linfit", {})):
+        with pytest.raises(ModelFileError) as exc:
+            read_model_file(path)
+        assert "\n" not in str(exc.value) and repr(str(path)) in str(exc.value)
+    with pytest.raises(OptionError) as err:
+        write_model_file(tmp_path / "no\nfolder" / "m.linfit", {}, {})
+    assert "\n" not in str(err.value) and "no\\nfolder" in str(err.value)
+
+
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match=r"is a directory"):
         read_model_file(tmp_path)

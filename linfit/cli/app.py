@@ -7,6 +7,7 @@ import warnings
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from linfit import __version__
@@ -72,12 +73,18 @@ class LinfitGroup(TyperGroup):
 
 
 def _error_line(message: str) -> None:
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # escaped: a message is text, and one such as pip install 'linfit[plot]' holds brackets
+    stderr.print(
+        f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
+    )
 
 
 def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
     stderr.print(
-        f"[bold yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True
+        f"[bold yellow]warning:[/] {escape(str(message))}",
+        markup=True,
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -16,6 +16,7 @@ from linfit.cli.options import (
     DataArg,
     DropnaOpt,
     EncodeOpt,
+    FormatOpt,
     ImputeOpt,
     JsonOpt,
     QuietOpt,
@@ -24,6 +25,7 @@ from linfit.cli.options import (
     load_data,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
+from linfit.data.formats import require_dense
 from linfit.errors import ConvergenceWarning, DataError
 from linfit.gradcheck import check_model, random_params, random_problem
 from linfit.identities import TOLERANCE as IDENTITY_TOLERANCE
@@ -53,13 +55,14 @@ def gradcheck(
     ] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="A model name, or all.")] = "all",
     reg: Annotated[float, typer.Option(help="L2 penalty at which to check.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed for data, points and coordinates.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for data, points and coordinates.")] = 0,
     identities: Annotated[
         bool,
         typer.Option("--identities", help="Check the notes' matrix-calculus identities instead."),
     ] = False,
     target: TargetOpt = None,
     sep: SepOpt = None,
+    file_format: FormatOpt = None,
     encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
@@ -81,11 +84,13 @@ def gradcheck(
             data,
             target=target,
             sep=sep,
+            file_format=file_format,
             encode=encode,
             dropna=dropna,
             impute=impute,
             cache=False,
         )
+        require_dense(dataset.X, "gradcheck")
     reports = []
     for m in _models_to_check(model, reg):
         if dataset is None:
@@ -198,6 +203,7 @@ def solve_ls(
     ] = 1e-10,
     target: TargetOpt = None,
     sep: SepOpt = None,
+    file_format: FormatOpt = None,
     encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
@@ -207,8 +213,16 @@ def solve_ls(
 ) -> None:
     """Least squares on raw features, the bias as the coefficient of a column of ones."""
     ds = load_data(
-        data, target=target, sep=sep, encode=encode, dropna=dropna, impute=impute, cache=cache
+        data,
+        target=target,
+        sep=sep,
+        file_format=file_format,
+        encode=encode,
+        dropna=dropna,
+        impute=impute,
+        cache=cache,
     )
+    require_dense(ds.X, "solve-ls")
     if ds.y.dtype.kind not in "iuf":
         raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")
     with warnings.catch_warnings():

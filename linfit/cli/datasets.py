@@ -27,7 +27,7 @@ OutArg = Annotated[Path, typer.Argument(metavar="OUT.csv", help="The CSV to writ
 SamplesOpt = Annotated[int, typer.Option(help="Rows.")]
 FeaturesOpt = Annotated[int, typer.Option(help="Feature columns.")]
 NoiseOpt = Annotated[float, typer.Option(help="Label/target noise (0: noiseless).")]
-SeedOpt = Annotated[int, typer.Option(help="Seed: the same seed writes the same file.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed: the same seed writes the same file.")]
 
 
 @datasets.command("list", epilog="Example: linfit datasets list --json")

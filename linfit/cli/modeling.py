@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,15 +13,18 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from linfit import persist
+from linfit import persist, plots
 from linfit.atomic import atomic_write
 from linfit.cli.app import app
+from linfit.cli.engine import EngineOpt, SchedulerOpt, train_on_engine
 from linfit.cli.options import (
     CacheOpt,
+    ChunksizeOpt,
     DataArg,
     DropnaOpt,
     DtypeOpt,
     EncodeOpt,
+    FormatOpt,
     ImputeOpt,
     JsonOpt,
     ModelOpt,
@@ -32,6 +36,7 @@ from linfit.cli.options import (
     StandardizeOpt,
     TargetOpt,
     TestSizeOpt,
+    data_on_disk,
     encode_mode,
     load_data,
     missing_mode,
@@ -39,10 +44,12 @@ from linfit.cli.options import (
 from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
 from linfit.comparison import compare_models
 from linfit.data import Dataset, load_features, load_labeled
-from linfit.errors import ConvergenceWarning, DivergenceError, OptionError
+from linfit.data.formats import TEXT_FORMATS, require_dense, resolve_format
+from linfit.data.stream import DEFAULT_CHUNK_ROWS, too_big_for_memory
+from linfit.errors import ConvergenceWarning, DivergenceError, OptionError, quote_path
 from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
-from linfit.optim import Status
+from linfit.optim import IterationRecord, Status
 from linfit.preprocess import split_xy
 from linfit.training import TrainedModel, fit
 
@@ -57,6 +64,24 @@ MaxIterOpt = Annotated[int, typer.Option(help="Iteration limit.")]
 TolOpt = Annotated[
     float,
     typer.Option(help="Stop when max |gradient| <= tol (times |objective| where that is > 1)."),
+]
+HistoryOpt = Annotated[
+    Path | None,
+    typer.Option(help="Write the optimizer's per-iteration records to this CSV file."),
+]
+
+
+def _plot_option(what: str) -> Any:
+    return typer.Option(help=f"Draw {what} into this .png, .svg or .pdf file (needs matplotlib).")
+
+
+TrainPlotOpt = Annotated[
+    Path | None,
+    _plot_option("the convergence plot (objective and max |gradient| by iteration and time)"),
+]
+EvaluatePlotOpt = Annotated[
+    Path | None,
+    _plot_option("a confusion matrix (classifiers) or predicted vs actual values (regressors)"),
 ]
 
 
@@ -75,10 +100,19 @@ def _model(
 
 
 def _load_split(
-    data: Path, model: LinearModel, test_size: float, seed: int, **load: Any
+    data: Path,
+    model: LinearModel,
+    test_size: float,
+    seed: int,
+    chunk_rows: int | None = None,
+    **load: Any,
 ) -> tuple[Dataset, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The table and its train/test split, stratified for classifiers."""
-    ds = load_data(data, **load)
+    """The table and its train/test split, stratified for classifiers; with ``chunk_rows``
+    the matrix stays on disk and the split selects its rows without reading them."""
+    if chunk_rows is None:
+        ds = load_data(data, **load)
+    else:
+        ds = data_on_disk(data, chunk_rows=chunk_rows, **load)
     return ds, split_xy(ds.X, ds.y, test_size=test_size, seed=seed, stratify=model.is_classifier)
 
 
@@ -104,12 +138,18 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="Replace --out even if it is not a model file.")
     ] = False,
+    plot: TrainPlotOpt = None,
+    history: HistoryOpt = None,
     sep: SepOpt = None,
+    file_format: FormatOpt = None,
     encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     dtype: DtypeOpt = "float64",
     cache: CacheOpt = True,
+    chunksize: ChunksizeOpt = None,
+    engine: EngineOpt = "memory",
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -117,17 +157,33 @@ def train(
     check_output(out, data, what="model file")
     if out.exists() and not force and not looks_like_model_file(out):
         raise OptionError(
-            f"{out} exists and is not a linfit model file; choose another --out, or pass "
-            "--force to replace it"
+            f"{quote_path(out)} exists and is not a linfit model file; choose another --out, "
+            "or pass --force to replace it"
         )
+    _check_side_outputs({"--out": out, "--plot": plot, "--history": history}, data)
     estimator = _model(model, reg, loss, margin, multiclass)
+    if engine != "memory" or scheduler is not None:
+        unsupported = {"--chunksize": chunksize is not None, "--plot": plot is not None}
+        unsupported.update({"--history": history is not None, "--dropna": dropna})
+        unsupported.update({"--impute": impute is not None, "--encode": encode != "none"})
+        unsupported["--dtype"] = dtype != "float64"
+        return train_on_engine(
+            engine, scheduler, data, estimator, out=out, quiet=quiet, json=json,
+            unsupported=unsupported, optimizer=optimizer, standardize=standardize, gtol=tol,
+            max_iter=max_iter, lr=lr, target=target, sep=sep, file_format=file_format,
+            test_size=test_size, seed=seed,
+        )  # fmt: skip
+    if chunksize is None and too_big_for_memory(data) and _is_text(data, file_format):
+        chunksize = DEFAULT_CHUNK_ROWS  # Parquet and LIBSVM files are read whole
     ds, (X_train, y_train, X_test, y_test) = _load_split(
         data,
         estimator,
         test_size,
         seed,
+        chunksize,
         target=target,
         sep=sep,
+        file_format=file_format,
         encode=encode,
         dropna=dropna,
         impute=impute,
@@ -150,6 +206,7 @@ def train(
             max_iter=max_iter,
             lr=lr,
             callback=progress,
+            chunk_rows=chunksize,
         )
         if result.status == Status.NONFINITE:
             raise DivergenceError(
@@ -167,7 +224,16 @@ def train(
         "n_test": len(y_test),
     }
     trained = dataclasses.replace(trained, summary=summary, encode=encode_mode(encode))
+    # drawn before anything is written, so a failure to draw leaves no model without its plot
+    image = None
+    if plot is not None:
+        image = _convergence_image(result.history, plot, estimator, summary, data)
     persist.save(trained, out)
+    if image is not None:
+        atomic_write(plot, lambda fh: fh.write(image), binary=True, what="plot")
+    if history is not None:
+        plots.write_history(result.history, history)
+    written = {"plot": plot, "history": history}
 
     err.print(
         kv_table(
@@ -183,6 +249,7 @@ def train(
                 "time s": summary["time_s"],
                 **metrics,
                 "saved to": str(out),
+                **{key: str(path) for key, path in written.items() if path is not None},
             },
         )
     )
@@ -204,10 +271,57 @@ def train(
                 "coef": _coef_table(trained, W),
                 "intercept": b[0] if b.size == 1 else b,  # a scalar, like each coef
                 "classes": None if trained.classes is None else trained.classes,
+                **{f"{key}_path": str(path) for key, path in written.items() if path is not None},
             }
         )
     if result.status == Status.STOPPED:
         raise typer.Exit(130)
+
+
+def _check_side_outputs(outputs: dict[str, Path | None], *inputs: Path) -> None:
+    """Refuse, before any work, a --plot or --history that --out's checks would refuse (a
+    missing folder, a directory, an input file), that another option of ``outputs``
+    also writes, or a --plot of another ending than .png/.svg/.pdf or without matplotlib."""
+    given = {option: path for option, path in outputs.items() if path is not None}
+    where = {option: os.path.realpath(path) for option, path in given.items()}
+    for option, what in (("--plot", "plot"), ("--history", "history file")):
+        if option not in given:
+            continue
+        check_output(given[option], *inputs, what=what)
+        for other in given:
+            if other != option and where[other] == where[option]:
+                raise OptionError(
+                    f"{option} and {other} name the same file {given[option]}; give each its own"
+                )
+    if "--plot" in given:
+        plots.plot_format(given["--plot"])
+        plots.require_matplotlib("--plot")
+
+
+def _is_text(data: Path, file_format: str | None) -> bool:
+    """Whether DATA is CSV or TSV, the formats read out of core."""
+    return resolve_format(data, file_format) in TEXT_FORMATS
+
+
+def _data_name(data: Path) -> str:
+    return "standard input" if str(data) == "-" else data.name
+
+
+def _convergence_image(
+    history: tuple[IterationRecord, ...],
+    path: Path,
+    model: LinearModel,
+    summary: dict[str, Any],
+    data: Path,
+) -> bytes:
+    """The convergence plot of a training run, rendered in the format ``path`` asks for."""
+    outcome = summary["message"].split(":")[0]  # converged, stalled, not converged, stopped
+    title = (
+        f"{model.describe()} by {summary['optimizer']} on {_data_name(data)}: {outcome}, "
+        f"{summary['n_iter']} iterations"
+    )
+    figure = plots.convergence_figure(history, title)
+    return plots.figure_bytes(figure, plots.plot_format(path))
 
 
 def _coef_table(trained: TrainedModel, W: np.ndarray) -> dict[str, Any]:
@@ -225,6 +339,7 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="Write predictions to this CSV.")] = None,
     proba: Annotated[bool, typer.Option("--proba", help="Class probabilities (softmax).")] = False,
     sep: SepOpt = None,
+    file_format: FormatOpt = None,
     impute: ImputeOpt = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
@@ -241,6 +356,7 @@ def predict(
         data,
         trained.feature_names,
         sep=sep,
+        file_format=file_format,
         encode=trained.encode,
         missing=missing_mode(False, impute),
         fill_values=trained.feature_means,
@@ -271,19 +387,23 @@ def predict(
 def evaluate(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .linfit model file.")],
     data: DataArg,
+    plot: EvaluatePlotOpt = None,
     sep: SepOpt = None,
+    file_format: FormatOpt = None,
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Score a saved model on labelled DATA: accuracy and confusion matrix, or R^2 and RMSE."""
+    _check_side_outputs({"--plot": plot}, data, model_path)
     trained = persist.load(model_path)
     ds = load_labeled(
         data,
         trained.feature_names,
         trained.target_name,
         sep=sep,
+        file_format=file_format,
         encode=trained.encode,
         missing=missing_mode(dropna, impute),
         fill_values=trained.feature_means,
@@ -308,6 +428,20 @@ def evaluate(
         for c, row in zip(classes, matrix, strict=True):
             table.add_row(fmt(c), *map(str, row))
         err.print(table)
+    if plot is not None:
+        names = {"eval_accuracy": "accuracy", "eval_r2": "R²", "eval_rmse": "RMSE"}
+        title = f"{trained.model.describe()} on {_data_name(data)}: " + ", ".join(
+            f"{names.get(key, key)} {value:.4g}" for key, value in metrics.items()
+        )
+        if trained.classes is not None:
+            unknown = payload["unknown_labels"]
+            note = f" ({unknown} samples of unknown labels left out)" if unknown else ""
+            figure = plots.confusion_figure(payload["confusion_matrix"], classes, title + note)
+        else:
+            figure = plots.prediction_figure(ds.y, trained.predict(ds.X), title)
+        plots.save_figure(figure, plot)
+        err.print(f"wrote the plot to {plot}")
+        payload["plot_path"] = str(plot)
     if json:
         emit_json(payload)
 
@@ -327,6 +461,7 @@ def compare(
     test_size: TestSizeOpt = 0.2,
     seed: SeedOpt = 0,
     sep: SepOpt = None,
+    file_format: FormatOpt = None,
     encode: EncodeOpt = "none",
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
@@ -340,18 +475,20 @@ def compare(
     the same problem (for baselines with another loss, e.g. one-vs-rest, it is a yardstick).
     """
     estimator = _model(model, reg, loss, margin, multiclass)
-    _, (X_train, y_train, X_test, y_test) = _load_split(
+    ds, (X_train, y_train, X_test, y_test) = _load_split(
         data,
         estimator,
         test_size,
         seed,
         target=target,
         sep=sep,
+        file_format=file_format,
         encode=encode,
         dropna=dropna,
         impute=impute,
         cache=cache,
     )
+    require_dense(ds.X, "compare")  # scikit-learn's baselines are fitted on dense X
     results = compare_models(
         estimator,
         X_train,

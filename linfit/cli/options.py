@@ -14,13 +14,18 @@ import typer
 
 from linfit.cache import cached, cached_on_disk
 from linfit.data import Dataset, Encode, Missing, load_dataset
+from linfit.data.formats import FORMATS, TEXT_FORMATS, resolve_format, text_separator
 from linfit.data.stream import stream_dataset
 from linfit.errors import OptionError
 from linfit.models import MODELS
 from linfit.optim import OPTIMIZERS
 
 DataArg = Annotated[
-    Path, typer.Argument(metavar="DATA", help="CSV or TSV file with a header row; - reads stdin.")
+    Path,
+    typer.Argument(
+        metavar="DATA",
+        help="CSV or TSV file with a header row, Parquet, or LIBSVM (see --format); - reads stdin.",
+    ),
 ]
 ModelOpt = Annotated[
     str,
@@ -42,6 +47,15 @@ TargetOpt = Annotated[
 SepOpt = Annotated[
     str | None, typer.Option(help="Field separator (default: by extension, , or tab).")
 ]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="DATA's format: csv, tsv, parquet or libsvm (default: by extension: .parquet; "
+        ".svm, .libsvm, .svmlight; .tsv, .tab; else csv).",
+        autocompletion=lambda: list(FORMATS),
+    ),
+]
 EncodeOpt = Annotated[
     str, typer.Option(help="Non-numeric features: 'none' (an error) or 'onehot'.")
 ]
@@ -50,7 +64,7 @@ ImputeOpt = Annotated[
     str | None, typer.Option(help="Fill missing feature values: 'mean' (the column's mean).")
 ]
 DtypeOpt = Annotated[str, typer.Option(help="Floating type for the data: float64 or float32.")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the train/test split.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the train/test split.")]
 TestSizeOpt = Annotated[
     float, typer.Option(help="Fraction held out for testing, in [0, 1); 0 trains on everything.")
 ]
@@ -85,10 +99,18 @@ def data_on_disk(
     impute: str | None = None,
     dtype: str = "float64",
     cache: bool = True,
+    file_format: str | None = None,
 ) -> Dataset:
     """The training table with its matrix on disk (a RowFile), parsed ``chunk_rows`` rows
     at a time: into the cache, so a second run parses nothing, or, with the cache off or
     unwritable, into a temporary folder removed when the process exits."""
+    fmt = resolve_format(data, file_format)
+    if fmt not in TEXT_FORMATS:
+        raise OptionError(
+            f"--chunksize reads CSV and TSV files a chunk at a time, not {fmt} files; drop "
+            "--chunksize"
+        )
+    sep = text_separator(data, fmt, sep)
     if encode_mode(encode) != "none":
         raise OptionError(
             "--encode onehot needs every category before the first row is written, so it "
@@ -138,12 +160,15 @@ def load_data(
     impute: str | None = None,
     dtype: str = "float64",
     cache: bool = True,
+    file_format: str | None = None,
 ) -> Dataset:
     """Read a training table as the shared options describe it, through the parsed-binary
-    cache unless ``cache`` is false."""
+    cache unless ``cache`` is false (a LIBSVM file, parsed quickly, is never cached)."""
     options = _load_options(target, sep, encode, dropna, impute, dtype)
-    load = partial(load_dataset, data, **{**options, "dtype": dtype_of(dtype)})
-    return cached(data, options, load) if cache else load()
+    fmt = resolve_format(data, file_format)
+    load = partial(load_dataset, data, **{**options, "dtype": dtype_of(dtype)}, file_format=fmt)
+    use_cache = cache and fmt != "libsvm"
+    return cached(data, {**options, "format": fmt}, load) if use_cache else load()
 
 
 def missing_mode(dropna: bool, impute: str | None) -> Missing:

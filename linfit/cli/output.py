@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from linfit.atomic import check_target
-from linfit.errors import OptionError
+from linfit.errors import OptionError, quote_path
 from linfit.optim import IterationRecord
 
 
@@ -97,7 +97,9 @@ def check_output(path: Path, *inputs: str | Path, what: str = "file") -> Path:
     for source in inputs:
         same = str(source) != "-" and Path(source).exists() and path.exists()
         if same and os.path.samefile(source, path):
-            raise OptionError(f"output path {path} is the input file; choose another name")
+            raise OptionError(
+                f"output path {quote_path(path)} is the input file; choose another name"
+            )
     return path
 
 

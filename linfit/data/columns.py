@@ -89,9 +89,14 @@ def _numeric(series: pd.Series) -> np.ndarray | None:
     # pandas < 3 leaves a column holding an overflowing literal such as 1e400 as text; numpy
     # parses it (to inf, caught later), so such a column is still numbers, not categories.
     present = series.notna().to_numpy()
+    cells = series[present].to_numpy(dtype=object)
     try:
-        parsed = np.asarray(series[present].to_numpy(dtype=object), dtype=str).astype(np.float64)
+        parsed = np.asarray(cells, dtype=str).astype(np.float64)
     except (ValueError, TypeError, OverflowError):
+        return None
+    # numpy's str arrays drop trailing NUL characters, so '2\x00' parsed as 2 above: a NUL
+    # byte is not part of any number, and a cell holding one is text.
+    if any("\x00" in str(cell) for cell in cells):
         return None
     if np.isnan(parsed).any():  # text such as ' nan' that pandas did not treat as missing
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,17 @@ from linfit.data.features import (
     _matrix,
     _rows,
 )
+from linfit.data.formats import (
+    LIBSVM_TARGET,
+    libsvm_features,
+    libsvm_training,
+    read_frame,
+    resolve_format,
+    text_column_reader,
+    text_separator,
+)
 from linfit.data.labels import _resolve_target, _target
-from linfit.data.read import _normalize_sep, _read_frame, _Source, _text_column
+from linfit.data.read import _Source
 from linfit.errors import DataError
 
 
@@ -60,6 +68,7 @@ def load_dataset(
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
     remedies: Collection[Remedy] = REMEDIES,
+    file_format: str | None = None,
 ) -> Dataset:
     """Read a training table: every column but the target is a feature.
 
@@ -82,6 +91,10 @@ def load_dataset(
         remedies: the fixes the caller offers for a refused file, among ``"encode"``
             (``--encode onehot``), ``"dropna"`` and ``"impute"`` (``--impute mean``); an
             error message suggests only these (default: all three).
+        file_format: ``"csv"``, ``"tsv"``, ``"parquet"`` or ``"libsvm"``; default by the
+            file's ending (see :mod:`linfit.data.formats`). A LIBSVM file takes no
+            ``target``, and ``encode`` and ``missing`` have nothing to act on there; one
+            over ``DENSE_CELLS`` cells gives a sparse (CSR) X.
 
     Returns:
         Dataset with X (n_kept, n_features) and y (n_kept,).
@@ -91,9 +104,13 @@ def load_dataset(
         OptionError: an unusable ``sep``.
     """
     resolved = _check_dtype(dtype)
-    sep_char = _normalize_sep(sep, path)
+    fmt = resolve_format(path, file_format)
+    sep_char = text_separator(path, fmt, sep)
     source = _Source(path)
-    frame = _read_frame(source, sep_char)
+    if fmt == "libsvm":
+        X, y, features = libsvm_training(source, resolved, target)
+        return Dataset(X=X, y=y, feature_names=features, target_name=LIBSVM_TARGET)
+    frame = read_frame(source, fmt, sep_char)
     columns = [str(c) for c in frame.columns]
     target_name = _resolve_target(columns, target, source.name)
     if len(columns) < 2:
@@ -134,6 +151,7 @@ def load_features(
     dtype: DTypeLike = np.float64,
     fill_values: Sequence[float] | np.ndarray | None = None,
     remedies: Collection[Remedy] = REMEDIES,
+    file_format: str | None = None,
 ) -> np.ndarray:
     """Read a table for prediction, lining its columns up with a trained model's features.
 
@@ -144,7 +162,8 @@ def load_features(
     Args:
         path: data file, or ``"-"`` for standard input.
         feature_names: the k feature names the model was trained on, in model order.
-        sep, encode, dtype, remedies: as in :func:`load_dataset`.
+        sep, encode, dtype, remedies, file_format: as in :func:`load_dataset`; a LIBSVM
+            file's features are matched by index to a model's names ``f1, f2, ...``.
         missing: as in :func:`load_dataset`; note ``"drop"`` returns fewer rows than the
             file has, and ``"mean"`` fills from ``fill_values`` when given, else from this
             file's column means.
@@ -169,12 +188,15 @@ def load_features(
     resolved = _check_dtype(dtype)
     names = list(feature_names)
     fill = _fill_vector(fill_values, len(names))
-    sep_char = _normalize_sep(sep, path)
+    fmt = resolve_format(path, file_format)
+    sep_char = text_separator(path, fmt, sep)
     source = _Source(path)
-    frame = _read_frame(source, sep_char)
+    if fmt == "libsvm":
+        return libsvm_features(source, names, resolved)[0]
+    frame = read_frame(source, fmt, sep_char)
     plan = _plan_features(frame, names, encode, source.name)
     keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source.name, remedies)
-    text_column = functools.partial(_text_column, source, sep_char)
+    text_column = text_column_reader(source, fmt, sep_char)
     cols = _predict_columns(_rows(frame, keep), plan, names, source.name, text_column)
     return _matrix(cols, int(keep.sum()), missing, resolved, source.name, fill)
 
@@ -190,6 +212,7 @@ def load_labeled(
     dtype: DTypeLike = np.float64,
     fill_values: Sequence[float] | np.ndarray | None = None,
     remedies: Collection[Remedy] = REMEDIES,
+    file_format: str | None = None,
 ) -> Dataset:
     """Read a labelled table for evaluation: a model's features (by name) and its target.
 
@@ -204,19 +227,24 @@ def load_labeled(
     """
     resolved = _check_dtype(dtype)
     fill = _fill_vector(fill_values, len(feature_names))
-    sep_char = _normalize_sep(sep, path)
+    fmt = resolve_format(path, file_format)
+    sep_char = text_separator(path, fmt, sep)
     source = _Source(path)
-    frame = _read_frame(source, sep_char)
+    if fmt == "libsvm":
+        X, y = libsvm_features(source, feature_names, resolved)
+        return Dataset(X=X, y=y, feature_names=tuple(feature_names), target_name=target_name)
+    frame = read_frame(source, fmt, sep_char)
     if target_name not in frame.columns:
         raise DataError(
             f"{source.name} has no column {target_name!r}, the target the model was trained "
             "on; evaluation needs the true values (use predict for unlabelled data)"
+            + _delimiter_hint(frame)
         )
     names = list(feature_names)
     plan = _plan_features(frame, names, encode, source.name)
     keep = _keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name, remedies)
     frame = _rows(frame, keep)
-    text_column = functools.partial(_text_column, source, sep_char)
+    text_column = text_column_reader(source, fmt, sep_char)
     cols = _predict_columns(frame, plan, names, source.name, text_column)
     X = _matrix(cols, len(frame), missing, resolved, source.name, fill)
     return Dataset(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from linfit.errors import DataError, OptionError
+from linfit.errors import DataError, OptionError, quote_path
 
 _TAB_EXTENSIONS = {".tsv", ".tab"}
 _COMPRESSION_EXTENSIONS = {".gz", ".bz2", ".xz", ".zst", ".zip"}
@@ -40,7 +40,7 @@ class _Source:
             self.path: Path | None = None
         else:
             self.path = Path(path)
-            self.name = f"'{path}'"
+            self.name = quote_path(path)
             if not self.path.exists():
                 raise DataError(f"data file {self.name} not found; check the path")
             if self.path.is_dir():

@@ -93,7 +93,19 @@ class LeastSquares(LinearModel):
     def _solve_normal(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Cholesky of the bordered Gram matrix ``[[X^T X + N reg I, X^T 1], [1^T X, N]]``."""
         n, d = X.shape
-        A, XtY, Ysum = normal_equations(X, Y)
+        if self.reg == 0 and n < d + 1:
+            # rank([X, 1]) <= n: singular for sure, so refuse before forming a (d+1)^2 matrix
+            raise SolverError(
+                f"the normal equations are singular ({n} rows for {d + 1} unknowns, X^T X is "
+                "rank-deficient); use --method pinv or lstsq (or add --reg)"
+            )
+        return self.solve_gram(n, *normal_equations(X, Y))
+
+    def solve_gram(self, n: int, A: np.ndarray, XtY: np.ndarray, Ysum: np.ndarray) -> np.ndarray:
+        """The normal equations' solution (d + 1, K) from ``normal_equations``'s pieces for
+        ``n`` rows, however they were summed (in one pass, or over a cluster's blocks)."""
+        d = XtY.shape[0]
+        A = A.copy()
         A[np.arange(d), np.arange(d)] += n * self.reg
         rhs = np.vstack([XtY, Ysum])
         hint = "use --method pinv or lstsq (or add --reg)"
