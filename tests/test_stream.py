@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -202,3 +203,22 @@ def test_tsqr_triangle_carries_the_gram_matrix_and_min_norm_solution(tmp_path, m
     theta = LeastSquares(reg=0.0).solve(writer.close(), y, method="pinv")
     expected = np.linalg.pinv(np.column_stack([X, np.ones(600)])) @ y
     np.testing.assert_allclose(theta, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_solve_ls_chunksize_gives_the_in_memory_fit_and_train_says_where_the_copy_is(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LINFIT_CACHE_DIR", str(tmp_path / "cache"))
+    path = DATASETS / "diabetes.csv"
+    for method in ("normal", "pinv", "lstsq"):
+        args = ["solve-ls", path, "--method", method, "--json", "--quiet"]
+        whole = json.loads(invoke([*args, "--no-cache"]).stdout)
+        disk = json.loads(invoke([*args, "--chunksize", "50"]).stdout)
+        assert (disk["rank"], disk["r2"]) == (whole["rank"], pytest.approx(whole["r2"], rel=1e-12))
+        for name, value in whole["coef"].items():
+            assert disk["coef"][name] == pytest.approx(value, rel=1e-9, abs=1e-9)
+    shown = invoke(["train", IRIS, "--chunksize", "50", "--out", tmp_path / "m.linfit"]).stderr
+    assert "data on disk" in shown
+    run = _train_json(IRIS, "--chunksize", 50, "--out", tmp_path / "m.linfit")
+    data_path = Path(run["data_path"])
+    assert data_path.name == "X.bin" and (tmp_path / "cache") in data_path.parents

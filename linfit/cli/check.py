@@ -13,6 +13,7 @@ from rich.table import Table
 from linfit.cli.app import app
 from linfit.cli.options import (
     CacheOpt,
+    ChunksizeOpt,
     DataArg,
     DropnaOpt,
     EncodeOpt,
@@ -23,6 +24,7 @@ from linfit.cli.options import (
     SepOpt,
     TargetOpt,
     load_data,
+    load_table,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.data.formats import require_dense
@@ -208,12 +210,14 @@ def solve_ls(
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     cache: CacheOpt = True,
+    chunksize: ChunksizeOpt = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Least squares on raw features, the bias as the coefficient of a column of ones."""
-    ds = load_data(
+    ds = load_table(
         data,
+        chunksize,
         target=target,
         sep=sep,
         file_format=file_format,

@@ -36,16 +36,15 @@ from linfit.cli.options import (
     StandardizeOpt,
     TargetOpt,
     TestSizeOpt,
-    data_on_disk,
     encode_mode,
-    load_data,
+    load_table,
     missing_mode,
+    out_of_core_rows,
 )
 from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
 from linfit.comparison import compare_models
 from linfit.data import Dataset, load_features, load_labeled
-from linfit.data.formats import TEXT_FORMATS, require_dense, resolve_format
-from linfit.data.stream import DEFAULT_CHUNK_ROWS, too_big_for_memory
+from linfit.data.formats import require_dense
 from linfit.errors import ConvergenceWarning, DivergenceError, OptionError, quote_path
 from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
@@ -109,10 +108,7 @@ def _load_split(
 ) -> tuple[Dataset, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """The table and its train/test split, stratified for classifiers; with ``chunk_rows``
     the matrix stays on disk and the split selects its rows without reading them."""
-    if chunk_rows is None:
-        ds = load_data(data, **load)
-    else:
-        ds = data_on_disk(data, chunk_rows=chunk_rows, **load)
+    ds = load_table(data, chunk_rows, **load)
     return ds, split_xy(ds.X, ds.y, test_size=test_size, seed=seed, stratify=model.is_classifier)
 
 
@@ -173,8 +169,7 @@ def train(
             max_iter=max_iter, lr=lr, target=target, sep=sep, file_format=file_format,
             test_size=test_size, seed=seed,
         )  # fmt: skip
-    if chunksize is None and too_big_for_memory(data) and _is_text(data, file_format):
-        chunksize = DEFAULT_CHUNK_ROWS  # Parquet and LIBSVM files are read whole
+    chunksize = out_of_core_rows(data, chunksize, file_format)
     ds, (X_train, y_train, X_test, y_test) = _load_split(
         data,
         estimator,
@@ -249,6 +244,7 @@ def train(
                 "time s": summary["time_s"],
                 **metrics,
                 "saved to": str(out),
+                **_on_disk(ds.X),
                 **{key: str(path) for key, path in written.items() if path is not None},
             },
         )
@@ -268,6 +264,7 @@ def train(
                 "time_s": summary["time_s"],
                 "metrics": metrics,
                 "model_path": str(out),
+                **({"data_path": str(ds.X.path)} if hasattr(ds.X, "path") else {}),
                 "coef": _coef_table(trained, W),
                 "intercept": b[0] if b.size == 1 else b,  # a scalar, like each coef
                 "classes": None if trained.classes is None else trained.classes,
@@ -298,9 +295,12 @@ def _check_side_outputs(outputs: dict[str, Path | None], *inputs: Path) -> None:
         plots.require_matplotlib("--plot")
 
 
-def _is_text(data: Path, file_format: str | None) -> bool:
-    """Whether DATA is CSV or TSV, the formats read out of core."""
-    return resolve_format(data, file_format) in TEXT_FORMATS
+def _on_disk(X: Any) -> dict[str, str]:
+    """Where the parsed binary copy of an out-of-core table is, and its size (else none)."""
+    path = getattr(X, "path", None)
+    if path is None:
+        return {}
+    return {"data on disk": f"{path} ({path.stat().st_size / 1e6:.1f} MB)"}
 
 
 def _data_name(data: Path) -> str:

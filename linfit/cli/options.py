@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -15,7 +15,7 @@ import typer
 from linfit.cache import cached, cached_on_disk
 from linfit.data import Dataset, Encode, Missing, load_dataset
 from linfit.data.formats import FORMATS, TEXT_FORMATS, resolve_format, text_separator
-from linfit.data.stream import stream_dataset
+from linfit.data.stream import DEFAULT_CHUNK_ROWS, stream_dataset, too_big_for_memory
 from linfit.errors import OptionError
 from linfit.models import MODELS
 from linfit.optim import OPTIMIZERS
@@ -86,6 +86,23 @@ ChunksizeOpt = Annotated[
         "disk and read it a block at a time (automatic for files over a quarter of RAM).",
     ),
 ]
+
+
+def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None) -> int | None:
+    """Rows per chunk to read DATA out of core: ``--chunksize`` when given, the default for
+    a CSV/TSV file bigger than the memory budget, else None (read it whole)."""
+    text = resolve_format(data, file_format) in TEXT_FORMATS
+    if chunk_rows is None and text and too_big_for_memory(data):
+        return DEFAULT_CHUNK_ROWS  # Parquet and LIBSVM files are read whole
+    return chunk_rows
+
+
+def load_table(data: Path, chunk_rows: int | None = None, **load: Any) -> Dataset:
+    """The training table in memory, or with its matrix on disk (see ``out_of_core_rows``)."""
+    chunk_rows = out_of_core_rows(data, chunk_rows, load.get("file_format"))
+    if chunk_rows is None:
+        return load_data(data, **load)
+    return data_on_disk(data, chunk_rows=chunk_rows, **load)
 
 
 def data_on_disk(
