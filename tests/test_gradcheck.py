@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from linfit.errors import CapabilityError
 from linfit.gradcheck import H_REL, MAX_COORDS, check_model
-from linfit.models import SoftmaxClassifier
+from linfit.models import ReLURegressor, SoftmaxClassifier
 from linfit.optim import minimize
 
 CASES = model_cases()
@@ -412,3 +412,17 @@ def test_large_piecewise_model_sample_is_checked_or_skipped():
     assert report.checked + report.skipped == MAX_COORDS
     assert report.checked >= 0.9 * MAX_COORDS
     assert report.max_rel_error < GRAD_RTOL and report.passed
+
+
+def test_a_coordinate_near_a_kink_is_checked_with_a_shorter_step():
+    """A sample 1.5e-3 from the ReLU's kink is inside the default stencil (2h = 2e-3 along
+    the bias) but clear of a 10x shorter one: the coordinate is checked, not skipped."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((20, 2))
+    y = rng.standard_normal(20)
+    model = ReLURegressor(reg=0.1)
+    w = np.array([0.3, -0.2])
+    b = 1.5e-3 - X[0] @ w  # sample 0 sits at z = 1.5e-3
+    report = check_model(model, X, y, np.r_[w, b], rng=rng)
+    assert report.skipped == 0 and report.checked == 3
+    assert report.passed, report
