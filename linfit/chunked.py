@@ -16,7 +16,7 @@ import numpy as np
 
 from linfit.models import LinearModel
 from linfit.optim import Objective
-from linfit.preprocess import Scaler
+from linfit.preprocess import ScaledRows, Scaler
 
 
 def row_chunks(n_samples: int, chunk_rows: int) -> Iterator[slice]:
@@ -65,9 +65,10 @@ def chunked_objective(
     data_term = dataclasses.replace(model, reg=0.0)  # the penalty is added once, below
     slices = list(row_chunks(n_samples, chunk_rows))
 
+    rows = ScaledRows(X, scaler) if scaler is not None else X  # scaled as each chunk is read
+
     def chunk(sl: slice) -> np.ndarray:
-        block = np.asarray(X[sl])
-        return scaler.transform(block) if scaler is not None else block
+        return np.asarray(rows[sl])
 
     def penalized(params: np.ndarray, f: float, g: np.ndarray | None) -> tuple:
         return add_penalty(model, n_features, params, f, g)

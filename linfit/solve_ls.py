@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from linfit.data.stream import DEFAULT_CHUNK_ROWS
 from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
 from linfit.metrics import r2
 from linfit.models import CLOSED_FORMS, LeastSquares
 from linfit.models.least_squares import tsqr
 from linfit.optim import OPTIMIZERS, Status
 from linfit.preprocess import Scaler
-from linfit.training import CHUNK_ROWS, by_chunks, fit, summarize
+from linfit.training import by_chunks, fit, summarize
 
 # The options of ``linfit solve-ls`` that the advice for an unconverged iterative fit names
 # (see ``linfit.training.summarize``): it chooses the optimizer with --method.
@@ -77,7 +78,7 @@ def solve_least_squares(
     if method in CLOSED_FORMS:
         scaler = Scaler.identity(X.shape[1])
         if standardize:
-            scaler = Scaler.fit_chunks(X, CHUNK_ROWS) if on_disk else Scaler.fit(X)
+            scaler = Scaler.fit_chunks(X, DEFAULT_CHUNK_ROWS) if on_disk else Scaler.fit(X)
         params = model.solve(scaler.lazy_transform(X), y, method=method)
         W, b = scaler.unscale(*model.unpack(params, X.shape[1]))
         converged, message = True, f"closed form ({method})"
@@ -93,7 +94,7 @@ def solve_least_squares(
                 standardize=standardize,
                 gtol=gtol,
                 max_iter=max_iter,
-                chunk_rows=CHUNK_ROWS if on_disk else None,
+                chunk_rows=DEFAULT_CHUNK_ROWS if on_disk else None,
             )
         W, b = trained.coefficients()
         summary = summarize(

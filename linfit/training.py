@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from linfit.chunked import chunked_objective, row_chunks
 from linfit.data import align_labels
+from linfit.data.stream import DEFAULT_CHUNK_ROWS
 from linfit.errors import ConvergenceWarning, DataError, OptionError
 from linfit.metrics import confusion_matrix, scores
 from linfit.models import LinearModel
@@ -23,7 +24,6 @@ from linfit.preprocess import Scaler, encode_labels
 # A float target with more distinct values than this (and than a fifth of the rows) is
 # more likely a regression target than a set of class labels.
 MANY_CLASSES = 50
-CHUNK_ROWS = 65_536  # rows per block when predicting from a matrix on disk
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class TrainedModel:
 
 
 def by_chunks(
-    X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk_rows: int = CHUNK_ROWS
+    X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> np.ndarray:
     """``fn(X)`` for an array in memory; for a matrix on disk (a RowFile), ``fn`` over
     blocks of ``chunk_rows`` rows, concatenated, so memory holds one block of ``X``."""

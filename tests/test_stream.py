@@ -138,7 +138,9 @@ def test_train_chunksize_gives_the_in_memory_model(tmp_path, monkeypatch):
     whole = _train_json(IRIS, "--out", tmp_path / "a.linfit", "--no-cache")
     streamed = _train_json(IRIS, "--out", tmp_path / "b.linfit", "--chunksize", 32)
     again = _train_json(IRIS, "--out", tmp_path / "c.linfit", "--chunksize", 32)  # cache hit
+    assert "data_path" not in whole
     for run in (streamed, again):
+        assert run["data_path"].endswith("X.bin")
         assert run["metrics"] == whole["metrics"] and run["n_iter"] == whole["n_iter"]
         assert run["objective"] == pytest.approx(whole["objective"], rel=1e-12)
         for name, value in whole["coef"].items():
@@ -153,7 +155,9 @@ def test_a_file_over_the_memory_budget_trains_out_of_core(tmp_path, monkeypatch)
     run = _train_json(IRIS, "--out", tmp_path / "a.linfit")
     assert run["converged"]
     (entry,) = (tmp_path / "cache").iterdir()
-    assert (entry / "X.bin").exists()
+    assert run["data_path"] == str(entry / "X.bin")  # only a run out of core reports one
+    monkeypatch.delenv("LINFIT_MEMORY_BUDGET")
+    assert "data_path" not in _train_json(IRIS, "--out", tmp_path / "b.linfit")
 
 
 def test_out_of_core_refuses_onehot_with_one_line(tmp_path):

@@ -264,7 +264,7 @@ def train(
                 "time_s": summary["time_s"],
                 "metrics": metrics,
                 "model_path": str(out),
-                **({"data_path": str(ds.X.path)} if hasattr(ds.X, "path") else {}),
+                **({"data_path": str(ds.X.path)} if _on_disk(ds.X) else {}),
                 "coef": _coef_table(trained, W),
                 "intercept": b[0] if b.size == 1 else b,  # a scalar, like each coef
                 "classes": None if trained.classes is None else trained.classes,
