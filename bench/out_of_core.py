@@ -3,7 +3,8 @@
 Two runs of ``linfit train`` as processes. On a file that fits in memory, out of core
 (``--chunksize``) against a whole read: the same objective (1e-6 relative), and the time
 ratio. On a large file (3 GB at full size), out of core: the peak resident memory of the
-process, held under 1 GB, against the file's size.
+process, held under 1 GB, against the file's size. On both, mini-batch sgd in one and in
+three epochs (shuffled by chunk): its time and how far its objective ends from L-BFGS's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from linfit.datasets import write_synthetic
 
 CHUNK_ROWS = 65_536
 RSS_LIMIT = 1 << 30
+SGD_EPOCHS = (1, 3)
 
 # Runs the command and prints its peak resident memory (KB): a wrapper of its own, so
 # that no other child of the benchmark counts in RUSAGE_CHILDREN.
@@ -77,6 +79,7 @@ def out_of_core(small: tuple[int, int, int], large: tuple[int, int, int]) -> lis
                 gap <= 1e-6,
             ),
         ]
+        rows += _sgd_rows(path, folder, disk, t_disk, "--no-cache")
         path.unlink()
         path = folder / "large.csv"
         n, d, k = large
@@ -92,6 +95,29 @@ def out_of_core(small: tuple[int, int, int], large: tuple[int, int, int]) -> lis
                 f"{result['n_iter']} iterations, converged {result['converged']}",
                 target="peak RSS < 1 GB",
                 holds=rss < RSS_LIMIT,
+            )
+        )
+        rows += _sgd_rows(path, folder, result, seconds)  # the cache filled by L-BFGS's run
+    return rows
+
+
+def _sgd_rows(path: Path, folder: Path, lbfgs: dict, t_lbfgs: float, *extra: str) -> list[Row]:
+    """``--optimizer sgd`` out of core for ``SGD_EPOCHS`` epochs, against the L-BFGS run
+    ``lbfgs`` (its JSON result) that took ``t_lbfgs`` seconds on the same file."""
+    rows = []
+    for epochs in SGD_EPOCHS:
+        options = ("--optimizer", "sgd", "--max-iter", str(epochs), "--chunksize", str(CHUNK_ROWS))
+        result, rss, seconds = _train(path, folder, *options, *extra)
+        gap = (result["objective"] - lbfgs["objective"]) / abs(lbfgs["objective"])
+        rows.append(
+            Row(
+                "out of core",
+                f"linfit train --chunksize {CHUNK_ROWS} --optimizer sgd --max-iter {epochs} "
+                "(same file)",
+                seconds,
+                "L-BFGS out of core",
+                seconds / t_lbfgs,
+                f"objective {gap:.1e} relative above L-BFGS's, peak RSS {rss / 1e6:.0f} MB",
             )
         )
     return rows

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from linfit.models import LinearModel
+from linfit.models.base import minibatches
 from linfit.optim import Objective
 from linfit.preprocess import ScaledRows, Scaler
 
@@ -100,8 +101,17 @@ def chunked_objective(
 
         return hvp
 
+    def batches(rng: np.random.Generator, batch_rows: int):
+        # shuffling by chunk: the chunks in a random order, each read once per epoch and
+        # its rows shuffled, so an epoch is one sequential pass over the file
+        shuffled = (slices[i] for i in rng.permutation(len(slices)))
+        pieces = ((chunk(sl), y[sl]) for sl in shuffled)
+        return minibatches(model.loss_gradient, pieces, rng, batch_rows)
+
     return Objective(
         fun=fun,
         value=value,
         hess_operator=hess_operator if model.has_hessian else None,
+        batches=batches,
+        n_samples=n_samples,
     )

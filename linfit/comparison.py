@@ -60,7 +60,7 @@ def compare_models(
     optimizers: Sequence[str | None] = (None,),
     baselines: bool = True,
     gtol: float = 1e-6,
-    max_iter: int = 1000,
+    max_iter: int | None = None,
 ) -> list[Row]:
     """Train ``model`` with each optimizer (None: its default), then scikit-learn's baselines.
 

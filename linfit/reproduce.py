@@ -90,7 +90,9 @@ def reproduce(
             if progress is not None:
                 progress(f"{name}: {model.describe()}")
             optimizers = [
-                o for o, opt in OPTIMIZERS.items() if model.has_hessian or not opt.needs_hessian
+                o
+                for o, opt in OPTIMIZERS.items()
+                if (model.has_hessian or not opt.needs_hessian) and not opt.stochastic
             ]
             optimizers.sort(key=lambda o: o != model.default_optimizer)  # the default first
             model_rows = compare_models(

@@ -213,7 +213,8 @@ class LinearSVMClassifier(_LinfitClassifier):
         multiclass: ``"weston-watkins"`` or ``"one-vs-rest"``.
         optimizer: a linfit optimizer name (``linfit.optim.OPTIMIZERS``); None for the
             model's default (BFGS for the hinge, L-BFGS for the squared hinge).
-        max_iter, tol: the optimizer's iteration cap and gradient tolerance.
+        max_iter, tol: the optimizer's iteration cap (None: its own, 1000, or 10 epochs
+            for ``sgd``) and gradient tolerance.
         standardize: train on standardized features (coefficients are reported raw).
     """
 
@@ -226,7 +227,7 @@ class LinearSVMClassifier(_LinfitClassifier):
         margin: float = 1.0,
         multiclass: str = "weston-watkins",
         optimizer: str | None = None,
-        max_iter: int = 1000,
+        max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
     ) -> None:
@@ -272,7 +273,7 @@ class SoftmaxClassifier(_LinfitClassifier):
         self,
         reg: float = 1e-4,
         optimizer: str | None = None,
-        max_iter: int = 1000,
+        max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
     ) -> None:
@@ -316,7 +317,7 @@ class LeastSquaresRegressor(RegressorMixin, _LinfitEstimator):
         self,
         reg: float = 1e-4,
         method: str = "lbfgs",
-        max_iter: int = 1000,
+        max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
     ) -> None:
@@ -375,7 +376,7 @@ class ReLURegressor(RegressorMixin, _LinfitEstimator):
         self,
         reg: float = 1e-4,
         optimizer: str | None = None,
-        max_iter: int = 1000,
+        max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
     ) -> None:

@@ -17,8 +17,8 @@ from linfit.data.stream import DEFAULT_CHUNK_ROWS
 from linfit.errors import ConvergenceWarning, DataError, OptionError
 from linfit.metrics import confusion_matrix, scores
 from linfit.models import LinearModel
-from linfit.optim import Callback, Objective, OptimizeResult, Status, get_optimizer
-from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER, Optimizer
+from linfit.optim import OPTIMIZERS, Callback, Objective, OptimizeResult, Status, get_optimizer
+from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, Optimizer
 from linfit.preprocess import Scaler, encode_labels
 
 # A float target with more distinct values than this (and than a fifth of the rows) is
@@ -138,8 +138,10 @@ def fit(
     target_name: str = "target",
     gtol: float = DEFAULT_GTOL,
     ftol: float = DEFAULT_FTOL,
-    max_iter: int = DEFAULT_MAX_ITER,
+    max_iter: int | None = None,
     lr: float | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
     callback: Callback | None = None,
     chunk_rows: int | None = None,
 ) -> tuple[TrainedModel, OptimizeResult]:
@@ -147,12 +149,17 @@ def fit(
 
     Classifiers take any labels (encoded here, predicted back in the originals). The
     optimizer defaults to the model's; an optimizer that needs a Hessian is refused for
-    a model without one before any work is done. With ``chunk_rows``, ``X`` (which may
-    be a read-only memmap) is read and standardized a chunk of rows at a time, so memory
-    holds one chunk of it (see ``linfit.chunked``). Returns the trained model, whose
+    a model without one before any work is done; ``max_iter`` defaults to the optimizer's
+    own limit, and ``lr``, ``batch_size`` go to the optimizers that take them (``seed``
+    to those that draw random numbers, such as sgd's shuffles). With ``chunk_rows``, ``X``
+    (which may be a read-only memmap) is read and standardized a chunk of rows at a time, so
+    memory holds one chunk of it (see ``linfit.chunked``). Returns the trained model, whose
     ``summary`` records how training ended, and the optimizer's full result.
     """
-    minimizer, options = prepare_optimizer(model, optimizer, lr=lr, gtol=gtol, max_iter=max_iter)
+    minimizer, options = prepare_optimizer(
+        model, optimizer, lr=lr, batch_size=batch_size, seed=seed, gtol=gtol, max_iter=max_iter
+    )
+    max_iter = minimizer.default_max_iter if max_iter is None else max_iter
     if chunk_rows is not None and chunk_rows < 1:
         raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
     if sp.issparse(X):
@@ -232,26 +239,41 @@ def _check_sparse(model: LinearModel, chunk_rows: int | None) -> None:
 
 
 def prepare_optimizer(
-    model: LinearModel, optimizer: str | None, *, lr: float | None, gtol: float, max_iter: int
+    model: LinearModel,
+    optimizer: str | None,
+    *,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    gtol: float,
+    max_iter: int | None,
 ) -> tuple[Optimizer, dict[str, Any]]:
     """The optimizer (default: the model's) and its options, checked before any work: an
-    optimizer that needs a Hessian is refused for a model without one, ``lr`` is gd's."""
+    optimizer that needs a Hessian is refused for a model without one, and ``lr`` or
+    ``batch_size`` for an optimizer that does not take it."""
     name = optimizer or model.default_optimizer
     minimizer = get_optimizer(name)
     if minimizer.needs_hessian:
         model.require_hessian()
     options: dict[str, Any] = {}
-    if lr is not None:
-        if name != "gd":
-            raise OptionError(f"--lr sets gd's fixed step; {name} chooses its own steps")
-        if not (np.isfinite(lr) and lr > 0):
-            raise OptionError(f"--lr must be a positive number, got {lr}")
-        options["lr"] = lr
+    for option, value in (("lr", lr), ("batch_size", batch_size)):
+        if value is None:
+            continue
+        if option not in minimizer.options:
+            takers = " and ".join(n for n, o in OPTIMIZERS.items() if option in o.options)
+            raise OptionError(f"--{option.replace('_', '-')} is an option of {takers}, not {name}")
+        options[option] = value
+    if lr is not None and not (np.isfinite(lr) and lr > 0):
+        raise OptionError(f"--lr must be a positive number, got {lr}")
+    if batch_size is not None and batch_size < 1:
+        raise OptionError(f"--batch-size must be at least 1 row, got {batch_size}")
+    if "seed" in minimizer.options:
+        options["seed"] = seed
     if not model.differentiable:
         options.update(minimizer.nonsmooth_options)
-    for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
-        if not value >= 0:
-            raise OptionError(f"{option} must be >= 0, got {value}")
+    for option, limit in (("--tol", gtol), ("--max-iter", max_iter)):
+        if limit is not None and not limit >= 0:
+            raise OptionError(f"{option} must be >= 0, got {limit}")
     return minimizer, options
 
 

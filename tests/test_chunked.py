@@ -6,6 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from core_problems import exact_optimizers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,6 @@ from linfit.chunked import chunked_objective
 from linfit.errors import OptionError
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier, base
 from linfit.models.least_squares import normal_equations
-from linfit.optim import OPTIMIZERS
 from linfit.preprocess import Scaler
 from linfit.training import fit
 
@@ -64,7 +64,7 @@ def test_chunk_merged_statistics_equal_the_one_pass_ones(seed, chunk_rows, n):
     np.testing.assert_allclose(merged.scale, one.scale, rtol=1e-8)
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer", exact_optimizers())
 @pytest.mark.parametrize("model", MODELS[:2] + MODELS[3:4], ids=lambda m: m.describe())
 def test_training_from_a_memmap_in_chunks_gives_the_in_memory_parameters(
     tmp_path, model, optimizer

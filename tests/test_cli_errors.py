@@ -98,7 +98,19 @@ CASES = {
     "negative reg": ([*TRAIN, "iris.csv", "--reg", "-1"], ["--reg", ">= 0"]),
     "test size 1": ([*TRAIN, "iris.csv", "--test-size", "1"], ["--test-size", "[0, 1)"]),
     "lr 0": ([*TRAIN, "iris.csv", "--optimizer", "gd", "--lr", "0"], ["--lr", "positive"]),
-    "lr with lbfgs": ([*TRAIN, "iris.csv", "--lr", "0.1"], ["--lr", "lbfgs"]),
+    "lr with lbfgs": ([*TRAIN, "iris.csv", "--lr", "0.1"], ["--lr", "gd and sgd", "lbfgs"]),
+    "batch size with lbfgs": (
+        [*TRAIN, "iris.csv", "--batch-size", "32"],
+        ["--batch-size", "sgd", "not lbfgs"],
+    ),
+    "sgd on the dask engine": (
+        [*TRAIN, "iris.csv", "--engine", "dask", "--optimizer", "sgd"],
+        ["--optimizer sgd", "--engine dask"],
+    ),
+    "solve-ls by sgd": (
+        ["solve-ls", "diabetes.csv", "--method", "sgd"],
+        ["unknown solve-ls method 'sgd'", "pinv"],
+    ),
     "output in a missing folder": (
         ["train", "iris.csv", "--out", "no/such/folder/m.linfit", "--json"],
         ["no/such/folder", "does not exist"],

@@ -48,7 +48,8 @@ from linfit.data.formats import require_dense
 from linfit.errors import ConvergenceWarning, DivergenceError, OptionError, quote_path
 from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
-from linfit.optim import IterationRecord, Status
+from linfit.optim import OPTIMIZERS, IterationRecord, Status
+from linfit.optim.registry import DEFAULT_MAX_ITER
 from linfit.preprocess import split_xy
 from linfit.training import TrainedModel, fit
 
@@ -58,8 +59,31 @@ MulticlassOpt = Annotated[
     str | None,
     typer.Option(help="SVM multiclass form: weston-watkins (default) or one-vs-rest."),
 ]
-LrOpt = Annotated[float | None, typer.Option(help="Fixed step for gd (default: line search).")]
-MaxIterOpt = Annotated[int, typer.Option(help="Iteration limit.")]
+LrOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="gd: a fixed step (default: line search); sgd: the first step (default: "
+        "calibrated on a sample)."
+    ),
+]
+# optimizers that take mini-batch steps: the dask engine does not run them
+STOCHASTIC = frozenset(name for name, opt in OPTIMIZERS.items() if opt.stochastic)
+BatchSizeOpt = Annotated[
+    int | None, typer.Option(min=1, help="sgd: rows per mini-batch (default 256).")
+]
+MaxIterOpt = Annotated[
+    int | None,
+    typer.Option(
+        help=f"Iteration limit (default {DEFAULT_MAX_ITER}"
+        + "".join(
+            f"; {name}: {opt.default_max_iter} {'epochs' if opt.stochastic else ''}"
+            for name, opt in OPTIMIZERS.items()
+            if opt.default_max_iter != DEFAULT_MAX_ITER
+        )
+        + ").",
+        show_default=False,
+    ),
+]
 TolOpt = Annotated[
     float,
     typer.Option(help="Stop when max |gradient| <= tol (times |objective| where that is > 1)."),
@@ -124,7 +148,8 @@ def train(
     margin: MarginOpt = None,
     multiclass: MulticlassOpt = None,
     lr: LrOpt = None,
-    max_iter: MaxIterOpt = 1000,
+    batch_size: BatchSizeOpt = None,
+    max_iter: MaxIterOpt = None,
     tol: TolOpt = 1e-6,
     target: TargetOpt = None,
     test_size: TestSizeOpt = 0.2,
@@ -163,6 +188,8 @@ def train(
         unsupported.update({"--history": history is not None, "--dropna": dropna})
         unsupported.update({"--impute": impute is not None, "--encode": encode != "none"})
         unsupported["--dtype"] = dtype != "float64"
+        unsupported["--batch-size"] = batch_size is not None
+        unsupported[f"--optimizer {optimizer}"] = optimizer in STOCHASTIC
         return train_on_engine(
             engine, scheduler, data, estimator, out=out, quiet=quiet, json=json,
             unsupported=unsupported, optimizer=optimizer, standardize=standardize, gtol=tol,
@@ -200,6 +227,8 @@ def train(
             gtol=tol,
             max_iter=max_iter,
             lr=lr,
+            batch_size=batch_size,
+            seed=seed,
             callback=progress,
             chunk_rows=chunksize,
         )
@@ -455,7 +484,7 @@ def compare(
     margin: MarginOpt = None,
     multiclass: MulticlassOpt = None,
     optimizer: OptimizerOpt = None,
-    max_iter: MaxIterOpt = 1000,
+    max_iter: MaxIterOpt = None,
     tol: TolOpt = 1e-6,
     target: TargetOpt = None,
     test_size: TestSizeOpt = 0.2,

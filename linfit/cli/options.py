@@ -64,7 +64,9 @@ ImputeOpt = Annotated[
     str | None, typer.Option(help="Fill missing feature values: 'mean' (the column's mean).")
 ]
 DtypeOpt = Annotated[str, typer.Option(help="Floating type for the data: float64 or float32.")]
-SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the train/test split.")]
+SeedOpt = Annotated[
+    int, typer.Option(min=0, help="Seed of the train/test split (and of sgd's shuffles).")
+]
 TestSizeOpt = Annotated[
     float, typer.Option(help="Fraction held out for testing, in [0, 1); 0 trains on everything.")
 ]

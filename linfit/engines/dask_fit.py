@@ -15,9 +15,10 @@ from linfit.engines.dask_blocks import ClusterData, load_blocks
 from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
+from linfit.errors import OptionError
 from linfit.models import LeastSquares, LinearModel, ReLURegressor
 from linfit.optim import Callback, OptimizeResult
-from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER
+from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL
 from linfit.training import TrainedModel, prepare_optimizer, run_optimizer
 
 
@@ -54,7 +55,7 @@ def fit_dask(
     target_name: str = "target",
     gtol: float = DEFAULT_GTOL,
     ftol: float = DEFAULT_FTOL,
-    max_iter: int = DEFAULT_MAX_ITER,
+    max_iter: int | None = None,
     lr: float | None = None,
     callback: Callback | None = None,
 ) -> tuple[TrainedModel, OptimizeResult]:
@@ -66,6 +67,13 @@ def fit_dask(
 
         client = get_client()
     minimizer, options = prepare_optimizer(model, optimizer, lr=lr, gtol=gtol, max_iter=max_iter)
+    if minimizer.stochastic:
+        # a mini-batch step would be a round trip to the workers for a few hundred rows
+        raise OptionError(
+            f"{optimizer} takes mini-batch steps, which the dask engine does not run "
+            "(each would be a round trip to the cluster); use lbfgs or newton"
+        )
+    max_iter = minimizer.default_max_iter if max_iter is None else max_iter
     data = load_blocks(
         client,
         X,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 Vector = np.ndarray
+ValueGradient = Callable[[Vector], tuple[float, Vector]]
+
+
+@dataclass(frozen=True)
+class MiniBatch:
+    """The objective restricted to ``rows`` of the data: ``fun(x) -> (f_B, g_B)``."""
+
+    rows: int
+    fun: ValueGradient
 
 
 @dataclass(frozen=True)
@@ -19,12 +28,19 @@ class Objective:
     hess:           ``x -> H`` dense (n, n), for second-order methods on small problems.
     hess_operator:  ``x -> (v -> H v)``, curvature computed once at ``x`` and reused for
                     every product, for second-order methods on large problems.
+    batches:        ``(rng, batch_rows) -> iterator of MiniBatch``: one epoch, for
+                    stochastic methods. A batch's ``f_B`` is the mean loss over its rows
+                    plus the whole penalty, so over the shuffle its expectation is ``f``;
+                    the batches of one epoch cover each of the ``n_samples`` rows once.
+    n_samples:      how many rows the data term averages over (with ``batches``).
     """
 
-    fun: Callable[[Vector], tuple[float, Vector]]
+    fun: ValueGradient
     value: Callable[[Vector], float] | None = None
     hess: Callable[[Vector], np.ndarray] | None = None
     hess_operator: Callable[[Vector], Callable[[Vector], Vector]] | None = None
+    batches: Callable[[np.random.Generator, int], Iterator[MiniBatch]] | None = None
+    n_samples: int | None = None
 
     def f(self, x: Vector) -> float:
         """Value alone, through ``value`` when given."""

@@ -10,6 +10,7 @@ handled once for all of them. A run that stops at ``max_iter`` warns
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -36,12 +37,15 @@ class Optimizer(Protocol):
         *,
         gtol: float = ...,
         ftol: float = ...,
-        max_iter: int = ...,
+        max_iter: int | None = ...,
         callback: Callback | None = ...,
         **options: Any,
     ) -> OptimizeResult: ...
 
     needs_hessian: bool
+    stochastic: bool
+    default_max_iter: int
+    options: tuple[str, ...]
     nonsmooth_options: dict[str, Any]
 
 
@@ -49,13 +53,23 @@ OPTIMIZERS: dict[str, Optimizer] = {}
 
 
 def register(
-    name: str, *, needs_hessian: bool = False, nonsmooth_options: dict[str, Any] | None = None
+    name: str,
+    *,
+    needs_hessian: bool = False,
+    stochastic: bool = False,
+    default_max_iter: int = DEFAULT_MAX_ITER,
+    nonsmooth_options: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., None]], Optimizer]:
     """Register the loop ``loop(run, **options)`` as the optimizer called ``name``.
 
     ``needs_hessian`` marks optimizers that use ``hess``/``hess_operator``, so callers
-    can refuse a model without one before starting. ``nonsmooth_options`` are the
-    options the optimizer recommends when the objective has kinks.
+    can refuse a model without one before starting. ``stochastic`` marks optimizers that
+    follow mini-batch gradients (``Objective.batches``): they approach the optimum only in
+    expectation, so they are not held to the deterministic ones' tolerances.
+    ``default_max_iter`` is the iteration limit when the caller gives none (for a
+    stochastic optimizer an iteration is an epoch). ``nonsmooth_options`` are the
+    options the optimizer recommends when the objective has kinks. The loop's keyword
+    parameters are the optimizer's own options, listed in ``options``.
     """
 
     def decorate(loop: Callable[..., None]) -> Optimizer:
@@ -69,10 +83,11 @@ def register(
             *,
             gtol: float = DEFAULT_GTOL,
             ftol: float = DEFAULT_FTOL,
-            max_iter: int = DEFAULT_MAX_ITER,
+            max_iter: int | None = None,
             callback: Callback | None = None,
             **options: Any,
         ) -> OptimizeResult:
+            max_iter = default_max_iter if max_iter is None else max_iter
             run = Run(
                 name, objective, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback
             )
@@ -89,6 +104,9 @@ def register(
             return result
 
         optimizer.needs_hessian = needs_hessian  # type: ignore[attr-defined]
+        optimizer.stochastic = stochastic  # type: ignore[attr-defined]
+        optimizer.default_max_iter = default_max_iter  # type: ignore[attr-defined]
+        optimizer.options = tuple(inspect.signature(loop).parameters)[1:]  # type: ignore[attr-defined]
         optimizer.nonsmooth_options = dict(nonsmooth_options or {})  # type: ignore[attr-defined]
         OPTIMIZERS[name] = optimizer
         return optimizer

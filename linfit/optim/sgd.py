@@ -1,0 +1,100 @@
+"""Mini-batch stochastic gradient descent with iterate averaging: an iteration is an epoch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from linfit.errors import CapabilityError, OptionError
+from linfit.optim.objective import MiniBatch
+from linfit.optim.registry import register
+from linfit.optim.run import Run
+
+# The first step is chosen as Bottou's SGD code does: a few constant-step passes over a
+# small sample from the start point, one per candidate, keeping the step whose pass ends
+# lowest on that sample. Candidates span 4 down to 2^-14 by halves.
+CANDIDATE_STEPS = tuple(2.0**k for k in range(2, -15, -1))
+CALIBRATION_ROWS = 2048
+
+
+@register("sgd", stochastic=True, default_max_iter=10)
+def sgd(
+    run: Run,
+    lr: float | None = None,
+    batch_size: int = 256,
+    average: bool = True,
+    seed: int = 0,
+) -> None:
+    """Mini-batch SGD on ``Objective.batches``; each iteration is one epoch (every row once).
+
+    Step after ``tau`` epochs (fractional, counted in rows): ``lr / sqrt(1 + tau)``, a
+    decay that needs no knowledge of the curvature. With ``average`` the point reported
+    at the end of each epoch is the mean of the iterates since half an epoch in
+    (Polyak-Ruppert averaging, which cancels most of the steps' noise; Bach & Moulines
+    2011 show it reaches the optimal rate with steps this slowly decaying). Without
+    ``lr`` the first step is calibrated on a sample (see ``CANDIDATE_STEPS``).
+
+    Each epoch ends with one full evaluation, which reports progress and applies the
+    usual gradient test; so an epoch reads the data twice. ``seed`` fixes the shuffles.
+    """
+    batches, n_rows = run.objective.batches, run.objective.n_samples
+    if batches is None or not n_rows:
+        raise CapabilityError(
+            "sgd needs mini-batches of the data, which this objective does not offer; use lbfgs"
+        )
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise OptionError(f"--lr must be a positive number, got {lr}")
+    if batch_size < 1:
+        raise OptionError(f"--batch-size must be at least 1 row, got {batch_size}")
+    rng = np.random.default_rng(seed)
+    lr = lr if lr is not None else calibrate_step(batches(rng, batch_size), run.x)
+
+    w = run.x.copy()
+    mean, n_mean, rows_seen = w.copy(), 0, 0
+    while run.running:
+        for batch in batches(rng, batch_size):
+            _, g = batch.fun(w)
+            step = lr / math.sqrt(1.0 + rows_seen / n_rows)
+            w -= step * g
+            rows_seen += batch.rows
+            if average and 2 * rows_seen >= n_rows:
+                n_mean += 1
+                mean += (w - mean) / n_mean  # running mean: no sum that grows with time
+        x_new = mean.copy() if average and n_mean else w.copy()
+        run.accept(x_new, *run.evaluate(x_new), step)
+
+
+def calibrate_step(epoch: Iterator[MiniBatch], x0: np.ndarray) -> float:
+    """The candidate step whose constant-step pass over a sample from ``x0`` ends with
+    the lowest mean loss on that sample (the first ``CALIBRATION_ROWS`` rows of
+    ``epoch``'s batches). Raises OptionError when every candidate diverges."""
+    sample = []
+    for batch in epoch:
+        sample.append(batch)
+        if sum(b.rows for b in sample) >= CALIBRATION_ROWS:
+            break
+    best, best_loss = None, math.inf
+    for step in CANDIDATE_STEPS:
+        loss = _sample_loss_after_pass(sample, x0, step)
+        if loss < best_loss:
+            best, best_loss = step, loss
+    if best is None:
+        raise OptionError(
+            "sgd found no step that keeps the objective finite on a sample; "
+            "give a small --lr, or standardized features"
+        )
+    return best
+
+
+def _sample_loss_after_pass(sample: list[MiniBatch], x0: np.ndarray, step: float) -> float:
+    """Mean loss over ``sample``'s batches after one pass of constant ``step`` from ``x0``;
+    inf when the pass leaves the finite numbers."""
+    w = x0.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for batch in sample:
+            w -= step * batch.fun(w)[1]
+        losses = [batch.fun(w)[0] for batch in sample]
+    loss = float(np.mean(losses))
+    return loss if math.isfinite(loss) and np.isfinite(w).all() else math.inf
