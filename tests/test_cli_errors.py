@@ -103,10 +103,6 @@ CASES = {
         [*TRAIN, "iris.csv", "--batch-size", "32"],
         ["--batch-size", "sgd", "not lbfgs"],
     ),
-    "sgd on the dask engine": (
-        [*TRAIN, "iris.csv", "--engine", "dask", "--optimizer", "sgd"],
-        ["--optimizer sgd", "--engine dask"],
-    ),
     "solve-ls by sgd": (
         ["solve-ls", "diabetes.csv", "--method", "sgd"],
         ["unknown solve-ls method 'sgd'", "pinv"],

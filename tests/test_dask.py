@@ -47,7 +47,7 @@ PAIRS = [
     pytest.param(model, name, id=f"{model.describe()}-{name}")
     for model in _models()
     for name, optimizer in OPTIMIZERS.items()
-    if not optimizer.stochastic  # refused by the dask engine (tests/test_sgd.py)
+    if not optimizer.stochastic  # shuffled by block on a cluster: see the sgd test below
     if model.has_hessian or not optimizer.needs_hessian
 ]
 
@@ -122,6 +122,31 @@ def test_each_model_and_optimizer_gives_the_in_memory_parameters(client, files, 
     np.testing.assert_allclose(dask.scaler.mean, memory.scaler.mean, rtol=1e-14)
     np.testing.assert_allclose(dask.scaler.scale, memory.scaler.scale, rtol=1e-12)
     assert dask.feature_names == ("x0", "x1", "x2") and dask.target_name == "target"
+
+
+SGD_MODELS = [m for m in _models() if m.convex]
+
+
+@pytest.mark.parametrize("model", SGD_MODELS, ids=lambda m: m.describe())
+def test_sgd_on_the_cluster_takes_the_batches_of_out_of_core_training(client, model):
+    """With blocks of equal rows, a cluster's shuffle by block draws what ``linfit.chunked``
+    draws by chunk from the same seed: the same batches, so the same parameters."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(3)
+    X = rng.normal(1.0, 2.0, (240, 3))
+    scores = X @ rng.standard_normal((3, 3)) + rng.standard_normal((240, 3))
+    y = scores.argmax(axis=1) if model.is_classifier else scores[:, 0]
+    options = dict(optimizer="sgd", batch_size=16, max_iter=3, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chunked, r1 = fit(model, X, y, chunk_rows=80, **options)
+        dask, r2 = fit_dask(
+            model, da.from_array(X, chunks=(80, 3)), da.from_array(y, chunks=80),
+            client=client, **options,
+        )  # fmt: skip
+    assert r1.nit == r2.nit == 3
+    a, b = _comparable(chunked), _comparable(dask)
+    assert np.abs(b - a).max() <= 1e-8 * np.abs(a).max()
 
 
 @pytest.mark.parametrize("method", ["normal", "pinv", "lstsq"])

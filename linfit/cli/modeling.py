@@ -66,8 +66,6 @@ LrOpt = Annotated[
         "calibrated on a sample)."
     ),
 ]
-# optimizers that take mini-batch steps: the dask engine does not run them
-STOCHASTIC = frozenset(name for name, opt in OPTIMIZERS.items() if opt.stochastic)
 BatchSizeOpt = Annotated[
     int | None, typer.Option(min=1, help="sgd: rows per mini-batch (default 256).")
 ]
@@ -188,12 +186,11 @@ def train(
         unsupported.update({"--history": history is not None, "--dropna": dropna})
         unsupported.update({"--impute": impute is not None, "--encode": encode != "none"})
         unsupported["--dtype"] = dtype != "float64"
-        unsupported["--batch-size"] = batch_size is not None
-        unsupported[f"--optimizer {optimizer}"] = optimizer in STOCHASTIC
         return train_on_engine(
             engine, scheduler, data, estimator, out=out, quiet=quiet, json=json,
             unsupported=unsupported, optimizer=optimizer, standardize=standardize, gtol=tol,
-            max_iter=max_iter, lr=lr, target=target, sep=sep, file_format=file_format,
+            max_iter=max_iter, lr=lr, batch_size=batch_size, target=target, sep=sep,
+            file_format=file_format,
             test_size=test_size, seed=seed,
         )  # fmt: skip
     chunksize = out_of_core_rows(data, chunksize, file_format)

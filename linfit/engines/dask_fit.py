@@ -15,7 +15,6 @@ from linfit.engines.dask_blocks import ClusterData, load_blocks
 from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
-from linfit.errors import OptionError
 from linfit.models import LeastSquares, LinearModel, ReLURegressor
 from linfit.optim import Callback, OptimizeResult
 from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL
@@ -57,6 +56,8 @@ def fit_dask(
     ftol: float = DEFAULT_FTOL,
     max_iter: int | None = None,
     lr: float | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
     callback: Callback | None = None,
 ) -> tuple[TrainedModel, OptimizeResult]:
     """Train ``model`` on raw dask arrays ``X`` (n, d) and ``y`` (n,) on ``client``'s
@@ -66,13 +67,9 @@ def fit_dask(
         from distributed import get_client
 
         client = get_client()
-    minimizer, options = prepare_optimizer(model, optimizer, lr=lr, gtol=gtol, max_iter=max_iter)
-    if minimizer.stochastic:
-        # a mini-batch step would be a round trip to the workers for a few hundred rows
-        raise OptionError(
-            f"{optimizer} takes mini-batch steps, which the dask engine does not run "
-            "(each would be a round trip to the cluster); use lbfgs or newton"
-        )
+    minimizer, options = prepare_optimizer(
+        model, optimizer, lr=lr, batch_size=batch_size, seed=seed, gtol=gtol, max_iter=max_iter
+    )
     max_iter = minimizer.default_max_iter if max_iter is None else max_iter
     data = load_blocks(
         client,
@@ -176,6 +173,7 @@ def train_on_cluster(
         client=client,
         feature_names=table.feature_names,
         target_name=table.target_name,
+        seed=seed,
         **fit_options,
     )
     metrics = cluster_scores(trained, train.X, train.y, "train", client)

@@ -4,21 +4,24 @@ the worker that holds it with the model's own numpy methods, summed by a tree.
 Exactly ``linfit.chunked``'s sum: ``J = sum_b (n_b / N) J_b + reg ||W||^2``, the data
 term of each block from ``dataclasses.replace(model, reg=0.0)`` and the penalty added once
 on the client. Per evaluation the client sends the parameters ((d + 1) K floats) and
-receives one value and gradient (or product): the data never move.
+receives one value and gradient (or product): the data never move. A mini-batch (sgd) is
+one round trip to the worker holding its rows, with their indices.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 
 from linfit.chunked import add_penalty, add_penalty_hvp
 from linfit.engines.dask_blocks import ClusterData
 from linfit.models import LinearModel
-from linfit.models.base import DENSE_HESSIAN_BUDGET
+from linfit.models.base import DENSE_HESSIAN_BUDGET, shuffled_batches
 from linfit.optim import Objective
+from linfit.optim.objective import MiniBatch
 
 
 def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> Objective:
@@ -52,18 +55,37 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
 
         return hvp
 
+    def batch(block: int, rows: np.ndarray, params: np.ndarray) -> tuple[float, np.ndarray]:
+        # one round trip: the rows' indices and the parameters go to the block's worker
+        X_b, y_b = data.X[block], data.y[block]
+        return data.client.submit(_batch, X_b, y_b, rows=rows, model=model, params=params).result()
+
+    def batches(rng: np.random.Generator, batch_rows: int) -> Iterator[MiniBatch]:
+        # shuffling by block, as out of core: the blocks in a random order, then the rows
+        # of each, so with equal blocks the batches are those of linfit.chunked
+        for block in rng.permutation(len(data.X)):
+            for rows in shuffled_batches(data.rows[block], rng, batch_rows):
+                yield MiniBatch(rows.size, partial(batch, block, rows))
+
     dense = model.has_hessian and n_outputs**2 * (d + 1) <= DENSE_HESSIAN_BUDGET
     return Objective(
         fun=fun,
         value=value,
         hess=hess if dense else None,
         hess_operator=hess_operator if model.has_hessian else None,
+        batches=batches,
+        n_samples=data.n_samples,
     )
 
 
 def _loss_gradient(X, y, weight, *, term, params):
     f, g = term.loss_gradient(params, X, y)
     return weight * f, weight * g
+
+
+def _batch(X, y, *, rows, model, params):
+    """The objective (penalty included) on ``rows`` of a block, as in-memory batches are."""
+    return model.loss_gradient(params, X[rows], y[rows])
 
 
 def _loss(X, y, weight, *, term, params):

@@ -93,13 +93,21 @@ def minibatches(
     piece's rows are shuffled and cut into batches of ``batch_rows`` (the last of a piece
     may be shorter), so every row is used once.
     """
+    for X_c, y_c in blocks:
+        for rows in shuffled_batches(X_c.shape[0], rng, batch_rows):
+            yield MiniBatch(rows.size, partial(loss_gradient, X=X_c[rows], y=y_c[rows]))
+
+
+def shuffled_batches(
+    n_rows: int, rng: np.random.Generator, batch_rows: int
+) -> Iterator[np.ndarray]:
+    """A random permutation of ``range(n_rows)`` cut into batches of ``batch_rows`` (the
+    last may be shorter), each sorted so that gathering its rows reads forward."""
     if batch_rows < 1:
         raise OptionError(f"--batch-size must be at least 1 row, got {batch_rows}")
-    for X_c, y_c in blocks:
-        order = rng.permutation(X_c.shape[0])
-        for start in range(0, order.size, batch_rows):
-            rows = np.sort(order[start : start + batch_rows])  # sorted: reads X_c forward
-            yield MiniBatch(rows.size, partial(loss_gradient, X=X_c[rows], y=y_c[rows]))
+    order = rng.permutation(n_rows)
+    for start in range(0, n_rows, batch_rows):
+        yield np.sort(order[start : start + batch_rows])
 
 
 @dataclass(frozen=True)
