@@ -23,6 +23,7 @@ from linfit import persist
 from linfit.data import formats as formats_module
 from linfit.data import load_dataset, load_features, load_labeled
 from linfit.data.formats import resolve_format
+from linfit.data.stream import stream_dataset
 
 SAME = 1e-12
 
@@ -328,10 +329,41 @@ def test_libsvm_needs_a_model_with_index_names(tmp_path):
     assert "'sepal length (cm)'" in line and "a LIBSVM file's features are indices" in line
 
 
-def test_chunksize_reads_only_text(tmp_path):
+def test_chunksize_refuses_libsvm(tmp_path):
     svm, _ = libsvm_and_csv(tmp_path, DIABETES)
     result = invoke(["train", svm, "--chunksize", "100", "--out", tmp_path / "m.linfit"], ok=False)
-    assert "--chunksize reads CSV and TSV files" in assert_one_error_line(result.stderr)
+    assert "a LIBSVM file is read whole" in assert_one_error_line(result.stderr)
+
+
+@parquet
+@pytest.mark.parametrize("chunk_rows", [7, 64, 10_000])
+def test_parquet_streamed_by_row_groups_equals_a_whole_read(tmp_path, chunk_rows):
+    table = tmp_path / "wine.parquet"
+    pd.read_csv(WINE).to_parquet(table, row_group_size=50)  # 4 row groups
+    whole = load_dataset(table, file_format="parquet")
+    streamed = stream_dataset(table, tmp_path, chunk_rows=chunk_rows, file_format="parquet")
+    np.testing.assert_array_equal(streamed.X[0 : whole.X.shape[0]], whole.X)
+    np.testing.assert_array_equal(streamed.y, whole.y)
+    assert streamed.feature_names == whole.feature_names
+
+
+@parquet
+def test_parquet_out_of_core_trains_the_whole_read_model_and_refuses_text_by_column(
+    tmp_path, monkeypatch
+):
+    table = tmp_path / "wine.parquet"
+    pd.read_csv(WINE).to_parquet(table, row_group_size=50)
+    (whole, _), (_, whole_params) = train(tmp_path, table, "whole"), train(tmp_path, WINE, "csv")
+    monkeypatch.setenv("LINFIT_MEMORY_BUDGET", "1000")  # the table's 178 x 14 x 8 bytes exceed it
+    disk, disk_params = train(tmp_path, table, "disk")
+    assert "data_path" in disk and "data_path" not in whole  # only an out-of-core run says
+    assert disk["objective"] == pytest.approx(whole["objective"], rel=1e-10)
+    np.testing.assert_allclose(disk_params, whole_params, rtol=1e-6, atol=1e-8)
+    frame = pd.read_csv(WINE).astype({"alcohol": str})  # a Parquet column has one type
+    frame.loc[120, "alcohol"] = "n/a"
+    frame.to_parquet(table, row_group_size=50)
+    result = invoke(["train", table, "--chunksize", "30", "--out", tmp_path / "m.linfit"], ok=False)
+    assert "'alcohol'" in assert_one_error_line(result.stderr)
 
 
 def test_tsv_format_reads_tabs_whatever_the_ending(tmp_path):

@@ -14,8 +14,19 @@ import typer
 
 from linfit.cache import cached, cached_on_disk
 from linfit.data import Dataset, Encode, Missing, load_dataset
-from linfit.data.formats import FORMATS, TEXT_FORMATS, resolve_format, text_separator
-from linfit.data.stream import DEFAULT_CHUNK_ROWS, stream_dataset, too_big_for_memory
+from linfit.data.formats import (
+    FORMATS,
+    TEXT_FORMATS,
+    parquet_matrix_bytes,
+    resolve_format,
+    text_separator,
+)
+from linfit.data.stream import (
+    DEFAULT_CHUNK_ROWS,
+    memory_budget,
+    stream_dataset,
+    too_big_for_memory,
+)
 from linfit.errors import OptionError
 from linfit.models import MODELS
 from linfit.optim import OPTIMIZERS
@@ -92,11 +103,16 @@ ChunksizeOpt = Annotated[
 
 def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None) -> int | None:
     """Rows per chunk to read DATA out of core: ``--chunksize`` when given, the default for
-    a CSV/TSV file bigger than the memory budget, else None (read it whole)."""
-    text = resolve_format(data, file_format) in TEXT_FORMATS
-    if chunk_rows is None and text and too_big_for_memory(data):
-        return DEFAULT_CHUNK_ROWS  # Parquet and LIBSVM files are read whole
-    return chunk_rows
+    a CSV/TSV file bigger than the memory budget or a Parquet file whose table would be,
+    else None (read it whole; LIBSVM files are always read whole, and stay sparse)."""
+    if chunk_rows is not None:
+        return chunk_rows
+    fmt = resolve_format(data, file_format)
+    if fmt in TEXT_FORMATS and too_big_for_memory(data):
+        return DEFAULT_CHUNK_ROWS
+    if fmt == "parquet" and str(data) != "-" and parquet_matrix_bytes(data) > memory_budget():
+        return DEFAULT_CHUNK_ROWS
+    return None
 
 
 def load_table(data: Path, chunk_rows: int | None = None, **load: Any) -> Dataset:
@@ -124,12 +140,12 @@ def data_on_disk(
     at a time: into the cache, so a second run parses nothing, or, with the cache off or
     unwritable, into a temporary folder removed when the process exits."""
     fmt = resolve_format(data, file_format)
-    if fmt not in TEXT_FORMATS:
+    if fmt == "libsvm":
         raise OptionError(
-            f"--chunksize reads CSV and TSV files a chunk at a time, not {fmt} files; drop "
-            "--chunksize"
+            "--chunksize reads CSV, TSV and Parquet files a chunk at a time; a LIBSVM file "
+            "is read whole, into a sparse matrix; drop --chunksize"
         )
-    sep = text_separator(data, fmt, sep)
+    sep = text_separator(data, fmt, sep) if fmt in TEXT_FORMATS else None
     if encode_mode(encode) != "none":
         raise OptionError(
             "--encode onehot needs every category before the first row is written, so it "
@@ -146,9 +162,10 @@ def data_on_disk(
             missing=options["missing"],
             dtype=dtype_of(dtype),
             chunk_rows=chunk_rows,
+            file_format=fmt,
         )
 
-    dataset = cached_on_disk(data, options, stream) if cache else None
+    dataset = cached_on_disk(data, {**options, "format": fmt}, stream) if cache else None
     if dataset is None:
         folder = Path(tempfile.mkdtemp(prefix="linfit-"))
         atexit.register(shutil.rmtree, folder, True)

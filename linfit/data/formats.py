@@ -21,9 +21,10 @@ anything else is CSV, as before).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -110,19 +111,69 @@ def read_frame(source: _Source, file_format: Format, sep: str | None) -> pd.Data
 
 
 def _read_parquet(source: _Source) -> pd.DataFrame:
-    require("pyarrow", "parquet", f"reading the Parquet file {source.name}")
-    import pyarrow
+    with _parquet_errors(source):
+        _check_parquet_names(source)
+        frame = pd.read_parquet(source.handle(), engine="pyarrow")
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.shape[1] == 0:
+        raise DataError(f"{source.name} has no columns; expected a table of features and target")
+    if len(frame) == 0:
+        raise DataError(f"{source.name} has columns but no rows; add rows of data")
+    return frame
+
+
+def parquet_chunks(source: _Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The table of a Parquet file as DataFrames of at most ``chunk_rows`` rows, in file
+    order, read a row group at a time (pyarrow's batches), with a whole read's errors."""
+    with _parquet_errors(source):
+        _check_parquet_names(source)
+        import pyarrow.parquet as pq
+
+        batches = pq.ParquetFile(source.handle()).iter_batches(batch_size=chunk_rows)
+    while True:
+        with _parquet_errors(source):  # decoding happens here, a batch at a time
+            batch = next(batches, None)
+        if batch is None:
+            return
+        frame = batch.to_pandas()
+        frame.columns = [str(c) for c in frame.columns]
+        yield frame
+
+
+def parquet_matrix_bytes(path: str | Path) -> int:
+    """The bytes a Parquet file's table takes in float64 (rows x columns x 8), from its
+    footer: its size on disk says little, since its columns are compressed."""
+    require("pyarrow", "parquet", f"reading the Parquet file {path}")
     import pyarrow.parquet as pq
 
     try:
-        names = [str(n) for n in pq.read_schema(source.handle()).names]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise DataError(
-                f"{source.name}: duplicate column name(s) {_names_list(duplicates)}; "
-                "rename the columns so that each name is unique"
-            )
-        frame = pd.read_parquet(source.handle(), engine="pyarrow")
+        meta = pq.read_metadata(path)
+    except Exception:  # the loader reports a damaged file in its own words
+        return 0
+    return meta.num_rows * meta.num_columns * 8
+
+
+def _check_parquet_names(source: _Source) -> None:
+    import pyarrow.parquet as pq
+
+    names = [str(n) for n in pq.read_schema(source.handle()).names]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DataError(
+            f"{source.name}: duplicate column name(s) {_names_list(duplicates)}; "
+            "rename the columns so that each name is unique"
+        )
+
+
+@contextlib.contextmanager
+def _parquet_errors(source: _Source) -> Iterator[None]:
+    """pyarrow's and pandas' failures on a Parquet file as one-line errors."""
+    require("pyarrow", "parquet", f"reading the Parquet file {source.name}")
+    import pyarrow
+
+    try:
+        yield
     except ImportError as exc:  # pandas wants a newer pyarrow
         raise MissingExtraError(
             f"reading the Parquet file {source.name}: {_one_line(str(exc))}; "
@@ -133,13 +184,6 @@ def _read_parquet(source: _Source) -> pd.DataFrame:
             f"cannot read {source.name} as Parquet ({_one_line(str(exc))}); check the file, "
             "or name its format with --format"
         ) from None
-    frame = frame.reset_index(drop=True)
-    frame.columns = [str(c) for c in frame.columns]
-    if frame.shape[1] == 0:
-        raise DataError(f"{source.name} has no columns; expected a table of features and target")
-    if len(frame) == 0:
-        raise DataError(f"{source.name} has columns but no rows; add rows of data")
-    return frame
 
 
 def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndarray]:

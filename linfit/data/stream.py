@@ -1,5 +1,9 @@
 """A training table larger than memory: parsed once, a chunk of rows at a time, into a
-binary matrix on disk that training then reads a block at a time.
+binary matrix on disk that training then reads a block at a time. CSV and TSV files are
+parsed by pandas' chunked reader, Parquet files decoded a batch of rows at a time.
+(pyarrow's streaming CSV reader, ``open_csv``, was measured against pandas' on a 305 MB
+numeric CSV, to float64 chunks on 2 cores: 2.96x pandas' time with 16 MB blocks, 5.0x
+with 64 MB.)
 
 Each chunk goes through the same checks as a whole-file read (numeric features, missing
 values, a finite target), so a file is accepted or refused the same way either way; the
@@ -18,6 +22,7 @@ from numpy.typing import DTypeLike
 
 from linfit.data.columns import Remedy, _delimiter_hint
 from linfit.data.features import Missing, _check_dtype
+from linfit.data.formats import Format, parquet_chunks
 from linfit.data.labels import _resolve_target
 from linfit.data.load import Dataset, training_arrays
 from linfit.data.read import _check_duplicates, _normalize_sep, _Source, read_chunks
@@ -59,8 +64,10 @@ def stream_dataset(
     dtype: DTypeLike = np.float64,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     remedies: Collection[Remedy] = ("dropna",),
+    file_format: Format = "csv",
 ) -> Dataset:
-    """Parse the training table ``path`` into ``folder/X.bin``, ``chunk_rows`` rows at a time.
+    """Parse the training table ``path`` (CSV/TSV, or Parquet) into ``folder/X.bin``,
+    ``chunk_rows`` rows at a time.
 
     Args and checks as :func:`linfit.data.load_dataset`, except that features must be
     numeric (one-hot encoding needs every category before the first row is written) and
@@ -79,17 +86,22 @@ def stream_dataset(
     if chunk_rows < 1:
         raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
     resolved = _check_dtype(dtype)
-    sep_char = _normalize_sep(sep, path)
     source = _Source(path)
+    if file_format == "parquet":
+        sep_char, chunks = None, parquet_chunks(source, chunk_rows)
+    else:
+        sep_char = _normalize_sep(sep, path)
+        chunks = read_chunks(source, sep_char, chunk_rows)
     writer = RowWriter(Path(folder) / "X.bin", resolved)
     labels: list[np.ndarray] = []
     names: tuple[str, ...] = ()
     target_name: str | None = None
     try:
-        for frame in read_chunks(source, sep_char, chunk_rows):
+        for frame in chunks:
             frame.columns = [str(c) for c in frame.columns]
             if target_name is None:  # the first chunk: the header's checks, once
-                _check_duplicates(frame, source, sep_char)
+                if sep_char is not None:
+                    _check_duplicates(frame, source, sep_char)
                 target_name = _resolve_target(list(frame.columns), target, source.name)
                 if frame.shape[1] < 2:
                     raise DataError(
