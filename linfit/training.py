@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from linfit.chunked import chunked_objective, row_chunks
 from linfit.data import align_labels
 from linfit.data.stream import DEFAULT_CHUNK_ROWS
-from linfit.errors import ConvergenceWarning, DataError, OptionError
+from linfit.errors import ConvergenceWarning, DataError, DivergenceError, OptionError
 from linfit.metrics import confusion_matrix, scores
 from linfit.models import LinearModel
 from linfit.optim import OPTIMIZERS, Callback, Objective, OptimizeResult, Status, get_optimizer
@@ -275,6 +275,15 @@ def prepare_optimizer(
         if limit is not None and not limit >= 0:
             raise OptionError(f"{option} must be >= 0, got {limit}")
     return minimizer, options
+
+
+def check_diverged(result: OptimizeResult) -> None:
+    """Refuse to keep a run whose objective became NaN or infinite."""
+    if result.status == Status.NONFINITE:
+        raise DivergenceError(
+            "training diverged (the objective became NaN or infinite), so no model was "
+            "saved; use the line search (drop --lr), a smaller --lr, or standardized features"
+        )
 
 
 def run_optimizer(

@@ -15,7 +15,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask.dataframe")
 
-from cli_helpers import IRIS, invoke  # noqa: E402
+from cli_helpers import IRIS, invoke, json_stdout  # noqa: E402
 
 from linfit import optional, persist  # noqa: E402
 from linfit.engines.dask_blocks import load_blocks  # noqa: E402
@@ -179,6 +179,37 @@ def test_the_cli_trains_on_the_cluster_and_predict_uses_the_model(client, tmp_pa
     assert trained.summary["converged"] and trained.summary["metrics"]["train_accuracy"] > 0.9
     predictions = [invoke(["predict", path, IRIS]).stdout for path in (on_dask, in_memory)]
     assert predictions[0] == predictions[1]
+
+
+@pytest.mark.parametrize("policy", [["--dropna"], ["--impute", "mean"]])
+def test_missing_values_float32_plot_and_history_as_in_memory(client, tmp_path, policy):
+    """The memory engine's options on the cluster: --dropna / --impute mean give the
+    in-memory objective, --dtype float32 one within 1e-4 of it, and --plot and --history
+    are written from the same per-iteration records."""
+    frame = pd.read_csv(IRIS)
+    frame.iloc[::7, 1] = np.nan  # gaps in a feature
+    frame.iloc[3, -1] = None  # and a missing label: that row goes under either policy
+    data = tmp_path / "gaps.csv"
+    frame.to_csv(data, index=False)
+    common = ["train", data, "--test-size", "0", "--tol", "1e-9", "-q", "--json", *policy]
+    dask = ["--engine", "dask", "--scheduler", client.scheduler.address]
+    memory = json_stdout(invoke([*common, "--out", tmp_path / "m.linfit"]).stdout)
+    plot, history = tmp_path / "p.png", tmp_path / "h.csv"
+    on_dask = json_stdout(
+        invoke([*common, *dask, "--out", tmp_path / "d.linfit", "--plot", plot,
+                "--history", history]).stdout
+    )  # fmt: skip
+    single = json_stdout(
+        invoke([*common, *dask, "--out", tmp_path / "s.linfit", "--dtype", "float32"]).stdout
+    )
+    assert on_dask["engine"] == "dask" and on_dask["metrics"]["train_accuracy"] > 0.9
+    assert on_dask["objective"] == pytest.approx(memory["objective"], rel=1e-8)
+    assert single["objective"] == pytest.approx(memory["objective"], rel=1e-4)
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert len(pd.read_csv(history)) == on_dask["n_iter"] + 1
+    assert persist.load(tmp_path / "d.linfit").feature_means == pytest.approx(
+        persist.load(tmp_path / "m.linfit").feature_means, rel=1e-12
+    )
 
 
 def test_without_the_extra_the_engine_is_refused_in_one_line(monkeypatch, tmp_path):

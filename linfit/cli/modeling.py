@@ -36,6 +36,7 @@ from linfit.cli.options import (
     StandardizeOpt,
     TargetOpt,
     TestSizeOpt,
+    dtype_of,
     encode_mode,
     load_table,
     missing_mode,
@@ -45,13 +46,13 @@ from linfit.cli.output import Progress, check_output, console, emit_json, fmt, k
 from linfit.comparison import compare_models
 from linfit.data import Dataset, load_features, load_labeled
 from linfit.data.formats import require_dense
-from linfit.errors import ConvergenceWarning, DivergenceError, OptionError, quote_path
+from linfit.errors import ConvergenceWarning, OptionError, quote_path
 from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
 from linfit.optim import OPTIMIZERS, IterationRecord, Status
 from linfit.optim.registry import DEFAULT_MAX_ITER
 from linfit.preprocess import split_xy
-from linfit.training import TrainedModel, fit
+from linfit.training import TrainedModel, check_diverged, fit
 
 LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or squared-hinge.")]
 MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]
@@ -181,69 +182,41 @@ def train(
         )
     _check_side_outputs({"--out": out, "--plot": plot, "--history": history}, data)
     estimator = _model(model, reg, loss, margin, multiclass)
-    if engine != "memory" or scheduler is not None:
-        unsupported = {"--chunksize": chunksize is not None, "--plot": plot is not None}
-        unsupported.update({"--history": history is not None, "--dropna": dropna})
-        unsupported.update({"--impute": impute is not None, "--encode": encode != "none"})
-        unsupported["--dtype"] = dtype != "float64"
-        return train_on_engine(
-            engine, scheduler, data, estimator, out=out, quiet=quiet, json=json,
-            unsupported=unsupported, optimizer=optimizer, standardize=standardize, gtol=tol,
-            max_iter=max_iter, lr=lr, batch_size=batch_size, target=target, sep=sep,
-            file_format=file_format,
-            test_size=test_size, seed=seed,
-        )  # fmt: skip
-    chunksize = out_of_core_rows(data, chunksize, file_format)
-    ds, (X_train, y_train, X_test, y_test) = _load_split(
-        data,
-        estimator,
-        test_size,
-        seed,
-        chunksize,
-        target=target,
-        sep=sep,
-        file_format=file_format,
-        encode=encode,
-        dropna=dropna,
-        impute=impute,
-        dtype=dtype,
-        cache=cache,
-    )
     err = console(quiet)
-    title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
-    with Progress(err, title) as progress, warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it, with advice
-        trained, result = fit(
-            estimator,
-            X_train,
-            y_train,
-            optimizer=optimizer,
-            standardize=standardize,
-            feature_names=ds.feature_names,
-            target_name=ds.target_name,
-            gtol=tol,
-            max_iter=max_iter,
-            lr=lr,
-            batch_size=batch_size,
-            seed=seed,
-            callback=progress,
-            chunk_rows=chunksize,
-        )
-        if result.status == Status.NONFINITE:
-            raise DivergenceError(
-                "training diverged (the objective became NaN or infinite), so no model was "
-                "saved; use the line search (drop --lr), a smaller --lr, or standardized features"
-            )
-    metrics = {
-        **trained.scores(X_train, y_train, "train"),
-        **trained.scores(X_test, y_test, "test"),
-    }
-    summary = {
-        **trained.summary,
-        "metrics": metrics,
-        "n_train": len(y_train),
-        "n_test": len(y_test),
-    }
+    if engine != "memory" or scheduler is not None:
+        unsupported = {"--chunksize": chunksize is not None, "--encode": encode != "none"}
+        trained, result, metrics, n_train, n_test = train_on_engine(
+            engine, scheduler, data, estimator, err=err, unsupported=unsupported,
+            optimizer=optimizer, standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr,
+            batch_size=batch_size, target=target, sep=sep, file_format=file_format,
+            test_size=test_size, seed=seed, missing=missing_mode(dropna, impute),
+            dtype=dtype_of(dtype),
+        )  # fmt: skip
+        where, data_path = {"engine": engine}, None
+    else:
+        chunksize = out_of_core_rows(data, chunksize, file_format)
+        ds, (X_train, y_train, X_test, y_test) = _load_split(
+            data, estimator, test_size, seed, chunksize, target=target, sep=sep,
+            file_format=file_format, encode=encode, dropna=dropna, impute=impute, dtype=dtype,
+            cache=cache,
+        )  # fmt: skip
+        title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
+        with Progress(err, title) as progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
+            trained, result = fit(
+                estimator, X_train, y_train, optimizer=optimizer, standardize=standardize,
+                feature_names=ds.feature_names, target_name=ds.target_name, gtol=tol,
+                max_iter=max_iter, lr=lr, batch_size=batch_size, seed=seed, callback=progress,
+                chunk_rows=chunksize,
+            )  # fmt: skip
+            check_diverged(result)  # inside: the progress table is not left on the screen
+        metrics = {
+            **trained.scores(X_train, y_train, "train"),
+            **trained.scores(X_test, y_test, "test"),
+        }
+        n_train, n_test = len(y_train), len(y_test)
+        where, data_path = _on_disk(ds.X), getattr(ds.X, "path", None)
+    summary = {**trained.summary, "metrics": metrics, "n_train": n_train, "n_test": n_test}
     trained = dataclasses.replace(trained, summary=summary, encode=encode_mode(encode))
     # drawn before anything is written, so a failure to draw leaves no model without its plot
     image = None
@@ -270,7 +243,7 @@ def train(
                 "time s": summary["time_s"],
                 **metrics,
                 "saved to": str(out),
-                **_on_disk(ds.X),
+                **where,
                 **{key: str(path) for key, path in written.items() if path is not None},
             },
         )
@@ -280,6 +253,7 @@ def train(
         emit_json(
             {
                 "model": estimator.name,
+                **({"engine": where["engine"]} if "engine" in where else {}),
                 "optimizer": summary["optimizer"],
                 "converged": summary["converged"],
                 "status": summary["status"],
@@ -290,7 +264,7 @@ def train(
                 "time_s": summary["time_s"],
                 "metrics": metrics,
                 "model_path": str(out),
-                **({"data_path": str(ds.X.path)} if _on_disk(ds.X) else {}),
+                **({"data_path": str(data_path)} if data_path is not None else {}),
                 "coef": _coef_table(trained, W),
                 "intercept": b[0] if b.size == 1 else b,  # a scalar, like each coef
                 "classes": None if trained.classes is None else trained.classes,

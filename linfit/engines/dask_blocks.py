@@ -67,8 +67,8 @@ def load_blocks(
     bad = sum(s[3] for s in stats)
     if bad:
         raise DataError(
-            f"the features have {bad} missing or infinite value(s); --engine dask needs "
-            "complete numeric rows (drop or fill them, or use --engine memory --dropna)"
+            f"the features have {bad} missing or infinite value(s); drop the rows with "
+            "missing values (--dropna) or fill them (--impute mean), and fix infinite ones"
         )
     scale = np.sqrt(m2 / n)
     scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0

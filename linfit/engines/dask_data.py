@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import DTypeLike
+
+from linfit.data.features import Missing
 from linfit.data.formats import resolve_format, text_separator
 from linfit.data.labels import _resolve_target
 from linfit.errors import DataError, OptionError
@@ -59,9 +63,17 @@ def read_table(
     sep: str | None = None,
     file_format: str | None = None,
     blocksize: str | int = "64MB",
+    missing: Missing = "error",
+    dtype: DTypeLike = np.float64,
 ) -> DaskTable:
     """Read ``source`` on the cluster and persist it there: every column but the target
-    (by name or 0-based index, default the last) is a feature, and must be numeric."""
+    (by name or 0-based index, default the last) is a feature, and must be numeric.
+
+    ``missing`` as in :func:`linfit.data.load_dataset`: ``"error"`` leaves missing cells to
+    be refused when the blocks are loaded; ``"drop"`` drops rows with a missing feature or
+    target; ``"mean"`` drops rows with a missing target and fills each missing feature with
+    its column's mean over the kept rows (computed on the cluster). Features come as
+    ``dtype`` (float64 or float32)."""
     dd = require_dask()
     files = table_files(source)
     fmt = resolve_format(files[0], file_format)
@@ -84,8 +96,13 @@ def read_table(
             f"{name}: --engine dask needs numeric features, but column {text[0]!r} is "
             f"{frame[text[0]].dtype}; encode it first, or use --engine memory --encode onehot"
         )
+    if missing == "drop":
+        frame = frame.dropna()
+    elif missing == "mean":
+        frame = frame.dropna(subset=[target_name])
+        frame = frame.fillna(frame[features].mean().compute().to_dict())
     frame = frame.persist()  # read once; lost partitions are read again from the files
-    X = frame[features].astype("float64").to_dask_array(lengths=True)
+    X = frame[features].astype(np.dtype(dtype).name).to_dask_array(lengths=True)
     labels = frame[target_name]
     if labels.dtype.kind not in "iufb":  # text labels: plain object arrays, as in memory
         labels = labels.astype(object)
@@ -115,7 +132,5 @@ def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTabl
 
 
 def _held_out(y_block: Any, test_size: float, seed: int, block_info: Any = None) -> Any:
-    import numpy as np
-
     index = block_info[0]["chunk-location"][0] if block_info else 0
     return np.random.default_rng([seed, index]).random(len(y_block)) < test_size

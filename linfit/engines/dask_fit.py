@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from linfit.data import align_labels
+from linfit.data.features import Missing
 from linfit.engines.dask_blocks import ClusterData, load_blocks
 from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
@@ -158,13 +160,18 @@ def train_on_cluster(
     file_format: str | None = None,
     test_size: float = 0.2,
     seed: int = 0,
+    missing: Missing = "error",
+    dtype: DTypeLike = np.float64,
     **fit_options: Any,
 ) -> tuple[TrainedModel, OptimizeResult, dict, int, int]:
     """Read ``source`` (a file, glob or folder) on the cluster, hold out ``test_size`` of
-    the rows, train, and score: ``(trained, result, metrics, n_train, n_test)``."""
+    the rows, train, and score: ``(trained, result, metrics, n_train, n_test)``.
+    ``missing`` and ``dtype`` as in :func:`linfit.engines.dask_data.read_table`."""
     from linfit.engines.dask_data import read_table, split_table
 
-    table = read_table(source, target=target, sep=sep, file_format=file_format)
+    table = read_table(
+        source, target=target, sep=sep, file_format=file_format, missing=missing, dtype=dtype
+    )
     train, test = split_table(table, test_size, seed) if test_size > 0 else (table, None)
     trained, result = fit_dask(
         model,
