@@ -10,7 +10,7 @@ import scipy.optimize
 from scipy.special import logsumexp
 
 from bench.external import liblinear, vowpal_wabbit
-from bench.harness import Row, best_time, timed
+from bench.harness import Row, paired_times, timed
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.optim import minimize
 from linfit.preprocess import Scaler
@@ -134,19 +134,21 @@ def evaluation_floor(data: Data) -> list[Row]:
     for model, target, held in cases:
         k = model.n_outputs(target) if not model.is_classifier else K
         W, G = rng.standard_normal((d, k)) * 0.01, rng.standard_normal((n, k))
-        floor = best_time(lambda W=W, G=G: (X @ W, X.T @ G))
         params = rng.standard_normal((d + 1) * k) * 0.01
-        t = best_time(lambda m=model, p=params, tg=target: m.loss_gradient(p, X, tg))
+        t, _, ratio = paired_times(
+            lambda m=model, p=params, tg=target: m.loss_gradient(p, X, tg),
+            lambda W=W, G=G: (X @ W, X.T @ G),
+        )
         rows.append(
             Row(
                 "one loss+gradient evaluation",
                 f"linfit {model.describe()}",
                 t,
                 "X @ W + X.T @ G",
-                t / floor,
+                ratio,
                 "",
                 "<= 1.3x" if held else "",
-                (t / floor <= 1.3) if held else None,
+                (ratio <= 1.3) if held else None,
             )
         )
     return rows
@@ -158,11 +160,20 @@ def float32(data: Data) -> list[Row]:
     X32 = X64.astype(np.float32)
     model = SoftmaxClassifier(reg=REG)
     x0 = np.zeros((X64.shape[1] + 1) * (int(y.max()) + 1))
-    r64, t64 = timed(lambda: minimize(model.objective(X64, y), x0, "lbfgs", gtol=1e-6))
-    r32, t32 = timed(lambda: minimize(model.objective(X32, y), x0, "lbfgs", gtol=1e-5))
+    fits = {}
+
+    def fit(X: np.ndarray, gtol: float) -> None:
+        fits[X.dtype] = minimize(model.objective(X, y), x0, "lbfgs", gtol=gtol)
+
+    # paired as the evaluations are (a fit takes seconds: three rounds, no warm-up)
+    t32, t64, fit_ratio = paired_times(
+        lambda: fit(X32, 1e-5), lambda: fit(X64, 1e-6), repeat=3, warm_up=False
+    )
+    r32, r64 = fits[X32.dtype], fits[X64.dtype]
     gap = abs(model.loss(r32.x, X64, y) - r64.fun) / r64.fun
-    e64 = best_time(lambda: model.loss_gradient(r64.x, X64, y))
-    e32 = best_time(lambda: model.loss_gradient(r64.x, X32, y))
+    e32, e64, e_ratio = paired_times(
+        lambda: model.loss_gradient(r64.x, X32, y), lambda: model.loss_gradient(r64.x, X64, y)
+    )
     return [
         Row("float32", "linfit softmax lbfgs, float64", t64, quality=f"{r64.nit} iterations"),
         Row(
@@ -170,20 +181,20 @@ def float32(data: Data) -> list[Row]:
             "linfit softmax lbfgs, float32",
             t32,
             "float64 fit",
-            t32 / t64,
+            fit_ratio,
             f"objective {gap:.1e} relative from float64's",
             "<= 0.6x, objective within 1e-4",
-            t32 / t64 <= 0.6 and gap <= 1e-4,
+            fit_ratio <= 0.6 and gap <= 1e-4,
         ),
         Row(
             "float32",
             "one evaluation, float32",
             e32,
             "float64 evaluation",
-            e32 / e64,
-            "",
+            e_ratio,
+            f"float64 evaluation {e64:.4g} s",
             "<= 0.6x",
-            e32 / e64 <= 0.6,
+            e_ratio <= 0.6,
         ),
     ]
 

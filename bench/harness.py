@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from linfit.atomic import atomic_write
 
 
@@ -30,8 +32,43 @@ class Row:
     holds: bool | None = None  # None: no target for this row
 
 
+def paired_times(
+    fn: Callable[[], Any], baseline: Callable[[], Any], repeat: int = 7, warm_up: bool = True
+) -> tuple[float, float, float]:
+    """``fn``'s and ``baseline``'s median times over ``repeat`` rounds, and the median of the
+    rounds' ratios ``fn / baseline``: the figure to hold to a target. ``warm_up`` runs each
+    once first, untimed (first-touch allocations, lazy imports, thread pools).
+
+    Why: on this shared 2-core machine another process can take a core for seconds, and
+    the same function then runs 1.5 to 4x slower. Timing ``fn`` and its baseline in separate
+    series (the fastest of 3 each) compared runs that saw different loads: the committed
+    evaluation ratios swung by +-40% between runs. Here each round runs both back to back
+    (in alternating order, so neither always runs on a cache the other warmed), so a round's
+    ratio compares two runs under the same load; the median over rounds drops the rounds a
+    change of load split. The median rather than the fastest: the fastest of each series
+    may come from different rounds, which is the mismatch this avoids.
+    """
+    if warm_up:
+        fn(), baseline()
+    fn_times, base_times, ratios = [], [], []
+    for i in range(repeat):
+        pair = [0.0, 0.0]
+        for j in (0, 1) if i % 2 == 0 else (1, 0):
+            start = time.perf_counter()
+            (fn, baseline)[j]()
+            pair[j] = time.perf_counter() - start
+        fn_times.append(pair[0])
+        base_times.append(pair[1])
+        ratios.append(pair[0] / pair[1])
+    return float(np.median(fn_times)), float(np.median(base_times)), float(np.median(ratios))
+
+
 def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:
-    """Fastest of ``repeat`` runs after one warm-up: the least disturbed by the machine."""
+    """Fastest of ``repeat`` runs after one warm-up: the least disturbed by the machine.
+
+    For a time shown beside another timed apart from it (the slow baselines of ingest and
+    least squares, too slow to pair in many rounds); a ratio held to a target should come
+    from ``paired_times``."""
     fn()
     best = float("inf")
     for _ in range(repeat):

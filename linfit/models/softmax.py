@@ -7,19 +7,22 @@ from typing import ClassVar
 
 import numpy as np
 
-from linfit.models.base import LinearModel, row_sums
+from linfit.models.base import LinearModel, row_sums, true_class_cells
 
 # exp(-600) ~ 1e-261 is still a normal double: when every score lies within this range of
 # the largest, one shift for the whole matrix keeps exp from overflowing and every row's
 # sum from underflowing, and saves the row-wise max (the slowest step, by measurement).
 SAFE_RANGE = 600.0
+# the same for float32 scores (``native_scores``): exp(-80) ~ 2e-35 is still a normal float32
+SAFE_RANGE_FLOAT32 = 80.0
 
 
 def shift_scores(S: np.ndarray) -> None:
     """Subtract a stabilizing shift from ``S`` (n, K) in place: the global max when the
-    scores span less than ``SAFE_RANGE``, else each row's max."""
+    scores span less than ``SAFE_RANGE`` (``SAFE_RANGE_FLOAT32`` for float32), else each
+    row's max."""
     top = S.max()
-    if top - S.min() < SAFE_RANGE:
+    if top - S.min() < (SAFE_RANGE_FLOAT32 if S.dtype == np.float32 else SAFE_RANGE):
         S -= top
     else:
         S -= S.max(axis=1, keepdims=True)
@@ -44,6 +47,7 @@ class SoftmaxClassifier(LinearModel):
 
     name: ClassVar[str] = "softmax"
     is_classifier: ClassVar[bool] = True
+    native_scores: ClassVar[bool] = True
 
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return np.argmax(self.decision_function(params, X), axis=1)
@@ -54,16 +58,17 @@ class SoftmaxClassifier(LinearModel):
 
     def _loss_grad_scores(self, S, y, need_grad):
         n = S.shape[0]
-        rows = np.arange(n)
+        S = np.ascontiguousarray(S)  # the cells below are a view of S only when C-ordered
+        cells, true = S.ravel(), true_class_cells(S, y)
         shift_scores(S)  # lse - s_y does not depend on the shift
-        correct = S[rows, y]  # fancy indexing copies, before S is overwritten
+        correct = cells.take(true)  # a copy, before S is overwritten
         np.exp(S, out=S)
         sums = row_sums(S)
         loss = float(np.mean(np.log(sums) - correct))
         if not need_grad:
             return loss, None
         S *= (1.0 / (n * sums))[:, None]  # (p - onehot(y)) / n, in place
-        S[rows, y] -= 1.0 / n
+        cells[true] -= 1.0 / n
         return loss, S
 
     def _curvature(self, S, y):

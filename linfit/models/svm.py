@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from linfit.errors import OptionError
-from linfit.models.base import LinearModel, row_sums
+from linfit.models.base import LinearModel, row_sums, true_class_cells
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class LinearSVM(LinearModel):
 
     name: ClassVar[str] = "svm"
     is_classifier: ClassVar[bool] = True
+    native_scores: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,54 +71,59 @@ class LinearSVM(LinearModel):
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return np.argmax(self.decision_function(params, X), axis=1)
 
-    def _margins(self, S: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The hinge arguments (n, K), in place on ``S``: each term is ``h(argument)``.
+    def _margins(self, S: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The hinge arguments (n, K), in place on ``S`` when C-ordered: each term is
+        ``h(argument)``; and the true-class cells of ``S.ravel()`` (``true_class_cells``).
 
         Weston-Watkins: ``s_j - s_y + margin``, zero in the true-class column.
         One-vs-rest: ``margin - t s``, i.e. ``margin + s_j`` and ``margin - s_y``.
         """
-        rows = np.arange(S.shape[0])
+        S = np.ascontiguousarray(S)  # the cells below are a view of S only when C-ordered
+        cells = S.ravel()
+        true = true_class_cells(S, y)
+        shift = cells.take(true)  # s_y: take on a view, 3x faster than S[rows, y]
         if self.one_vs_rest:
-            true = S[rows, y]  # fancy indexing copies
             S += self.margin
-            S[rows, y] = self.margin - true
+            cells[true] = np.subtract(self.margin, shift, out=shift)
         else:
-            S -= (S[rows, y] - self.margin)[:, None]  # one pass: shift and margin together
-            S[rows, y] = 0.0
-        return S
+            shift -= self.margin
+            S -= shift[:, None]  # one pass: shift and margin together
+            cells[true] = 0.0
+        return S, true
 
     def _loss_grad_scores(self, S, y, need_grad):
         n = S.shape[0]
-        M = np.maximum(self._margins(S, y), 0.0, out=S)
+        S, true = self._margins(S, y)
+        M = np.maximum(S, 0.0, out=S)
         squared = self.variant == "squared_hinge"
         loss = (float(np.einsum("ij,ij->", M, M)) if squared else float(M.sum())) / n
         G = None
         if need_grad:  # in place: M is not needed again
             G = M if squared else np.greater(M, 0.0, out=M)  # the indicators, as 0.0 / 1.0
             G *= (2.0 if squared else 1.0) / n
-            self._to_scores(G, y)
+            self._to_scores(G, true)
         return loss, G
 
-    def _to_scores(self, D: np.ndarray, y: np.ndarray) -> None:
-        """Chain rule from the hinge arguments to the scores, in place on ``D`` (n, K)."""
-        rows = np.arange(D.shape[0])
-        if self.one_vs_rest:
-            D[rows, y] *= -1.0  # d(margin - s_y)/ds_y; the others' arguments rise with s
-        else:
-            D[rows, y] = -row_sums(D)  # the true class collects minus the others (its own is 0)
+    def _to_scores(self, D: np.ndarray, true: np.ndarray) -> None:
+        """Chain rule from the hinge arguments to the scores, in place on C-ordered ``D``
+        (n, K); ``true`` are the true-class cells of ``D.ravel()``."""
+        cells = D.ravel()
+        if self.one_vs_rest:  # d(margin - s_y)/ds_y; the others' arguments rise with s
+            cells[true] = np.negative(cells.take(true))
+        else:  # the true class collects minus the others (its own is 0)
+            cells[true] = -row_sums(D)
 
     def _curvature(self, S, y):
-        active = self._margins(S, y) > 0
-        return active.astype(S.dtype) * (2.0 / S.shape[0]), y
+        M, true = self._margins(S, y)
+        return (M > 0).astype(M.dtype) * (2.0 / M.shape[0]), true
 
     def _apply_curvature(self, curvature, dS):
-        weight, y = curvature
+        weight, true = curvature
         if self.one_vs_rest:  # t^2 = 1: the terms do not couple the classes
             return weight * dS
-        rows = np.arange(dS.shape[0])
-        D = weight * (dS - dS[rows, y][:, None])
-        self._to_scores(D, y)
+        D = weight * (dS - np.ravel(dS).take(true)[:, None])  # new, so C-ordered
+        self._to_scores(D, true)
         return D
 
     def kink_pattern(self, params, X, y):
-        return self._margins(self.decision_function(params, X), y) > 0
+        return self._margins(self.decision_function(params, X), y)[0] > 0
