@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,10 @@ def training_arrays(
     """The Dataset of a training table (or of one chunk of it): every column but
     ``target_name`` is a feature, under the ``encode`` and ``missing`` policies."""
     feature_columns = [c for c in frame.columns if c != target_name]
+    clean = _clean_numeric(frame, feature_columns, target_name, dtype, source_name)
+    if clean is not None:
+        X, y = clean
+        return Dataset(X=X, y=y, feature_names=tuple(feature_columns), target_name=target_name)
     keep = _keep_rows(frame, feature_columns, target_name, missing, source_name, remedies)
     frame = _rows(frame, keep)
     y = _target(frame, target_name, source_name)
@@ -195,6 +200,10 @@ def load_features(
         return libsvm_features(source, names, resolved)[0]
     frame = read_frame(source, fmt, sep_char)
     plan = _plan_features(frame, names, encode, source.name)
+    if all(category is None for _, category in plan):
+        clean = _clean_numeric(frame, names, None, resolved, source.name)
+        if clean is not None:
+            return clean[0]
     keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source.name, remedies)
     text_column = text_column_reader(source, fmt, sep_char)
     cols = _predict_columns(_rows(frame, keep), plan, names, source.name, text_column)
@@ -242,6 +251,11 @@ def load_labeled(
         )
     names = list(feature_names)
     plan = _plan_features(frame, names, encode, source.name)
+    if all(category is None for _, category in plan):
+        clean = _clean_numeric(frame, names, target_name, resolved, source.name)
+        if clean is not None:
+            X, y = clean
+            return Dataset(X=X, y=y, feature_names=tuple(names), target_name=target_name)
     keep = _keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name, remedies)
     frame = _rows(frame, keep)
     text_column = text_column_reader(source, fmt, sep_char)
@@ -253,3 +267,76 @@ def load_labeled(
         feature_names=tuple(names),
         target_name=target_name,
     )
+
+
+# Rows of X filled together by _clean_numeric: 512 rows of 100 float64 features (400 kB
+# read from the frame's column block, 400 kB written) stay in cache; 512 to 8192 rows
+# measured alike, within noise.
+CLEAN_ROWS = 512
+# A matrix of at least this many cells is filled by CLEAN_THREADS threads, each taking a
+# share of the rows (numpy releases the GIL for the copies and checks). Measured on the
+# 2-core bench machine, 300,000 x 100 (305 MB CSV), medians of 39 interleaved rounds with
+# the machine otherwise idle: load_dataset took 1.48x pandas.read_csv with the general
+# per-column path, 1.15x with this path on one thread, 1.08x on two.
+CLEAN_THREADED_CELLS = 1 << 22
+CLEAN_THREADS = 2
+
+
+def _clean_numeric(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    target_name: str | None,
+    dtype: np.dtype,
+    source_name: str,
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """``(X, y)`` of a table with nothing to repair, straight from pandas' column block;
+    None when the table needs the general path.
+
+    The common case: every feature column is float64 or int64 (as pandas parsed it), every
+    value finite (no missing cell, no inf), and the target (if any) complete and, when
+    numeric, finite. Then no missing-value policy, one-hot encoding or imputation has
+    anything to do, and X is the feature columns copied into a C-ordered matrix a block
+    of rows at a time, each block checked just before its copy reads it from cache: the
+    same values the general path (:func:`_keep_rows`, :func:`_train_columns`,
+    :func:`_matrix`) makes one column at a time, in one pass instead of several. Anything
+    else (a missing or infinite value, a text or boolean column, a float32 overflow)
+    returns None, and the general path on the same frame reports it, with its messages,
+    or repairs it under the caller's policy. ``y`` is None when ``target_name`` is None.
+    """
+    n = len(frame)
+    if n == 0 or not features:
+        return None
+    dtypes = frame.dtypes
+    if not all(dtypes[c] == np.float64 or dtypes[c] == np.int64 for c in features):
+        return None
+    if target_name is not None and frame[target_name].isna().any():
+        return None
+    A = frame[list(features)].to_numpy(dtype=np.float64, copy=False)  # (n, k), any order
+    X = np.empty(A.shape, dtype=dtype)
+    limit = None if dtype.itemsize >= 8 else float(np.finfo(dtype).max)
+
+    def fill(rows: range) -> bool:
+        for start in rows:
+            block = A[start : min(start + CLEAN_ROWS, rows.stop)]
+            if not np.isfinite(block).all():
+                return False  # NaN (missing) or inf: the general path's policies, messages
+            if limit is not None and np.abs(block).max() > limit:
+                return False  # the cast would overflow: the general path names the column
+            X[start : start + len(block)] = block  # from cache, after the checks read it
+        return True
+
+    if A.size < CLEAN_THREADED_CELLS:
+        filled = fill(range(0, n, CLEAN_ROWS))
+    else:
+        cuts = [n * i // CLEAN_THREADS // CLEAN_ROWS * CLEAN_ROWS for i in range(CLEAN_THREADS)]
+        shares = [range(lo, hi, CLEAN_ROWS) for lo, hi in zip(cuts, [*cuts[1:], n], strict=True)]
+        with ThreadPoolExecutor(CLEAN_THREADS) as pool:
+            filled = all(list(pool.map(fill, shares)))
+    if not filled:
+        return None
+    if target_name is None:
+        return X, None
+    try:
+        return X, _target(frame, target_name, source_name)
+    except DataError:
+        return None
