@@ -55,7 +55,10 @@ def sgd(
     mean, n_mean, rows_seen = w.copy(), 0, 0
     while run.running:
         for batch in batches(rng, batch_size):
-            _, g = batch.fun(w)
+            with np.errstate(over="ignore", invalid="ignore"):  # accept() reports it
+                _, g = batch.fun(w)
+            if not np.isfinite(g).all():
+                break  # the rest of the epoch cannot recover; accept() stops the run
             step = lr / math.sqrt(1.0 + rows_seen / n_rows)
             w -= step * g
             rows_seen += batch.rows
