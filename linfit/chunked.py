@@ -17,13 +17,38 @@ import numpy as np
 from linfit.models import LinearModel
 from linfit.models.base import minibatches
 from linfit.optim import Objective
+from linfit.optim.objective import MiniBatch
 from linfit.preprocess import ScaledRows, Scaler
+
+# How sgd draws an epoch's chunks from a file on disk (see mixed_chunks).
+MIX_BLOCKS_PER_CHUNK = 64
+MIX_BLOCK_BYTES = 1 << 20
 
 
 def row_chunks(n_samples: int, chunk_rows: int) -> Iterator[slice]:
     """Consecutive row slices of at most ``chunk_rows`` rows covering ``range(n_samples)``."""
     for start in range(0, n_samples, chunk_rows):
         yield slice(start, min(start + chunk_rows, n_samples))
+
+
+def mixed_chunks(
+    n_samples: int, row_bytes: int, chunk_rows: int, rng: np.random.Generator
+) -> Iterator[list[slice]]:
+    """One epoch of chunks for sgd, each of about ``chunk_rows`` rows gathered from blocks
+    drawn at random from all of ``range(n_samples)``; every row is in one chunk.
+
+    Visiting whole chunks in a random order would not mix a file sorted by label: each
+    chunk would hold one class. A block is at least ``MIX_BLOCKS_PER_CHUNK`` times smaller
+    than a chunk, so a chunk holds rows from that many places in the file, and at most
+    ``MIX_BLOCK_BYTES`` so each read is one sequential span. A group's blocks come in file
+    order, so an epoch still reads forward within each chunk.
+    """
+    block_rows = max(1, min(MIX_BLOCK_BYTES // row_bytes, chunk_rows // MIX_BLOCKS_PER_CHUNK))
+    blocks = list(row_chunks(n_samples, block_rows))
+    per_chunk = max(1, chunk_rows // block_rows)
+    order = rng.permutation(len(blocks))
+    for start in range(0, len(blocks), per_chunk):
+        yield [blocks[i] for i in np.sort(order[start : start + per_chunk])]
 
 
 def add_penalty(
@@ -101,12 +126,21 @@ def chunked_objective(
 
         return hvp
 
-    def batches(rng: np.random.Generator, batch_rows: int):
-        # shuffling by chunk: the chunks in a random order, each read once per epoch and
-        # its rows shuffled, so an epoch is one sequential pass over the file
-        shuffled = (slices[i] for i in rng.permutation(len(slices)))
-        pieces = ((chunk(sl), y[sl]) for sl in shuffled)
-        return minibatches(model.loss_gradient, pieces, rng, batch_rows)
+    def gather(group: list[slice]) -> tuple[np.ndarray, np.ndarray]:
+        # filled block by block: memory holds the chunk and one block, not two chunks
+        sizes = [sl.stop - sl.start for sl in group]
+        first = chunk(group[0])
+        X_g = np.empty((sum(sizes), n_features), dtype=first.dtype)
+        X_g[: sizes[0]] = first
+        at = sizes[0]
+        for sl, size in zip(group[1:], sizes[1:], strict=True):
+            X_g[at : at + size] = chunk(sl)
+            at += size
+        return X_g, np.concatenate([y[sl] for sl in group])
+
+    def batches(rng: np.random.Generator, batch_rows: int) -> Iterator[MiniBatch]:
+        groups = mixed_chunks(n_samples, X.dtype.itemsize * n_features, chunk_rows, rng)
+        return minibatches(model.loss_gradient, map(gather, groups), rng, batch_rows)
 
     return Objective(
         fun=fun,

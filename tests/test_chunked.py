@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
-from core_problems import exact_optimizers
+from core_problems import data_for, exact_optimizers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linfit import chunked
 from linfit.chunked import chunked_objective
-from linfit.errors import OptionError
+from linfit.errors import ConvergenceWarning, OptionError
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier, base
 from linfit.models.least_squares import normal_equations
 from linfit.preprocess import Scaler
@@ -129,3 +131,25 @@ def test_normal_equations_summed_over_blocks_equal_the_bordered_gram_matrix(
     np.testing.assert_allclose(A, Xh.T @ Xh, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(XtY, X.T @ Y, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(Ysum, Y.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+def test_sgd_in_chunks_mixes_a_file_sorted_by_label(monkeypatch):
+    """Chunks gathered from blocks all over the file: on rows sorted by class, two epochs
+    of chunked sgd end as close to the optimum as in-memory sgd (measured 2.4e-4 and
+    1.8e-4 relative), where visiting whole chunks in a random order ends 3.9e-2 away."""
+    model = SoftmaxClassifier(reg=1e-2)
+    X, y = data_for(model, np.random.default_rng(0), n_samples=6000, n_features=5)
+    by_class = np.argsort(y, kind="stable")
+    X, y = X[by_class], y[by_class]
+    best = fit(model, X, y, optimizer="lbfgs", gtol=1e-10)[1].fun
+
+    def gap(**options) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = fit(model, X, y, optimizer="sgd", batch_size=64, max_iter=2, **options)[1]
+        return (result.fun - best) / best
+
+    assert gap(chunk_rows=1000) <= 1e-3
+    assert gap() <= 1e-3  # in memory, for reference
+    monkeypatch.setattr(chunked, "MIX_BLOCKS_PER_CHUNK", 1)  # one block per chunk
+    assert gap(chunk_rows=1000) >= 1e-2
