@@ -278,11 +278,12 @@ def prepare_optimizer(
 
 
 def check_diverged(result: OptimizeResult) -> None:
-    """Refuse to keep a run whose objective became NaN or infinite."""
-    if result.status == Status.NONFINITE:
+    """Refuse to keep a run whose objective diverged (see ``Run.diverged``)."""
+    if result.status == Status.DIVERGED:
         raise DivergenceError(
-            "training diverged (the objective became NaN or infinite), so no model was "
-            "saved; use the line search (drop --lr), a smaller --lr, or standardized features"
+            "training diverged (the objective became NaN or infinite, or rose by over 10x its "
+            "starting value), so no model was saved; use the line search (drop --lr), a "
+            "smaller --lr, or standardized features"
         )
 
 
@@ -349,7 +350,7 @@ def summarize(
     message = result.message
     if result.status == Status.MAX_ITER:
         message = f"not converged: stopped at max_iter={result.nit}, tol {gtol:g}"
-    if not result.success and result.status not in (Status.NONFINITE, Status.STOPPED):
+    if not result.success and result.status not in (Status.DIVERGED, Status.STOPPED):
         message += f" (max |gradient| {result.grad_norm:.3g})"
         if not smooth:
             message += (

@@ -242,4 +242,4 @@ def test_divergence_is_real(workdir):
         make_model("least-squares"), X_train, y_train, optimizer="gd", lr=1e3,
         standardize=False,
     )  # fmt: skip
-    assert result.status == Status.NONFINITE
+    assert result.status == Status.DIVERGED

@@ -16,7 +16,7 @@ class Status(IntEnum):
     DECREMENT = 2
     MAX_ITER = 3
     LINE_SEARCH = 4
-    NONFINITE = 5
+    DIVERGED = 5
     NOT_POSITIVE_DEFINITE = 6
     STOPPED = 7
 
@@ -40,9 +40,10 @@ MESSAGES: dict[Status, str] = {
         "stalled: the line search found no lower objective along the search direction "
         "before max |gradient| <= gtol"
     ),
-    Status.NONFINITE: (
-        "stopped: the objective became NaN or infinite; kept the last finite point "
-        "(use a line search instead of a fixed step, a smaller --lr, or scale the features)"
+    Status.DIVERGED: (
+        "stopped: the objective diverged (became NaN or infinite, or rose by over 10x its "
+        "starting value); kept the last point before it (use a line search instead of a "
+        "fixed step, a smaller --lr, or scale the features)"
     ),
     Status.NOT_POSITIVE_DEFINITE: (
         "stopped: the Hessian is not positive definite even with damping; "

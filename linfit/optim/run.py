@@ -16,6 +16,9 @@ import numpy as np
 from linfit.optim.objective import Objective
 from linfit.optim.result import IterationRecord, OptimizeResult, Status
 
+# How far above its start a run's objective may rise before it counts as diverged.
+DIVERGENCE_FACTOR = 10.0
+
 # Sees each iteration; returning True asks the optimizer to stop (status STOPPED).
 Callback = Callable[[IterationRecord], bool | None]
 
@@ -48,7 +51,7 @@ class Run:
         self.f, self.g = self.evaluate(self.x)
         self.f0 = self.f
         if not _finite(self.f, self.g):
-            self.status = Status.NONFINITE
+            self.status = Status.DIVERGED
             return
         self._record(step=0.0, f_prev=None)
 
@@ -66,6 +69,14 @@ class Run:
         objective ``f0`` so that a diverging run can never pass the test.
         """
         return self.gtol * max(1.0, min(abs(f), abs(self.f0)))
+
+    def diverged(self, f: float, g: np.ndarray) -> bool:
+        """NaN or infinite, or above the start by ``DIVERGENCE_FACTOR * max(1, |f0|)``.
+
+        A method with a line search never rises above ``f0``; a fixed step (gd's or sgd's
+        ``lr``) that does so by that much is blowing up, and would otherwise end with a
+        finite but useless point (measured: sgd with lr 1e6 ended at 5e40)."""
+        return not _finite(f, g) or f - self.f0 > DIVERGENCE_FACTOR * max(1.0, abs(self.f0))
 
     @property
     def grad_norm(self) -> float:
@@ -86,9 +97,10 @@ class Run:
             return float(self.objective.f(x))
 
     def accept(self, x: np.ndarray, f: float, g: np.ndarray, step: float) -> None:
-        """Move to ``x`` (or stop with NONFINITE, staying put) and apply the stopping tests."""
-        if not _finite(f, g):
-            self.stop(Status.NONFINITE)
+        """Move to ``x`` and apply the stopping tests; or, when ``f`` has diverged, stop
+        with DIVERGED and stay put."""
+        if self.diverged(f, g):
+            self.stop(Status.DIVERGED)
             return
         f_prev = self.f
         self.x, self.f, self.g = x, f, g
