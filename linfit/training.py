@@ -24,6 +24,10 @@ from linfit.preprocess import Scaler, encode_labels
 # A float target with more distinct values than this (and than a fifth of the rows) is
 # more likely a regression target than a set of class labels.
 MANY_CLASSES = 50
+# Below this many rows a full pass takes milliseconds, so a deterministic optimizer
+# reaches the optimum long before sgd's noisy steps do (on iris, 10 epochs of sgd end
+# 30-50% above the optimum that lbfgs reaches in 0.02 s).
+SGD_SMALL_DATA_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,15 @@ def run_optimizer(
     summary = summarize(
         result, elapsed, gtol, smooth=model.differentiable, standardized=standardized
     )
+    if (
+        minimizer.stochastic
+        and result.status == Status.MAX_ITER
+        and objective.n_samples < SGD_SMALL_DATA_ROWS
+    ):
+        summary["message"] += (
+            f"; sgd is for data too large for full passes: on {objective.n_samples} rows "
+            f"--optimizer {model.default_optimizer} (the default) converges"
+        )
     if result.status == Status.MAX_ITER:
         warnings.warn(summary["message"], ConvergenceWarning, stacklevel=3)
     return result, summary
