@@ -61,19 +61,21 @@ def compare_models(
     baselines: bool = True,
     gtol: float = 1e-6,
     max_iter: int | None = None,
+    seed: int = 0,
 ) -> list[Row]:
     """Train ``model`` with each optimizer (None: its default), then scikit-learn's baselines.
 
     Raw ``X_*`` (n, d) and labels/values ``y_*`` (n,); every system sees the same
-    standardization (the training split's).
+    standardization (the training split's). ``seed`` fixes stochastic optimizers' shuffles.
     """
     rows, trained = [], None
     for optimizer in optimizers:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # rows report convergence
             trained, result = fit(
-                model, X_train, y_train, optimizer=optimizer, gtol=gtol, max_iter=max_iter
-            )
+                model, X_train, y_train, optimizer=optimizer, gtol=gtol, max_iter=max_iter,
+                seed=seed,
+            )  # fmt: skip
         rows.append(
             Row(
                 system=f"linfit {model.describe()} ({result.method})",

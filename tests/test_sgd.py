@@ -15,6 +15,7 @@ from cli_helpers import IRIS, invoke, json_stdout
 from core_problems import data_for, model_cases, scipy_minimum
 
 from linfit.chunked import chunked_objective
+from linfit.comparison import compare_models
 from linfit.errors import CapabilityError, ConvergenceWarning, OptionError
 from linfit.models import LeastSquares, LinearSVM, SoftmaxClassifier
 from linfit.optim import OPTIMIZERS, Objective, Status, minimize
@@ -213,3 +214,14 @@ def test_sgd_on_small_data_says_that_lbfgs_suits_it_better(tmp_path):
     summary = json_stdout(result.stdout)
     assert not summary["converged"]
     assert "on 120 rows --optimizer lbfgs (the default) converges" in summary["message"]
+
+
+def test_compare_passes_its_seed_to_sgd():
+    model = SoftmaxClassifier(reg=1e-2)
+    X, y = _problem(model, n=2000)
+
+    def objective(seed: int) -> float:
+        rows = compare_models(model, X, y, X, y, optimizers=("sgd",), baselines=False, seed=seed)
+        return rows[0].objective
+
+    assert objective(1) == objective(1) != objective(2)

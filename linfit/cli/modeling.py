@@ -183,39 +183,40 @@ def train(
     _check_side_outputs({"--out": out, "--plot": plot, "--history": history}, data)
     estimator = _model(model, reg, loss, margin, multiclass)
     err = console(quiet)
-    if engine != "memory" or scheduler is not None:
-        unsupported = {"--chunksize": chunksize is not None, "--encode": encode != "none"}
-        trained, result, metrics, n_train, n_test = train_on_engine(
-            engine, scheduler, data, estimator, err=err, unsupported=unsupported,
-            optimizer=optimizer, standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr,
-            batch_size=batch_size, target=target, sep=sep, file_format=file_format,
-            test_size=test_size, seed=seed, missing=missing_mode(dropna, impute),
-            dtype=dtype_of(dtype),
-        )  # fmt: skip
-        where, data_path = {"engine": engine}, None
-    else:
-        chunksize = out_of_core_rows(data, chunksize, file_format)
-        ds, (X_train, y_train, X_test, y_test) = _load_split(
-            data, estimator, test_size, seed, chunksize, target=target, sep=sep,
-            file_format=file_format, encode=encode, dropna=dropna, impute=impute, dtype=dtype,
-            cache=cache,
-        )  # fmt: skip
-        title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
-        with Progress(err, title) as progress, warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
-            trained, result = fit(
-                estimator, X_train, y_train, optimizer=optimizer, standardize=standardize,
-                feature_names=ds.feature_names, target_name=ds.target_name, gtol=tol,
-                max_iter=max_iter, lr=lr, batch_size=batch_size, seed=seed, callback=progress,
-                chunk_rows=chunksize,
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
+        if engine != "memory" or scheduler is not None:
+            unsupported = {"--chunksize": chunksize is not None, "--encode": encode != "none"}
+            trained, result, metrics, n_train, n_test = train_on_engine(
+                engine, scheduler, data, estimator, err=err, unsupported=unsupported,
+                optimizer=optimizer, standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr,
+                batch_size=batch_size, target=target, sep=sep, file_format=file_format,
+                test_size=test_size, seed=seed, missing=missing_mode(dropna, impute),
+                dtype=dtype_of(dtype),
             )  # fmt: skip
-            check_diverged(result)  # inside: the progress table is not left on the screen
-        metrics = {
-            **trained.scores(X_train, y_train, "train"),
-            **trained.scores(X_test, y_test, "test"),
-        }
-        n_train, n_test = len(y_train), len(y_test)
-        where, data_path = _on_disk(ds.X), getattr(ds.X, "path", None)
+            where, data_path = {"engine": engine}, None
+        else:
+            chunksize = out_of_core_rows(data, chunksize, file_format)
+            ds, (X_train, y_train, X_test, y_test) = _load_split(
+                data, estimator, test_size, seed, chunksize, target=target, sep=sep,
+                file_format=file_format, encode=encode, dropna=dropna, impute=impute, dtype=dtype,
+                cache=cache,
+            )  # fmt: skip
+            title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
+            with Progress(err, title) as progress:
+                trained, result = fit(
+                    estimator, X_train, y_train, optimizer=optimizer, standardize=standardize,
+                    feature_names=ds.feature_names, target_name=ds.target_name, gtol=tol,
+                    max_iter=max_iter, lr=lr, batch_size=batch_size, seed=seed, callback=progress,
+                    chunk_rows=chunksize,
+                )  # fmt: skip
+                check_diverged(result)  # inside: the progress table is not left on the screen
+            metrics = {
+                **trained.scores(X_train, y_train, "train"),
+                **trained.scores(X_test, y_test, "test"),
+            }
+            n_train, n_test = len(y_train), len(y_test)
+            where, data_path = _on_disk(ds.X), getattr(ds.X, "path", None)
     summary = {**trained.summary, "metrics": metrics, "n_train": n_train, "n_test": n_test}
     trained = dataclasses.replace(trained, summary=summary, encode=encode_mode(encode))
     # drawn before anything is written, so a failure to draw leaves no model without its plot
@@ -498,6 +499,7 @@ def compare(
         optimizers=(optimizer,),
         gtol=tol,
         max_iter=max_iter,
+        seed=seed,
     )
     rows = [row.as_dict() for row in results]
     # How linfit's run ended (and, if it did not converge, what to try) goes under the
