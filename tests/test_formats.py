@@ -151,13 +151,15 @@ def test_parquet_in_solve_ls_and_gradcheck(tmp_path):
     [
         (lambda p: p.write_text("a,b\n1,2\n"), "cannot read '{p}' as Parquet"),
         (lambda p: pd.DataFrame({"a": [], "b": []}).to_parquet(p), "has columns but no rows"),
+        (lambda p: pd.DataFrame(index=range(3)).to_parquet(p), "has no columns; expected a"),
         (lambda p: _duplicate_columns(p), "duplicate column name(s) 'a'"),
     ],
 )
-def test_bad_parquet_files_are_one_line(tmp_path, write, message):
+@pytest.mark.parametrize("streamed", [[], ["--chunksize", "10"]], ids=["whole", "streamed"])
+def test_bad_parquet_files_are_one_line(tmp_path, write, message, streamed):
     path = tmp_path / "bad.parquet"
     write(path)
-    result = invoke(["train", path, "--out", tmp_path / "m.linfit"], ok=False)
+    result = invoke(["train", path, "--out", tmp_path / "m.linfit", *streamed], ok=False)
     assert result.exit_code == 2
     assert message.format(p=path) in assert_one_error_line(result.stderr)
     assert not (tmp_path / "m.linfit").exists()
@@ -342,6 +344,7 @@ def test_parquet_streamed_by_row_groups_equals_a_whole_read(tmp_path, chunk_rows
     pd.read_csv(WINE).to_parquet(table, row_group_size=50)  # 4 row groups
     whole = load_dataset(table, file_format="parquet")
     streamed = stream_dataset(table, tmp_path, chunk_rows=chunk_rows, file_format="parquet")
+    assert streamed.X.shape == whole.X.shape
     np.testing.assert_array_equal(streamed.X[0 : whole.X.shape[0]], whole.X)
     np.testing.assert_array_equal(streamed.y, whole.y)
     assert streamed.feature_names == whole.feature_names

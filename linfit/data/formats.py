@@ -116,10 +116,7 @@ def _read_parquet(source: _Source) -> pd.DataFrame:
         frame = pd.read_parquet(source.handle(), engine="pyarrow")
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
-    if frame.shape[1] == 0:
-        raise DataError(f"{source.name} has no columns; expected a table of features and target")
-    if len(frame) == 0:
-        raise DataError(f"{source.name} has columns but no rows; add rows of data")
+    _check_parquet_shape(source, *frame.shape)
     return frame
 
 
@@ -130,7 +127,9 @@ def parquet_chunks(source: _Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
         _check_parquet_names(source)
         import pyarrow.parquet as pq
 
-        batches = pq.ParquetFile(source.handle()).iter_batches(batch_size=chunk_rows)
+        table = pq.ParquetFile(source.handle())
+        batches = table.iter_batches(batch_size=chunk_rows)
+    _check_parquet_shape(source, table.metadata.num_rows, table.metadata.num_columns)
     while True:
         with _parquet_errors(source):  # decoding happens here, a batch at a time
             batch = next(batches, None)
@@ -152,6 +151,13 @@ def parquet_matrix_bytes(path: str | Path) -> int:
     except Exception:  # the loader reports a damaged file in its own words
         return 0
     return meta.num_rows * meta.num_columns * 8
+
+
+def _check_parquet_shape(source: _Source, n_rows: int, n_columns: int) -> None:
+    if n_columns == 0:
+        raise DataError(f"{source.name} has no columns; expected a table of features and target")
+    if n_rows == 0:
+        raise DataError(f"{source.name} has columns but no rows; add rows of data")
 
 
 def _check_parquet_names(source: _Source) -> None:
