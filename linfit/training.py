@@ -18,7 +18,7 @@ from linfit.errors import ConvergenceWarning, DataError, DivergenceError, Option
 from linfit.metrics import confusion_matrix, scores
 from linfit.models import LinearModel
 from linfit.optim import OPTIMIZERS, Callback, Objective, OptimizeResult, Status, get_optimizer
-from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, Optimizer
+from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, Optimizer, check_options
 from linfit.preprocess import Scaler, encode_labels
 
 # A float target with more distinct values than this (and than a fifth of the rows) is
@@ -267,10 +267,7 @@ def prepare_optimizer(
             takers = " and ".join(n for n, o in OPTIMIZERS.items() if option in o.options)
             raise OptionError(f"--{option.replace('_', '-')} is an option of {takers}, not {name}")
         options[option] = value
-    if lr is not None and not (np.isfinite(lr) and lr > 0):
-        raise OptionError(f"--lr must be a positive number, got {lr}")
-    if batch_size is not None and batch_size < 1:
-        raise OptionError(f"--batch-size must be at least 1 row, got {batch_size}")
+    check_options(options)
     if "seed" in minimizer.options:
         options["seed"] = seed
     if not model.differentiable:

@@ -75,7 +75,7 @@ MaxIterOpt = Annotated[
     typer.Option(
         help=f"Iteration limit (default {DEFAULT_MAX_ITER}"
         + "".join(
-            f"; {name}: {opt.default_max_iter} {'epochs' if opt.stochastic else ''}"
+            f"; {name}: {opt.default_max_iter}{' epochs' if opt.stochastic else ''}"
             for name, opt in OPTIMIZERS.items()
             if opt.default_max_iter != DEFAULT_MAX_ITER
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from linfit.errors import OptionError
 from linfit.optim.linesearch import get_line_search
 from linfit.optim.registry import register
 from linfit.optim.run import Run
@@ -18,8 +17,6 @@ def gradient_descent(run: Run, lr: float | None = None, line_search: str = "armi
     local step size instead of backtracking from 1 at every iteration.
     """
     search = get_line_search(line_search)
-    if lr is not None and not (np.isfinite(lr) and lr > 0):
-        raise OptionError(f"--lr must be a positive number, got {lr}")
     alpha = 1.0 / max(1.0, float(np.linalg.norm(run.g)))
     while run.running:
         d = -run.g

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from linfit.errors import ConvergenceWarning, UnknownNameError
+from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
 from linfit.optim.objective import Objective
 from linfit.optim.result import OptimizeResult, Status
 from linfit.optim.run import Callback, Run
@@ -87,6 +87,7 @@ def register(
             callback: Callback | None = None,
             **options: Any,
         ) -> OptimizeResult:
+            check_options(options)
             max_iter = default_max_iter if max_iter is None else max_iter
             run = Run(
                 name, objective, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback
@@ -112,6 +113,16 @@ def register(
         return optimizer
 
     return decorate
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """The values of options that several optimizers share, checked in one place (named as
+    the CLI's flags): ``lr`` a positive number, ``batch_size`` at least 1 row."""
+    lr, batch_size = options.get("lr"), options.get("batch_size")
+    if lr is not None and not (np.isfinite(lr) and lr > 0):
+        raise OptionError(f"--lr must be a positive number, got {lr}")
+    if batch_size is not None and batch_size < 1:
+        raise OptionError(f"--batch-size must be at least 1 row, got {batch_size}")
 
 
 def get_optimizer(name: str) -> Optimizer:

@@ -44,10 +44,6 @@ def sgd(
         raise CapabilityError(
             "sgd needs mini-batches of the data, which this objective does not offer; use lbfgs"
         )
-    if lr is not None and not (math.isfinite(lr) and lr > 0):
-        raise OptionError(f"--lr must be a positive number, got {lr}")
-    if batch_size < 1:
-        raise OptionError(f"--batch-size must be at least 1 row, got {batch_size}")
     rng = np.random.default_rng(seed)
     lr = lr if lr is not None else calibrate_step(batches(rng, batch_size), run.x)
 
