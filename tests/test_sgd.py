@@ -150,7 +150,7 @@ def test_sgd_refuses_an_objective_without_batches():
         minimize(Objective(fun=lambda x: (float(x @ x), 2 * x)), np.ones(3), "sgd")
 
 
-def test_fit_by_sgd_in_chunks_from_a_memmap_matches_in_memory_sgd_closely(tmp_path):
+def test_fit_by_sgd_in_chunks_from_a_memmap_lands_near_the_optimum_as_in_memory(tmp_path):
     model = SoftmaxClassifier(reg=1e-2)
     X, y = _problem(model, n=4000)
     np.save(tmp_path / "X.npy", X)
