@@ -16,7 +16,8 @@ from linfit.cli.output import Progress
 from linfit.errors import OptionError
 from linfit.models import LinearModel
 from linfit.optim import OptimizeResult
-from linfit.training import TrainedModel, check_diverged
+from linfit.optim.registry import DEFAULT_GTOL
+from linfit.training import TrainedModel, check_diverged, prepare_optimizer
 
 ENGINES = ("memory", "dask")
 EngineOpt = Annotated[
@@ -58,6 +59,7 @@ def train_on_engine(
     from linfit.engines.dask_data import require_dask
 
     require_dask()
+    _check_before_the_cluster(estimator, data, options)
     from linfit.engines.dask_fit import dask_client, train_on_cluster
 
     title = f"training {estimator.describe()} on {data} (dask)"
@@ -67,3 +69,21 @@ def train_on_engine(
         )
         check_diverged(result)  # inside: the progress table is not left on the screen
     return trained, result, metrics, n_train, n_test
+
+
+def _check_before_the_cluster(estimator: LinearModel, data: Path, options: dict) -> None:
+    """Refuse bad optimizer options, a bad --test-size and a DATA that names no file now,
+    in one line: the cluster takes seconds to start, and would start before they are
+    checked (they are checked again where they are used, for callers of the library)."""
+    from linfit.engines.dask_data import check_test_size, table_files
+
+    prepare_optimizer(
+        estimator,
+        options.get("optimizer"),
+        lr=options.get("lr"),
+        batch_size=options.get("batch_size"),
+        gtol=options.get("gtol", DEFAULT_GTOL),
+        max_iter=options.get("max_iter"),
+    )
+    check_test_size(options.get("test_size", 0.0))
+    table_files(data)

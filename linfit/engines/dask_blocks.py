@@ -32,6 +32,12 @@ class ClusterData:
     scaler: Scaler
     classes: np.ndarray | None  # (K,) original labels, classifiers only
     raw_means: np.ndarray  # (d,) the raw features' means, for imputing at prediction
+    dtype: np.dtype  # the features' (float64 or float32)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(blocks + 1,) the first row of each block in the whole data, then ``n_samples``."""
+        return np.concatenate([[0], np.cumsum(self.rows)])
 
     def map(self, fn: Any, *blocks: list, **kwargs: Any) -> list:
         """``fn(block..., **kwargs)`` on every row block, where it lives: futures."""
@@ -98,6 +104,7 @@ def load_blocks(
         scaler=scaler,
         classes=classes,
         raw_means=mean,
+        dtype=np.dtype(X.dtype),
     )
 
 

@@ -99,7 +99,8 @@ def read_table(
     if missing == "drop":
         frame = frame.dropna()
     elif missing == "mean":
-        frame = frame.dropna(subset=[target_name])
+        # held on the workers first, so the means and the fill read the files once
+        frame = frame.dropna(subset=[target_name]).persist()
         frame = frame.fillna(frame[features].mean().compute().to_dict())
     frame = frame.persist()  # read once; lost partitions are read again from the files
     X = frame[features].astype(np.dtype(dtype).name).to_dask_array(lengths=True)
@@ -115,10 +116,7 @@ def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTabl
     workers block by block (seeded by ``seed`` and the block's index), never gathered."""
     import dask.array as da
 
-    if not 0.0 <= test_size < 1.0:
-        raise OptionError(
-            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
-        )
+    check_test_size(test_size)
     held = da.map_blocks(_held_out, table.y, test_size, seed, dtype=bool)
     parts = []
     for keep in (~held, held):
@@ -129,6 +127,14 @@ def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTabl
     if parts[0].n_rows == 0:
         raise OptionError(f"--test-size {test_size} leaves no training rows; use a smaller one")
     return parts[0], parts[1]
+
+
+def check_test_size(test_size: float) -> None:
+    """Refuse a ``test_size`` outside [0, 1)."""
+    if not 0.0 <= test_size < 1.0:
+        raise OptionError(
+            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
+        )
 
 
 def _held_out(y_block: Any, test_size: float, seed: int, block_info: Any = None) -> Any:

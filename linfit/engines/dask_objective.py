@@ -4,8 +4,13 @@ the worker that holds it with the model's own numpy methods, summed by a tree.
 Exactly ``linfit.chunked``'s sum: ``J = sum_b (n_b / N) J_b + reg ||W||^2``, the data
 term of each block from ``dataclasses.replace(model, reg=0.0)`` and the penalty added once
 on the client. Per evaluation the client sends the parameters ((d + 1) K floats) and
-receives one value and gradient (or product): the data never move. A mini-batch (sgd) is
-one round trip to the worker holding its rows, with their indices.
+receives one value and gradient (or product): the data never move.
+
+sgd's mini-batches are drawn as ``linfit.chunked`` draws them (the same rows from the same
+seed): an epoch's rows are cut into groups of about a block's rows, each gathered onto
+one worker from spans drawn all over the data (so data sorted by label are mixed), and a
+batch is one round trip to that worker. So an sgd epoch moves the data between workers
+once; the next group is gathered while the current one's batches run.
 """
 
 from __future__ import annotations
@@ -13,15 +18,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 
-from linfit.chunked import add_penalty, add_penalty_hvp
+from linfit.chunked import add_penalty, add_penalty_hvp, mixed_chunks
 from linfit.engines.dask_blocks import ClusterData
 from linfit.models import LinearModel
 from linfit.models.base import DENSE_HESSIAN_BUDGET, shuffled_batches
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch
+
+Future = Any  # a distributed.Future; distributed is imported only where it is installed
+T = TypeVar("T")
 
 
 def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> Objective:
@@ -55,17 +64,29 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
 
         return hvp
 
-    def batch(block: int, rows: np.ndarray, params: np.ndarray) -> tuple[float, np.ndarray]:
-        # one round trip: the rows' indices and the parameters go to the block's worker
-        X_b, y_b = data.X[block], data.y[block]
-        return data.client.submit(_batch, X_b, y_b, rows=rows, model=model, params=params).result()
+    def batch(group: Future, rows: np.ndarray, params: np.ndarray) -> tuple[float, np.ndarray]:
+        # one round trip: the rows' positions and the parameters go to the group's worker
+        return data.client.submit(_batch, group, rows=rows, model=model, params=params).result()
 
     def batches(rng: np.random.Generator, batch_rows: int) -> Iterator[MiniBatch]:
-        # shuffling by block, as out of core: the blocks in a random order, then the rows
-        # of each, so with equal blocks the batches are those of linfit.chunked
-        for block in rng.permutation(len(data.X)):
-            for rows in shuffled_batches(data.rows[block], rng, batch_rows):
-                yield MiniBatch(rows.size, partial(batch, block, rows))
+        gathered = (
+            (data.client.submit(_stack, row_pieces(data, index)), index.size)
+            for index in mixed_groups(data, rng)
+        )
+        for group, size in _one_ahead(gathered):
+            for rows in shuffled_batches(size, rng, batch_rows):
+                yield MiniBatch(rows.size, partial(batch, group, rows))
+
+    def sample(rng: np.random.Generator, n_rows: int, batch_rows: int) -> list[MiniBatch]:
+        # the epoch's first batches, drawn as `batches` draws them, fetched in one round
+        # trip so that sgd's step calibration evaluates them here
+        picked = _first_rows(epoch_rows(data, rng, batch_rows), n_rows)
+        X_s, y_s = fetch_rows(data, np.concatenate(picked))
+        ends = np.cumsum([rows.size for rows in picked])[:-1]
+        return [
+            MiniBatch(X_b.shape[0], partial(model.loss_gradient, X=X_b, y=y_b))
+            for X_b, y_b in zip(np.split(X_s, ends), np.split(y_s, ends), strict=True)
+        ]
 
     dense = model.has_hessian and n_outputs**2 * (d + 1) <= DENSE_HESSIAN_BUDGET
     return Objective(
@@ -75,7 +96,74 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
         hess_operator=hess_operator if model.has_hessian else None,
         batches=batches,
         n_samples=data.n_samples,
+        sample=sample,
     )
+
+
+def mixed_groups(data: ClusterData, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """One epoch's groups of rows for sgd: each group's rows (m,) in the whole data,
+    ascending, drawn by ``linfit.chunked.mixed_chunks`` with chunks of the largest
+    block's rows, so from the same ``rng`` they are the rows of out-of-core chunks."""
+    row_bytes = data.dtype.itemsize * data.n_features
+    for group in mixed_chunks(data.n_samples, row_bytes, max(data.rows), rng):
+        yield np.concatenate([np.arange(span.start, span.stop) for span in group])
+
+
+def epoch_rows(
+    data: ClusterData, rng: np.random.Generator, batch_rows: int
+) -> Iterator[np.ndarray]:
+    """Each batch's rows (m,) in the whole data, in the order and with the draws from
+    ``rng`` of the batches ``cluster_objective(...).batches(rng, batch_rows)`` hands out."""
+    for index in mixed_groups(data, rng):
+        for rows in shuffled_batches(index.size, rng, batch_rows):
+            yield index[rows]
+
+
+def row_pieces(data: ClusterData, index: np.ndarray) -> list[Future]:
+    """Futures of ``(X[index], y[index])`` cut by block, for ascending rows ``index`` (m,)
+    in the whole data: one task on each block that holds some of them, in order."""
+    offsets = data.offsets
+    block = np.searchsorted(offsets, index, side="right") - 1
+    cuts = np.flatnonzero(np.diff(block)) + 1
+    pieces = []
+    for start, rows in zip(np.r_[0, cuts], np.split(index, cuts), strict=True):
+        b = block[start]  # the block holding this run of rows
+        pieces.append(data.client.submit(_take, data.X[b], data.y[b], rows=rows - offsets[b]))
+    return pieces
+
+
+def fetch_rows(data: ClusterData, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X[index]`` (m, d) and ``y[index]`` (m,) of the whole data, in ``index``'s order,
+    brought to the client in one round trip."""
+    order = np.argsort(index, kind="stable")
+    X_sorted, y_sorted = _stack(data.client.gather(row_pieces(data, index[order])))
+    X, y = np.empty_like(X_sorted), np.empty_like(y_sorted)
+    X[order], y[order] = X_sorted, y_sorted
+    return X, y
+
+
+def _first_rows(batches: Iterator[np.ndarray], n_rows: int) -> list[np.ndarray]:
+    """The first of ``batches`` (row indices), just enough to hold ``n_rows`` rows (or all)."""
+    picked, total = [], 0
+    for rows in batches:
+        picked.append(rows)
+        total += rows.size
+        if total >= n_rows:
+            break
+    return picked
+
+
+_END = object()
+
+
+def _one_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items`` in order, each handed out once the next one has been made: a group's
+    gathering is submitted before the previous group's batches run, so it overlaps them."""
+    current = next(items, _END)
+    while current is not _END:
+        following = next(items, _END)
+        yield current
+        current = following
 
 
 def _loss_gradient(X, y, weight, *, term, params):
@@ -83,9 +171,20 @@ def _loss_gradient(X, y, weight, *, term, params):
     return weight * f, weight * g
 
 
-def _batch(X, y, *, rows, model, params):
-    """The objective (penalty included) on ``rows`` of a block, as in-memory batches are."""
+def _batch(group, *, rows, model, params):
+    """The objective (penalty included) on ``rows`` of a gathered group, as in-memory
+    batches are."""
+    X, y = group
     return model.loss_gradient(params, X[rows], y[rows])
+
+
+def _take(X, y, *, rows):
+    return X[rows], y[rows]
+
+
+def _stack(pieces):
+    """``(X, y)`` of ``(X_p, y_p)`` pieces, concatenated in order."""
+    return np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
 
 
 def _loss(X, y, weight, *, term, params):

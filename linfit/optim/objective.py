@@ -33,6 +33,14 @@ class Objective:
                     plus the whole penalty, so over the shuffle its expectation is ``f``;
                     the batches of one epoch cover each of the ``n_samples`` rows once.
     n_samples:      how many rows the data term averages over (with ``batches``).
+    sample:         ``(rng, n_rows, batch_rows) -> list of MiniBatch``: the first batches
+                    of the epoch ``batches(rng, batch_rows)`` would draw, covering at
+                    least ``n_rows`` rows (or all), with their rows ``X_B`` (m, d) and
+                    ``y_B`` (m,) fetched into this process at once, so that evaluating
+                    them costs no round trip. Offered where ``batches`` are remote (on a
+                    cluster each ``f_B`` is a round trip), for sgd's step calibration,
+                    which evaluates each batch twice per candidate step; without it the
+                    calibration takes the same batches from ``batches``.
     """
 
     fun: ValueGradient
@@ -41,6 +49,7 @@ class Objective:
     hess_operator: Callable[[Vector], Callable[[Vector], Vector]] | None = None
     batches: Callable[[np.random.Generator, int], Iterator[MiniBatch]] | None = None
     n_samples: int | None = None
+    sample: Callable[[np.random.Generator, int, int], list[MiniBatch]] | None = None
 
     def f(self, x: Vector) -> float:
         """Value alone, through ``value`` when given."""

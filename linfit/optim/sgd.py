@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from linfit.errors import CapabilityError, OptionError
-from linfit.optim.objective import MiniBatch
+from linfit.optim.objective import MiniBatch, Objective
 from linfit.optim.registry import register
 from linfit.optim.run import Run
 
@@ -45,7 +45,7 @@ def sgd(
             "sgd needs mini-batches of the data, which this objective does not offer; use lbfgs"
         )
     rng = np.random.default_rng(seed)
-    lr = lr if lr is not None else calibrate_step(batches(rng, batch_size), run.x)
+    lr = lr if lr is not None else calibrate_step(run.objective, rng, batch_size, run.x)
 
     w = run.x.copy()
     mean, n_mean, rows_seen = w.copy(), 0, 0
@@ -65,10 +65,22 @@ def sgd(
         run.accept(x_new, *run.evaluate(x_new), step)
 
 
-def calibrate_step(epoch: Iterator[MiniBatch], x0: np.ndarray) -> float:
-    """The candidate step whose constant-step pass over a sample from ``x0`` ends with
-    the lowest mean loss on that sample (the first ``CALIBRATION_ROWS`` rows of
-    ``epoch``'s batches). Raises OptionError when every candidate diverges."""
+def calibrate_step(
+    objective: Objective, rng: np.random.Generator, batch_rows: int, x0: np.ndarray
+) -> float:
+    """The candidate step whose constant-step pass over a sample from ``x0`` (n,) ends
+    with the lowest mean loss on that sample: the first ``CALIBRATION_ROWS`` rows of an
+    epoch's batches of ``batch_rows``, drawn with ``rng``. Raises OptionError when every
+    candidate diverges.
+
+    The batches come from ``objective.sample`` when it offers them (rows fetched into
+    this process at once: on a cluster the 2 x 17 evaluations of each batch then cost no
+    round trip), else from ``objective.batches``; both draw the same rows from ``rng``."""
+    epoch: Iterator[MiniBatch]
+    if objective.sample is not None:
+        epoch = iter(objective.sample(rng, CALIBRATION_ROWS, batch_rows))
+    else:
+        epoch = objective.batches(rng, batch_rows)
     sample = []
     for batch in epoch:
         sample.append(batch)
