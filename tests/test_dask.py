@@ -363,3 +363,17 @@ def test_training_survives_a_killed_worker(client, files):
     a = _comparable(memory)
     assert np.abs(_comparable(dask) - a).max() <= 1e-8 * np.abs(a).max()
     client.wait_for_workers(2, timeout=60)
+
+
+def test_train_on_the_cluster_reports_non_convergence_in_its_summary_not_a_warning(
+    client, tmp_path
+):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = invoke(
+            ["train", IRIS, "--engine", "dask", "--scheduler", client.scheduler.address,
+             "--max-iter", "2", "--out", tmp_path / "m.linfit", "--json", "-q"]
+        )  # fmt: skip
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    summary = json_stdout(result.stdout)
+    assert not summary["converged"] and summary["message"].startswith("not converged")
