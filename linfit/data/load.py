@@ -278,6 +278,14 @@ CLEAN_ROWS = 512
 # 2-core bench machine, 300,000 x 100 (305 MB CSV), medians of 39 interleaved rounds with
 # the machine otherwise idle: load_dataset took 1.48x pandas.read_csv with the general
 # per-column path, 1.15x with this path on one thread, 1.08x on two.
+# Why not below 1x: pandas 3.1's read_csv already parses a large uncompressed file on
+# every core (byte ranges split at newlines, GIL-free tokenizing and conversion), so the
+# loader is that same read plus this pass (~0.15 s of ~1.3 s for 300,000 x 100: faulting
+# in X's 240 MB and a transposing copy). Measured and slower: splitting the file into our
+# own byte ranges for pandas to parse in threads (1.5-1.8x pandas, its per-call setup on
+# 4-16 MB ranges), chunked reading (1.3x), tiled copies or checking X after the copy
+# (1.1-1.5x this loop). An F-ordered X would need no copy (softmax loss and gradient
+# measured 1.03x slower on it) but Dataset promises C order to every model.
 CLEAN_THREADED_CELLS = 1 << 22
 CLEAN_THREADS = 2
 
