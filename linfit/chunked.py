@@ -20,9 +20,13 @@ from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch
 from linfit.preprocess import ScaledRows, Scaler
 
-# How sgd draws an epoch's chunks from a file on disk (see mixed_chunks).
+# How sgd draws an epoch's chunks from a file on disk (see mixed_chunks): blocks of about
+# a 64th of a chunk, no smaller than a page (a smaller read costs a page anyway, and the
+# per-block work would outweigh the bytes) and no larger than 1 MB (so large chunks of
+# wide rows still gather from many places).
 MIX_BLOCKS_PER_CHUNK = 64
-MIX_BLOCK_BYTES = 1 << 20
+MIX_MIN_BLOCK_BYTES = 1 << 12
+MIX_MAX_BLOCK_BYTES = 1 << 20
 
 
 def row_chunks(n_samples: int, chunk_rows: int) -> Iterator[slice]:
@@ -35,20 +39,24 @@ def mixed_chunks(
     n_samples: int, row_bytes: int, chunk_rows: int, rng: np.random.Generator
 ) -> Iterator[list[slice]]:
     """One epoch of chunks for sgd, each of about ``chunk_rows`` rows gathered from blocks
-    drawn at random from all of ``range(n_samples)``; every row is in one chunk.
+    (row slices) drawn at random from all of ``range(n_samples)``; every row is in one chunk.
 
     Visiting whole chunks in a random order would not mix a file sorted by label: each
-    chunk would hold one class. A block is at least ``MIX_BLOCKS_PER_CHUNK`` times smaller
-    than a chunk, so a chunk holds rows from that many places in the file, and at most
-    ``MIX_BLOCK_BYTES`` so each read is one sequential span. A group's blocks come in file
-    order, so an epoch still reads forward within each chunk.
+    chunk would hold one class. With blocks a ``MIX_BLOCKS_PER_CHUNK``-th of a chunk (within
+    the byte limits above, and at most a chunk) a chunk holds rows from that many places
+    in the file. A chunk's blocks come in file order, so its reads go forward.
     """
-    block_rows = max(1, min(MIX_BLOCK_BYTES // row_bytes, chunk_rows // MIX_BLOCKS_PER_CHUNK))
-    blocks = list(row_chunks(n_samples, block_rows))
+    by_share = chunk_rows // MIX_BLOCKS_PER_CHUNK
+    block_rows = min(
+        max(by_share, MIX_MIN_BLOCK_BYTES // row_bytes), MIX_MAX_BLOCK_BYTES // row_bytes
+    )
+    block_rows = max(1, min(block_rows, chunk_rows))
+    n_blocks = -(-n_samples // block_rows)
     per_chunk = max(1, chunk_rows // block_rows)
-    order = rng.permutation(len(blocks))
-    for start in range(0, len(blocks), per_chunk):
-        yield [blocks[i] for i in np.sort(order[start : start + per_chunk])]
+    order = rng.permutation(n_blocks)
+    for start in range(0, n_blocks, per_chunk):
+        starts = np.sort(order[start : start + per_chunk]) * block_rows
+        yield [slice(s, min(s + block_rows, n_samples)) for s in starts.tolist()]
 
 
 def add_penalty(
