@@ -215,31 +215,39 @@ def test_options_of_sees_what_each_command_lacks():
     assert "--optimizer" not in options_of("solve-ls")
 
 
-def test_diverged_training_keeps_the_previous_model(workdir):
-    """Fixed-step gd with lr 1e3 on raw diabetes: the objective overflows. The command
-    must say so, and the model already at --out must survive byte for byte."""
+@pytest.mark.parametrize(
+    "run",
+    [
+        ["diabetes.csv", "--model", "least-squares", "--no-standardize", "--optimizer", "gd",
+         "--lr", "1e3"],
+        ["iris.csv", "--optimizer", "sgd", "--lr", "1e6"],  # finite: once ended at 5e40, saved
+    ],
+    ids=["gd-overflows", "sgd-finite-blow-up"],
+)  # fmt: skip
+def test_diverged_training_keeps_the_previous_model(workdir, run):
+    """A fixed step far too long: the objective overflows (gd on raw diabetes) or climbs
+    to a huge finite value (sgd). The command must say so, and the model already at --out
+    must survive byte for byte."""
     before = (workdir / "model.linfit").read_bytes()
     expect_error(
-        workdir,
-        [
-            "train", "diabetes.csv", "--model", "least-squares", "--no-standardize",
-            "--optimizer", "gd", "--lr", "1e3", "--out", "model.linfit", "--json",
-        ],
-        "diverged",
-    )  # fmt: skip
+        workdir, ["train", *run, "--out", "model.linfit", "--json"], "diverged", "--lr"
+    )
     assert (workdir / "model.linfit").read_bytes() == before
     assert persist.load(workdir / "model.linfit").model.name == "softmax"
 
 
 def test_divergence_is_real(workdir):
-    """The same run in the library: the objective does become non-finite."""
+    """The gd run in the library: it stops DIVERGED, and one more of its fixed steps would
+    take the objective past the threshold (or out of the finite numbers): a real blow-up."""
     from linfit.optim import Status
     from linfit.preprocess import split_xy
 
     ds = load_dataset(workdir / "diabetes.csv")
     X_train, y_train, _, _ = split_xy(ds.X, ds.y, test_size=0.2, seed=0, stratify=False)
-    _, result = fit(
-        make_model("least-squares"), X_train, y_train, optimizer="gd", lr=1e3,
-        standardize=False,
-    )  # fmt: skip
+    model = make_model("least-squares")
+    _, result = fit(model, X_train, y_train, optimizer="gd", lr=1e3, standardize=False)
     assert result.status == Status.DIVERGED
+    f0 = result.history[0].fun
+    with np.errstate(over="ignore", invalid="ignore"):
+        f_next = model.loss(result.x - 1e3 * result.jac, X_train, y_train)
+    assert not f_next <= f0 + 10.0 * max(1.0, f0)  # NaN counts as past it

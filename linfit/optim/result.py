@@ -7,6 +7,10 @@ from enum import IntEnum
 
 import numpy as np
 
+# How far above its start f0 a run's objective may rise, in units of max(1, |f0|), before
+# the run counts as diverged (Run.diverged).
+DIVERGENCE_FACTOR = 10.0
+
 
 class Status(IntEnum):
     """Why an optimizer stopped. Only GTOL is success: the gradient test held."""
@@ -17,6 +21,7 @@ class Status(IntEnum):
     MAX_ITER = 3
     LINE_SEARCH = 4
     DIVERGED = 5
+    NONFINITE = 5  # the name before DIVERGED covered finite blow-ups too: an alias
     NOT_POSITIVE_DEFINITE = 6
     STOPPED = 7
 
@@ -41,9 +46,10 @@ MESSAGES: dict[Status, str] = {
         "before max |gradient| <= gtol"
     ),
     Status.DIVERGED: (
-        "stopped: the objective diverged (became NaN or infinite, or rose by over 10x its "
-        "starting value); kept the last point before it (use a line search instead of a "
-        "fixed step, a smaller --lr, or scale the features)"
+        "stopped: the objective diverged: it became NaN or infinite, or rose more than "
+        f"{DIVERGENCE_FACTOR:g} x max(1, |f0|) above its start f0; the result is the last "
+        "point before (use a line search instead of a fixed step, a smaller --lr, or scale "
+        "the features)"
     ),
     Status.NOT_POSITIVE_DEFINITE: (
         "stopped: the Hessian is not positive definite even with damping; "

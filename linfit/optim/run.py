@@ -14,10 +14,7 @@ from typing import Any
 import numpy as np
 
 from linfit.optim.objective import Objective
-from linfit.optim.result import IterationRecord, OptimizeResult, Status
-
-# How far above its start a run's objective may rise before it counts as diverged.
-DIVERGENCE_FACTOR = 10.0
+from linfit.optim.result import DIVERGENCE_FACTOR, IterationRecord, OptimizeResult, Status
 
 # Sees each iteration; returning True asks the optimizer to stop (status STOPPED).
 Callback = Callable[[IterationRecord], bool | None]
