@@ -152,6 +152,10 @@ def test_parquet_in_solve_ls_and_gradcheck(tmp_path):
         (lambda p: p.write_text("a,b\n1,2\n"), "cannot read '{p}' as Parquet"),
         (lambda p: pd.DataFrame({"a": [], "b": []}).to_parquet(p), "has columns but no rows"),
         (lambda p: pd.DataFrame(index=range(3)).to_parquet(p), "has no columns; expected a"),
+        (
+            lambda p: pd.DataFrame(index=pd.Index(["a", "b"], name="k")).to_parquet(p),
+            "has no columns; expected a",  # the index is stored as a column, but is none
+        ),
         (lambda p: _duplicate_columns(p), "duplicate column name(s) 'a'"),
     ],
 )

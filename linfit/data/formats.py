@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -129,7 +129,7 @@ def parquet_chunks(source: _Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
         table = pq.ParquetFile(source.handle())
         batches = table.iter_batches(batch_size=chunk_rows)
-    _check_parquet_shape(source, table.metadata.num_rows, table.metadata.num_columns)
+    _check_parquet_shape(source, table.metadata.num_rows, _data_columns(table.schema_arrow))
     while True:
         with _parquet_errors(source):  # decoding happens here, a batch at a time
             batch = next(batches, None)
@@ -151,6 +151,13 @@ def parquet_matrix_bytes(path: str | Path) -> int:
     except Exception:  # the loader reports a damaged file in its own words
         return 0
     return meta.num_rows * meta.num_columns * 8
+
+
+def _data_columns(schema: Any) -> int:
+    """How many columns a pyarrow schema holds besides those pandas wrote for its index
+    (which ``to_pandas`` turns back into the index)."""
+    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    return len(schema.names) - sum(isinstance(name, str) for name in index)
 
 
 def _check_parquet_shape(source: _Source, n_rows: int, n_columns: int) -> None:
