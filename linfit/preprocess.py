@@ -131,6 +131,14 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return classes, codes.astype(np.int64)
 
 
+def check_test_size(test_size: float) -> None:
+    """Refuse a ``test_size`` outside [0, 1)."""
+    if not 0.0 <= test_size < 1.0:
+        raise OptionError(
+            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
+        )
+
+
 def train_test_split(
     n_samples: int,
     test_size: float,
@@ -144,10 +152,7 @@ def train_test_split(
     classes in proportion to their counts (largest remainders get the rounding), and
     every class keeps at least one training sample, so a model sees every class.
     """
-    if not 0.0 <= test_size < 1.0:
-        raise OptionError(
-            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
-        )
+    check_test_size(test_size)
     rng = np.random.default_rng(seed)
     if test_size == 0.0:
         return rng.permutation(n_samples), np.empty(0, dtype=np.int64)

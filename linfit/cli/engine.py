@@ -75,7 +75,8 @@ def _check_before_the_cluster(estimator: LinearModel, data: Path, options: dict)
     """Refuse bad optimizer options, a bad --test-size and a DATA that names no file now,
     in one line: the cluster takes seconds to start, and would start before they are
     checked (they are checked again where they are used, for callers of the library)."""
-    from linfit.engines.dask_data import check_test_size, table_files
+    from linfit.engines.dask_data import table_files
+    from linfit.preprocess import check_test_size
 
     prepare_optimizer(
         estimator,

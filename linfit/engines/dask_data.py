@@ -16,6 +16,7 @@ from linfit.data.formats import resolve_format, text_separator
 from linfit.data.labels import _resolve_target
 from linfit.errors import DataError, OptionError
 from linfit.optional import require
+from linfit.preprocess import check_test_size
 
 PATTERN_CHARS = "*?["
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet")
@@ -127,14 +128,6 @@ def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTabl
     if parts[0].n_rows == 0:
         raise OptionError(f"--test-size {test_size} leaves no training rows; use a smaller one")
     return parts[0], parts[1]
-
-
-def check_test_size(test_size: float) -> None:
-    """Refuse a ``test_size`` outside [0, 1)."""
-    if not 0.0 <= test_size < 1.0:
-        raise OptionError(
-            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
-        )
 
 
 def _held_out(y_block: Any, test_size: float, seed: int, block_info: Any = None) -> Any:
