@@ -202,9 +202,10 @@ def test_sgd_defaults_land_near_the_optimum_at_the_command_lines_reg(model):
     best = fit(model, X, y, optimizer="lbfgs", gtol=1e-10)[1].fun
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        result = fit(model, X, y, optimizer="sgd")[1]
+        trained, result = fit(model, X, y, optimizer="sgd")
     assert result.nit == 10
     assert 0.0 <= (result.fun - best) / best <= 1e-3
+    assert "sgd is for data too large" not in trained.summary["message"]  # 20,000 rows
 
 
 def test_sgd_on_small_data_says_that_lbfgs_suits_it_better(tmp_path):
