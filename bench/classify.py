@@ -180,6 +180,7 @@ def evaluation_floor(data: Data) -> list[Row]:
         t, _, ratio = paired_times(
             lambda m=model, p=params, tg=target: m.loss_gradient(p, X, tg),
             lambda W=W, G=G: (X @ W, X.T @ G),
+            settle=1,
         )
         rows.append(
             Row(

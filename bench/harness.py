@@ -33,7 +33,11 @@ class Row:
 
 
 def paired_times(
-    fn: Callable[[], Any], baseline: Callable[[], Any], repeat: int = 7, warm_up: bool = True
+    fn: Callable[[], Any],
+    baseline: Callable[[], Any],
+    repeat: int = 7,
+    warm_up: bool = True,
+    settle: int = 0,
 ) -> tuple[float, float, float]:
     """``fn``'s and ``baseline``'s median times over ``repeat`` rounds, and the median of the
     rounds' ratios ``fn / baseline``: the figure to hold to a target. ``warm_up`` runs each
@@ -47,6 +51,12 @@ def paired_times(
     ratio compares two runs under the same load; the median over rounds drops the rounds a
     change of load split. The median rather than the fastest: the fastest of each series
     may come from different rounds, which is the mismatch this avoids.
+
+    ``settle`` untimed runs precede each timed one within a round, for functions that set
+    up threads differently: OpenBLAS's threads spin for a while after a call, so the first
+    evaluation spread over cores by linfit's own threads right after a 2-thread product
+    competes with that spinning (measured: 1.5x the floor timed straight after it, 0.85-1.0x
+    after one settling run, which is what an optimizer's back-to-back evaluations see).
     """
     if warm_up:
         fn(), baseline()
@@ -54,6 +64,8 @@ def paired_times(
     for i in range(repeat):
         pair = [0.0, 0.0]
         for j in (0, 1) if i % 2 == 0 else (1, 0):
+            for _ in range(settle):
+                (fn, baseline)[j]()
             start = time.perf_counter()
             (fn, baseline)[j]()
             pair[j] = time.perf_counter() - start
