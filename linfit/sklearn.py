@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from linfit import persist
 from linfit.errors import ConvergenceWarning, LinfitError
@@ -142,6 +142,7 @@ class _LinfitEstimator(BaseEstimator):
             target_name=_target_name(names),
             gtol=self.tol,
             max_iter=self.max_iter,
+            seed=_seed(self.random_state),
         )
         return trained, int(result.nit)
 
@@ -216,6 +217,8 @@ class LinearSVMClassifier(_LinfitClassifier):
         max_iter, tol: the optimizer's iteration cap (None: its own, 1000, or 10 epochs
             for ``sgd``) and gradient tolerance.
         standardize: train on standardized features (coefficients are reported raw).
+        random_state: seeds ``sgd``'s shuffles (an int, a ``RandomState``, or None for
+            numpy's global state); the other optimizers draw nothing and ignore it.
     """
 
     _model_name = "svm"
@@ -230,6 +233,7 @@ class LinearSVMClassifier(_LinfitClassifier):
         max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.reg = reg
         self.loss = loss
@@ -239,6 +243,7 @@ class LinearSVMClassifier(_LinfitClassifier):
         self.max_iter = max_iter
         self.tol = tol
         self.standardize = standardize
+        self.random_state = random_state
 
     def _make_model(self) -> LinearModel:
         if self.loss not in _SVM_LOSSES:
@@ -276,12 +281,14 @@ class SoftmaxClassifier(_LinfitClassifier):
         max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.reg = reg
         self.optimizer = optimizer
         self.max_iter = max_iter
         self.tol = tol
         self.standardize = standardize
+        self.random_state = random_state
 
     def _make_model(self) -> LinearModel:
         return _SoftmaxModel(reg=self.reg)
@@ -305,7 +312,7 @@ class LeastSquaresRegressor(RegressorMixin, _LinfitEstimator):
         method: a linfit optimizer name (default ``"lbfgs"``), or a closed form:
             ``"normal"`` (Cholesky), ``"pinv"`` or ``"lstsq"``; a closed form ignores
             ``max_iter`` and ``tol`` and sets ``n_iter_ = 1`` (one solve).
-        max_iter, tol, standardize: as :class:`LinearSVMClassifier`.
+        max_iter, tol, standardize, random_state: as :class:`LinearSVMClassifier`.
 
     ``y`` may be (n_samples,) or (n_samples, n_targets).
     """
@@ -320,12 +327,14 @@ class LeastSquaresRegressor(RegressorMixin, _LinfitEstimator):
         max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.reg = reg
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
         self.standardize = standardize
+        self.random_state = random_state
 
     def _make_model(self) -> LinearModel:
         return _LeastSquaresModel(reg=self.reg)
@@ -379,12 +388,14 @@ class ReLURegressor(RegressorMixin, _LinfitEstimator):
         max_iter: int | None = None,
         tol: float = 1e-6,
         standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.reg = reg
         self.optimizer = optimizer
         self.max_iter = max_iter
         self.tol = tol
         self.standardize = standardize
+        self.random_state = random_state
 
     def _make_model(self) -> LinearModel:
         return _ReLUModel(reg=self.reg)
@@ -393,6 +404,11 @@ class ReLURegressor(RegressorMixin, _LinfitEstimator):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True  # no negative predictions
         return tags
+
+
+def _seed(random_state: int | np.random.RandomState | None) -> int:
+    """The seed for linfit's optimizers from a scikit-learn ``random_state``."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 _ESTIMATORS: dict[str, type[_LinfitEstimator]] = {

@@ -109,6 +109,23 @@ def test_bad_option_is_a_value_error(iris):
         LeastSquaresRegressor(reg=-1.0).fit(X, y)
 
 
+def test_random_state_seeds_sgds_shuffles():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=2000, n_features=5, random_state=0)  # 8 batches
+
+    def coef(random_state) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # sgd ends at its epochs
+            model = SoftmaxClassifier(optimizer="sgd", random_state=random_state)
+            return model.fit(X, y).coef_
+
+    assert np.array_equal(coef(1), coef(1))
+    assert not np.array_equal(coef(1), coef(2))
+    state = np.random.RandomState(5)
+    assert np.array_equal(coef(np.random.RandomState(5)), coef(state))
+
+
 def test_softmax_matches_logistic_regression():
     X, y = make_classification(
         n_samples=300, n_features=5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
