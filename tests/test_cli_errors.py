@@ -229,9 +229,7 @@ def test_diverged_training_keeps_the_previous_model(workdir, run):
     to a huge finite value (sgd). The command must say so, and the model already at --out
     must survive byte for byte."""
     before = (workdir / "model.linfit").read_bytes()
-    expect_error(
-        workdir, ["train", *run, "--out", "model.linfit", "--json"], "diverged", "--lr"
-    )
+    expect_error(workdir, ["train", *run, "--out", "model.linfit", "--json"], "diverged", "--lr")
     assert (workdir / "model.linfit").read_bytes() == before
     assert persist.load(workdir / "model.linfit").model.name == "softmax"
 
