@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.harness import Row, best_time, timed
+from bench.harness import Row, timed
 
 
 def installed(module: str) -> bool:
@@ -109,17 +109,3 @@ def csv_readers(path: Path) -> list[tuple[str, Callable[[], object] | None, str]
         readers.append(("polars.read_csv", None, "polars"))
     return readers
 
-
-def reader_rows(path: Path, size_mb: float, t_pandas: float) -> tuple[list[Row], float]:
-    """A row per other reader (ratio against pandas' C engine) and the fastest time seen."""
-    rows, fastest = [], t_pandas
-    for system, read, package in csv_readers(path):
-        if read is None:
-            rows.append(missing("ingest", system, package))
-            continue
-        t = best_time(read, repeat=2)
-        fastest = min(fastest, t)
-        rows.append(
-            Row("ingest", system, t, "pandas.read_csv", t / t_pandas, f"{size_mb / t:.0f} MB/s")
-        )
-    return rows, fastest
