@@ -136,14 +136,11 @@ def chunked_objective(
 
     def gather(group: list[slice]) -> tuple[np.ndarray, np.ndarray]:
         # filled block by block: memory holds the chunk and one block, not two chunks
-        sizes = [sl.stop - sl.start for sl in group]
-        first = chunk(group[0])
-        X_g = np.empty((sum(sizes), n_features), dtype=first.dtype)
-        X_g[: sizes[0]] = first
-        at = sizes[0]
-        for sl, size in zip(group[1:], sizes[1:], strict=True):
-            X_g[at : at + size] = chunk(sl)
-            at += size
+        X_g = np.empty((sum(sl.stop - sl.start for sl in group), n_features), dtype=X.dtype)
+        at = 0
+        for sl in group:
+            X_g[at : at + sl.stop - sl.start] = chunk(sl)
+            at += sl.stop - sl.start
         return X_g, np.concatenate([y[sl] for sl in group])
 
     def batches(rng: np.random.Generator, batch_rows: int) -> Iterator[MiniBatch]:

@@ -50,7 +50,6 @@ import scipy.sparse as sp
 
 from linfit.errors import CapabilityError, OptionError
 from linfit.optim.objective import MiniBatch, Objective
-from linfit.optim.registry import check_options
 
 HessianOperator = Callable[[np.ndarray], np.ndarray]
 
@@ -171,7 +170,6 @@ def shuffled_batches(
 ) -> Iterator[np.ndarray]:
     """A random permutation of ``range(n_rows)`` cut into batches of ``batch_rows`` (the
     last may be shorter), each sorted so that gathering its rows reads forward."""
-    check_options({"batch_size": batch_rows})
     order = rng.permutation(n_rows)
     for start in range(0, n_rows, batch_rows):
         yield np.sort(order[start : start + batch_rows])

@@ -10,6 +10,7 @@ import numpy as np
 from linfit.errors import CapabilityError, OptionError
 from linfit.optim.objective import MiniBatch, Objective
 from linfit.optim.registry import register
+from linfit.optim.result import Status
 from linfit.optim.run import Run
 
 # The first step is chosen as Bottou's SGD code does: a few constant-step passes over a
@@ -54,7 +55,8 @@ def sgd(
             with np.errstate(over="ignore", invalid="ignore"):  # accept() reports it
                 _, g = batch.fun(w)
             if not np.isfinite(g).all():
-                break  # the rest of the epoch cannot recover; accept() stops the run
+                run.stop(Status.DIVERGED)  # at the last accepted point: the epoch cannot recover
+                return
             step = lr / math.sqrt(1.0 + rows_seen / n_rows)
             w -= step * g
             rows_seen += batch.rows
