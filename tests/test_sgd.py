@@ -226,3 +226,16 @@ def test_compare_passes_its_seed_to_sgd():
         return rows[0].objective
 
     assert objective(1) == objective(1) != objective(2)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--optimizer", "sgd", "--lr", "-1"], "--lr must be"), (["--test-size", "1"], "--test-size")],
+)
+def test_train_refuses_bad_flags_before_reading_the_data(monkeypatch, tmp_path, flags, message):
+    def no_read(*args, **kwargs):
+        raise AssertionError("the data were read before the flags were checked")
+
+    monkeypatch.setattr("linfit.cli.modeling._load_split", no_read)
+    result = invoke(["train", IRIS, "--out", tmp_path / "m.linfit", *flags], ok=False)
+    assert result.exit_code == 2 and message in result.stderr

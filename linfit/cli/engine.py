@@ -16,8 +16,7 @@ from linfit.cli.output import Progress
 from linfit.errors import OptionError
 from linfit.models import LinearModel
 from linfit.optim import OptimizeResult
-from linfit.optim.registry import DEFAULT_GTOL
-from linfit.training import TrainedModel, check_diverged, prepare_optimizer
+from linfit.training import TrainedModel, check_diverged
 
 ENGINES = ("memory", "dask")
 EngineOpt = Annotated[
@@ -59,8 +58,10 @@ def train_on_engine(
     from linfit.engines.dask_data import require_dask
 
     require_dask()
-    _check_before_the_cluster(estimator, data, options)
+    from linfit.engines.dask_data import table_files
     from linfit.engines.dask_fit import dask_client, train_on_cluster
+
+    table_files(data)  # a DATA that names no file, refused before the cluster takes seconds
 
     title = f"training {estimator.describe()} on {data} (dask)"
     with dask_client(scheduler) as client, Progress(err, title) as progress:
@@ -69,22 +70,3 @@ def train_on_engine(
         )
         check_diverged(result)  # inside: the progress table is not left on the screen
     return trained, result, metrics, n_train, n_test
-
-
-def _check_before_the_cluster(estimator: LinearModel, data: Path, options: dict) -> None:
-    """Refuse bad optimizer options, a bad --test-size and a DATA that names no file now,
-    in one line: the cluster takes seconds to start, and would start before they are
-    checked (they are checked again where they are used, for callers of the library)."""
-    from linfit.engines.dask_data import table_files
-    from linfit.preprocess import check_test_size
-
-    prepare_optimizer(
-        estimator,
-        options.get("optimizer"),
-        lr=options.get("lr"),
-        batch_size=options.get("batch_size"),
-        gtol=options.get("gtol", DEFAULT_GTOL),
-        max_iter=options.get("max_iter"),
-    )
-    check_test_size(options.get("test_size", 0.0))
-    table_files(data)

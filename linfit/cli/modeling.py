@@ -51,8 +51,8 @@ from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
 from linfit.optim import OPTIMIZERS, IterationRecord, Status
 from linfit.optim.registry import DEFAULT_MAX_ITER
-from linfit.preprocess import split_xy
-from linfit.training import TrainedModel, check_diverged, fit
+from linfit.preprocess import check_test_size, split_xy
+from linfit.training import TrainedModel, check_diverged, fit, prepare_optimizer
 
 LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or squared-hinge.")]
 MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]
@@ -182,6 +182,11 @@ def train(
         )
     _check_side_outputs({"--out": out, "--plot": plot, "--history": history}, data)
     estimator = _model(model, reg, loss, margin, multiclass)
+    # before any data is read or a cluster started: a bad flag fails at once, in one line
+    prepare_optimizer(
+        estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter
+    )
+    check_test_size(test_size)
     err = console(quiet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
