@@ -314,19 +314,11 @@ def run_optimizer(
             objective, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback, **options
         )
     elapsed = time.perf_counter() - start
+    small = minimizer.stochastic and (objective.n_samples or 0) < SGD_SMALL_DATA_ROWS
     summary = summarize(
-        result, elapsed, gtol, smooth=model.differentiable, standardized=standardized
-    )
-    if (
-        minimizer.stochastic
-        and result.status == Status.MAX_ITER
-        and objective.n_samples is not None
-        and objective.n_samples < SGD_SMALL_DATA_ROWS
-    ):
-        summary["message"] += (
-            f"; sgd is for data too large for full passes: on {objective.n_samples} rows "
-            f"--optimizer {model.default_optimizer} (the default) converges"
-        )
+        result, elapsed, gtol, smooth=model.differentiable, standardized=standardized,
+        rather=model.default_optimizer if small else None,
+    )  # fmt: skip
     if result.status == Status.MAX_ITER:
         warnings.warn(summary["message"], ConvergenceWarning, stacklevel=3)
     return result, summary
@@ -340,8 +332,12 @@ def summarize(
     smooth: bool,
     standardized: bool,
     flags: dict[str, str | None] | None = None,
+    rather: str | None = None,
 ) -> dict[str, Any]:
     """How an optimization ended, in JSON-ready form, with advice where it did not converge.
+
+    ``rather`` names the optimizer to advise instead of "another" one: the model's default,
+    when a stochastic optimizer ran on data small enough for full passes.
 
     The advice names the calling command's options, given in ``flags`` by role:
     ``"max_iter"``, ``"optimizer"`` (the option choosing the method), ``"tol"`` and
@@ -376,7 +372,12 @@ def summarize(
                 advice.append("standardized features" + (f" ({flag})" if flag else ""))
             if result.status == Status.MAX_ITER and names["max_iter"]:
                 advice.append(f"more {names['max_iter']}")
-            if names["optimizer"]:
+            if names["optimizer"] and rather:
+                advice.append(
+                    f"{names['optimizer']} {rather} (sgd is for data too large for full "
+                    f"passes: below {SGD_SMALL_DATA_ROWS:,} rows {rather} converges sooner)"
+                )
+            elif names["optimizer"]:
                 advice.append(f"another {names['optimizer']}")
             if names["tol"]:
                 advice.append(f"a larger {names['tol']}")

@@ -214,7 +214,7 @@ def test_sgd_on_small_data_says_that_lbfgs_suits_it_better(tmp_path):
     )
     summary = json_stdout(result.stdout)
     assert not summary["converged"]
-    assert "on 120 rows --optimizer lbfgs (the default) converges" in summary["message"]
+    assert "--optimizer lbfgs (sgd is for data too large" in summary["message"]
 
 
 def test_compare_passes_its_seed_to_sgd():
