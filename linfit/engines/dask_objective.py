@@ -27,7 +27,7 @@ from linfit.engines.dask_blocks import ClusterData
 from linfit.models import LinearModel
 from linfit.models.base import DENSE_HESSIAN_BUDGET, shuffled_batches
 from linfit.optim import Objective
-from linfit.optim.objective import MiniBatch
+from linfit.optim.objective import MiniBatch, first_rows
 
 Future = Any  # a distributed.Future; distributed is imported only where it is installed
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
     def sample(rng: np.random.Generator, n_rows: int, batch_rows: int) -> list[MiniBatch]:
         # the epoch's first batches, drawn as `batches` draws them, fetched in one round
         # trip so that sgd's step calibration evaluates them here
-        picked = _first_rows(epoch_rows(data, rng, batch_rows), n_rows)
+        picked = first_rows(epoch_rows(data, rng, batch_rows), n_rows, len)
         X_s, y_s = fetch_rows(data, np.concatenate(picked))
         ends = np.cumsum([rows.size for rows in picked])[:-1]
         return [
@@ -140,17 +140,6 @@ def fetch_rows(data: ClusterData, index: np.ndarray) -> tuple[np.ndarray, np.nda
     X, y = np.empty_like(X_sorted), np.empty_like(y_sorted)
     X[order], y[order] = X_sorted, y_sorted
     return X, y
-
-
-def _first_rows(batches: Iterator[np.ndarray], n_rows: int) -> list[np.ndarray]:
-    """The first of ``batches`` (row indices), just enough to hold ``n_rows`` rows (or all)."""
-    picked, total = [], 0
-    for rows in batches:
-        picked.append(rows)
-        total += rows.size
-        if total >= n_rows:
-            break
-    return picked
 
 
 _END = object()

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 Vector = np.ndarray
 ValueGradient = Callable[[Vector], tuple[float, Vector]]
+T = TypeVar("T")
+
+
+def first_rows(items: Iterable[T], n_rows: int, rows: Callable[[T], int]) -> list[T]:
+    """The first of ``items``, just enough that their ``rows`` add up to ``n_rows`` (or all)."""
+    picked, total = [], 0
+    for item in items:
+        picked.append(item)
+        total += rows(item)
+        if total >= n_rows:
+            break
+    return picked
 
 
 @dataclass(frozen=True)
@@ -54,3 +67,12 @@ class Objective:
     def f(self, x: Vector) -> float:
         """Value alone, through ``value`` when given."""
         return self.value(x) if self.value is not None else self.fun(x)[0]
+
+    def first_batches(
+        self, rng: np.random.Generator, n_rows: int, batch_rows: int
+    ) -> list[MiniBatch]:
+        """The first batches of the epoch ``batches(rng, batch_rows)``, covering ``n_rows``
+        rows (or all): from ``sample`` when offered, else from ``batches``."""
+        if self.sample is not None:
+            return self.sample(rng, n_rows, batch_rows)
+        return first_rows(self.batches(rng, batch_rows), n_rows, lambda batch: batch.rows)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -75,19 +74,9 @@ def calibrate_step(
     epoch's batches of ``batch_rows``, drawn with ``rng``. Raises OptionError when every
     candidate diverges.
 
-    The batches come from ``objective.sample`` when it offers them (rows fetched into
-    this process at once: on a cluster the 2 x 17 evaluations of each batch then cost no
-    round trip), else from ``objective.batches``; both draw the same rows from ``rng``."""
-    epoch: Iterator[MiniBatch]
-    if objective.sample is not None:
-        epoch = iter(objective.sample(rng, CALIBRATION_ROWS, batch_rows))
-    else:
-        epoch = objective.batches(rng, batch_rows)
-    sample = []
-    for batch in epoch:
-        sample.append(batch)
-        if sum(b.rows for b in sample) >= CALIBRATION_ROWS:
-            break
+    The batches come from ``Objective.first_batches``: on a cluster its ``sample`` fetches
+    their rows once, so the 2 x 17 evaluations of each batch cost no round trip."""
+    sample = objective.first_batches(rng, CALIBRATION_ROWS, batch_rows)
     best, best_loss = None, math.inf
     for step in CANDIDATE_STEPS:
         loss = _sample_loss_after_pass(sample, x0, step)
