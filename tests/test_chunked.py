@@ -150,7 +150,7 @@ def test_sgd_in_chunks_mixes_a_file_sorted_by_label(monkeypatch):
             result = fit(model, X, y, optimizer="sgd", batch_size=64, max_iter=2, **options)[1]
         return (result.fun - best) / best
 
-    assert gap(chunk_rows=6400) <= 1e-3
-    assert gap() <= 1e-3  # in memory, for reference
+    assert gap(chunk_rows=6400) <= 3e-4  # seeded: only BLAS rounding moves it
+    assert gap() <= 3e-4  # in memory, for reference
     monkeypatch.setattr(chunked, "MIX_BLOCKS_PER_CHUNK", 1)  # one block per chunk
     assert gap(chunk_rows=6400) >= 1e-2

@@ -235,8 +235,9 @@ def test_diverged_training_keeps_the_previous_model(workdir, run):
 
 
 def test_divergence_is_real(workdir):
-    """The gd run in the library: it stops DIVERGED, and one more of its fixed steps would
-    take the objective past the threshold (or out of the finite numbers): a real blow-up."""
+    """The gd run in the library: it stops DIVERGED, and its steps were blowing up: one more
+    would take the objective a million times past its start, or out of the finite numbers
+    (a test of the run, not of the 10x rule that stopped it)."""
     from linfit.optim import Status
     from linfit.preprocess import split_xy
 
@@ -248,4 +249,4 @@ def test_divergence_is_real(workdir):
     f0 = result.history[0].fun
     with np.errstate(over="ignore", invalid="ignore"):
         f_next = model.loss(result.x - 1e3 * result.jac, X_train, y_train)
-    assert not f_next <= f0 + 10.0 * max(1.0, f0)  # NaN counts as past it
+    assert not f_next <= 1e6 * f0  # NaN counts as past it

@@ -178,7 +178,7 @@ def test_sgd_on_the_cluster_mixes_data_sorted_by_label(client, monkeypatch):
             )[1]
         return (result.fun - best) / best
 
-    assert 0.0 <= gap() <= 1e-3
+    assert 0.0 <= gap() <= 3e-4  # seeded: only BLAS rounding moves it
     monkeypatch.setattr(chunked, "MIX_BLOCKS_PER_CHUNK", 1)  # a group is one whole block
     assert gap() >= 1e-2
 

@@ -195,8 +195,8 @@ def test_train_by_sgd_from_the_command_line(tmp_path):
 )
 def test_sgd_defaults_land_near_the_optimum_at_the_command_lines_reg(model):
     """At the CLI's default reg (1e-4, weaker than the tests' 1e-2) and 20,000 rows, sgd's
-    defaults (10 epochs, calibrated step) end within 1e-3 relative of L-BFGS's objective
-    (measured 5e-5, 5e-5 and 9e-6)."""
+    defaults (10 epochs, calibrated step) end within 3e-4 relative of L-BFGS's objective
+    (measured 5e-5, 5e-5 and 9e-6; seeded, so only BLAS rounding moves them)."""
     assert model.reg == 1e-4
     X, y = _problem(model, n=20_000, d=10)
     best = fit(model, X, y, optimizer="lbfgs", gtol=1e-10)[1].fun
@@ -204,7 +204,7 @@ def test_sgd_defaults_land_near_the_optimum_at_the_command_lines_reg(model):
         warnings.simplefilter("ignore", ConvergenceWarning)
         trained, result = fit(model, X, y, optimizer="sgd")
     assert result.nit == 10
-    assert 0.0 <= (result.fun - best) / best <= 1e-3
+    assert 0.0 <= (result.fun - best) / best <= 3e-4
     assert "sgd is for data too large" not in trained.summary["message"]  # 20,000 rows
 
 
