@@ -39,6 +39,7 @@ from linfit.models import LeastSquares as _LeastSquaresModel
 from linfit.models import LinearSVM as _LinearSVMModel
 from linfit.models import ReLURegressor as _ReLUModel
 from linfit.models import SoftmaxClassifier as _SoftmaxModel
+from linfit.optim import OPTIMIZERS
 from linfit.preprocess import Scaler
 from linfit.training import TrainedModel, fit
 
@@ -142,7 +143,7 @@ class _LinfitEstimator(BaseEstimator):
             target_name=_target_name(names),
             gtol=self.tol,
             max_iter=self.max_iter,
-            seed=_seed(self.random_state),
+            seed=_seed(self.random_state, self._optimizer_name()),
         )
         return trained, int(result.nit)
 
@@ -406,8 +407,11 @@ class ReLURegressor(RegressorMixin, _LinfitEstimator):
         return tags
 
 
-def _seed(random_state: int | np.random.RandomState | None) -> int:
-    """The seed for linfit's optimizers from a scikit-learn ``random_state``."""
+def _seed(random_state: int | np.random.RandomState | None, optimizer: str | None) -> int:
+    """The seed for a stochastic ``optimizer`` from a scikit-learn ``random_state``; 0 (and
+    no draw from numpy's global state) for the others, which use none."""
+    if optimizer not in OPTIMIZERS or not OPTIMIZERS[optimizer].stochastic:
+        return 0  # an unknown name is refused, in its own words, by fit
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
