@@ -58,21 +58,38 @@ def paired_times(
     competes with that spinning (measured: 1.5x the floor timed straight after it, 0.85-1.0x
     after one settling run, which is what an optimizer's back-to-back evaluations see).
     """
+    times = interleaved_times({"fn": fn, "base": baseline}, repeat, warm_up, settle)
+    return (
+        float(np.median(times["fn"])),
+        float(np.median(times["base"])),
+        median_ratio(times["fn"], times["base"]),
+    )
+
+
+def interleaved_times(
+    runs: dict[str, Callable[[], Any]], rounds: int, warm_up: bool = True, settle: int = 0
+) -> dict[str, list[float]]:
+    """Each function's wall times over ``rounds`` rounds, every round running them all in
+    turn, in reverse order every other round (see ``paired_times`` for why, and for
+    ``warm_up`` and ``settle``)."""
     if warm_up:
-        fn(), baseline()
-    fn_times, base_times, ratios = [], [], []
-    for i in range(repeat):
-        pair = [0.0, 0.0]
-        for j in (0, 1) if i % 2 == 0 else (1, 0):
+        for run in runs.values():
+            run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else names[::-1]:
             for _ in range(settle):
-                (fn, baseline)[j]()
+                runs[name]()
             start = time.perf_counter()
-            (fn, baseline)[j]()
-            pair[j] = time.perf_counter() - start
-        fn_times.append(pair[0])
-        base_times.append(pair[1])
-        ratios.append(pair[0] / pair[1])
-    return float(np.median(fn_times)), float(np.median(base_times)), float(np.median(ratios))
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def median_ratio(times: list[float], baselines: list[float]) -> float:
+    """The median of the rounds' ratios ``times[i] / baselines[i]``."""
+    return float(np.median([t / b for t, b in zip(times, baselines, strict=True)]))
 
 
 def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:

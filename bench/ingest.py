@@ -7,7 +7,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pandas as pd
 
 import linfit.data.load as loader
 from bench.external import csv_readers, missing
-from bench.harness import Row, best_time, timed
+from bench.harness import Row, best_time, interleaved_times, median_ratio, timed
 from linfit.cache import cached
 from linfit.data import load_dataset
 from linfit.datasets import write_synthetic
@@ -76,7 +75,7 @@ def _first_reads(path: Path, size: float, floor: float) -> list[Row]:
         else:
             readers[system] = read
     runs = {**readers, LINFIT: lambda: load_dataset(path)}
-    times = _rounds(runs, ROUNDS)
+    times = interleaved_times(runs, ROUNDS)
     median = {name: statistics.median(t) for name, t in times.items()}
     fastest = [min(times[name][i] for name in readers) for i in range(ROUNDS)]
     rows = [
@@ -85,13 +84,13 @@ def _first_reads(path: Path, size: float, floor: float) -> list[Row]:
             name,
             median[name],
             "bytes" if name == PANDAS else PANDAS,
-            median[name] / floor if name == PANDAS else _median_ratio(times[name], times[PANDAS]),
+            median[name] / floor if name == PANDAS else median_ratio(times[name], times[PANDAS]),
             f"{size / median[name]:.0f} MB/s"
             + (f", pandas {pd.__version__}" if name == PANDAS else ""),
         )
         for name in readers
     ]
-    ratio = _median_ratio(times[LINFIT], fastest)
+    ratio = median_ratio(times[LINFIT], fastest)
     rows += absent
     rows.append(
         Row(
@@ -106,24 +105,6 @@ def _first_reads(path: Path, size: float, floor: float) -> list[Row]:
         )
     )
     return rows
-
-
-def _rounds(runs: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    """Each function's wall times over ``rounds`` rounds, after one warm-up run of each."""
-    for run in runs.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    names = list(runs)
-    for i in range(rounds):
-        for name in names if i % 2 == 0 else names[::-1]:
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
-def _median_ratio(times: list[float], baselines: list[float]) -> float:
-    return statistics.median(t / b for t, b in zip(times, baselines, strict=True))
 
 
 def _loader_path(path: Path) -> str:
@@ -152,7 +133,7 @@ def _timed_runs(
     """The cached read and the end-to-end processes, inside this run's own cache."""
     cached(path, {}, lambda: load_dataset(path))  # the first read fills it
     t_cached = best_time(lambda: cached(path, {}, lambda: load_dataset(path)), repeat=3)
-    t_pd = next(r.time_s for r in readers if r.system == PANDAS) or float("nan")
+    t_pd = next(r.time_s for r in readers if r.system == PANDAS)
     rows = [
         Row(
             "ingest",
