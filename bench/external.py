@@ -108,4 +108,3 @@ def csv_readers(path: Path) -> list[tuple[str, Callable[[], object] | None, str]
     else:
         readers.append(("polars.read_csv", None, "polars"))
     return readers
-
