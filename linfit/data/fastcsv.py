@@ -1,0 +1,153 @@
+"""Reading a clean numeric CSV straight into a C-ordered matrix, on every core.
+
+pandas reads any table: it tokenizes every field into a buffer, converts each column and
+gathers the columns into a block, which the loader then copies into the C-ordered X the
+models use. Most training files are simpler than that: a header, then rows of plain decimal
+numbers. For those the compiled scanner :mod:`linfit.data._csvscan` parses each line once
+and writes each number straight to its place in X, several ranges of lines at a time (the
+GIL is released). Numbers are correctly rounded, as Python's ``float`` rounds them.
+
+Everything here returns None for a file it does not read: a compressed file, a header with
+quotes, an empty, quoted, NaN or inf cell, a blank line, a ragged row, a value too large
+for the dtype, or no compiled scanner at all (linfit installed without a C compiler). The
+loader then reads the file through pandas, which gives it its usual policies and messages,
+so this module never decides what a messy file means.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from linfit.data.read import _COMPRESSION_EXTENSIONS, _check_duplicates, _read_csv, _Source
+from linfit.errors import DataError
+
+try:
+    from linfit.data import _csvscan
+except ImportError:  # built without a C compiler: pandas reads every file
+    _csvscan = None
+
+# The role of a file column that is the target, in ``scan``'s roles (others are X's
+# column indices).
+TARGET = -1
+# Delimiters that can be part of a number: with one of these pandas splits fields where
+# the scanner would read on.
+NUMBER_CHARS = frozenset("0123456789+-.eE")
+# Files smaller than this are scanned as one range on the calling thread: below it the
+# threads cost more than they save.
+PARALLEL_BYTES = 1 << 20
+# Ranges per thread: a thread that finishes early takes another range, so one slow range
+# (another process on that core) does not hold the read up.
+RANGES_PER_THREAD = 4
+
+
+def available() -> bool:
+    """Whether the compiled scanner was built (it needs a C compiler at install)."""
+    return _csvscan is not None
+
+
+def header(source: _Source, sep: str) -> tuple[list[str], int] | None:
+    """The column names pandas reads from ``source``'s header, and the byte offset where
+    its first data row starts; None for a source the scanner does not read."""
+    if _csvscan is None or source.path is None or sep in NUMBER_CHARS:
+        return None
+    if not source.path.is_file():
+        return None  # a pipe (``<(...)``): reading its header here would take it from pandas
+    suffix = source.path.suffix.lower()
+    if suffix in _COMPRESSION_EXTENSIONS or suffix == ".tar":
+        return None  # pandas decompresses these
+    try:
+        with open(source.path, "rb") as stream:
+            line = stream.readline()
+        names = _read_csv(source, sep, nrows=0)
+        _check_duplicates(names, source, sep)
+    except (OSError, DataError):
+        return None  # the pandas read reports it
+    if not line.endswith(b"\n") or b'"' in line or b"\r" in line[:-2]:
+        return None  # no data rows, or a header only pandas can split
+    columns = [str(c) for c in names.columns]
+    if len(line.rstrip(b"\r\n").split(sep.encode())) != len(columns):
+        return None
+    return columns, len(line)
+
+
+def scan(
+    path: Path,
+    data_start: int,
+    sep: str,
+    roles: Sequence[int],
+    n_features: int,
+    dtype: np.dtype,
+) -> tuple[np.ndarray, bytes | None] | None:
+    """The rows after ``data_start`` in ``path``, parsed.
+
+    Args:
+        path: a plain (uncompressed) delimited text file.
+        data_start: byte offset of the first data row (see :func:`header`).
+        sep: the one-character delimiter.
+        roles: for each column of the file, its index in X, or ``TARGET``.
+        n_features: k, the columns of X.
+        dtype: float64 or float32.
+
+    Returns:
+        ``(X, target)``: X of shape (n_rows, k), C-contiguous; ``target`` the target
+        column's fields, each followed by a newline (None without a target). None when a
+        row is not plain numbers (see the module docstring).
+    """
+    roles_array = np.asarray(roles, dtype=np.int32)
+    sep_byte = sep.encode()
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size <= data_start:
+            return None
+        data = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        ranges = _ranges(data, data_start, size)
+        with ThreadPoolExecutor(min(_cores(), len(ranges))) as pool:
+            counts = list(pool.map(lambda r: _csvscan.count_lines(data, *r), ranges))
+            X = np.empty((sum(counts), n_features), dtype=dtype)
+            firsts = np.cumsum([0, *counts[:-1]]).tolist()
+
+            def parse(i: int) -> tuple[int, int, bytes | None]:
+                start, end = ranges[i]
+                return _csvscan.parse(
+                    data, start, end, sep_byte, roles_array, X, firsts[i], counts[i]
+                )
+
+            parsed = list(pool.map(parse, range(len(ranges))))
+    finally:
+        data.close()
+    if len(X) == 0 or any(status != 0 for status, _, _ in parsed):
+        return None
+    if TARGET not in roles_array:
+        return X, None
+    return X, b"".join(text for _, _, text in parsed if text is not None)
+
+
+def _ranges(data: mmap.mmap, start: int, size: int) -> list[tuple[int, int]]:
+    """Byte ranges covering ``data[start:size]``, each ending just after a newline (the
+    last at the end of the file)."""
+    if size - start < PARALLEL_BYTES:
+        return [(start, size)]
+    parts = _cores() * RANGES_PER_THREAD
+    cuts = [start]
+    for i in range(1, parts):
+        newline = data.find(b"\n", max(cuts[-1], start + (size - start) * i // parts))
+        if newline < 0 or newline + 1 >= size:
+            break
+        cuts.append(newline + 1)
+    cuts.append(size)
+    return list(pairwise(cuts))
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
