@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import DTypeLike
 
+from linfit.data import fastcsv
 from linfit.data.columns import (
     REMEDIES,
     Encode,
@@ -38,7 +40,7 @@ from linfit.data.formats import (
     text_separator,
 )
 from linfit.data.labels import _resolve_target, _target
-from linfit.data.read import _Source
+from linfit.data.read import _Source, read_errors
 from linfit.errors import DataError
 
 
@@ -111,6 +113,10 @@ def load_dataset(
     if fmt == "libsvm":
         X, y, features = libsvm_training(source, resolved, target)
         return Dataset(X=X, y=y, feature_names=features, target_name=LIBSVM_TARGET)
+    if sep_char is not None:
+        scanned = _scan_training(source, sep_char, target, resolved)
+        if scanned is not None:
+            return scanned
     frame = read_frame(source, fmt, sep_char)
     columns = [str(c) for c in frame.columns]
     target_name = _resolve_target(columns, target, source.name)
@@ -120,6 +126,55 @@ def load_dataset(
             f"{target_name!r}" + _delimiter_hint(frame)
         )
     return training_arrays(frame, target_name, encode, missing, resolved, source.name, remedies)
+
+
+def _scan_training(
+    source: _Source, sep: str, target: str | int | None, dtype: np.dtype
+) -> Dataset | None:
+    """The Dataset of a clean numeric table read by the compiled scanner (see
+    :mod:`linfit.data.fastcsv`); None for any other table, which pandas then reads (and
+    whose problems, a bad ``target`` among them, it reports)."""
+    head = fastcsv.header(source, sep)
+    if head is None:
+        return None
+    columns, data_start = head
+    try:
+        target_name = _resolve_target(columns, target, source.name)
+    except DataError:
+        return None
+    features = [c for c in columns if c != target_name]
+    if not features:
+        return None
+    position = {c: i for i, c in enumerate(features)}
+    roles = [position.get(c, fastcsv.TARGET) for c in columns]
+    scanned = fastcsv.scan(source.path, data_start, sep, roles, len(features), dtype)
+    if scanned is None:
+        return None
+    X, text = scanned
+    y = _scanned_target(text, target_name, sep, len(X), source.name)
+    if y is None:
+        return None
+    return Dataset(X=X, y=y, feature_names=tuple(features), target_name=target_name)
+
+
+def _scanned_target(
+    text: bytes, name: str, sep: str, n_rows: int, source_name: str
+) -> np.ndarray | None:
+    """(n_rows,) target from the scanner's text of its column, typed by pandas as in a whole
+    read of the file; None where that read would need the general path (a missing label)."""
+    try:
+        with read_errors(source_name):
+            column = pd.read_csv(
+                io.BytesIO(text), sep=sep, header=None, names=[name], encoding="utf-8"
+            )
+    except DataError:
+        return None
+    if len(column) != n_rows or column[name].isna().any():
+        return None
+    try:
+        return _target(column, name, source_name)
+    except DataError:
+        return None
 
 
 def training_arrays(
@@ -277,15 +332,10 @@ CLEAN_ROWS = 512
 # share of the rows (numpy releases the GIL for the copies and checks). Measured on the
 # 2-core bench machine, 300,000 x 100 (305 MB CSV), medians of 39 interleaved rounds with
 # the machine otherwise idle: load_dataset took 1.48x pandas.read_csv with the general
-# per-column path, 1.15x with this path on one thread, 1.08x on two.
-# Why not below 1x: pandas 3.1's read_csv already parses a large uncompressed file on
-# every core (byte ranges split at newlines, GIL-free tokenizing and conversion), so the
-# loader is that same read plus this pass (~0.15 s of ~1.3 s for 300,000 x 100: faulting
-# in X's 240 MB and a transposing copy). Measured and slower: splitting the file into our
-# own byte ranges for pandas to parse in threads (1.5-1.8x pandas, its per-call setup on
-# 4-16 MB ranges), chunked reading (1.3x), tiled copies or checking X after the copy
-# (1.1-1.5x this loop). An F-ordered X would need no copy (softmax loss and gradient
-# measured 1.03x slower on it) but Dataset promises C order to every model.
+# per-column path, 1.15x with this path on one thread, 1.08x on two. (A plain numeric file
+# now takes the compiled scanner, 0.5x; this path serves the tables pandas must read,
+# quoted cells say, and each chunk of a streamed file. Building X from pandas' block needs
+# its transposing copy: an F-ordered X would need none, but Dataset promises C order.)
 CLEAN_THREADED_CELLS = 1 << 22
 CLEAN_THREADS = 2
 

@@ -1,0 +1,291 @@
+"""The compiled CSV scanner (linfit/data/_csvscan.c, driven by linfit/data/fastcsv.py).
+
+Its contract: a number it accepts is read as Python's ``float`` reads it (correctly rounded);
+anything it cannot read with certainty stops the scan with a nonzero status, and the loader
+reads that file through pandas instead. test_fast_read.py holds whole files read through
+it to the general path; this file holds the scanner to its own contract.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import linfit.data.load as load_module
+from linfit.data import fastcsv, load_dataset
+from linfit.errors import DataError
+
+_csvscan = fastcsv._csvscan
+OK, NOT_NUMBER, FIELDS, TEXT, BLANK, NO_TARGET, RANGE, ROWS = range(8)
+
+
+def test_the_scanner_is_built() -> None:
+    assert fastcsv.available(), (
+        "linfit/data/_csvscan.c was not compiled: `pip install -e .` needs a C compiler"
+    )
+
+
+def parse(text: str, roles: list[int], rows: int, dtype: type = np.float64, k: int = 1):
+    """``_csvscan.parse`` over all of ``text``: (status, X, target text)."""
+    data = text.encode()
+    X = np.zeros((rows, k), dtype)
+    status, _, target = _csvscan.parse(
+        data, 0, len(data), b",", np.array(roles, np.int32), X, 0, rows
+    )
+    return status, X, target
+
+
+def read_number(token: str, dtype: type = np.float64) -> tuple[int, np.ndarray]:
+    status, X, _ = parse(f"0,{token}\n", [0, 1], 1, dtype, k=2)
+    return status, X[0, 1]
+
+
+SPELLINGS: list[Callable[[float], str]] = [
+    repr,
+    lambda v: f"{v:.1g}",
+    lambda v: f"{v:.7g}",
+    lambda v: f"{v:.15g}",
+    lambda v: f"{v:.17g}",
+    lambda v: f"{v:.3e}",
+    lambda v: f"{v:.16E}",
+    lambda v: f"{v:.6f}",
+    lambda v: ("" if repr(v).startswith("-") else "+") + repr(v),
+    lambda v: repr(v).upper(),
+    lambda v: ("-" if repr(v).startswith("-") else "") + "00" + repr(abs(v)),
+]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(SPELLINGS))
+def test_a_float_written_any_usual_way_reads_back_bit_for_bit(value: float, spell) -> None:
+    token = spell(value)
+    status, x = read_number(token)
+    if np.isinf(float(token)):  # rounding the digits overflowed: "2e+308"
+        assert status == RANGE
+        return
+    assert status == OK, token
+    assert x.tobytes() == np.float64(float(token)).tobytes(), token
+
+
+DECIMALS = st.from_regex(
+    r"[+-]?(0{0,3}[0-9]{1,22}(\.[0-9]{0,24})?|\.[0-9]{1,24})([eE][+-]?[0-9]{1,3})?",
+    fullmatch=True,
+)
+
+
+@settings(max_examples=600, deadline=None, database=None)
+@given(DECIMALS)
+def test_any_decimal_is_read_correctly_rounded_or_left_to_pandas(token: str) -> None:
+    """Exact rounding on the fast path (at most 19 digits, scaled by at most 10^22) and on
+    strtod's (all others); infinities and integers of 19 digits or more go to pandas."""
+    status, x = read_number(token)
+    expected = float(token)
+    significant = len(token.lstrip("+-").lstrip("0"))
+    if np.isinf(expected) or (token.lstrip("+-").isdigit() and significant > 18):
+        assert status == RANGE, token
+    else:
+        assert status == OK, token
+        assert x.tobytes() == np.float64(expected).tobytes(), token
+
+
+@pytest.mark.parametrize("token", ["1.1", "3.4028234e38", "-1e-46", "16777217", "0.1"])
+def test_float32_is_the_float64_value_rounded(token: str) -> None:
+    status, x = read_number(token, np.float32)
+    assert status == OK
+    assert x.tobytes() == np.float32(np.float64(float(token))).tobytes()
+
+
+@pytest.mark.parametrize(("token", "dtype"), [("3.5e38", np.float32), ("1e309", np.float64)])
+def test_a_value_beyond_the_dtype_goes_to_pandas(token: str, dtype: type) -> None:
+    assert read_number(token, dtype)[0] == RANGE
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "-", "+", ".", "-.", "e5", "1e", "1e+", "1.5x", " 1", "1 ", "0x10", "nan", "NaN",
+     "inf", "-Infinity", '"1"', "1_000", "1..2", "1e5.5", "\t2", "١"],
+)  # fmt: skip
+def test_anything_but_a_plain_decimal_goes_to_pandas(token: str) -> None:
+    assert read_number(token)[0] == NOT_NUMBER
+
+
+@pytest.mark.parametrize(
+    ("text", "rows", "status"),
+    [
+        ("1,2\n", 1, FIELDS),  # more fields than columns
+        ("1\n", 1, OK),
+        ("1\n\n2\n", 3, BLANK),  # pandas skips blank lines
+        ("1\r\n2\r\n", 2, OK),
+        ("1\r2\n", 1, NOT_NUMBER),  # a bare carriage return ends a line for pandas
+        ("1\n2", 2, OK),  # no newline at the end
+        ("1\n2\n", 3, ROWS),
+        ("1\n2\n3\n", 2, ROWS),
+    ],
+)
+def test_lines_and_fields(text: str, rows: int, status: int) -> None:
+    assert parse(text, [0], rows)[0] == status
+
+
+def test_roles_place_features_and_collect_the_target() -> None:
+    status, X, target = parse("7,a b,1.5\n8,c,-2\n", [1, -1, 0], 2, k=2)
+    assert status == OK
+    np.testing.assert_array_equal(X, [[1.5, 7.0], [-2.0, 8.0]], strict=True)
+    assert target == b"a b\nc\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [("1,\n", NO_TARGET), ('1,"x"\n', TEXT), ("1,x\ry\n", TEXT), ("1,x,\n", FIELDS)],
+)
+def test_a_target_field_only_pandas_can_read_stops_the_scan(text: str, status: int) -> None:
+    assert parse(text, [0, -1], 1)[0] == status
+
+
+def test_bad_arguments_are_value_errors() -> None:
+    data, roles = b"1,2\n", np.array([0, 1], np.int32)
+    with pytest.raises(ValueError, match="2-D float64 or float32"):
+        _csvscan.parse(data, 0, 4, b",", roles, np.zeros((1, 2), np.int64), 0, 1)
+    with pytest.raises(ValueError, match="role 5"):
+        _csvscan.parse(data, 0, 4, b",", np.array([0, 5], np.int32), np.zeros((1, 2)), 0, 1)
+    with pytest.raises(ValueError, match="outside the 4 bytes"):
+        _csvscan.parse(data, 0, 9, b",", roles, np.zeros((1, 2)), 0, 1)
+    with pytest.raises(ValueError, match="outside the 1 rows"):
+        _csvscan.parse(data, 0, 4, b",", roles, np.zeros((1, 2)), 1, 1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _csvscan.parse(data, 0, 4, b",", roles, np.zeros((2, 2)).T, 0, 1)
+
+
+@pytest.mark.parametrize(("text", "lines"), [("", 0), ("a", 1), ("a\n", 1), ("a\nb", 2)])
+def test_count_lines(text: str, lines: int) -> None:
+    assert _csvscan.count_lines(text.encode(), 0, len(text)) == lines
+
+
+def _table(rng: np.random.Generator, n: int, target_at: int, newline: str) -> tuple[str, list]:
+    values = rng.standard_normal((n, 4)) * 10.0 ** rng.integers(-5, 6, (n, 4))
+    rows = []
+    for i, row in enumerate(values):
+        cells = [repr(float(v)) for v in row]
+        cells.insert(target_at, ["cat", "dog", "emu"][i % 3])
+        rows.append(",".join(cells))
+    names = ["a", "b", "c", "d"]
+    names.insert(target_at, "y")
+    return ",".join(names) + newline + newline.join(rows) + newline, values.tolist()
+
+
+def _general(monkeypatch: pytest.MonkeyPatch, path: Path, **options):
+    with monkeypatch.context() as patch:
+        patch.setattr(load_module, "_scan_training", lambda *args: None)
+        patch.setattr(load_module, "_clean_numeric", lambda *args, **kwargs: None)
+        return load_dataset(path, **options)
+
+
+def _scanned(monkeypatch: pytest.MonkeyPatch, path: Path, **options):
+    """load_dataset's result, and whether the scanner read the file."""
+    taken = []
+    scan = load_module._scan_training
+
+    def spy(*args):
+        result = scan(*args)
+        taken.append(result is not None)
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setattr(load_module, "_scan_training", spy)
+        return load_dataset(path, **options), taken == [True]
+
+
+@pytest.mark.parametrize(("target_at", "newline"), [(4, "\n"), (0, "\r\n"), (2, "\n")])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_file_split_into_many_ranges_reads_as_pandas_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target_at: int, newline: str, dtype: type
+) -> None:
+    monkeypatch.setattr(fastcsv, "PARALLEL_BYTES", 64)  # ranges of ~5 rows, on all cores
+    text, values = _table(np.random.default_rng(target_at), 3000, target_at, newline)
+    path = tmp_path / "t.csv"
+    path.write_text(text, newline="")
+    data, scanned = _scanned(monkeypatch, path, target="y", dtype=dtype)
+    assert scanned
+    general = _general(monkeypatch, path, target="y", dtype=dtype)
+    np.testing.assert_array_equal(data.X, np.asarray(values, dtype), strict=True)
+    np.testing.assert_array_equal(data.X, general.X, strict=True)
+    assert data.X.flags.c_contiguous
+    assert data.y.tolist() == general.y.tolist() and data.y.dtype == general.y.dtype
+    assert data.feature_names == general.feature_names == ("a", "b", "c", "d")
+
+
+@pytest.mark.parametrize("bad_row", [0, 1500, 2999])
+def test_a_bad_row_in_any_range_sends_the_file_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_row: int
+) -> None:
+    monkeypatch.setattr(fastcsv, "PARALLEL_BYTES", 64)
+    text, _ = _table(np.random.default_rng(1), 3000, 4, "\n")
+    lines = text.split("\n")
+    lines[1 + bad_row] = "1,,2,3,cat"  # a missing cell: --impute mean fills it
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines))
+    data, scanned = _scanned(monkeypatch, path, missing="mean")
+    assert not scanned
+    general = _general(monkeypatch, path, missing="mean")
+    np.testing.assert_array_equal(data.X, general.X, strict=True)
+
+
+def test_without_the_scanner_pandas_reads_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n1,2,0\n3,4,1\n")
+    monkeypatch.setattr(fastcsv, "_csvscan", None)
+    data, scanned = _scanned(monkeypatch, path)
+    assert not scanned and not fastcsv.available()
+    np.testing.assert_array_equal(data.X, [[1.0, 2.0], [3.0, 4.0]], strict=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_is_left_whole_to_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a pipe's header would take it from pandas, as `linfit train <(...)` gives."""
+    path = tmp_path / "pipe.csv"
+    os.mkfifo(path)
+    writer = threading.Thread(target=path.write_text, args=("a,b,y\n1,2,0\n3,4,1\n",))
+    writer.start()
+    try:
+        data, scanned = _scanned(monkeypatch, path)
+    finally:
+        writer.join(timeout=10)
+    assert not scanned
+    np.testing.assert_array_equal(data.X, [[1.0, 2.0], [3.0, 4.0]], strict=True)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(st.lists(DECIMALS, min_size=3, max_size=3), min_size=1, max_size=6),
+    st.sampled_from([",", ";", "\t", "|", " "]),
+)
+def test_a_table_of_any_decimals_reads_as_pandas_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[list[str]], sep: str
+) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(sep.join("abc") + "\n" + "".join(sep.join(r) + "\n" for r in rows))
+    outcomes = []
+    for read in (lambda: load_dataset(path, sep=sep), lambda: _general(monkeypatch, path, sep=sep)):
+        try:
+            outcomes.append(read())
+        except DataError as exc:
+            outcomes.append(exc)
+    fast, general = outcomes
+    if isinstance(general, DataError):
+        assert isinstance(fast, DataError) and str(fast) == str(general)
+    else:
+        np.testing.assert_array_equal(fast.X, general.X, strict=True)
+        assert fast.y.tolist() == general.y.tolist() and fast.y.dtype == general.y.dtype
