@@ -108,22 +108,30 @@ def _first_reads(path: Path, size: float, floor: float) -> list[Row]:
 
 
 def _loader_path(path: Path) -> str:
-    """Which way the loader built X from this file: the clean-numeric path straight from
-    pandas' column block, or the general per-column path."""
-    fast = loader._clean_numeric
-    taken: list[bool] = []
+    """Which way the loader read this file: the compiled scanner, pandas then X built
+    straight from its column block, or pandas then the general per-column path."""
+    taken: list[str] = []
+    originals = {name: getattr(loader, name) for name in ("_scan_training", "_clean_numeric")}
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        result = fast(*args, **kwargs)
-        taken.append(result is not None)
-        return result
+    def spy(name: str) -> Callable[..., Any]:
+        def spied(*args: Any, **kwargs: Any) -> Any:
+            result = originals[name](*args, **kwargs)
+            if result is not None:
+                taken.append(name)
+            return result
 
-    loader._clean_numeric = spy
+        return spied
+
+    for name in originals:
+        setattr(loader, name, spy(name))
     try:
         load_dataset(path)
     finally:
-        loader._clean_numeric = fast
-    how = "clean-numeric path" if taken == [True] else "general path"
+        for name, original in originals.items():
+            setattr(loader, name, original)
+    if taken == ["_scan_training"]:
+        return "parsed by linfit's compiled scanner into X"
+    how = "clean-numeric path" if taken == ["_clean_numeric"] else "general path"
     return f"parsed by pandas' C engine, X built by the {how}"
 
 
