@@ -9,6 +9,7 @@ it to the general path; this file holds the scanner to its own contract.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import linfit.data.load as load_module
-from linfit.data import fastcsv, load_dataset
+from linfit.data import fastcsv, load_dataset, load_features
 from linfit.errors import DataError
 
 _csvscan = fastcsv._csvscan
-OK, NOT_NUMBER, FIELDS, TEXT, BLANK, NO_TARGET, RANGE, ROWS = range(8)
+OK, NOT_NUMBER, FIELDS, TEXT, BLANK, NO_TARGET, RANGE, ROWS, _, SIGNED_ZERO = range(10)
 
 
 def test_the_scanner_is_built() -> None:
@@ -67,11 +68,9 @@ SPELLINGS: list[Callable[[float], str]] = [
 def test_a_float_written_any_usual_way_reads_back_bit_for_bit(value: float, spell) -> None:
     token = spell(value)
     status, x = read_number(token)
-    if np.isinf(float(token)):  # rounding the digits overflowed: "2e+308"
-        assert status == RANGE
-        return
-    assert status == OK, token
-    assert x.tobytes() == np.float64(float(token)).tobytes(), token
+    assert status == expected_status(token), token  # "2e+308" overflows, "-0" is left
+    if status == OK:
+        assert x.tobytes() == np.float64(float(token)).tobytes(), token
 
 
 DECIMALS = st.from_regex(
@@ -86,13 +85,22 @@ def test_any_decimal_is_read_correctly_rounded_or_left_to_pandas(token: str) -> 
     """Exact rounding on the fast path (at most 19 digits, scaled by at most 10^22) and on
     strtod's (all others); infinities and integers of 19 digits or more go to pandas."""
     status, x = read_number(token)
-    expected = float(token)
+    assert status == expected_status(token), token
+    if status == OK:
+        assert x.tobytes() == np.float64(float(token)).tobytes(), token
+
+
+def expected_status(token: str) -> int:
+    """What the scanner must make of a decimal: pandas reads an integer of 19 digits or
+    more as uint64 or text, ``-0`` as 0 in an integer column but -0.0 in a float one, and
+    an overflow as inf, so those are left to it."""
+    integer = token.lstrip("+-").isdigit()
     significant = len(token.lstrip("+-").lstrip("0"))
-    if np.isinf(expected) or (token.lstrip("+-").isdigit() and significant > 18):
-        assert status == RANGE, token
-    else:
-        assert status == OK, token
-        assert x.tobytes() == np.float64(expected).tobytes(), token
+    if np.isinf(float(token)) or (integer and significant > 18):
+        return RANGE
+    if integer and token.startswith("-") and significant == 0:
+        return SIGNED_ZERO
+    return OK
 
 
 @pytest.mark.parametrize("token", ["1.1", "3.4028234e38", "-1e-46", "16777217", "0.1"])
@@ -110,7 +118,8 @@ def test_a_value_beyond_the_dtype_goes_to_pandas(token: str, dtype: type) -> Non
 @pytest.mark.parametrize(
     "token",
     ["", "-", "+", ".", "-.", "e5", "1e", "1e+", "1.5x", " 1", "1 ", "0x10", "nan", "NaN",
-     "inf", "-Infinity", '"1"', "1_000", "1..2", "1e5.5", "\t2", "١"],
+     "inf", "-Infinity", '"1"', "1_000", "1..2", "1e5.5", "\t2", "١",
+     "0." + "0" * 99999 + "1e100000", "1" + "0" * 500 + "e-500"],
 )  # fmt: skip
 def test_anything_but_a_plain_decimal_goes_to_pandas(token: str) -> None:
     assert read_number(token)[0] == NOT_NUMBER
@@ -148,6 +157,13 @@ def test_a_target_field_only_pandas_can_read_stops_the_scan(text: str, status: i
     assert parse(text, [0, -1], 1)[0] == status
 
 
+def test_signed_zero_is_left_to_pandas_unless_it_is_a_float() -> None:
+    assert read_number("-0")[0] == read_number("-000")[0] == SIGNED_ZERO
+    for token in ("-0.0", "-0e0", "-.0"):
+        status, x = read_number(token)
+        assert status == OK and np.signbit(x)
+
+
 def test_bad_arguments_are_value_errors() -> None:
     data, roles = b"1,2\n", np.array([0, 1], np.int32)
     with pytest.raises(ValueError, match="2-D float64 or float32"):
@@ -160,6 +176,10 @@ def test_bad_arguments_are_value_errors() -> None:
         _csvscan.parse(data, 0, 4, b",", roles, np.zeros((1, 2)), 1, 1)
     with pytest.raises(ValueError, match="C-contiguous"):
         _csvscan.parse(data, 0, 4, b",", roles, np.zeros((2, 2)).T, 0, 1)
+    with pytest.raises(ValueError, match="outside the 1 rows"):  # no overflow of the sum
+        _csvscan.parse(data, 0, 4, b",", roles, np.zeros((1, 2)), 1, sys.maxsize)
+    with pytest.raises(ValueError, match="int32"):
+        _csvscan.parse(data, 0, 4, b",", roles.astype(np.int64), np.zeros((1, 2)), 0, 1)
 
 
 @pytest.mark.parametrize(("text", "lines"), [("", 0), ("a", 1), ("a\n", 1), ("a\nb", 2)])
@@ -247,6 +267,31 @@ def test_without_the_scanner_pandas_reads_every_file(
     np.testing.assert_array_equal(data.X, [[1.0, 2.0], [3.0, 4.0]], strict=True)
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("bom label", "a,y\n1,\ufeffcat\n2,cat\n3,dog\n"),  # pandas keeps a BOM inside
+        ("numbers among labels", "a,y\n1,007\n2,cat\n3,1.50\n"),  # typed chunk by chunk
+        ("blank lines", "a,b,y\n1,2,0\n" + "\n" * 10_000),  # X not sized by line count
+        ("huge zero run", "a,b,y\n1,0." + "0" * 99_999 + "1e100000,0\n3,4,1\n"),  # inf
+    ],
+)
+def test_a_file_pandas_might_read_otherwise_goes_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(text.encode())
+    outcomes = []
+    for read in (lambda: _scanned(monkeypatch, path), lambda: (_general(monkeypatch, path), 0)):
+        try:
+            data, scanned = read()
+            assert not scanned
+            outcomes.append((data.X.tobytes(), data.y.tolist(), data.y.dtype))
+        except DataError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_pipe_is_left_whole_to_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reading a pipe's header would take it from pandas, as `linfit train <(...)` gives."""
@@ -287,5 +332,36 @@ def test_a_table_of_any_decimals_reads_as_pandas_reads_it(
     if isinstance(general, DataError):
         assert isinstance(fast, DataError) and str(fast) == str(general)
     else:
-        np.testing.assert_array_equal(fast.X, general.X, strict=True)
+        assert fast.X.tobytes() == general.X.tobytes()  # bitwise: the sign of a zero too
         assert fast.y.tolist() == general.y.tolist() and fast.y.dtype == general.y.dtype
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_skipped_column_beyond_ascii_goes_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """Prediction skips the columns a model does not use; pandas would still check their
+    encoding (a Latin-1 file is refused), so the scanner leaves such text to it."""
+    path = tmp_path / "p.csv"
+    path.write_bytes("id,a,b\ncafé,1,2\nx,3,4\n".encode(encoding))
+    scanned = []
+    scan = load_module._scan_named
+
+    def spy(*args):
+        result = scan(*args)
+        scanned.append(result is not None)
+        return result
+
+    outcomes = []
+    for patched in (spy, lambda *args: None):
+        monkeypatch.setattr(load_module, "_scan_named", patched)
+        try:
+            outcomes.append(load_features(path, ["b", "a"]).tolist())
+        except DataError as exc:
+            outcomes.append(str(exc))
+    assert scanned == [False]
+    assert outcomes[0] == outcomes[1]
+    if encoding == "utf-8":
+        assert outcomes[0] == [[2.0, 1.0], [4.0, 3.0]]
+    else:
+        assert "not UTF-8" in outcomes[0]

@@ -47,12 +47,14 @@ enum {
     SCAN_OK = 0,
     SCAN_NOT_NUMBER = 1,  /* a feature field that is not a plain finite decimal number */
     SCAN_FIELDS = 2,      /* a row with more or fewer fields than the header */
-    SCAN_TEXT = 3,        /* a quote or a bare carriage return in a text field */
+    SCAN_TEXT = 3,        /* a quote or a bare carriage return in a text field, or a byte
+                             beyond ASCII in a skipped one */
     SCAN_BLANK = 4,       /* a blank line (pandas skips it) */
     SCAN_NO_TARGET = 5,   /* an empty target field */
     SCAN_RANGE = 6,       /* a value beyond the output dtype, or a very long integer */
     SCAN_ROWS = 7,        /* the range holds another number of rows than counted */
     SCAN_MEMORY = 8,      /* out of memory for the target's text */
+    SCAN_SIGNED_ZERO = 9, /* "-0": pandas reads it as 0 in an integer column, -0.0 in others */
 };
 
 /* Roles of a file column, besides a column index of the output matrix. */
@@ -64,6 +66,13 @@ static const double POW10[23] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 #define MAX_EXACT_MANTISSA 9007199254740992ULL /* 2^53 */
+/* The fast path's one multiplication or division rounds once only where doubles are
+ * evaluated as doubles (not in x87's extended registers). */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+#define EXACT_DOUBLES 1
+#else
+#define EXACT_DOUBLES 0
+#endif
 #define MAX_TOKEN 400
 
 static const uint64_t POW10_INT[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
@@ -71,20 +80,23 @@ static const uint64_t POW10_INT[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 
 
 static inline int is_digit(char c) { return (unsigned char)(c - '0') < 10; }
 
-#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_WIN32)
-#define EIGHT_AT_A_TIME 1
-#if defined(_MSC_VER)
+/* Eight digits at a time where bytes load little-endian and a 64-bit bit scan exists;
+ * a digit at a time elsewhere. */
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_ARM64))
 #include <intrin.h>
+#define EIGHT_AT_A_TIME 1
 static inline int trailing_zeros(uint64_t x)
 {
     unsigned long i;
     _BitScanForward64(&i, x);
     return (int)i;
 }
-#else
+#elif !defined(_MSC_VER) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define EIGHT_AT_A_TIME 1
 #define trailing_zeros(x) __builtin_ctzll(x)
 #endif
 
+#ifdef EIGHT_AT_A_TIME
 #define ALL_ZEROS 0x3030303030303030ULL /* "00000000" */
 #define HIGH_NIBBLES 0xF0F0F0F0F0F0F0F0ULL
 
@@ -120,7 +132,7 @@ static inline uint64_t digits_value(uint64_t x, int n)
  * ahead of s, never at or past safe_end.
  */
 static inline const char *digit_run(const char *s, const char *limit, const char *safe_end,
-                                    uint64_t *mantissa, int *digits)
+                                    uint64_t *mantissa, int64_t *digits)
 {
 #ifdef EIGHT_AT_A_TIME
     while (safe_end - s >= 8) {
@@ -164,7 +176,8 @@ static int parse_number(const char *p, const char *limit, const char *safe_end, 
     }
     const char *first = s;
     uint64_t mantissa = 0;
-    int digits = 0, exp10 = 0, integer = 1;
+    int64_t digits = 0, exp10 = 0; /* 64 bits: a field may be gigabytes of zeros */
+    int integer = 1;
     while (s < limit && *s == '0') /* leading zeros are not significant digits */
         s++;
     s = digit_run(s, limit, safe_end, &mantissa, &digits);
@@ -178,7 +191,7 @@ static int parse_number(const char *p, const char *limit, const char *safe_end, 
                 exp10--;
             }
         }
-        const int before = digits;
+        const int64_t before = digits;
         s = digit_run(s, limit, safe_end, &mantissa, &digits);
         exp10 -= digits - before;
         seen |= s != fraction;
@@ -188,7 +201,8 @@ static int parse_number(const char *p, const char *limit, const char *safe_end, 
     if (s < limit && (*s == 'e' || *s == 'E')) {
         integer = 0;
         s++;
-        int exp_negative = 0, exponent = 0;
+        int exp_negative = 0;
+        int64_t exponent = 0;
         if (s < limit && (*s == '-' || *s == '+')) {
             exp_negative = *s == '-';
             s++;
@@ -203,18 +217,21 @@ static int parse_number(const char *p, const char *limit, const char *safe_end, 
         exp10 += exp_negative ? -exponent : exponent;
     }
     *after = s;
+    if (s - p > MAX_TOKEN)
+        return SCAN_NOT_NUMBER; /* e.g. 0.000...0001e100000: only strtod reads it right */
     if (integer && digits > 18)
         return SCAN_RANGE;
+    if (integer && negative && digits == 0)
+        return SCAN_SIGNED_ZERO;
     double v;
     if (digits == 0) {
         v = 0.0;
-    } else if (digits <= 19 && mantissa <= MAX_EXACT_MANTISSA && exp10 >= -22 && exp10 <= 22) {
+    } else if (EXACT_DOUBLES && digits <= 19 && mantissa <= MAX_EXACT_MANTISSA && exp10 >= -22 &&
+               exp10 <= 22) {
         v = exp10 < 0 ? (double)mantissa / POW10[-exp10] : (double)mantissa * POW10[exp10];
     } else {
-        size_t n = (size_t)(s - p);
+        const size_t n = (size_t)(s - p);
         char token[MAX_TOKEN + 1];
-        if (n > MAX_TOKEN)
-            return SCAN_NOT_NUMBER;
         memcpy(token, p, n);
         token[n] = '\0';
         char *end;
@@ -228,6 +245,14 @@ static int parse_number(const char *p, const char *limit, const char *safe_end, 
     }
     *value = negative ? -v : v;
     return SCAN_OK;
+}
+
+static int is_ascii(const char *s, size_t n)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= (unsigned char)s[i];
+    return any < 0x80;
 }
 
 /* The target column's fields, each followed by a newline, grown as rows come. */
@@ -317,6 +342,11 @@ static int scan(const char *p, const char *stop, const scan_plan *plan, text_buf
                     p = field;
                     goto fail;
                 }
+                if (role == ROLE_SKIP && !is_ascii(field, n)) {
+                    status = SCAN_TEXT; /* pandas would check its encoding; nothing reads it here */
+                    p = field;
+                    goto fail;
+                }
                 if (role == ROLE_TARGET) {
                     status = n == 0 ? SCAN_NO_TARGET : append_field(text, field, n);
                     if (status != SCAN_OK) {
@@ -398,16 +428,25 @@ PyDoc_STRVAR(parse_doc,
 static PyObject *parse(PyObject *self, PyObject *args)
 {
     Py_buffer data, roles, out;
-    PyObject *out_object;
+    PyObject *roles_object, *out_object;
     Py_ssize_t start, end, first_row, rows;
     char sep;
-    if (!PyArg_ParseTuple(args, "y*nncy*Onn", &data, &start, &end, &sep, &roles, &out_object,
-                          &first_row, &rows))
+    if (!PyArg_ParseTuple(args, "y*nncOOnn", &data, &start, &end, &sep, &roles_object,
+                          &out_object, &first_row, &rows))
         return NULL;
     PyObject *result = NULL;
-    int have_out = 0;
+    int have_roles = 0, have_out = 0;
     if (get_range(&data, start, end) < 0)
         goto done;
+    if (PyObject_GetBuffer(roles_object, &roles, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto done;
+    have_roles = 1;
+    const char *code = roles.format + strlen(roles.format) - 1;
+    if (roles.ndim != 1 || roles.len == 0 || roles.itemsize != (Py_ssize_t)sizeof(int32_t) ||
+        (*code != 'i' && *code != 'l')) {
+        PyErr_SetString(PyExc_ValueError, "roles must be a non-empty 1-D int32 array");
+        goto done;
+    }
     if (PyObject_GetBuffer(out_object, &out,
                            PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
         goto done;
@@ -418,10 +457,6 @@ static PyObject *parse(PyObject *self, PyObject *args)
         goto done;
     }
     const Py_ssize_t n_rows = out.shape[0], k = out.shape[1];
-    if (roles.len % (Py_ssize_t)sizeof(int32_t) != 0 || roles.len == 0) {
-        PyErr_SetString(PyExc_ValueError, "roles must be a non-empty int32 array");
-        goto done;
-    }
     const Py_ssize_t n_columns = roles.len / (Py_ssize_t)sizeof(int32_t);
     const int32_t *role = (const int32_t *)roles.buf;
     for (Py_ssize_t j = 0; j < n_columns; j++) {
@@ -431,7 +466,7 @@ static PyObject *parse(PyObject *self, PyObject *args)
             goto done;
         }
     }
-    if (first_row < 0 || rows < 0 || first_row + rows > n_rows) {
+    if (first_row < 0 || rows < 0 || first_row > n_rows || rows > n_rows - first_row) {
         PyErr_Format(PyExc_ValueError, "rows [%zd, %zd) are outside the %zd rows", first_row,
                      first_row + rows, n_rows);
         goto done;
@@ -464,8 +499,9 @@ static PyObject *parse(PyObject *self, PyObject *args)
 done:
     if (have_out)
         PyBuffer_Release(&out);
+    if (have_roles)
+        PyBuffer_Release(&roles);
     PyBuffer_Release(&data);
-    PyBuffer_Release(&roles);
     return result;
 }
 

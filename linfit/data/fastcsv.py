@@ -33,9 +33,10 @@ try:
 except ImportError:  # built without a C compiler: pandas reads every file
     _csvscan = None
 
-# The role of a file column that is the target, in ``scan``'s roles (others are X's
-# column indices).
+# Roles of a file column in ``scan`` besides its index in X: the target (its text is
+# returned), or a column nothing reads (its fields must be plain ASCII text).
 TARGET = -1
+SKIP = -2
 # Delimiters that can be part of a number: with one of these pandas splits fields where
 # the scanner would read on.
 NUMBER_CHARS = frozenset("0123456789+-.eE")
@@ -91,7 +92,7 @@ def scan(
         path: a plain (uncompressed) delimited text file.
         data_start: byte offset of the first data row (see :func:`header`).
         sep: the one-character delimiter.
-        roles: for each column of the file, its index in X, or ``TARGET``.
+        roles: for each column of the file, its index in X, ``TARGET`` or ``SKIP``.
         n_features: k, the columns of X.
         dtype: float64 or float32.
 
@@ -106,12 +107,20 @@ def scan(
         size = os.fstat(stream.fileno()).st_size
         if size <= data_start:
             return None
-        data = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            data = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # changed meanwhile, or not mappable: pandas reads it
+            return None
     try:
+        if len(data) != size:
+            return None
         ranges = _ranges(data, data_start, size)
         with ThreadPoolExecutor(min(_cores(), len(ranges))) as pool:
             counts = list(pool.map(lambda r: _csvscan.count_lines(data, *r), ranges))
-            X = np.empty((sum(counts), n_features), dtype=dtype)
+            n_rows = sum(counts)
+            if n_rows * (2 * len(roles_array) - 1) > size - data_start:
+                return None  # rows this short are blank lines: don't allocate for them
+            X = np.empty((n_rows, n_features), dtype=dtype)
             firsts = np.cumsum([0, *counts[:-1]]).tolist()
 
             def parse(i: int) -> tuple[int, int, bytes | None]:

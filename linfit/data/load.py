@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -137,31 +138,56 @@ def _scan_training(
     head = fastcsv.header(source, sep)
     if head is None:
         return None
-    columns, data_start = head
     try:
-        target_name = _resolve_target(columns, target, source.name)
+        target_name = _resolve_target(head[0], target, source.name)
     except DataError:
         return None
-    features = [c for c in columns if c != target_name]
-    if not features:
+    features = [c for c in head[0] if c != target_name]
+    scanned = _scan_named(source, sep, head, features, target_name, dtype)
+    if scanned is None:
         return None
+    X, y = scanned
+    return Dataset(X=X, y=y, feature_names=tuple(features), target_name=target_name)
+
+
+def _scan_named(
+    source: _Source,
+    sep: str,
+    head: tuple[list[str], int] | None,
+    features: Sequence[str],
+    target_name: str | None,
+    dtype: np.dtype,
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """``(X, y)`` of the named columns of a clean numeric table read by the compiled scanner:
+    X (n, len(features)) in ``features`` order, y the column ``target_name`` (None without
+    one); other columns are skipped. None when the table is left to pandas: no scannable
+    ``head`` (:func:`fastcsv.header`), a name that is not a column, a row or the target
+    that only pandas can read."""
+    if head is None or not features or target_name in features:
+        return None
+    columns, data_start = head
+    if not {*features, *([target_name] if target_name else [])} <= set(columns):
+        return None  # the general path says which are missing
     position = {c: i for i, c in enumerate(features)}
-    roles = [position.get(c, fastcsv.TARGET) for c in columns]
+    roles = [position.get(c, fastcsv.TARGET if c == target_name else fastcsv.SKIP) for c in columns]
     scanned = fastcsv.scan(source.path, data_start, sep, roles, len(features), dtype)
     if scanned is None:
         return None
     X, text = scanned
-    y = _scanned_target(text, target_name, sep, len(X), source.name)
-    if y is None:
-        return None
-    return Dataset(X=X, y=y, feature_names=tuple(features), target_name=target_name)
+    if target_name is None:
+        return X, None
+    y = _scanned_target(text or b"", target_name, sep, len(X), source.name)
+    return None if y is None else (X, y)
 
 
 def _scanned_target(
     text: bytes, name: str, sep: str, n_rows: int, source_name: str
 ) -> np.ndarray | None:
     """(n_rows,) target from the scanner's text of its column, typed by pandas as in a whole
-    read of the file; None where that read would need the general path (a missing label)."""
+    read of the file; None where that read would need the general path (a missing label)
+    or might type it otherwise."""
+    if text.startswith(codecs.BOM_UTF8):
+        return None  # pandas strips a BOM at the start of its input, not inside a file
     try:
         with read_errors(source_name):
             column = pd.read_csv(
@@ -170,6 +196,13 @@ def _scanned_target(
     except DataError:
         return None
     if len(column) != n_rows or column[name].isna().any():
+        return None
+    if (
+        not pd.api.types.is_numeric_dtype(column[name])
+        and pd.to_numeric(column[name], errors="coerce").notna().any()
+    ):
+        # Numbers among text: a whole read types them chunk by chunk ("007" or 7), and its
+        # chunks hold other rows than a read of this one column.
         return None
     try:
         return _target(column, name, source_name)
@@ -253,6 +286,11 @@ def load_features(
     source = _Source(path)
     if fmt == "libsvm":
         return libsvm_features(source, names, resolved)[0]
+    if sep_char is not None:
+        head = fastcsv.header(source, sep_char)
+        scanned = _scan_named(source, sep_char, head, names, None, resolved)
+        if scanned is not None:
+            return scanned[0]
     frame = read_frame(source, fmt, sep_char)
     plan = _plan_features(frame, names, encode, source.name)
     if all(category is None for _, category in plan):
@@ -297,6 +335,13 @@ def load_labeled(
     if fmt == "libsvm":
         X, y = libsvm_features(source, feature_names, resolved)
         return Dataset(X=X, y=y, feature_names=tuple(feature_names), target_name=target_name)
+    names = list(feature_names)
+    if sep_char is not None:
+        head = fastcsv.header(source, sep_char)
+        scanned = _scan_named(source, sep_char, head, names, target_name, resolved)
+        if scanned is not None:
+            X, y = scanned
+            return Dataset(X=X, y=y, feature_names=tuple(names), target_name=target_name)
     frame = read_frame(source, fmt, sep_char)
     if target_name not in frame.columns:
         raise DataError(
@@ -304,7 +349,6 @@ def load_labeled(
             "on; evaluation needs the true values (use predict for unlabelled data)"
             + _delimiter_hint(frame)
         )
-    names = list(feature_names)
     plan = _plan_features(frame, names, encode, source.name)
     if all(category is None for _, category in plan):
         clean = _clean_numeric(frame, names, target_name, resolved, source.name)
