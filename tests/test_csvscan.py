@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -199,17 +200,23 @@ def _table(rng: np.random.Generator, n: int, target_at: int, newline: str) -> tu
     return ",".join(names) + newline + newline.join(rows) + newline, values.tolist()
 
 
-def _general(monkeypatch: pytest.MonkeyPatch, path: Path, **options):
+def _general(monkeypatch: pytest.MonkeyPatch, path: Path, load=load_dataset, **options):
+    """``load(path, **options)`` by the general path alone."""
     with monkeypatch.context() as patch:
-        patch.setattr(load_module, "_scan_training", lambda *args: None)
+        patch.setattr(load_module, "_scan_named", lambda *args: None)
         patch.setattr(load_module, "_clean_numeric", lambda *args, **kwargs: None)
-        return load_dataset(path, **options)
+        return load(path, **options)
 
 
 def _scanned(monkeypatch: pytest.MonkeyPatch, path: Path, **options):
     """load_dataset's result, and whether the scanner read the file."""
+    return _spied(monkeypatch, lambda: load_dataset(path, **options))
+
+
+def _spied(monkeypatch: pytest.MonkeyPatch, read: Callable[[], Any]) -> tuple[Any, bool]:
+    """``read()``'s result, and whether the scanner read the file."""
     taken = []
-    scan = load_module._scan_training
+    scan = load_module._scan_named
 
     def spy(*args):
         result = scan(*args)
@@ -217,8 +224,8 @@ def _scanned(monkeypatch: pytest.MonkeyPatch, path: Path, **options):
         return result
 
     with monkeypatch.context() as patch:
-        patch.setattr(load_module, "_scan_training", spy)
-        return load_dataset(path, **options), taken == [True]
+        patch.setattr(load_module, "_scan_named", spy)
+        return read(), taken == [True]
 
 
 @pytest.mark.parametrize(("target_at", "newline"), [(4, "\n"), (0, "\r\n"), (2, "\n")])
@@ -344,22 +351,17 @@ def test_a_skipped_column_beyond_ascii_goes_to_pandas(
     encoding (a Latin-1 file is refused), so the scanner leaves such text to it."""
     path = tmp_path / "p.csv"
     path.write_bytes("id,a,b\ncafé,1,2\nx,3,4\n".encode(encoding))
-    scanned = []
-    scan = load_module._scan_named
-
-    def spy(*args):
-        result = scan(*args)
-        scanned.append(result is not None)
-        return result
-
     outcomes = []
-    for patched in (spy, lambda *args: None):
-        monkeypatch.setattr(load_module, "_scan_named", patched)
+    for read in (
+        lambda: _spied(monkeypatch, lambda: load_features(path, ["b", "a"])),
+        lambda: (_general(monkeypatch, path, load=load_features, feature_names=["b", "a"]), 0),
+    ):
         try:
-            outcomes.append(load_features(path, ["b", "a"]).tolist())
+            X, scanned = read()
+            assert not scanned
+            outcomes.append(X.tolist())
         except DataError as exc:
             outcomes.append(str(exc))
-    assert scanned == [False]
     assert outcomes[0] == outcomes[1]
     if encoding == "utf-8":
         assert outcomes[0] == [[2.0, 1.0], [4.0, 3.0]]
