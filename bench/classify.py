@@ -10,7 +10,7 @@ import scipy.optimize
 from scipy.special import logsumexp
 
 from bench.external import liblinear, vowpal_wabbit
-from bench.harness import Row, paired_times, timed
+from bench.harness import Row, median_timed, paired_times, timed
 from linfit.errors import ConvergenceWarning
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.optim import OptimizeResult, minimize
@@ -280,7 +280,7 @@ def svm(data: Data) -> list[Row]:
     for multiclass in ("one-vs-rest", "weston-watkins"):
         model = LinearSVM(reg=REG, variant="squared_hinge", multiclass=multiclass)
         for method in ("lbfgs", "newton"):
-            r, t = timed(
+            r, t = median_timed(
                 lambda m=method, model=model: minimize(model.objective(X, y), x0, m, gtol=1e-5)
             )
             acc = float(np.mean(model.predict(r.x, Xt) == yt))

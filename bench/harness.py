@@ -114,6 +114,17 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
+def median_timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[Any, float]:
+    """``fn``'s result and its median wall time over ``repeat`` runs: for a fit of a few
+    seconds held against a baseline too slow to repeat, so that one run slowed by another
+    process on this shared machine does not decide the row."""
+    times = []
+    for _ in range(repeat):
+        result, t = timed(fn)
+        times.append(t)
+    return result, float(np.median(times))
+
+
 def to_markdown(rows: list[Row], settings: dict[str, Any]) -> str:
     lines = [
         "# linfit benchmarks",

@@ -9,6 +9,8 @@ The package is split by job: :mod:`~linfit.data.read` reads the table,
 a model's names), :mod:`~linfit.data.features` applies the missing-value policy and builds
 the matrix, :mod:`~linfit.data.labels` handles the target, and :mod:`~linfit.data.load`
 puts them together as :func:`load_dataset`, :func:`load_features` and :func:`load_labeled`.
+A plain numeric CSV skips pandas: :mod:`~linfit.data.fastcsv` has the compiled scanner
+(``_csvscan.c``) parse it straight into the matrix, and leaves every other file to pandas.
 """
 
 from __future__ import annotations
