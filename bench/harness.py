@@ -118,6 +118,8 @@ def median_timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[Any, float]:
     """``fn``'s result and its median wall time over ``repeat`` runs: for a fit of a few
     seconds held against a baseline too slow to repeat, so that one run slowed by another
     process on this shared machine does not decide the row."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
     times = []
     for _ in range(repeat):
         result, t = timed(fn)

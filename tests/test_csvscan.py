@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import linfit.data.load as load_module
-from linfit.data import fastcsv, load_dataset, load_features
+from linfit.data import fastcsv, load_dataset, load_features, load_labeled
 from linfit.errors import DataError
 
 _csvscan = fastcsv._csvscan
@@ -359,11 +359,42 @@ def test_a_skipped_column_beyond_ascii_goes_to_pandas(
         try:
             X, scanned = read()
             assert not scanned
-            outcomes.append(X.tolist())
+            outcomes.append((X.tobytes(), X.dtype, X.shape))
         except DataError as exc:
             outcomes.append(str(exc))
     assert outcomes[0] == outcomes[1]
     if encoding == "utf-8":
-        assert outcomes[0] == [[2.0, 1.0], [4.0, 3.0]]
+        expected = np.array([[2.0, 1.0], [4.0, 3.0]])
+        assert outcomes[0] == (expected.tobytes(), expected.dtype, expected.shape)
     else:
         assert "not UTF-8" in outcomes[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("a,y\n1,2\n3,4\n", lambda p: load_features(p, ["a", "a"])),  # a repeated name
+        ("a,y\n1,2\n3,4\n", lambda p: load_labeled(p, ["a", "a"], "y").X),
+        ("\n2020\n5\n", lambda p: load_features(p, ["2020"])),  # pandas skips the blank line
+        (" \n1\n", lambda p: load_features(p, ["1"])),
+        ("a,y\n1,-0\n2,1.5\n", lambda p: load_dataset(p).y),  # -0 typed per chunk
+        ("a,y\n1,1\n2,18446744073709551615\n", lambda p: load_dataset(p).y),  # uint64
+    ],
+)
+def test_what_the_scanner_could_misread_goes_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, read
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    outcomes = []
+    for reader in (
+        lambda: _spied(monkeypatch, lambda: read(path)),
+        lambda: (_general(monkeypatch, path, load=lambda p, **_: read(p)), False),
+    ):
+        try:
+            result, scanned = reader()
+            assert not scanned
+            outcomes.append((result.tobytes(), result.dtype, result.shape))
+        except DataError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]

@@ -1,7 +1,7 @@
 """The loaders' fast paths for clean numeric tables give exactly what the general path gives.
 
-Two fast paths: ``linfit.data.load._scan_training`` has the compiled scanner parse a
-plain numeric CSV straight into X (``load_dataset`` only; see test_csvscan.py), and
+Two fast paths: ``linfit.data.load._scan_named`` has the compiled scanner parse a plain
+numeric CSV straight into X (for all three loaders; see test_csvscan.py), and
 ``_clean_numeric`` builds X straight from pandas' column block when a table has nothing to
 repair (every feature float64 or int64, every value finite, the target complete).
 Anything else goes to the general path (``_keep_rows``, ``_train_columns``, ``_matrix``),

@@ -70,6 +70,8 @@ def header(source: _Source, sep: str) -> tuple[list[str], int] | None:
         _check_duplicates(names, source, sep)
     except (OSError, DataError):
         return None  # the pandas read reports it
+    if not line.strip():
+        return None  # pandas skips a blank first line and takes the next as the header
     if not line.endswith(b"\n") or b'"' in line or b"\r" in line[:-2]:
         return None  # no data rows, or a header only pandas can split
     columns = [str(c) for c in names.columns]

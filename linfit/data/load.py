@@ -165,6 +165,8 @@ def _scan_named(
     that only pandas can read."""
     if head is None or not features or target_name in features:
         return None
+    if len(set(features)) != len(features):
+        return None  # a repeated name: pandas' path copies the column twice
     columns, data_start = head
     if not {*features, *([target_name] if target_name else [])} <= set(columns):
         return None  # the general path says which are missing
@@ -205,9 +207,14 @@ def _scanned_target(
         # chunks hold other rows than a read of this one column.
         return None
     try:
-        return _target(column, name, source_name)
+        y = _target(column, name, source_name)
     except DataError:
         return None
+    if y.dtype.kind == "u" or (y.dtype.kind == "f" and np.any(np.signbit(y) & (y == 0))):
+        # A whole read's chunks may type these otherwise: uint64 rows among int64 or float
+        # rows; -0, which is 0 in an integer chunk and -0.0 in a float one.
+        return None
+    return y
 
 
 def training_arrays(
