@@ -351,18 +351,7 @@ def test_a_skipped_column_beyond_ascii_goes_to_pandas(
     encoding (a Latin-1 file is refused), so the scanner leaves such text to it."""
     path = tmp_path / "p.csv"
     path.write_bytes("id,a,b\ncafé,1,2\nx,3,4\n".encode(encoding))
-    outcomes = []
-    for read in (
-        lambda: _spied(monkeypatch, lambda: load_features(path, ["b", "a"])),
-        lambda: (_general(monkeypatch, path, load=load_features, feature_names=["b", "a"]), 0),
-    ):
-        try:
-            X, scanned = read()
-            assert not scanned
-            outcomes.append((X.tobytes(), X.dtype, X.shape))
-        except DataError as exc:
-            outcomes.append(str(exc))
-    assert outcomes[0] == outcomes[1]
+    outcomes = _left_to_pandas(monkeypatch, path, lambda p: load_features(p, ["b", "a"]))
     if encoding == "utf-8":
         expected = np.array([[2.0, 1.0], [4.0, 3.0]])
         assert outcomes[0] == (expected.tobytes(), expected.dtype, expected.shape)
@@ -386,6 +375,12 @@ def test_what_the_scanner_could_misread_goes_to_pandas(
 ) -> None:
     path = tmp_path / "t.csv"
     path.write_text(text)
+    _left_to_pandas(monkeypatch, path, read)
+
+
+def _left_to_pandas(monkeypatch: pytest.MonkeyPatch, path: Path, read) -> list:
+    """``read(path)`` as the loaders run it, which must not take the scanner, and by the
+    general path alone; asserts the two alike (bytes, dtype and shape, or the message)."""
     outcomes = []
     for reader in (
         lambda: _spied(monkeypatch, lambda: read(path)),
@@ -398,3 +393,4 @@ def test_what_the_scanner_could_misread_goes_to_pandas(
         except DataError as exc:
             outcomes.append(str(exc))
     assert outcomes[0] == outcomes[1]
+    return outcomes
