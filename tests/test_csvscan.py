@@ -38,9 +38,7 @@ def parse(text: str, roles: list[int], rows: int, dtype: type = np.float64, k: i
     """``_csvscan.parse`` over all of ``text``: (status, X, target text)."""
     data = text.encode()
     X = np.zeros((rows, k), dtype)
-    status, _, target = _csvscan.parse(
-        data, 0, len(data), b",", np.array(roles, np.int32), X, 0, rows
-    )
+    status, target = _csvscan.parse(data, 0, len(data), b",", np.array(roles, np.int32), X, 0, rows)
     return status, X, target
 
 

@@ -290,44 +290,33 @@ typedef struct {
     const char *safe_end; /* the end of the data: reads may go up to here */
 } scan_plan;
 
-/* The rows in [p, stop) into the output, the target's fields into text; *failed_at is
- * where a failing scan stopped. */
-static int scan(const char *p, const char *stop, const scan_plan *plan, text_buffer *text,
-                const char **failed_at)
+/* The rows in [p, stop) into the output, the target's fields into text. */
+static int scan(const char *p, const char *stop, const scan_plan *plan, text_buffer *text)
 {
     Py_ssize_t row = 0;
-    int status = SCAN_OK;
     while (p < stop) {
         const char *eol = memchr(p, '\n', (size_t)(stop - p));
         if (eol == NULL)
             eol = stop;
         const char *line_end = (eol > p && eol[-1] == '\r') ? eol - 1 : eol;
-        if (line_end == p) {
-            status = SCAN_BLANK;
-            goto fail;
-        }
-        if (row >= plan->rows) {
-            status = SCAN_ROWS;
-            goto fail;
-        }
+        if (line_end == p)
+            return SCAN_BLANK;
+        if (row >= plan->rows)
+            return SCAN_ROWS;
         char *out = plan->out + row * plan->row_bytes;
         const char *field = p;
         for (Py_ssize_t j = 0; j < plan->n_columns; j++) {
             const int32_t role = plan->roles[j];
             const char *field_end;
+            int status;
             if (role >= 0) {
                 double v;
                 status = parse_number(field, line_end, plan->safe_end, &v, &field_end);
-                if (status != SCAN_OK) {
-                    p = field;
-                    goto fail;
-                }
+                if (status != SCAN_OK)
+                    return status;
                 if (plan->single) {
-                    if (fabs(v) > FLT_MAX) {
-                        status = SCAN_RANGE;
-                        p = field;
-                        goto fail;
-                    }
+                    if (fabs(v) > FLT_MAX)
+                        return SCAN_RANGE;
                     ((float *)out)[role] = (float)v;
                 } else {
                     ((double *)out)[role] = v;
@@ -337,44 +326,26 @@ static int scan(const char *p, const char *stop, const scan_plan *plan, text_buf
                 if (field_end == NULL)
                     field_end = line_end;
                 const size_t n = (size_t)(field_end - field);
-                if (memchr(field, '"', n) != NULL || memchr(field, '\r', n) != NULL) {
-                    status = SCAN_TEXT;
-                    p = field;
-                    goto fail;
-                }
-                if (role == ROLE_SKIP && !is_ascii(field, n)) {
-                    status = SCAN_TEXT; /* pandas would check its encoding; nothing reads it here */
-                    p = field;
-                    goto fail;
-                }
+                if (memchr(field, '"', n) != NULL || memchr(field, '\r', n) != NULL)
+                    return SCAN_TEXT;
+                if (role == ROLE_SKIP && !is_ascii(field, n))
+                    return SCAN_TEXT; /* pandas would check its encoding; nothing reads it here */
                 if (role == ROLE_TARGET) {
                     status = n == 0 ? SCAN_NO_TARGET : append_field(text, field, n);
-                    if (status != SCAN_OK) {
-                        p = field;
-                        goto fail;
-                    }
+                    if (status != SCAN_OK)
+                        return status;
                 }
             }
             const int last = j == plan->n_columns - 1;
-            if (last ? field_end != line_end : (field_end == line_end || *field_end != plan->sep)) {
-                status = (field_end < line_end && *field_end != plan->sep) ? SCAN_NOT_NUMBER
-                                                                           : SCAN_FIELDS;
-                p = field;
-                goto fail;
-            }
+            if (last ? field_end != line_end : (field_end == line_end || *field_end != plan->sep))
+                return (field_end < line_end && *field_end != plan->sep) ? SCAN_NOT_NUMBER
+                                                                         : SCAN_FIELDS;
             field = field_end + 1;
         }
         row++;
         p = eol + 1;
     }
-    if (row != plan->rows) {
-        status = SCAN_ROWS;
-        goto fail;
-    }
-    return SCAN_OK;
-fail:
-    *failed_at = p;
-    return status;
+    return row == plan->rows ? SCAN_OK : SCAN_ROWS;
 }
 
 static int get_range(Py_buffer *data, Py_ssize_t start, Py_ssize_t end)
@@ -416,14 +387,14 @@ static PyObject *count_lines(PyObject *self, PyObject *args)
 }
 
 PyDoc_STRVAR(parse_doc,
-             "parse(data, start, end, sep, roles, out, first_row, rows) -> (status, offset, target)\n\n"
+             "parse(data, start, end, sep, roles, out, first_row, rows) -> (status, target)\n\n"
              "Parse the lines of data[start:end] into rows first_row, ..., first_row + rows - 1 of\n"
              "out, an (n, k) C-contiguous float64 or float32 matrix. roles (int32, one per\n"
              "file column) gives each column's index in out, or -1 for the target, whose\n"
              "fields come back as text (each followed by a newline), or -2 to skip it.\n"
              "status is 0 when every line parsed; otherwise the reason the file needs the\n"
-             "general reader, and offset is where the scan stopped; a range holding another\n"
-             "number of lines than rows stops it too. The GIL is released meanwhile.");
+             "general reader (a range holding another number of lines than rows is one).\n"
+             "The GIL is released meanwhile.");
 
 static PyObject *parse(PyObject *self, PyObject *args)
 {
@@ -481,10 +452,9 @@ static PyObject *parse(PyObject *self, PyObject *args)
                             rows,
                             base + data.len};
     text_buffer text = {NULL, 0, 0};
-    const char *failed_at = base + end;
     int status;
     Py_BEGIN_ALLOW_THREADS
-    status = scan(base + start, base + end, &plan, &text, &failed_at);
+    status = scan(base + start, base + end, &plan, &text);
     Py_END_ALLOW_THREADS
     PyObject *target;
     if (status == SCAN_OK && text.data != NULL) {
@@ -495,7 +465,7 @@ static PyObject *parse(PyObject *self, PyObject *args)
     }
     free(text.data);
     if (target != NULL)
-        result = Py_BuildValue("inN", status, (Py_ssize_t)(failed_at - base), target);
+        result = Py_BuildValue("iN", status, target);
 done:
     if (have_out)
         PyBuffer_Release(&out);

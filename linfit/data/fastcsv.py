@@ -125,7 +125,7 @@ def scan(
             X = np.empty((n_rows, n_features), dtype=dtype)
             firsts = np.cumsum([0, *counts[:-1]]).tolist()
 
-            def parse(i: int) -> tuple[int, int, bytes | None]:
+            def parse(i: int) -> tuple[int, bytes | None]:
                 start, end = ranges[i]
                 return _csvscan.parse(
                     data, start, end, sep_byte, roles_array, X, firsts[i], counts[i]
@@ -134,11 +134,11 @@ def scan(
             parsed = list(pool.map(parse, range(len(ranges))))
     finally:
         data.close()
-    if len(X) == 0 or any(status != 0 for status, _, _ in parsed):
+    if len(X) == 0 or any(status != 0 for status, _ in parsed):
         return None
     if TARGET not in roles_array:
         return X, None
-    return X, b"".join(text for _, _, text in parsed if text is not None)
+    return X, b"".join(text for _, text in parsed if text is not None)
 
 
 def _ranges(data: mmap.mmap, start: int, size: int) -> list[tuple[int, int]]:
