@@ -12,8 +12,8 @@ import numpy as np
 
 from linfit.baselines import fit_baselines
 from linfit.errors import ConvergenceWarning
+from linfit.fitting import TrainedModel, fit
 from linfit.models import LinearModel
-from linfit.training import TrainedModel, fit
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,11 @@ def compare_models(
     for optimizer in optimizers:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # rows report convergence
-            trained, result = fit(
-                model, X_train, y_train, optimizer=optimizer, gtol=gtol, max_iter=max_iter,
+            trained = fit(
+                model, X_train, y_train, solver=optimizer, gtol=gtol, max_iter=max_iter,
                 seed=seed,
             )  # fmt: skip
+        result = trained.result
         rows.append(
             Row(
                 system=f"linfit {model.describe()} ({result.method})",

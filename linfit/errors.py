@@ -53,7 +53,9 @@ class SolverError(LinfitError):
 
 
 class DivergenceError(LinfitError):
-    """Training produced a non-finite objective and could not continue."""
+    """Training diverged and could not continue; ``result`` is the solver's result."""
+
+    result: object = None
 
 
 class ConvergenceWarning(UserWarning):

@@ -25,10 +25,10 @@ import numpy as np
 
 from linfit import __version__
 from linfit.errors import LinfitError, ModelFileError, quote_path
+from linfit.fitting.trained import TrainedModel
 from linfit.modelfile import read_model_file, write_model_file
 from linfit.models import MODELS, LinearModel
 from linfit.preprocess import Scaler
-from linfit.training import TrainedModel
 
 __all__ = ["ENCODINGS", "load", "save"]
 
@@ -59,11 +59,11 @@ def save(trained: TrainedModel, path: str | Path) -> None:
 
     Raises:
         ValueError: ``trained`` lacks ``feature_means`` or has an unknown ``encode``
-            (programming errors: ``training.fit`` sets the first, the CLI the second).
+            (programming errors: ``linfit.fit`` sets the first, the CLI the second).
         OptionError, OutputError: as :func:`linfit.modelfile.write_model_file`.
     """
     if trained.feature_means is None:
-        raise ValueError("trained.feature_means is None; models from training.fit() have them")
+        raise ValueError("trained.feature_means is None; models from linfit.fit() have them")
     if trained.encode not in ENCODINGS:
         raise ValueError(f"trained.encode must be one of {ENCODINGS}, got {trained.encode!r}")
     meta = {
@@ -89,7 +89,7 @@ def load(path: str | Path) -> TrainedModel:
     """Read a model file written by ``save``; any inconsistency is a ``ModelFileError``.
 
     Returns a TrainedModel whose arrays are float64; string classes come back as an object
-    array of str and numeric ones as int64 or float64, as ``training.fit`` makes them.
+    array of str and numeric ones as int64 or float64, as ``linfit.fit`` makes them.
     """
     meta, arrays = read_model_file(path)
     return _Loader(Path(path)).build(meta, arrays)

@@ -1,6 +1,6 @@
 """scikit-learn estimators on linfit's own models and optimizers.
 
-Each estimator trains through ``linfit.training.fit`` (the code path ``linfit train``
+Each estimator trains through ``linfit.fit`` (the code path ``linfit train``
 uses) and keeps the resulting ``TrainedModel`` as ``trained_``, so it saves to, and
 loads from, the same ``.linfit`` files as the command line::
 
@@ -34,14 +34,13 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 
 from linfit import persist
 from linfit.errors import ConvergenceWarning, LinfitError
-from linfit.models import CLOSED_FORMS, LinearModel
+from linfit.fitting import TrainedModel, fit
 from linfit.models import LeastSquares as _LeastSquaresModel
+from linfit.models import LinearModel
 from linfit.models import LinearSVM as _LinearSVMModel
 from linfit.models import ReLURegressor as _ReLUModel
 from linfit.models import SoftmaxClassifier as _SoftmaxModel
 from linfit.optim import OPTIMIZERS
-from linfit.preprocess import Scaler
-from linfit.training import TrainedModel, fit
 
 __all__ = [
     "LeastSquaresRegressor",
@@ -133,11 +132,11 @@ class _LinfitEstimator(BaseEstimator):
     def _train(
         self, model: LinearModel, X: np.ndarray, y: np.ndarray, names: tuple[str, ...]
     ) -> tuple[TrainedModel, int]:
-        trained, result = fit(
+        trained = fit(
             model,
             X,
             y,
-            optimizer=self._optimizer_name(),
+            solver=self._optimizer_name(),
             standardize=self.standardize,
             feature_names=names,
             target_name=_target_name(names),
@@ -145,7 +144,7 @@ class _LinfitEstimator(BaseEstimator):
             max_iter=self.max_iter,
             seed=_seed(self.random_state, self._optimizer_name()),
         )
-        return trained, int(result.nit)
+        return trained, int(trained.result.nit)
 
     def _set_fitted(self, trained: TrainedModel, n_iter: int, *, y_ndim: int = 1) -> None:
         self.trained_ = trained
@@ -342,31 +341,6 @@ class LeastSquaresRegressor(RegressorMixin, _LinfitEstimator):
 
     def _optimizer_name(self) -> str | None:
         return self.method
-
-    def _train(
-        self, model: LinearModel, X: np.ndarray, y: np.ndarray, names: tuple[str, ...]
-    ) -> tuple[TrainedModel, int]:
-        if self.method not in CLOSED_FORMS:
-            return super()._train(model, X, y, names)
-        scaler = Scaler.fit(X) if self.standardize else Scaler.identity(X.shape[1])
-        params = model.solve(scaler.transform(X), y, method=self.method)  # type: ignore[attr-defined]
-        summary = {
-            "optimizer": self.method,
-            "converged": True,
-            "status": "closed_form",
-            "message": f"closed form ({self.method})",
-            "n_iter": 1,
-        }
-        trained = TrainedModel(
-            model=model,
-            params=params,
-            feature_names=names,
-            target_name=_target_name(names),
-            scaler=scaler,
-            summary=summary,
-            feature_means=scaler.mean if self.standardize else X.mean(axis=0),
-        )
-        return trained, 1
 
     @classmethod
     def _params_from_file(cls, hyperparams: dict[str, Any], optimizer: str) -> dict[str, Any]:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 
-from linfit.data.stream import DEFAULT_CHUNK_ROWS
 from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
+from linfit.fitting import by_chunks, fit
 from linfit.metrics import r2
 from linfit.models import CLOSED_FORMS, LeastSquares
 from linfit.models.least_squares import tsqr
 from linfit.optim import OPTIMIZERS, Status
-from linfit.preprocess import Scaler
-from linfit.training import by_chunks, fit, summarize
 
 # The options of ``linfit solve-ls`` that the advice for an unconverged iterative fit names
-# (see ``linfit.training.summarize``): it chooses the optimizer with --method.
+# (see ``linfit.fitting.summarize``): it chooses the optimizer with --method.
 ADVICE_FLAGS = {
     "max_iter": "--max-iter",
     "optimizer": "--method",
@@ -39,7 +36,7 @@ class LeastSquaresReport:
     residual_norm: float  # ||Xh theta - y||_2
     rank: int  # numerical rank of Xh = [X, 1] (numpy's matrix_rank rule)
     cond: float  # 2-norm condition number of Xh (inf when rank-deficient)
-    time_s: float  # the solve alone
+    time_s: float  # the solve alone (standardizing and a pass for the gradient included)
     converged: bool = True
     message: str = "closed form"
 
@@ -74,43 +71,17 @@ def solve_least_squares(
         if not value >= 0:  # checked for closed forms too, which ignore them
             raise OptionError(f"{option} must be >= 0, got {value}")
     model = LeastSquares(reg=reg)
-    start = time.perf_counter()
-    on_disk = not isinstance(X, np.ndarray)  # a RowFile: read a block of rows at a time
-    if method in CLOSED_FORMS:
-        scaler = Scaler.identity(X.shape[1])
-        if standardize:
-            scaler = Scaler.fit_chunks(X, DEFAULT_CHUNK_ROWS) if on_disk else Scaler.fit(X)
-        params = model.solve(scaler.lazy_transform(X), y, method=method)
-        W, b = scaler.unscale(*model.unpack(params, X.shape[1]))
-        converged, message = True, f"closed form ({method})"
-    else:
-        with warnings.catch_warnings():
-            # fit's warning advises train's options; ours below names solve-ls's
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            trained, result = fit(
-                model,
-                X,
-                y,
-                optimizer=method,
-                standardize=standardize,
-                gtol=gtol,
-                max_iter=max_iter,
-                chunk_rows=DEFAULT_CHUNK_ROWS if on_disk else None,
-            )
-        W, b = trained.coefficients()
-        summary = summarize(
-            result,
-            trained.summary["time_s"],
-            gtol,
-            smooth=model.differentiable,
-            standardized=standardize,
+    with warnings.catch_warnings():
+        # fit's warning advises train's options; ours below names solve-ls's
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        trained = fit(
+            model, X, y, solver=method, standardize=standardize, gtol=gtol, max_iter=max_iter,
             flags=ADVICE_FLAGS,
-        )
-        converged, message = result.success, summary["message"]
-        if result.status == Status.MAX_ITER:
-            warnings.warn(message, ConvergenceWarning, stacklevel=2)
-    elapsed = time.perf_counter() - start
-
+        )  # fmt: skip
+    W, b = trained.coefficients()
+    summary = trained.summary
+    if trained.result.status == Status.MAX_ITER:
+        warnings.warn(summary["message"], ConvergenceWarning, stacklevel=2)
     coef, intercept = W[:, 0], float(b[0])
     fitted = by_chunks(X, lambda block: block @ coef + intercept)
     s = _singular_values(X)
@@ -124,9 +95,9 @@ def solve_least_squares(
         residual_norm=float(np.linalg.norm(fitted - y)),
         rank=rank,
         cond=float(s[0] / s[-1]) if rank == s.size and s[-1] > 0 else float("inf"),
-        time_s=elapsed,
-        converged=converged,
-        message=message,
+        time_s=summary["time_s"],
+        converged=summary["converged"],
+        message=summary["message"],
     )
 
 

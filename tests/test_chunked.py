@@ -11,13 +11,13 @@ from core_problems import data_for, exact_optimizers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linfit import chunked
-from linfit.chunked import chunked_objective
+from linfit.engines import out_of_core
+from linfit.engines.out_of_core import chunked_objective
 from linfit.errors import ConvergenceWarning, OptionError
+from linfit.fitting import fit
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier, base
 from linfit.models.least_squares import normal_equations
 from linfit.preprocess import Scaler
-from linfit.training import fit
 
 MODELS = [
     SoftmaxClassifier(reg=1e-2),
@@ -76,9 +76,11 @@ def test_training_from_a_memmap_in_chunks_gives_the_in_memory_parameters(
     np.save(tmp_path / "X.npy", X)
     X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
     # ftol=0: both runs go to the gradient test, whatever path (dense or CG) Newton takes
-    options = dict(optimizer=optimizer, gtol=1e-9, ftol=0.0, max_iter=20_000)
-    in_memory, r1 = fit(model, X, y, **options)
-    chunked, r2 = fit(model, X_map, y, chunk_rows=333, **options)
+    options = dict(solver=optimizer, gtol=1e-9, ftol=0.0, max_iter=20_000)
+    in_memory = fit(model, X, y, **options)
+    r1 = in_memory.result
+    chunked = fit(model, X_map, y, chunk_rows=333, **options)
+    r2 = chunked.result
     assert r2.fun == pytest.approx(r1.fun, rel=1e-10)
 
     def identified(params: np.ndarray) -> np.ndarray:
@@ -142,15 +144,15 @@ def test_sgd_in_chunks_mixes_a_file_sorted_by_label(monkeypatch):
     X, y = data_for(model, np.random.default_rng(0), n_samples=24_000, n_features=5)
     by_class = np.argsort(y, kind="stable")
     X, y = X[by_class], y[by_class]
-    best = fit(model, X, y, optimizer="lbfgs", gtol=1e-10)[1].fun
+    best = fit(model, X, y, solver="lbfgs", gtol=1e-10).result.fun
 
     def gap(**options) -> float:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            result = fit(model, X, y, optimizer="sgd", batch_size=64, max_iter=2, **options)[1]
+            result = fit(model, X, y, solver="sgd", batch_size=64, max_iter=2, **options).result
         return (result.fun - best) / best
 
     assert gap(chunk_rows=6400) <= 3e-4  # seeded: only BLAS rounding moves it
     assert gap() <= 3e-4  # in memory, for reference
-    monkeypatch.setattr(chunked, "MIX_BLOCKS_PER_CHUNK", 1)  # one block per chunk
+    monkeypatch.setattr(out_of_core, "MIX_BLOCKS_PER_CHUNK", 1)  # one block per chunk
     assert gap(chunk_rows=6400) >= 1e-2

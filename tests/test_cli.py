@@ -1,7 +1,7 @@
 """Contracts of the ``linfit`` command line on the bundled data sets.
 
 Numbers the CLI prints are checked against independent oracles: the library called
-directly on the same split (``linfit.training.fit``), numpy's ``lstsq`` on ``[X, 1]``,
+directly on the same split (``linfit.fit``), numpy's ``lstsq`` on ``[X, 1]``,
 scikit-learn's ``r2_score``, and counts made here from the predictions. Most runs are
 in-process (typer's CliRunner, which keeps stdout and stderr apart); real subprocesses
 are used where the process boundary is the point: exit codes, JSON alone on stdout,
@@ -37,9 +37,9 @@ from typer.main import get_command
 from linfit import __version__, persist
 from linfit.cli import app
 from linfit.data import load_dataset
+from linfit.fitting import fit
 from linfit.models import LeastSquares, make_model
 from linfit.preprocess import split_xy
-from linfit.training import fit
 
 COMMANDS = (
     "train",
@@ -84,16 +84,17 @@ def library_fit(
     ds = load_dataset(data, dtype=dtype)
     estimator = make_model(model, reg=reg)
     split = split_xy(ds.X, ds.y, test_size=test_size, seed=seed, stratify=estimator.is_classifier)
-    trained, result = fit(
+    trained = fit(
         estimator,
         split[0],
         split[1],
-        optimizer=optimizer,
+        solver=optimizer,
         standardize=standardize,
         feature_names=ds.feature_names,
         target_name=ds.target_name,
         max_iter=max_iter,
     )
+    result = trained.result
     return trained, result, split
 
 

@@ -21,8 +21,9 @@ from typer.main import get_command
 from linfit import persist
 from linfit.cli import app
 from linfit.data import load_dataset
+from linfit.errors import DivergenceError
+from linfit.fitting import fit
 from linfit.models import make_model
-from linfit.training import fit
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     iris.to_csv(folder / "iris_tab.txt", sep="\t", index=False)  # names hold spaces
 
     ds = load_dataset(IRIS)
-    trained, _ = fit(make_model("softmax"), ds.X, ds.y, feature_names=ds.feature_names, max_iter=50)
+    trained = fit(make_model("softmax"), ds.X, ds.y, feature_names=ds.feature_names, max_iter=50)
     persist.save(trained, folder / "model.linfit")
     (folder / "pred.csv").write_text("prediction\nold\n")
     return folder
@@ -235,16 +236,18 @@ def test_diverged_training_keeps_the_previous_model(workdir, run):
 
 
 def test_divergence_is_real(workdir):
-    """The gd run in the library: it stops DIVERGED, and its steps were blowing up: one more
-    would take the objective a million times past its start, or out of the finite numbers
-    (a test of the run, not of the 10x rule that stopped it)."""
+    """The gd run in the library: fit refuses it, its result stopped DIVERGED, and its steps
+    were blowing up: one more would take the objective a million times past its start, or
+    out of the finite numbers (a test of the run, not of the 10x rule that stopped it)."""
     from linfit.optim import Status
     from linfit.preprocess import split_xy
 
     ds = load_dataset(workdir / "diabetes.csv")
     X_train, y_train, _, _ = split_xy(ds.X, ds.y, test_size=0.2, seed=0, stratify=False)
     model = make_model("least-squares")
-    _, result = fit(model, X_train, y_train, optimizer="gd", lr=1e3, standardize=False)
+    with pytest.raises(DivergenceError, match="diverged") as caught:
+        fit(model, X_train, y_train, solver="gd", lr=1e3, standardize=False)
+    result = caught.value.result
     assert result.status == Status.DIVERGED
     f0 = result.history[0].fun
     with np.errstate(over="ignore", invalid="ignore"):

@@ -18,20 +18,20 @@ pytest.importorskip("dask.dataframe")
 from cli_helpers import IRIS, invoke, json_stdout  # noqa: E402
 from core_problems import data_for  # noqa: E402
 
-from linfit import chunked, optional, persist  # noqa: E402
-from linfit.chunked import chunked_objective  # noqa: E402
+from linfit import optional, persist  # noqa: E402
+from linfit.engines import out_of_core  # noqa: E402
 from linfit.engines.dask_blocks import load_blocks  # noqa: E402
 from linfit.engines.dask_data import read_table  # noqa: E402
-from linfit.engines.dask_fit import fit_dask  # noqa: E402
 from linfit.engines.dask_lstsq import solve_on_cluster  # noqa: E402
 from linfit.engines.dask_objective import cluster_objective  # noqa: E402
+from linfit.engines.out_of_core import chunked_objective  # noqa: E402
 from linfit.errors import ConvergenceWarning, DataError  # noqa: E402
+from linfit.fitting import fit  # noqa: E402
 from linfit.models import MODELS, LeastSquares, LinearSVM, SoftmaxClassifier  # noqa: E402
 from linfit.optim import OPTIMIZERS  # noqa: E402
 from linfit.optim.sgd import calibrate_step  # noqa: E402
 from linfit.optional import MissingExtraError  # noqa: E402
 from linfit.preprocess import Scaler  # noqa: E402
-from linfit.training import fit  # noqa: E402
 
 REG = 0.05
 
@@ -116,11 +116,11 @@ def test_each_model_and_optimizer_gives_the_in_memory_parameters(client, files, 
     # stalls its line search (~1e-8 relative, in memory too), which proves nothing here;
     # a quadratic (least squares) instead runs to its gradient test, which it reaches
     max_iter = 1000 if isinstance(model, LeastSquares) else 10
-    options = dict(optimizer=optimizer, gtol=1e-10, ftol=0.0, max_iter=max_iter)
+    options = dict(solver=optimizer, gtol=1e-10, ftol=0.0, max_iter=max_iter)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        memory, _ = _memory_twin(client, model, table, **options)
-        dask, _ = fit_dask(model, table.X, table.y, client=client, **options)
+        memory = _memory_twin(client, model, table, **options)
+        dask = fit(model, table.X, table.y, client=client, **options)
     a, b = _comparable(memory), _comparable(dask)
     assert np.abs(b - a).max() <= 1e-8 * np.abs(a).max()
     np.testing.assert_allclose(dask.scaler.mean, memory.scaler.mean, rtol=1e-14)
@@ -133,7 +133,7 @@ SGD_MODELS = [m for m in _models() if m.convex]
 
 @pytest.mark.parametrize("model", SGD_MODELS, ids=lambda m: m.describe())
 def test_sgd_on_the_cluster_takes_the_batches_of_out_of_core_training(client, model):
-    """With chunks of a block's rows, a cluster's groups are ``linfit.chunked``'s mixed
+    """With chunks of a block's rows, a cluster's groups are ``linfit.engines.out_of_core``'s mixed
     chunks from the same seed, and its calibration sample the same first batches: the
     same batches and step, so the same parameters."""
     da = pytest.importorskip("dask.array")
@@ -141,14 +141,16 @@ def test_sgd_on_the_cluster_takes_the_batches_of_out_of_core_training(client, mo
     X = rng.normal(1.0, 2.0, (240, 3))
     scores = X @ rng.standard_normal((3, 3)) + rng.standard_normal((240, 3))
     y = scores.argmax(axis=1) if model.is_classifier else scores[:, 0]
-    options = dict(optimizer="sgd", batch_size=16, max_iter=3, seed=7)
+    options = dict(solver="sgd", batch_size=16, max_iter=3, seed=7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        on_disk, r1 = fit(model, X, y, chunk_rows=80, **options)
-        on_cluster, r2 = fit_dask(
+        on_disk = fit(model, X, y, chunk_rows=80, **options)
+        r1 = on_disk.result
+        on_cluster = fit(
             model, da.from_array(X, chunks=(80, 3)), da.from_array(y, chunks=80),
             client=client, **options,
         )  # fmt: skip
+        r2 = on_cluster.result
     assert r1.nit == r2.nit == 3
     a, b = _comparable(on_disk), _comparable(on_cluster)
     assert np.abs(b - a).max() <= 1e-8 * np.abs(a).max()
@@ -167,19 +169,19 @@ def test_sgd_on_the_cluster_mixes_data_sorted_by_label(client, monkeypatch):
     order, as before, ended 7.8e-2 away."""
     da = pytest.importorskip("dask.array")
     model, X, y = _sorted_by_label(24_000)
-    best = fit(model, X, y, optimizer="lbfgs", gtol=1e-10)[1].fun
+    best = fit(model, X, y, solver="lbfgs", gtol=1e-10).result.fun
     blocks = da.from_array(X, chunks=(6400, 5)), da.from_array(y, chunks=6400)
 
     def gap() -> float:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            result = fit_dask(
-                model, *blocks, client=client, optimizer="sgd", batch_size=256, max_iter=2
-            )[1]
+            result = fit(
+                model, *blocks, client=client, solver="sgd", batch_size=256, max_iter=2
+            ).result
         return (result.fun - best) / best
 
     assert 0.0 <= gap() <= 3e-4  # seeded: only BLAS rounding moves it
-    monkeypatch.setattr(chunked, "MIX_BLOCKS_PER_CHUNK", 1)  # a group is one whole block
+    monkeypatch.setattr(out_of_core, "MIX_BLOCKS_PER_CHUNK", 1)  # a group is one whole block
     assert gap() >= 1e-2
 
 
@@ -353,11 +355,10 @@ def test_training_survives_a_killed_worker(client, files):
             os.kill(pids[victim], signal.SIGKILL)
             killed.append(victim)
 
-    options = dict(optimizer="lbfgs", gtol=1e-10, ftol=0.0, max_iter=10)
-    memory, _ = _memory_twin(client, model, table, **options)
-    dask, result = fit_dask(
-        model, table.X, table.y, client=client, callback=kill_after_two, **options
-    )
+    options = dict(solver="lbfgs", gtol=1e-10, ftol=0.0, max_iter=10)
+    memory = _memory_twin(client, model, table, **options)
+    dask = fit(model, table.X, table.y, client=client, callback=kill_after_two, **options)
+    result = dask.result
     assert killed and result.nit > 2
     a = _comparable(memory)
     assert np.abs(_comparable(dask) - a).max() <= 1e-8 * np.abs(a).max()

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from linfit import persist
 from linfit.data import load_dataset, load_features, load_labeled
 from linfit.errors import LinfitError
+from linfit.fitting import TrainedModel, fit
 from linfit.models import make_model
-from linfit.training import TrainedModel, fit
 
 
 def fuzz(max_examples: int) -> settings:
@@ -187,7 +187,7 @@ def test_a_loaded_table_trains_or_fails_cleanly(rows: list[list], model: str) ->
         data = load_dataset(path, missing="drop")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            trained, _ = fit(
+            trained = fit(
                 make_model(model),
                 data.X,
                 data.y,
@@ -214,7 +214,7 @@ def _trained(model: str) -> TrainedModel:
         y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=30)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the hinge SVM stops at max_iter, as expected
-        trained, _ = fit(make_model(model), X, y, feature_names=("f0", "f1", "f2"), max_iter=30)
+        trained = fit(make_model(model), X, y, feature_names=("f0", "f1", "f2"), max_iter=30)
     return trained
 
 

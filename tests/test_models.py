@@ -488,7 +488,9 @@ def test_hinge_svm_scipy_reference_and_bfgs_at_least_as_good(hinge_oracle):
     model = LinearSVM(reg=HINGE_REG)
     ref = scipy_minimum(model, X, y)
     assert ref.fun >= dual * (1 - 1e-12)
-    assert (ref.fun - primal) / primal <= 2e-4  # measured 5.7e-5
+    # measured 5.7e-5 with scipy 1.1x, 2.3e-4 with scipy 1.17 (L-BFGS-B rewritten in C):
+    # a quasi-Newton method stalls near a kink, and where it stalls moved
+    assert (ref.fun - primal) / primal <= 5e-4
     ours = minimize(model.objective(X, y), model.initial_params(X, y), "bfgs",
                     line_search="weak-wolfe")  # fmt: skip
     assert ours.fun <= ref.fun * (1 + 1e-12)
@@ -609,14 +611,15 @@ def test_relu_fit_warns_when_training_ends_with_every_sample_inactive():
     """Non-positive targets with a few far outliers on one side: the least-squares start
     is live (its line rises through zero), but for targets <= 0 the best a ReLU can do is
     predict 0 everywhere, so training kills every sample, and ``fit`` must say so."""
-    from linfit.training import fit
+    from linfit.fitting import fit
 
     rng = np.random.default_rng(66)
     X = rng.standard_normal((200, 2))
     y = np.where(X[:, 0] < -1.5, -20.0, -0.01) - 0.01 * rng.random(200)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        trained, result = fit(ReLURegressor(), X, y)
+        trained = fit(ReLURegressor(), X, y)
+        result = trained.result
     dead = [w for w in caught if issubclass(w.category, DeadReLUWarning)]
     assert [str(w.message).split(" (")[0] for w in dead] == [
         "every sample is inactive after training"  # and not at the (live) start

@@ -20,9 +20,9 @@ from cli_helpers import assert_one_error_line, invoke, json_stdout
 
 from linfit import persist
 from linfit.errors import SolverError
+from linfit.fitting import TrainedModel, fit
 from linfit.models import make_model
 from linfit.solve_ls import solve_least_squares
-from linfit.training import TrainedModel, fit
 
 SCALE = 1e12
 
@@ -41,7 +41,7 @@ def _target_for(model: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _fit(model: str, X: np.ndarray, y: np.ndarray, **kwargs) -> TrainedModel:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # svm's kinks stop it at max_iter: that is reported
-        trained, _ = fit(make_model(model), X, y, max_iter=300, **kwargs)
+        trained = fit(make_model(model), X, y, max_iter=300, **kwargs)
     return trained
 
 
@@ -131,7 +131,7 @@ def test_softmax_on_separable_data_without_penalty_stays_finite() -> None:
     y = np.repeat([0, 1, 2], 30)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trained, _ = fit(make_model("softmax", reg=0.0), X, y, max_iter=2000)
+        trained = fit(make_model("softmax", reg=0.0), X, y, max_iter=2000)
     assert np.isfinite(trained.params).all() and trained.summary["message"]
     assert (trained.predict(X) == y).all()
     assert np.isfinite(trained.predict_proba(X)).all()

@@ -15,9 +15,9 @@ import pytest
 
 from linfit import persist
 from linfit.errors import ModelFileError
+from linfit.fitting import TrainedModel, fit
 from linfit.modelfile import read_model_file, write_model_file
 from linfit.models import make_model
-from linfit.training import TrainedModel, fit
 
 RNG = np.random.default_rng(0)
 CODES = np.arange(60) % 3
@@ -28,18 +28,18 @@ NAMES = ("a", "b", "c=x")
 def train(kind: str) -> TrainedModel:
     if kind == "strings":
         y = np.array(["setosa", "versicolor", "virginica"], dtype=object)[CODES]
-        trained, _ = fit(make_model("softmax", reg=0.01), X, y, feature_names=NAMES)
+        trained = fit(make_model("softmax", reg=0.01), X, y, feature_names=NAMES)
         return dataclasses.replace(trained, encode="onehot")
     if kind == "ints":
         y = np.array([-3, 7, 12])[CODES]
         model = make_model("svm", reg=0.001, margin=2.0, variant="squared_hinge")
-        return fit(model, X, y, feature_names=NAMES, target_name="label")[0]
+        return fit(model, X, y, feature_names=NAMES, target_name="label")
     if kind == "regressor":
         y = X @ [1.0, -2.0, 3.0] + 0.5
-        return fit(make_model("least-squares"), X, y, feature_names=NAMES, target_name="price")[0]
+        return fit(make_model("least-squares"), X, y, feature_names=NAMES, target_name="price")
     if kind == "relu":
         y = np.maximum(X @ [1.0, 0.2, 3.0] + 1.0, 0.0)
-        return fit(make_model("relu"), X, y, feature_names=NAMES, max_iter=30)[0]
+        return fit(make_model("relu"), X, y, feature_names=NAMES, max_iter=30)
     raise AssertionError(kind)
 
 

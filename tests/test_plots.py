@@ -18,10 +18,10 @@ from cli_helpers import DIABETES, IRIS, assert_one_error_line, invoke, json_stdo
 
 from linfit import plots
 from linfit.data import load_dataset
+from linfit.fitting import fit
 from linfit.models import make_model
 from linfit.optim import IterationRecord
 from linfit.preprocess import split_xy
-from linfit.training import fit
 
 pytest.importorskip("matplotlib")
 
@@ -81,7 +81,7 @@ def test_history_rows_are_the_optimizers_records(iris_run):
 
     ds = load_dataset(IRIS)
     X_train, y_train, _, _ = split_xy(ds.X, ds.y, test_size=0.2, seed=0, stratify=True)
-    _, result = fit(make_model("softmax", reg=1e-4), X_train, y_train)
+    result = fit(make_model("softmax", reg=1e-4), X_train, y_train).result
     assert len(table) == result.nit + 1 == payload["n_iter"] + 1
     expected = pd.DataFrame([r.__dict__ for r in result.history])
     for column in ("nit", "nfev"):

@@ -14,12 +14,12 @@ import pytest
 from cli_helpers import IRIS, invoke, json_stdout
 from core_problems import data_for, model_cases, scipy_minimum
 
-from linfit.chunked import chunked_objective
 from linfit.comparison import compare_models
+from linfit.engines.out_of_core import chunked_objective
 from linfit.errors import CapabilityError, ConvergenceWarning, OptionError
+from linfit.fitting import fit
 from linfit.models import LeastSquares, LinearSVM, SoftmaxClassifier
 from linfit.optim import OPTIMIZERS, Objective, Status, minimize
-from linfit.training import fit
 
 CONVEX = [(label, m) for label, m in model_cases(reg=1e-2) if m.convex]
 
@@ -155,11 +155,12 @@ def test_fit_by_sgd_in_chunks_from_a_memmap_lands_near_the_optimum_as_in_memory(
     X, y = _problem(model, n=4000)
     np.save(tmp_path / "X.npy", X)
     X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
-    oracle, _ = fit(model, X, y, optimizer="lbfgs", gtol=1e-10)
+    oracle = fit(model, X, y, solver="lbfgs", gtol=1e-10)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        in_memory, r1 = fit(model, X, y, optimizer="sgd", batch_size=64)
-        _, r2 = fit(model, X_map, y, optimizer="sgd", batch_size=64, chunk_rows=500)
+        in_memory = fit(model, X, y, solver="sgd", batch_size=64)
+        r1 = in_memory.result
+        r2 = fit(model, X_map, y, solver="sgd", batch_size=64, chunk_rows=500).result
     best = oracle.summary["objective"]
     for run in (r1, r2):
         assert run.nit == 10 and (run.fun - best) / best <= GAP
@@ -172,7 +173,7 @@ def test_fit_refuses_options_the_optimizer_does_not_take():
     with pytest.raises(OptionError, match="--batch-size is an option of sgd, not lbfgs"):
         fit(model, X, y, batch_size=10)
     with pytest.raises(OptionError, match="--lr is an option of gd and sgd, not newton"):
-        fit(model, X, y, optimizer="newton", lr=0.1)
+        fit(model, X, y, solver="newton", lr=0.1)
 
 
 def test_train_by_sgd_from_the_command_line(tmp_path):
@@ -199,10 +200,11 @@ def test_sgd_defaults_land_near_the_optimum_at_the_command_lines_reg(model):
     (measured 5e-5, 5e-5 and 9e-6; seeded, so only BLAS rounding moves them)."""
     assert model.reg == 1e-4
     X, y = _problem(model, n=20_000, d=10)
-    best = fit(model, X, y, optimizer="lbfgs", gtol=1e-10)[1].fun
+    best = fit(model, X, y, solver="lbfgs", gtol=1e-10).result.fun
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        trained, result = fit(model, X, y, optimizer="sgd")
+        trained = fit(model, X, y, solver="sgd")
+        result = trained.result
     assert result.nit == 10
     assert 0.0 <= (result.fun - best) / best <= 3e-4
     assert "sgd is for data too large" not in trained.summary["message"]  # 20,000 rows
@@ -236,6 +238,6 @@ def test_train_refuses_bad_flags_before_reading_the_data(monkeypatch, tmp_path, 
     def no_read(*args, **kwargs):
         raise AssertionError("the data were read before the flags were checked")
 
-    monkeypatch.setattr("linfit.cli.modeling._load_split", no_read)
+    monkeypatch.setattr("linfit.fitting.workflow.load_split", no_read)
     result = invoke(["train", IRIS, "--out", tmp_path / "m.linfit", *flags], ok=False)
     assert result.exit_code == 2 and message in result.stderr

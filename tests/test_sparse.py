@@ -17,9 +17,9 @@ from cli_helpers import assert_one_error_line, invoke, json_stdout
 from sklearn.datasets import dump_svmlight_file
 
 from linfit import persist
+from linfit.fitting import fit
 from linfit.models import LinearSVM, make_model
 from linfit.preprocess import Scaler, split_xy
-from linfit.training import fit
 
 MODELS = [
     make_model("softmax", reg=1e-3),
@@ -87,10 +87,11 @@ def test_fit_on_sparse_equals_fit_on_the_dense_scaled_matrix(dtype):
     iterations apart by rounding, so the optimum is compared at a tight tolerance)."""
     X, labels, _ = small_problem(dtype)
     model = make_model("softmax", reg=1e-3)
-    trained, result = fit(model, X, labels, gtol=1e-10)
+    trained = fit(model, X, labels, gtol=1e-10)
+    result = trained.result
     scale = Scaler.fit(X).scale
     dense = (X.toarray() / scale).astype(dtype)
-    _, expected = fit(model, dense, labels, standardize=False, gtol=1e-10)
+    expected = fit(model, dense, labels, standardize=False, gtol=1e-10).result
     assert result.fun == pytest.approx(expected.fun, rel=1e-12 if dtype == np.float64 else 1e-6)
     tight = dtype == np.float64  # float32 products resolve the optimum to ~1e-4
     np.testing.assert_allclose(result.x, expected.x, rtol=1e-6 if tight else 1e-2, atol=1e-8)
@@ -108,8 +109,8 @@ def test_fit_on_sparse_equals_fit_on_the_dense_scaled_matrix(dtype):
 def test_newton_on_sparse_reaches_the_dense_optimum():
     X, _, values = small_problem()
     model = make_model("least-squares", reg=1e-3)
-    _, sparse = fit(model, X, values, optimizer="newton", standardize=False, gtol=1e-10)
-    _, dense = fit(model, X.toarray(), values, optimizer="newton", standardize=False, gtol=1e-10)
+    sparse = fit(model, X, values, solver="newton", standardize=False, gtol=1e-10).result
+    dense = fit(model, X.toarray(), values, solver="newton", standardize=False, gtol=1e-10).result
     assert sparse.nhev > 0  # conjugate gradient on Hessian products (dense: Cholesky)
     np.testing.assert_allclose(sparse.x, dense.x, rtol=1e-7, atol=1e-9)
 
@@ -154,7 +155,8 @@ def test_training_on_100000_features_never_densifies(wide):
     X_train, y_train, X_test, y_test = split_xy(X, y, test_size=0.2, seed=0, stratify=True)
     tracemalloc.start()
     try:
-        trained, result = fit(make_model("softmax", reg=1e-4), X_train, y_train, standardize=False)
+        trained = fit(make_model("softmax", reg=1e-4), X_train, y_train, standardize=False)
+        result = trained.result
         accuracy = float(np.mean(trained.predict(X_test) == y_test))
         peak = tracemalloc.get_traced_memory()[1]
     finally:

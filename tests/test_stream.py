@@ -16,11 +16,11 @@ from linfit.data import load_dataset
 from linfit.data.rowfile import RowFile, RowWriter
 from linfit.data.stream import stream_dataset
 from linfit.errors import DataError, OptionError
+from linfit.fitting import fit
 from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier, base
 from linfit.models.least_squares import tsqr
 from linfit.preprocess import split_xy
 from linfit.solve_ls import solve_least_squares
-from linfit.training import fit
 
 
 @pytest.mark.parametrize("name", ["iris", "wine", "diabetes", "digits"])
@@ -116,9 +116,11 @@ def test_training_from_disk_equals_training_in_memory_and_holds_a_chunk(tmp_path
         split_xy(ds.X, ds.y, test_size=0.2, seed=0, stratify=True) for ds in (whole, streamed)
     ]
     mem_train, disk_train = splits[0][0], splits[1][0]
-    trained_mem, res_mem = fit(model, mem_train, splits[0][1], chunk_rows=300)
+    trained_mem = fit(model, mem_train, splits[0][1], chunk_rows=300)
+    res_mem = trained_mem.result
     tracemalloc.start()
-    trained_disk, res_disk = fit(model, disk_train, splits[1][1], chunk_rows=300)
+    trained_disk = fit(model, disk_train, splits[1][1], chunk_rows=300)
+    res_disk = trained_disk.result
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert res_mem.success and res_disk.success

@@ -23,11 +23,10 @@ from linfit.cli.options import (
     QuietOpt,
     SepOpt,
     TargetOpt,
-    load_data,
-    load_table,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.data.formats import require_dense
+from linfit.data.source import load_data, load_table
 from linfit.errors import ConvergenceWarning, DataError
 from linfit.gradcheck import check_model, random_params, random_problem
 from linfit.identities import TOLERANCE as IDENTITY_TOLERANCE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
 from pathlib import Path
@@ -16,7 +15,6 @@ from rich.table import Table
 from linfit import persist, plots
 from linfit.atomic import atomic_write
 from linfit.cli.app import app
-from linfit.cli.engine import EngineOpt, SchedulerOpt, train_on_engine
 from linfit.cli.options import (
     CacheOpt,
     ChunksizeOpt,
@@ -24,6 +22,7 @@ from linfit.cli.options import (
     DropnaOpt,
     DtypeOpt,
     EncodeOpt,
+    EngineOpt,
     FormatOpt,
     ImputeOpt,
     JsonOpt,
@@ -31,28 +30,26 @@ from linfit.cli.options import (
     OptimizerOpt,
     QuietOpt,
     RegOpt,
+    SchedulerOpt,
     SeedOpt,
     SepOpt,
     StandardizeOpt,
     TargetOpt,
     TestSizeOpt,
-    dtype_of,
-    encode_mode,
-    load_table,
-    missing_mode,
-    out_of_core_rows,
 )
 from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
 from linfit.comparison import compare_models
-from linfit.data import Dataset, load_features, load_labeled
+from linfit.data import load_features, load_labeled
 from linfit.data.formats import require_dense
+from linfit.data.source import missing_mode
 from linfit.errors import ConvergenceWarning, OptionError, quote_path
+from linfit.fitting import TrainedModel, prepare_solver
+from linfit.fitting.workflow import load_split, train_file
 from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
 from linfit.optim import OPTIMIZERS, IterationRecord, Status
 from linfit.optim.registry import DEFAULT_MAX_ITER
-from linfit.preprocess import check_test_size, split_xy
-from linfit.training import TrainedModel, check_diverged, fit, prepare_optimizer
+from linfit.preprocess import check_test_size
 
 LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or squared-hinge.")]
 MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]
@@ -121,20 +118,6 @@ def _model(
     return make_model(name, reg=reg, **given)
 
 
-def _load_split(
-    data: Path,
-    model: LinearModel,
-    test_size: float,
-    seed: int,
-    chunk_rows: int | None = None,
-    **load: Any,
-) -> tuple[Dataset, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The table and its train/test split, stratified for classifiers; with ``chunk_rows``
-    the matrix stays on disk and the split selects its rows without reading them."""
-    ds = load_table(data, chunk_rows, **load)
-    return ds, split_xy(ds.X, ds.y, test_size=test_size, seed=seed, stratify=model.is_classifier)
-
-
 @app.command(
     epilog="Example: linfit train --model svm --reg 1e-3 datasets/wine.csv --out wine.linfit"
 )
@@ -183,47 +166,25 @@ def train(
     _check_side_outputs({"--out": out, "--plot": plot, "--history": history}, data)
     estimator = _model(model, reg, loss, margin, multiclass)
     # before any data is read or a cluster started: a bad flag fails at once, in one line
-    prepare_optimizer(
-        estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter
-    )
+    prepare_solver(estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter)
     check_test_size(test_size)
     err = console(quiet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
-        if engine != "memory" or scheduler is not None:
-            unsupported = {"--chunksize": chunksize is not None, "--encode": encode != "none"}
-            trained, result, metrics, n_train, n_test = train_on_engine(
-                engine, scheduler, data, estimator, err=err, unsupported=unsupported,
-                optimizer=optimizer, standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr,
-                batch_size=batch_size, target=target, sep=sep, file_format=file_format,
-                test_size=test_size, seed=seed, missing=missing_mode(dropna, impute),
-                dtype=dtype_of(dtype),
-            )  # fmt: skip
-            where, data_path = {"engine": engine}, None
-        else:
-            chunksize = out_of_core_rows(data, chunksize, file_format)
-            ds, (X_train, y_train, X_test, y_test) = _load_split(
-                data, estimator, test_size, seed, chunksize, target=target, sep=sep,
-                file_format=file_format, encode=encode, dropna=dropna, impute=impute, dtype=dtype,
-                cache=cache,
-            )  # fmt: skip
-            title = f"training {estimator.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
-            with Progress(err, title) as progress:
-                trained, result = fit(
-                    estimator, X_train, y_train, optimizer=optimizer, standardize=standardize,
-                    feature_names=ds.feature_names, target_name=ds.target_name, gtol=tol,
-                    max_iter=max_iter, lr=lr, batch_size=batch_size, seed=seed, callback=progress,
-                    chunk_rows=chunksize,
-                )  # fmt: skip
-                check_diverged(result)  # inside: the progress table is not left on the screen
-            metrics = {
-                **trained.scores(X_train, y_train, "train"),
-                **trained.scores(X_test, y_test, "test"),
-            }
-            n_train, n_test = len(y_train), len(y_test)
-            where, data_path = _on_disk(ds.X), getattr(ds.X, "path", None)
-    summary = {**trained.summary, "metrics": metrics, "n_train": n_train, "n_test": n_test}
-    trained = dataclasses.replace(trained, summary=summary, encode=encode_mode(encode))
+        run = train_file(
+            data, estimator, engine=engine, scheduler=scheduler, test_size=test_size, seed=seed,
+            read=dict(target=target, sep=sep, file_format=file_format, encode=encode,
+                      dropna=dropna, impute=impute, dtype=dtype, cache=cache,
+                      chunk_rows=chunksize),
+            progress=lambda title: Progress(err, title), solver=optimizer,
+            standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr, batch_size=batch_size,
+        )  # fmt: skip
+    trained, result = run.trained, run.trained.result
+    summary, metrics = trained.summary, trained.summary["metrics"]
+    if run.engine == "dask":
+        where, data_path = {"engine": engine}, None
+    else:
+        where, data_path = _on_disk(run.data_on_disk), run.data_on_disk
     # drawn before anything is written, so a failure to draw leaves no model without its plot
     image = None
     if plot is not None:
@@ -301,9 +262,8 @@ def _check_side_outputs(outputs: dict[str, Path | None], *inputs: Path) -> None:
         plots.require_matplotlib("--plot")
 
 
-def _on_disk(X: Any) -> dict[str, str]:
+def _on_disk(path: Path | None) -> dict[str, str]:
     """Where the parsed binary copy of an out-of-core table is, and its size (else none)."""
-    path = getattr(X, "path", None)
     if path is None:
         return {}
     return {"data on disk": f"{path} ({path.stat().st_size / 1e6:.1f} MB)"}
@@ -481,11 +441,11 @@ def compare(
     the same problem (for baselines with another loss, e.g. one-vs-rest, it is a yardstick).
     """
     estimator = _model(model, reg, loss, margin, multiclass)
-    ds, (X_train, y_train, X_test, y_test) = _load_split(
+    ds, (X_train, y_train, X_test, y_test) = load_split(
         data,
         estimator,
-        test_size,
-        seed,
+        test_size=test_size,
+        seed=seed,
         target=target,
         sep=sep,
         file_format=file_format,

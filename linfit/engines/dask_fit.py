@@ -1,11 +1,15 @@
-"""Training on a dask.distributed cluster: ``fit_dask`` is ``linfit.training.fit`` with the
-rows on the workers; the optimizer runs here, on (d + 1) K numbers."""
+"""The Dask engine: training data on a dask.distributed cluster, the solver here.
+
+``OnCluster`` is what ``linfit.fit`` uses for dask arrays: the rows stay on the workers,
+and the optimizer runs in this process on (d + 1) K numbers. ``train_on_cluster`` is
+``linfit train --engine dask``'s read, split, fit and score."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,14 +17,14 @@ from numpy.typing import DTypeLike
 
 from linfit.data import align_labels
 from linfit.data.features import Missing
+from linfit.engines.base import zeros_start
 from linfit.engines.dask_blocks import ClusterData, load_blocks
 from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
+from linfit.fitting import TrainedModel, fit
 from linfit.models import LeastSquares, LinearModel, ReLURegressor
-from linfit.optim import Callback, OptimizeResult
-from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL
-from linfit.training import TrainedModel, prepare_optimizer, run_optimizer
+from linfit.optim import Objective
 
 
 @contextlib.contextmanager
@@ -44,79 +48,58 @@ def dask_client(scheduler: str | None = None) -> Iterator[Any]:
         yield client
 
 
-def fit_dask(
-    model: LinearModel,
-    X: Any,
-    y: Any,
-    *,
-    client: Any = None,
-    optimizer: str | None = None,
-    standardize: bool = True,
-    feature_names: tuple[str, ...] | None = None,
-    target_name: str = "target",
-    gtol: float = DEFAULT_GTOL,
-    ftol: float = DEFAULT_FTOL,
-    max_iter: int | None = None,
-    lr: float | None = None,
-    batch_size: int | None = None,
-    seed: int = 0,
-    callback: Callback | None = None,
-) -> tuple[TrainedModel, OptimizeResult]:
-    """Train ``model`` on raw dask arrays ``X`` (n, d) and ``y`` (n,) on ``client``'s
-    cluster (default: the current client); same arguments and result as ``fit``."""
-    require_dask()
-    if client is None:
-        from distributed import get_client
+@dataclass(frozen=True)
+class OnCluster:
+    """The Dask engine: a :class:`ClusterData`'s scaled blocks on the workers."""
 
-        client = get_client()
-    minimizer, options = prepare_optimizer(
-        model, optimizer, lr=lr, batch_size=batch_size, seed=seed, gtol=gtol, max_iter=max_iter
-    )
-    max_iter = minimizer.default_max_iter if max_iter is None else max_iter
-    data = load_blocks(
-        client,
-        X,
-        y,
-        classify=model.is_classifier,
-        standardize=standardize,
-        target_name=target_name,
-    )
-    K = data.classes.size if data.classes is not None else 1
-    objective = cluster_objective(model, data, K)
-    result, summary = run_optimizer(
-        model,
-        minimizer,
-        objective,
-        _start(model, data, K),
-        options,
-        gtol=gtol,
-        ftol=ftol,
-        max_iter=max_iter,
-        callback=callback,
-        standardized=standardize,
-    )
-    model.check_solution(result.x, *data.first_block())
-    trained = TrainedModel(
-        model=model,
-        params=result.x,
-        feature_names=tuple(feature_names or (f"x{i}" for i in range(data.n_features))),
-        target_name=target_name,
-        scaler=data.scaler,
-        classes=data.classes,
-        summary=summary,
-        feature_means=data.raw_means,
-    )
-    return trained, result
+    data: ClusterData
+    name: str = "dask"
 
+    @classmethod
+    def prepare(
+        cls, model: LinearModel, X: Any, y: Any, *, client: Any, standardize: bool,
+        target_name: str,
+    ) -> OnCluster:  # fmt: skip
+        """Bring raw dask arrays ``X`` (n, d) and ``y`` (n,) onto ``client``'s cluster
+        (default: the current client), standardized, targets encoded."""
+        require_dask()
+        if client is None:
+            from distributed import get_client
 
-def _start(model: LinearModel, data: ClusterData, K: int) -> np.ndarray:
-    """The in-memory start: zeros for convex models; ReLU's least-squares start, solved
-    on the cluster; another model's own rule, on the first block."""
-    if model.convex:
-        return np.zeros((data.n_features + 1) * K)
-    if isinstance(model, ReLURegressor):
-        return solve_on_cluster(LeastSquares(reg=max(model.reg, 1e-8)), data, "lstsq")
-    return model.initial_params(*data.first_block())
+            client = get_client()
+        data = load_blocks(
+            client, X, y, classify=model.is_classifier, standardize=standardize,
+            target_name=target_name,
+        )  # fmt: skip
+        return cls(data)
+
+    n_samples = property(lambda self: self.data.n_samples)
+    n_features = property(lambda self: self.data.n_features)
+    scaler = property(lambda self: self.data.scaler)
+    classes = property(lambda self: self.data.classes)
+    feature_means = property(lambda self: self.data.raw_means)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.data.classes.size if self.data.classes is not None else 1
+
+    def objective(self, model: LinearModel) -> Objective:
+        return cluster_objective(model, self.data, self.n_outputs)
+
+    def start(self, model: LinearModel) -> np.ndarray:
+        """Zeros for convex models; ReLU's least-squares start, solved on the cluster;
+        another model's own rule, on the first block."""
+        if model.convex:
+            return zeros_start(model, self.n_features, self.n_outputs)
+        if isinstance(model, ReLURegressor):
+            return solve_on_cluster(LeastSquares(reg=max(model.reg, 1e-8)), self.data, "lstsq")
+        return model.initial_params(*self.data.first_block())
+
+    def least_squares(self, model: LinearModel, method: str) -> np.ndarray:
+        return solve_on_cluster(model, self.data, method)
+
+    def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
+        model.check_solution(params, *self.data.first_block())
 
 
 def cluster_scores(trained: TrainedModel, X: Any, y: Any, prefix: str, client: Any) -> dict:
@@ -163,9 +146,9 @@ def train_on_cluster(
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
     **fit_options: Any,
-) -> tuple[TrainedModel, OptimizeResult, dict, int, int]:
+) -> tuple[TrainedModel, dict, int, int]:
     """Read ``source`` (a file, glob or folder) on the cluster, hold out ``test_size`` of
-    the rows, train, and score: ``(trained, result, metrics, n_train, n_test)``.
+    the rows, train, and score: ``(trained, metrics, n_train, n_test)``.
     ``missing`` and ``dtype`` as in :func:`linfit.engines.dask_data.read_table`."""
     from linfit.engines.dask_data import read_table, split_table
 
@@ -173,10 +156,11 @@ def train_on_cluster(
         source, target=target, sep=sep, file_format=file_format, missing=missing, dtype=dtype
     )
     train, test = split_table(table, test_size, seed) if test_size > 0 else (table, None)
-    trained, result = fit_dask(
+    trained = fit(
         model,
         train.X,
         train.y,
+        engine="dask",
         client=client,
         feature_names=table.feature_names,
         target_name=table.target_name,
@@ -186,4 +170,4 @@ def train_on_cluster(
     metrics = cluster_scores(trained, train.X, train.y, "train", client)
     if test is not None:
         metrics.update(cluster_scores(trained, test.X, test.y, "test", client))
-    return trained, result, metrics, train.n_rows, 0 if test is None else test.n_rows
+    return trained, metrics, train.n_rows, 0 if test is None else test.n_rows

@@ -1,13 +1,13 @@
 """The objective of a model on data held by a cluster: each block's share computed on
 the worker that holds it with the model's own numpy methods, summed by a tree.
 
-Exactly ``linfit.chunked``'s sum: ``J = sum_b (n_b / N) J_b + reg ||W||^2``, the data
+Exactly ``linfit.engines.out_of_core``'s sum: ``J = sum_b (n_b / N) J_b + reg ||W||^2``, the data
 term of each block from ``dataclasses.replace(model, reg=0.0)`` and the penalty added once
 on the client. Per evaluation the client sends the parameters ((d + 1) K floats) and
 receives one value and gradient (or product): the data never move.
 
-sgd's mini-batches are drawn as ``linfit.chunked`` draws them (the same rows from the same
-seed): an epoch's rows are cut into groups of about a block's rows, each gathered onto
+sgd's mini-batches are drawn as ``linfit.engines.out_of_core`` draws them (the same rows
+from the same seed): an epoch's rows are cut into groups of about a block's rows, each gathered onto
 one worker from spans drawn all over the data (so data sorted by label are mixed), and a
 batch is one round trip to that worker. So an sgd epoch moves the data between workers
 once; the next group is gathered while the current one's batches run.
@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from linfit.chunked import add_penalty, add_penalty_hvp, mixed_chunks
+from linfit.engines.base import add_penalty, add_penalty_hvp
 from linfit.engines.dask_blocks import ClusterData
+from linfit.engines.out_of_core import mixed_chunks
 from linfit.models import LinearModel
 from linfit.models.base import DENSE_HESSIAN_BUDGET, shuffled_batches
 from linfit.optim import Objective
@@ -102,7 +103,7 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
 
 def mixed_groups(data: ClusterData, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """One epoch's groups of rows for sgd: each group's rows (m,) in the whole data,
-    ascending, drawn by ``linfit.chunked.mixed_chunks`` with chunks of the largest
+    ascending, drawn by ``linfit.engines.out_of_core.mixed_chunks`` with chunks of the largest
     block's rows, so from the same ``rng`` they are the rows of out-of-core chunks."""
     row_bytes = data.dtype.itemsize * data.n_features
     for group in mixed_chunks(data.n_samples, row_bytes, max(data.rows), rng):

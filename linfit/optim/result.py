@@ -13,7 +13,7 @@ DIVERGENCE_FACTOR = 10.0
 
 
 class Status(IntEnum):
-    """Why an optimizer stopped. Only GTOL is success: the gradient test held."""
+    """Why a solver stopped. Success is GTOL (the gradient test held) or CLOSED_FORM."""
 
     GTOL = 0
     FTOL = 1
@@ -24,10 +24,11 @@ class Status(IntEnum):
     NONFINITE = 5  # the name before DIVERGED covered finite blow-ups too: an alias
     NOT_POSITIVE_DEFINITE = 6
     STOPPED = 7
+    CLOSED_FORM = 8  # solved exactly (least squares), not iterated
 
     @property
     def success(self) -> bool:
-        return self is Status.GTOL
+        return self in (Status.GTOL, Status.CLOSED_FORM)
 
 
 MESSAGES: dict[Status, str] = {
@@ -56,6 +57,7 @@ MESSAGES: dict[Status, str] = {
         "use lbfgs or bfgs for this problem"
     ),
     Status.STOPPED: "stopped on request (interrupt or callback) at the last accepted point",
+    Status.CLOSED_FORM: "closed form: solved exactly, not iterated",
 }
 
 

@@ -27,11 +27,11 @@ def valid_model(path: Path) -> Path:
     """A softmax model trained on ``csv/good.csv`` (features x1, x2; classes 0, 1)."""
     from linfit import persist
     from linfit.data import load_dataset
+    from linfit.fitting import fit
     from linfit.models import make_model
-    from linfit.training import fit
 
     data = load_dataset(GOOD_CSV)
-    trained, _ = fit(
+    trained = fit(
         make_model("softmax"), data.X, data.y, feature_names=data.feature_names, target_name="y"
     )
     persist.save(trained, path)

@@ -1,4 +1,4 @@
-"""Objectives as sums over row chunks: the seam for data larger than memory.
+"""The out-of-core engine: objectives as sums over row chunks, for data larger than memory.
 
 Every linfit objective is a mean over samples plus a penalty,
 ``J = sum_c (n_c / N) J_c + reg ||W||^2`` where ``J_c`` is the data term on chunk ``c``,
@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
+from linfit.engines.base import add_penalty, add_penalty_hvp, encode_targets, zeros_start
+from linfit.errors import OptionError
 from linfit.models import LinearModel
 from linfit.models.base import minibatches
 from linfit.optim import Objective
@@ -57,28 +62,6 @@ def mixed_chunks(
     for start in range(0, n_blocks, per_chunk):
         starts = np.sort(order[start : start + per_chunk]) * block_rows
         yield [slice(s, min(s + block_rows, n_samples)) for s in starts.tolist()]
-
-
-def add_penalty(
-    model: LinearModel, n_features: int, params: np.ndarray, f: float, g: np.ndarray | None
-) -> tuple[float, np.ndarray | None]:
-    """``reg ||W||^2`` added once to a summed data term ``f`` and (in place) to its gradient
-    ``g`` (or None): the one place a sum over chunks, blocks or workers adds the penalty."""
-    W, _ = model.unpack(params, n_features)
-    f += model.reg * float(np.dot(W.ravel(), W.ravel()))
-    if g is not None:
-        g[: W.size] += 2.0 * model.reg * W.ravel()
-    return f, g
-
-
-def add_penalty_hvp(
-    model: LinearModel, n_features: int, v: np.ndarray, out: np.ndarray
-) -> np.ndarray:
-    """The penalty's share ``2 reg V`` (W's entries, not b's) added in place to a summed
-    data-term Hessian product ``out``, which is returned."""
-    n_weights = v.size - v.size // (n_features + 1)
-    out[:n_weights] += 2.0 * model.reg * v[:n_weights]
-    return out
 
 
 def chunked_objective(
@@ -154,3 +137,62 @@ def chunked_objective(
         batches=batches,
         n_samples=n_samples,
     )
+
+
+@dataclass(frozen=True)
+class OutOfCore:
+    """Raw ``X`` (n, d) read ``chunk_rows`` rows at a time (a RowFile on disk, a memmap or
+    an array) and scaled as each chunk is read; encoded targets ``y`` (n,) in memory."""
+
+    X: Any
+    y: np.ndarray
+    chunk_rows: int
+    scaler: Scaler
+    classes: np.ndarray | None
+    feature_means: np.ndarray
+    name: str = "out of core"
+
+    @classmethod
+    def prepare(
+        cls, model: LinearModel, X: Any, y: np.ndarray, *, standardize: bool, target_name: str,
+        chunk_rows: int,
+    ) -> OutOfCore:  # fmt: skip
+        """Encode ``y`` and take the features' moments in one pass over ``X``'s chunks."""
+        if sp.issparse(X):
+            raise OptionError("chunk_rows reads a dense array or memmap by chunks, not a sparse X")
+        if chunk_rows < 1:
+            raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
+        classes, targets = encode_targets(model, y, target_name)
+        moments = Scaler.fit_chunks(X, chunk_rows)
+        scaler = moments if standardize else Scaler.identity(X.shape[1])
+        return cls(X, targets, chunk_rows, scaler, classes, moments.mean)
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def first_chunk(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first chunk's scaled rows and targets."""
+        rows = slice(0, self.chunk_rows)
+        return self.scaler.transform(np.asarray(self.X[rows])), self.y[rows]
+
+    def objective(self, model: LinearModel) -> Objective:
+        return chunked_objective(
+            model, self.X, self.y, chunk_rows=self.chunk_rows, scaler=self.scaler
+        )
+
+    def start(self, model: LinearModel) -> np.ndarray:
+        """Zeros for a convex model; another model's own rule, on the first chunk."""
+        if model.convex:
+            return zeros_start(model, self.n_features, model.n_outputs(self.y))
+        return model.initial_params(*self.first_chunk())
+
+    def least_squares(self, model: LinearModel, method: str) -> np.ndarray:
+        return model.solve(self.scaler.lazy_transform(self.X), self.y, method=method)
+
+    def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
+        model.check_solution(params, *self.first_chunk())

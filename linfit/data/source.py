@@ -1,0 +1,152 @@
+"""Where a training table is read into: memory, or a binary copy on disk, via the cache.
+
+``load_table`` is the one way the commands read a training table: whole into memory when
+it fits the memory budget, else parsed a chunk at a time into a row file on disk (kept in
+the cache, or in a temporary folder removed when the process exits), so that training
+reads it a block at a time. LIBSVM files are read whole and stay sparse.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from linfit.cache import cached, cached_on_disk
+from linfit.data import Dataset, Encode, Missing, load_dataset
+from linfit.data.formats import TEXT_FORMATS, parquet_matrix_bytes, resolve_format, text_separator
+from linfit.data.stream import DEFAULT_CHUNK_ROWS, memory_budget, stream_dataset, too_big_for_memory
+from linfit.errors import OptionError
+
+
+def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None) -> int | None:
+    """Rows per chunk to read DATA out of core: ``--chunksize`` when given, the default for
+    a CSV/TSV file bigger than the memory budget or a Parquet file whose table would be,
+    else None (read it whole; LIBSVM files are always read whole, and stay sparse)."""
+    if chunk_rows is not None:
+        return chunk_rows
+    fmt = resolve_format(data, file_format)
+    if fmt in TEXT_FORMATS and too_big_for_memory(data):
+        return DEFAULT_CHUNK_ROWS
+    if fmt == "parquet" and str(data) != "-" and parquet_matrix_bytes(data) > memory_budget():
+        return DEFAULT_CHUNK_ROWS
+    return None
+
+
+def load_table(data: Path, chunk_rows: int | None = None, **load: Any) -> Dataset:
+    """The training table in memory, or with its matrix on disk (see ``out_of_core_rows``)."""
+    chunk_rows = out_of_core_rows(data, chunk_rows, load.get("file_format"))
+    if chunk_rows is None:
+        return load_data(data, **load)
+    return data_on_disk(data, chunk_rows=chunk_rows, **load)
+
+
+def data_on_disk(
+    data: Path,
+    *,
+    chunk_rows: int,
+    target: str | None,
+    sep: str | None,
+    encode: str = "none",
+    dropna: bool = False,
+    impute: str | None = None,
+    dtype: str = "float64",
+    cache: bool = True,
+    file_format: str | None = None,
+) -> Dataset:
+    """The training table with its matrix on disk (a RowFile), parsed ``chunk_rows`` rows
+    at a time: into the cache, so a second run parses nothing, or, with the cache off or
+    unwritable, into a temporary folder removed when the process exits."""
+    fmt = resolve_format(data, file_format)
+    if fmt == "libsvm":
+        raise OptionError(
+            "--chunksize reads CSV, TSV and Parquet files a chunk at a time; a LIBSVM file "
+            "is read whole, into a sparse matrix; drop --chunksize"
+        )
+    sep = text_separator(data, fmt, sep) if fmt in TEXT_FORMATS else None
+    if encode_mode(encode) != "none":
+        raise OptionError(
+            "--encode onehot needs every category before the first row is written, so it "
+            "cannot train out of core; encode the file's columns first, or drop --chunksize"
+        )
+    options = _load_options(target, sep, encode, dropna, impute, dtype)
+
+    def stream(folder: Path) -> Dataset:
+        return stream_dataset(
+            data,
+            folder,
+            target=target,
+            sep=sep,
+            missing=options["missing"],
+            dtype=dtype_of(dtype),
+            chunk_rows=chunk_rows,
+            file_format=fmt,
+        )
+
+    dataset = cached_on_disk(data, {**options, "format": fmt}, stream) if cache else None
+    if dataset is None:
+        folder = Path(tempfile.mkdtemp(prefix="linfit-"))
+        atexit.register(shutil.rmtree, folder, True)
+        dataset = stream(folder)
+    return dataset
+
+
+def _load_options(
+    target: str | None, sep: str | None, encode: str, dropna: bool, impute: str | None, dtype: str
+) -> dict:
+    """The options that shape a parse: the loader's arguments, and the cache's key."""
+    return {
+        "target": target,
+        "sep": sep,
+        "encode": encode_mode(encode),
+        "missing": missing_mode(dropna, impute),
+        "dtype": dtype,
+    }
+
+
+def load_data(
+    data: Path,
+    *,
+    target: str | None,
+    sep: str | None,
+    encode: str = "none",
+    dropna: bool = False,
+    impute: str | None = None,
+    dtype: str = "float64",
+    cache: bool = True,
+    file_format: str | None = None,
+) -> Dataset:
+    """Read a training table as the shared options describe it, through the parsed-binary
+    cache unless ``cache`` is false (a LIBSVM file, parsed quickly, is never cached)."""
+    options = _load_options(target, sep, encode, dropna, impute, dtype)
+    fmt = resolve_format(data, file_format)
+    load = partial(load_dataset, data, **{**options, "dtype": dtype_of(dtype)}, file_format=fmt)
+    use_cache = cache and fmt != "libsvm"
+    return cached(data, {**options, "format": fmt}, load) if use_cache else load()
+
+
+def missing_mode(dropna: bool, impute: str | None) -> Missing:
+    """Map --dropna / --impute to the loader's ``missing`` argument."""
+    if dropna and impute:
+        raise OptionError("use either --dropna or --impute, not both")
+    if impute is not None and impute != "mean":
+        raise OptionError(f"--impute takes 'mean', got {impute!r}")
+    return "drop" if dropna else ("mean" if impute else "error")
+
+
+def encode_mode(encode: str) -> Encode:
+    if encode not in ("none", "onehot"):
+        raise OptionError(f"--encode takes 'none' or 'onehot', got {encode!r}")
+    return encode
+
+
+def dtype_of(name: str) -> type[np.floating]:
+    dtypes = {"float64": np.float64, "float32": np.float32}
+    if name not in dtypes:
+        raise OptionError(f"--dtype takes float64 or float32, got {name!r}")
+    return dtypes[name]

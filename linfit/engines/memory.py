@@ -1,0 +1,72 @@
+"""The in-memory engine: a dense array or a CSR matrix in this process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from linfit.engines.base import encode_targets
+from linfit.errors import OptionError
+from linfit.models import LinearModel
+from linfit.optim import Objective
+from linfit.preprocess import Scaler
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """Scaled ``X`` (n, d), dense C-ordered or CSR, and encoded targets ``y`` (n,) or (n, K)."""
+
+    X: np.ndarray | sp.csr_matrix
+    y: np.ndarray
+    scaler: Scaler
+    classes: np.ndarray | None
+    feature_means: np.ndarray
+    name: str = "memory"
+
+    @classmethod
+    def prepare(
+        cls, model: LinearModel, X: np.ndarray, y: np.ndarray, *, standardize: bool,
+        target_name: str,
+    ) -> InMemory:  # fmt: skip
+        """Encode ``y``, standardize raw ``X`` (a sparse X is scaled, not centred, and stays
+        sparse); with no standardizing, a C-ordered dense ``X`` is used as it is, uncopied."""
+        if sp.issparse(X) and not model.convex:
+            raise OptionError(
+                f"{model.describe()} starts from a dense least-squares solve, so it does not "
+                "train on sparse data yet; use least-squares, or data small enough to be "
+                "made dense"
+            )
+        classes, targets = encode_targets(model, y, target_name)
+        scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
+        if not standardize and not sp.issparse(X):
+            Xs = np.ascontiguousarray(X)  # (x - 0) / 1 is x: no copy needed
+        else:
+            Xs = scaler.transform(X)
+            Xs = Xs if sp.issparse(Xs) else np.ascontiguousarray(Xs)
+        if standardize and not sp.issparse(X):
+            means = scaler.mean
+        else:
+            means = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()  # sparse: a matrix
+        return cls(Xs, targets, scaler, classes, means)
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def objective(self, model: LinearModel) -> Objective:
+        return model.objective(self.X, self.y)
+
+    def start(self, model: LinearModel) -> np.ndarray:
+        return model.initial_params(self.X, self.y)
+
+    def least_squares(self, model: LinearModel, method: str) -> np.ndarray:
+        return model.solve(self.X, self.y, method=method)
+
+    def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
+        model.check_solution(params, self.X, self.y)

@@ -1,0 +1,208 @@
+"""``fit``: the one path from raw data to a fitted model, for every caller.
+
+The command line, the scikit-learn estimators, ``compare``, ``reproduce`` and the bench
+all train through here. ``fit`` checks the options before any work, puts the data in an
+engine (memory, out of core or a Dask cluster: standardized, targets encoded), runs the
+solver on it, refuses a diverged run, and keeps what prediction needs.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from linfit.data.stream import DEFAULT_CHUNK_ROWS
+from linfit.engines.base import Engine
+from linfit.engines.memory import InMemory
+from linfit.engines.out_of_core import OutOfCore
+from linfit.errors import ConvergenceWarning, OptionError
+from linfit.fitting.report import SGD_SMALL_DATA_ROWS, check_diverged, summarize
+from linfit.fitting.solvers import SOLVERS, Problem, Solver, get_solver
+from linfit.fitting.trained import TrainedModel
+from linfit.models import LinearModel
+from linfit.optim import Callback, OptimizeResult, Status
+from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, check_options
+
+ENGINES = ("auto", "memory", "out-of-core", "dask")
+
+
+def fit(
+    model: LinearModel,
+    X: Any,
+    y: Any,
+    *,
+    solver: str | None = None,
+    standardize: bool = True,
+    feature_names: tuple[str, ...] | None = None,
+    target_name: str = "target",
+    gtol: float = DEFAULT_GTOL,
+    ftol: float = DEFAULT_FTOL,
+    max_iter: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    callback: Callback | None = None,
+    engine: str = "auto",
+    chunk_rows: int | None = None,
+    client: Any = None,
+    flags: dict[str, str | None] | None = None,
+) -> TrainedModel:
+    """Train ``model`` on raw features ``X`` (n_samples, n_features) and targets ``y``
+    (n_samples,) (least squares also (n_samples, n_outputs)).
+
+    ``X`` may be a dense array or a sparse matrix (in memory), a matrix on disk such as
+    the RowFile of an out-of-core read (read ``chunk_rows`` rows at a time), or a dask
+    array (trained on ``client``'s cluster, default the current client); ``engine="auto"``
+    picks by that, ``"out-of-core"`` reads an array by chunks too. Classifiers take any
+    labels (encoded here, predicted back in the originals).
+
+    ``solver``: a name of ``SOLVERS``, an optimizer (default: the model's) or, for least
+    squares, a closed form (``normal``, ``pinv``, ``lstsq``). ``max_iter`` defaults to the
+    solver's own limit; ``lr`` and ``batch_size`` go to the optimizers that take them,
+    ``seed`` to those that draw random numbers (sgd's shuffles). ``flags`` names the
+    caller's options in the advice of a run that did not converge (see ``summarize``).
+
+    Returns the trained model; its ``summary`` says how training ended and ``result`` is
+    the solver's full result. Raises ``DivergenceError`` (with the result) when the
+    objective diverged, and warns ``ConvergenceWarning`` at ``max_iter``.
+    """
+    chosen, options = prepare_solver(
+        model, solver, lr=lr, batch_size=batch_size, seed=seed, gtol=gtol, max_iter=max_iter
+    )
+    data = make_engine(
+        engine, model, X, y, standardize=standardize, target_name=target_name,
+        chunk_rows=chunk_rows, client=client,
+    )  # fmt: skip
+    problem = Problem(model, data)
+    result, summary = solve(
+        problem, chosen, options, gtol=gtol, ftol=ftol, callback=callback,
+        max_iter=chosen.default_max_iter if max_iter is None else max_iter,
+        standardized=standardize, flags=flags,
+    )  # fmt: skip
+    check_diverged(result)
+    data.check_solution(model, result.x)
+    return TrainedModel(
+        model=model,
+        params=result.x,
+        feature_names=tuple(feature_names or (f"x{i}" for i in range(data.n_features))),
+        target_name=target_name,
+        scaler=data.scaler,
+        classes=data.classes,
+        summary=summary,
+        feature_means=data.feature_means,
+        result=result,
+    )
+
+
+def prepare_solver(
+    model: LinearModel,
+    solver: str | None,
+    *,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    gtol: float = DEFAULT_GTOL,
+    max_iter: int | None = None,
+) -> tuple[Solver, dict[str, Any]]:
+    """The solver (default: the model's optimizer) and its options, checked before any
+    work: a solver the model cannot use is refused, and so is ``lr`` or ``batch_size``
+    for a solver that does not take it."""
+    chosen = get_solver(solver or model.default_optimizer)
+    chosen.check_model(model)
+    options: dict[str, Any] = {}
+    for option, value in (("lr", lr), ("batch_size", batch_size)):
+        if value is None:
+            continue
+        if option not in chosen.options:
+            takers = " and ".join(n for n, s in SOLVERS.items() if option in s.options)
+            raise OptionError(
+                f"--{option.replace('_', '-')} is an option of {takers}, not {chosen.name}"
+            )
+        options[option] = value
+    check_options(options)
+    if "seed" in chosen.options:
+        options["seed"] = seed
+    if not model.differentiable:
+        options.update(chosen.nonsmooth_options)
+    for option, limit in (("--tol", gtol), ("--max-iter", max_iter)):
+        if limit is not None and not limit >= 0:
+            raise OptionError(f"{option} must be >= 0, got {limit}")
+    return chosen, options
+
+
+def make_engine(
+    engine: str,
+    model: LinearModel,
+    X: Any,
+    y: Any,
+    *,
+    standardize: bool,
+    target_name: str,
+    chunk_rows: int | None = None,
+    client: Any = None,
+) -> Engine:
+    """The engine ``engine`` holding ``X`` and ``y``; ``"auto"``: a dask array's cluster,
+    out of core for a matrix on disk or when ``chunk_rows`` is given, else memory."""
+    if engine not in ENGINES:
+        raise OptionError(f"engine takes {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "auto":
+        if _is_dask(X):
+            engine = "dask"
+        elif chunk_rows is not None or not (isinstance(X, np.ndarray) or sp.issparse(X)):
+            engine = "out-of-core"
+        else:
+            engine = "memory"
+    prepare = {"standardize": standardize, "target_name": target_name}
+    if engine == "dask":
+        from linfit.engines.dask_fit import OnCluster
+
+        return OnCluster.prepare(model, X, y, client=client, **prepare)
+    if engine == "out-of-core":
+        rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
+        return OutOfCore.prepare(model, X, y, chunk_rows=rows, **prepare)
+    return InMemory.prepare(model, X, y, **prepare)
+
+
+def _is_dask(X: Any) -> bool:
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def solve(
+    problem: Problem,
+    solver: Solver,
+    options: dict[str, Any],
+    *,
+    gtol: float,
+    ftol: float,
+    max_iter: int,
+    callback: Callback | None,
+    standardized: bool,
+    flags: dict[str, str | None] | None = None,
+) -> tuple[OptimizeResult, dict[str, Any]]:
+    """Run ``solver`` on ``problem`` from the engine's start, timed; the result and its
+    ``summarize``d form.
+
+    The optimizer's bare max_iter warning is silenced; the one that reaches the caller is
+    the summary's, which adds the advice.
+    """
+    model, data = problem.model, problem.engine
+    start = time.perf_counter()
+    x0 = np.zeros(0) if solver.closed_form else data.start(model)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        result = solver.run(
+            problem, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback, **options
+        )
+    elapsed = time.perf_counter() - start
+    small = solver.stochastic and data.n_samples < SGD_SMALL_DATA_ROWS
+    summary = summarize(
+        result, elapsed, gtol, smooth=model.differentiable, standardized=standardized,
+        rather=model.default_optimizer if small else None, flags=flags,
+    )  # fmt: skip
+    if result.status == Status.MAX_ITER:
+        warnings.warn(summary["message"], ConvergenceWarning, stacklevel=3)
+    return result, summary

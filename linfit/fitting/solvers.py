@@ -1,0 +1,117 @@
+"""Every way to find a model's parameters, by name: the optimizers and the closed forms.
+
+A solver takes a :class:`Problem` (a model and the engine holding its data) and a start
+point, and returns an :class:`~linfit.optim.OptimizeResult`. An optimizer sees only the
+objective the engine builds (f, g, Hessian products, mini-batches); a solver that needs
+the data itself (the closed forms of least squares today; dual coordinate descent next)
+asks the engine for it, and plugs in the same way: one entry in ``SOLVERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from linfit.engines.base import Engine
+from linfit.errors import CapabilityError, UnknownNameError
+from linfit.models import CLOSED_FORMS, LeastSquares, LinearModel
+from linfit.optim import OPTIMIZERS, Objective, OptimizeResult, Status
+from linfit.optim.registry import Optimizer
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A model and the engine holding its (scaled) training data."""
+
+    model: LinearModel
+    engine: Engine
+
+    @cached_property
+    def objective(self) -> Objective:
+        return self.engine.objective(self.model)
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A named way to minimize a model's objective.
+
+    ``run(problem, x0, gtol=, ftol=, max_iter=, callback=, **options)`` returns the
+    result. The flags say what a caller must check before any work: ``needs_hessian`` (a
+    model without one is refused), ``stochastic`` (it approaches the optimum only in
+    expectation), ``closed_form`` (it solves least squares exactly, ignoring the start,
+    the tolerances and the iteration limit). ``options`` are its own keyword options,
+    ``nonsmooth_options`` those it recommends when the objective has kinks.
+    """
+
+    name: str
+    run: Callable[..., OptimizeResult]
+    needs_hessian: bool = False
+    stochastic: bool = False
+    closed_form: bool = False
+    default_max_iter: int = 1
+    options: tuple[str, ...] = ()
+    nonsmooth_options: dict[str, Any] = field(default_factory=dict)
+
+    def check_model(self, model: LinearModel) -> None:
+        """Refuse, before any work, a model this solver cannot minimize."""
+        if self.needs_hessian:
+            model.require_hessian()
+        if self.closed_form and not isinstance(model, LeastSquares):
+            raise CapabilityError(
+                f"{self.name} is a closed form of least squares, not of {model.describe()}; "
+                f"use an optimizer ({', '.join(OPTIMIZERS)})"
+            )
+
+
+def optimizer_solver(name: str, optimizer: Optimizer) -> Solver:
+    """The registered optimizer ``name`` as a solver: it minimizes the engine's objective."""
+
+    def run(problem: Problem, x0: np.ndarray, **options: Any) -> OptimizeResult:
+        return optimizer(problem.objective, x0, **options)
+
+    return Solver(
+        name=name,
+        run=run,
+        needs_hessian=optimizer.needs_hessian,
+        stochastic=optimizer.stochastic,
+        default_max_iter=optimizer.default_max_iter,
+        options=optimizer.options,
+        nonsmooth_options=optimizer.nonsmooth_options,
+    )
+
+
+def closed_form_solver(method: str) -> Solver:
+    """Least squares in closed form by ``method``, reported as an optimizer's result: the
+    objective and its gradient at the solution come from one evaluation, so every solver
+    states how close to stationary its answer is."""
+
+    def run(problem: Problem, x0: np.ndarray, **ignored: Any) -> OptimizeResult:
+        params = problem.engine.least_squares(problem.model, method)
+        fun, jac = problem.objective.fun(params)
+        return OptimizeResult(
+            x=params, fun=fun, jac=jac, nit=1, nfev=1, njev=1, status=Status.CLOSED_FORM,
+            method=method,
+        )  # fmt: skip
+
+    return Solver(name=method, run=run, closed_form=True)
+
+
+def _registry() -> dict[str, Solver]:
+    solvers = {name: optimizer_solver(name, opt) for name, opt in OPTIMIZERS.items()}
+    solvers.update({method: closed_form_solver(method) for method in CLOSED_FORMS})
+    return solvers
+
+
+SOLVERS: dict[str, Solver] = _registry()
+
+
+def get_solver(name: str) -> Solver:
+    """The solver called ``name``, or an error listing the valid names."""
+    try:
+        return SOLVERS[name]
+    except KeyError:
+        raise UnknownNameError("optimizer", name, list(OPTIMIZERS)) from None

@@ -1,0 +1,142 @@
+"""``linfit.fit``, the one entry point: every solver, every engine, one result type.
+
+Oracles: numpy's ``lstsq`` on ``[X, 1]`` for least squares (an independent solver), and
+the in-memory fit for the out-of-core engine (the same objective summed by chunks).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import linfit
+from linfit.engines.memory import InMemory
+from linfit.engines.out_of_core import OutOfCore
+from linfit.errors import CapabilityError, ConvergenceWarning, DivergenceError, OptionError
+from linfit.fitting import SOLVERS, make_engine
+from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier
+from linfit.optim import OPTIMIZERS, OptimizeResult, Status
+
+
+def _regression(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(2.0, 3.0, (n, d))
+    return X, X @ rng.standard_normal(d) + 0.5 + 0.1 * rng.standard_normal(n)
+
+
+def _lstsq(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """numpy's least-squares coefficients and intercept, as ``[w, b]``."""
+    return np.linalg.lstsq(np.column_stack([X, np.ones(len(X))]), y, rcond=None)[0]
+
+
+def test_the_package_exports_fit_save_and_load_lazily(tmp_path):
+    """``import linfit`` loads no numpy; ``linfit.fit`` then trains and the file round-trips."""
+    code = "import sys, linfit; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    X, y = _regression()
+    trained = linfit.fit(LeastSquares(reg=0.0), X, y, solver="normal")
+    linfit.save(trained, tmp_path / "m.linfit")
+    loaded = linfit.load(tmp_path / "m.linfit")
+    np.testing.assert_array_equal(loaded.predict(X), trained.predict(X))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        linfit.nope  # noqa: B018
+
+
+DETERMINISTIC = [name for name, s in SOLVERS.items() if not s.stochastic]
+
+
+@pytest.mark.parametrize("solver", DETERMINISTIC)
+@pytest.mark.parametrize("standardize", [False, True])
+def test_every_solver_reaches_numpys_least_squares(solver, standardize):
+    """Each deterministic solver, closed or iterative, returns numpy's coefficients (raw
+    units) to 1e-6 relative, and the same result type with the objective and gradient."""
+    X, y = _regression()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        trained = linfit.fit(
+            LeastSquares(reg=0.0), X, y, solver=solver, standardize=standardize, gtol=1e-7,
+            ftol=0.0, max_iter=50_000,
+        )  # fmt: skip
+    W, b = trained.coefficients()
+    expected = _lstsq(X, y)
+    np.testing.assert_allclose(np.r_[W[:, 0], b], expected, rtol=1e-6, atol=1e-6)
+    result = trained.result
+    assert isinstance(result, OptimizeResult) and result.method == solver
+    f, g = LeastSquares(reg=0.0).loss_gradient(result.x, *_scaled(trained, X, y))
+    assert result.fun == pytest.approx(f, rel=1e-12)
+    np.testing.assert_allclose(result.jac, g, rtol=1e-9, atol=1e-12)
+    assert trained.summary["converged"] and trained.summary["optimizer"] == solver
+
+
+def _scaled(trained, X, y):
+    return trained.scaler.transform(X), y
+
+
+@pytest.mark.parametrize("method", CLOSED_FORMS)
+def test_closed_forms_report_as_solvers(method):
+    """A closed form is one solve: status closed_form, one iteration, the message the
+    command line has always shown, and a gradient at the solution near zero."""
+    X, y = _regression()
+    trained = linfit.fit(LeastSquares(reg=1e-3), X, y, solver=method)
+    assert trained.result.status == Status.CLOSED_FORM and trained.result.success
+    assert trained.summary["status"] == "closed_form"
+    assert trained.summary["message"] == f"closed form ({method})"
+    assert trained.result.nit == 1
+    assert trained.result.grad_norm <= 1e-10
+
+
+@pytest.mark.parametrize("method", CLOSED_FORMS)
+def test_closed_forms_refuse_other_models_before_any_work(method):
+    with pytest.raises(CapabilityError, match=f"{method} is a closed form of least squares"):
+        linfit.fit(SoftmaxClassifier(), np.zeros((4, 2)), np.array([0, 1, 0, 1]), solver=method)
+
+
+@pytest.mark.parametrize("solver", [*CLOSED_FORMS, "lbfgs", "newton"])
+def test_out_of_core_engine_gives_the_in_memory_fit(tmp_path, solver):
+    """A memmap read by chunks of 64 rows (7 chunks) gives the in-memory parameters."""
+    X, y = _regression(n=420)
+    np.save(tmp_path / "X.npy", X)
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    options = dict(solver=solver, gtol=1e-11, ftol=0.0, max_iter=5000)
+    memory = linfit.fit(LeastSquares(reg=1e-2), X, y, **options)
+    on_disk = linfit.fit(LeastSquares(reg=1e-2), X_map, y, chunk_rows=64, **options)
+    np.testing.assert_allclose(on_disk.params, memory.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(on_disk.scaler.mean, memory.scaler.mean, rtol=1e-13)
+
+
+def test_auto_picks_the_engine_by_the_data():
+    X, y = _regression(n=50)
+    model = LeastSquares()
+    options = dict(standardize=True, target_name="y")
+    assert isinstance(make_engine("auto", model, X, y, **options), InMemory)
+    chunked = make_engine("auto", model, X, y, chunk_rows=10, **options)
+    assert isinstance(chunked, OutOfCore) and chunked.chunk_rows == 10
+    with pytest.raises(OptionError, match="engine takes auto, memory, out-of-core, dask"):
+        make_engine("gpu", model, X, y, **options)
+
+
+def test_memory_engine_without_standardizing_does_not_copy_x():
+    X, y = _regression(n=50)
+    engine = make_engine("memory", LeastSquares(), X, y, standardize=False, target_name="y")
+    assert engine.X is X
+
+
+def test_a_diverged_fit_raises_with_its_result():
+    """gd with a step far too long on raw features: fit refuses to return a model, and the
+    error carries the run (status DIVERGED, its history) for whoever wants to look."""
+    X, y = _regression()
+    with pytest.raises(DivergenceError, match="diverged") as caught:
+        linfit.fit(LeastSquares(), X * 100, y, solver="gd", lr=10.0, standardize=False)
+    assert caught.value.result.status == Status.DIVERGED
+    assert len(caught.value.result.history) >= 1
+
+
+def test_solvers_hold_every_optimizer_and_the_closed_forms():
+    assert set(SOLVERS) == set(OPTIMIZERS) | set(CLOSED_FORMS)
+    assert all(SOLVERS[m].closed_form for m in CLOSED_FORMS)
+    assert not any(SOLVERS[o].closed_form for o in OPTIMIZERS)
