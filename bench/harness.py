@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from linfit.atomic import atomic_write
+from linfit.storage.atomic import atomic_write
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import pandas as pd
 import linfit.data.load as loader
 from bench.external import csv_readers, missing
 from bench.harness import Row, best_time, interleaved_times, median_ratio, timed
-from linfit.cache import cached
 from linfit.data import load_dataset
-from linfit.datasets import write_synthetic
+from linfit.data.bundled import write_synthetic
+from linfit.storage.cache import cached
 
 SCRIPT = """
 import sys, pandas as pd

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench.harness import Row, timed
-from linfit.datasets import write_synthetic
+from linfit.data.bundled import write_synthetic
 
 CHUNK_ROWS = 65_536
 RSS_LIMIT = 1 << 30

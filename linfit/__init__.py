@@ -27,8 +27,8 @@ _EXPORTS = {
     "fit": "linfit.fitting",
     "SOLVERS": "linfit.fitting",
     "TrainedModel": "linfit.fitting",
-    "load": "linfit.persist",
-    "save": "linfit.persist",
+    "load": "linfit.storage.persist",
+    "save": "linfit.storage.persist",
 }
 
 __all__ = ["SOLVERS", "TrainedModel", "__version__", "fit", "load", "save"]

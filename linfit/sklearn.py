@@ -32,7 +32,6 @@ from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from linfit import persist
 from linfit.errors import ConvergenceWarning, LinfitError
 from linfit.fitting import TrainedModel, fit
 from linfit.models import LeastSquares as _LeastSquaresModel
@@ -41,6 +40,7 @@ from linfit.models import LinearSVM as _LinearSVMModel
 from linfit.models import ReLURegressor as _ReLUModel
 from linfit.models import SoftmaxClassifier as _SoftmaxModel
 from linfit.optim import OPTIMIZERS
+from linfit.storage import persist
 
 __all__ = [
     "LeastSquaresRegressor",

@@ -3,7 +3,7 @@
 The five are the toy sets scikit-learn ships inside its package, so this needs no
 network and gives the same bytes on every machine: iris, wine and breast_cancer
 (labels written as class names), digits (labels 0-9) and diabetes (a float target).
-See ``linfit.datasets``.
+See ``linfit.data.bundled``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from linfit.datasets import write_bundled
+from linfit.data.bundled import write_bundled
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -122,7 +122,7 @@ def scipy_minimum(
 
 
 def central_difference_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Plain second-order central difference, written independently of linfit.gradcheck."""
+    """Plain second-order central difference, written independently of linfit.checks.gradcheck."""
     g = np.empty_like(x)
     for i in range(x.size):
         step = h * max(1.0, abs(x[i]))

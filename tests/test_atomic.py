@@ -1,4 +1,4 @@
-"""Contracts of linfit.atomic: a reader sees the old file or the whole new one, never a mess."""
+"""linfit.storage.atomic: a reader sees the old file or the whole new one, never a mess."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import IO, Any
 
 import pytest
 
-import linfit.atomic as atomic_module
-from linfit.atomic import atomic_open, atomic_write, check_target
+import linfit.storage.atomic as atomic_module
 from linfit.errors import LinfitError, OptionError, OutputError
+from linfit.storage.atomic import atomic_open, atomic_write, check_target
 
 
 def names(folder: Path) -> list[str]:

@@ -41,7 +41,7 @@ import pandas as pd
 import pytest
 from cli_helpers import assert_one_error_line, checksums, invoke, json_stdout, run
 
-from linfit import persist
+from linfit.storage import persist
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 MANIFEST = json.loads((CORPUS / "cases.json").read_text(encoding="utf-8"))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from cli_helpers import IRIS, invoke
 
-from linfit import cache
 from linfit.data import load_dataset
+from linfit.storage import cache
 
 
 @pytest.fixture

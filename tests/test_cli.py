@@ -34,12 +34,13 @@ from cli_helpers import (
 from sklearn.metrics import r2_score
 from typer.main import get_command
 
-from linfit import __version__, persist
+from linfit import __version__
 from linfit.cli import app
 from linfit.data import load_dataset
 from linfit.fitting import fit
 from linfit.models import LeastSquares, make_model
 from linfit.preprocess import split_xy
+from linfit.storage import persist
 
 COMMANDS = (
     "train",

@@ -18,12 +18,12 @@ import pytest
 from cli_helpers import DIABETES, IRIS, assert_one_error_line, checksums, run
 from typer.main import get_command
 
-from linfit import persist
 from linfit.cli import app
 from linfit.data import load_dataset
 from linfit.errors import DivergenceError
 from linfit.fitting import fit
 from linfit.models import make_model
+from linfit.storage import persist
 
 
 @pytest.fixture(scope="module")

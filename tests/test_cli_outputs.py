@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from cli_helpers import IRIS, assert_one_error_line, checksums, invoke, json_stdout
 
-from linfit import persist
+from linfit.storage import persist
 
 
 def _train(tmp_path, data, *extra, out="m.linfit", ok=True):

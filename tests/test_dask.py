@@ -18,7 +18,7 @@ pytest.importorskip("dask.dataframe")
 from cli_helpers import IRIS, invoke, json_stdout  # noqa: E402
 from core_problems import data_for  # noqa: E402
 
-from linfit import optional, persist  # noqa: E402
+from linfit import optional  # noqa: E402
 from linfit.engines import out_of_core  # noqa: E402
 from linfit.engines.dask_blocks import load_blocks  # noqa: E402
 from linfit.engines.dask_data import read_table  # noqa: E402
@@ -32,6 +32,7 @@ from linfit.optim import OPTIMIZERS  # noqa: E402
 from linfit.optim.sgd import calibrate_step  # noqa: E402
 from linfit.optional import MissingExtraError  # noqa: E402
 from linfit.preprocess import Scaler  # noqa: E402
+from linfit.storage import persist  # noqa: E402
 
 REG = 0.05
 

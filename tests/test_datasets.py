@@ -10,10 +10,10 @@ import pytest
 import sklearn.datasets
 from cli_helpers import DATASETS, invoke, json_stdout
 
-from linfit import datasets as ds_module
-from linfit.datasets import BUNDLED, write_bundled, write_synthetic
+from linfit.data import bundled as ds_module
+from linfit.data.bundled import BUNDLED, write_bundled, write_synthetic
 from linfit.errors import OptionError
-from linfit.solve_ls import solve_least_squares
+from linfit.fitting.solve_ls import solve_least_squares
 
 
 def test_make_datasets_regenerates_the_committed_files_byte_for_byte(tmp_path):

@@ -19,11 +19,11 @@ import scipy.sparse as sp
 from cli_helpers import DIABETES, IRIS, WINE, assert_one_error_line, invoke, json_stdout
 from sklearn.datasets import dump_svmlight_file
 
-from linfit import persist
 from linfit.data import formats as formats_module
 from linfit.data import load_dataset, load_features, load_labeled
 from linfit.data.formats import resolve_format
 from linfit.data.stream import stream_dataset
+from linfit.storage import persist
 
 SAME = 1e-12
 

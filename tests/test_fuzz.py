@@ -1,13 +1,13 @@
 """Property-based fuzzing of the two loaders that read untrusted files.
 
-The CSV loaders (``linfit.data``) and the model-file loader (``linfit.persist.load``) get
+The CSV loaders (``linfit.data``) and the model-file loader (``linfit.storage.persist.load``) get
 arbitrary bytes, near-CSV text and damaged model files. The property is the same for
 both: each call ends in a valid result or in linfit's own error (a ``LinfitError``
 subclass, one line), never another exception. A valid result is then *used*: a dataset
 must be finite and consistent, and a model that loads must predict on a matrix of the
 right width, so a file that loads but would crash later is a failure too.
 
-``tests/test_data.py`` and ``tests/test_modelfile.py`` fuzz the lower layers (read_table,
+``tests/test_data.py`` and ``tests/test_container.py`` fuzz the lower layers (read_table,
 read_model_file) with small budgets; this file goes through the public loaders with
 wider inputs. Sized to run in well under 30 s on 2 cores.
 """
@@ -27,11 +27,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linfit import persist
 from linfit.data import load_dataset, load_features, load_labeled
 from linfit.errors import LinfitError
 from linfit.fitting import TrainedModel, fit
 from linfit.models import make_model
+from linfit.storage import persist
 
 
 def fuzz(max_examples: int) -> settings:

@@ -1,7 +1,7 @@
 """Proof 1: every model's gradient and Hessian against finite differences, and a checker
 that can fail.
 
-``linfit.gradcheck.check_model`` is used over random shapes; independently of it, a plain
+``linfit.checks.gradcheck.check_model`` is used over random shapes; independently of it, a plain
 central difference written here checks the smooth models (so the checker is itself
 checked), and deliberately wrong models must be rejected by it.
 """
@@ -23,8 +23,8 @@ from core_problems import (
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from linfit.checks.gradcheck import H_REL, MAX_COORDS, check_model
 from linfit.errors import CapabilityError
-from linfit.gradcheck import H_REL, MAX_COORDS, check_model
 from linfit.models import ReLURegressor, SoftmaxClassifier
 from linfit.optim import minimize
 
@@ -154,7 +154,8 @@ def _smooth_models():
 )
 @pytest.mark.parametrize("reg", [0.0, 0.37])
 def test_gradient_and_hessian_match_plain_central_differences(model, reg):
-    """Independent of linfit.gradcheck: full gradient and dense Hessian by central differences.
+    """Independent of linfit.checks.gradcheck: full gradient and dense Hessian by central
+    differences.
 
     Step 1e-5: truncation ~ h^2 |f'''| ~ 1e-10, rounding ~ eps |f| / h ~ 1e-11, both far
     below the 1e-6 bar. Differentiable models only (their gradient has no kinks; the

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from cli_helpers import invoke, json_stdout
 
-from linfit import identities
-from linfit.identities import IDENTITIES, TOLERANCE, Identity, check_identities, jacobian
+from linfit.checks import identities
+from linfit.checks.identities import IDENTITIES, TOLERANCE, Identity, check_identities, jacobian
 from linfit.models import LinearModel, LinearSVM, ReLURegressor, SoftmaxClassifier
 
 # The rows that check a model's gradient: the formula written out in identities.py against

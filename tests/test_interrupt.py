@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from linfit import persist
-from linfit.datasets import write_synthetic
+from linfit.data.bundled import write_synthetic
+from linfit.storage import persist
 
 
 def test_sigint_saves_the_last_point_marked_not_converged_and_exits_130(tmp_path):

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from cli_helpers import assert_one_error_line, invoke, json_stdout
 
-from linfit import persist
 from linfit.errors import SolverError
 from linfit.fitting import TrainedModel, fit
+from linfit.fitting.solve_ls import solve_least_squares
 from linfit.models import make_model
-from linfit.solve_ls import solve_least_squares
+from linfit.storage import persist
 
 SCALE = 1e12
 

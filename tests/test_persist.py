@@ -1,4 +1,4 @@
-"""Contracts of linfit.persist: every field round-trips, and every tampered field is refused."""
+"""linfit.storage.persist: every field round-trips, and every tampered field is refused."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from linfit import persist
 from linfit.errors import ModelFileError
 from linfit.fitting import TrainedModel, fit
-from linfit.modelfile import read_model_file, write_model_file
 from linfit.models import make_model
+from linfit.storage import persist
+from linfit.storage.container import read_model_file, write_model_file
 
 RNG = np.random.default_rng(0)
 CODES = np.arange(60) % 3

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from cli_helpers import DIABETES, IRIS, assert_one_error_line, invoke, json_stdout
 
-from linfit import plots
 from linfit.data import load_dataset
+from linfit.evaluation import plots
 from linfit.fitting import fit
 from linfit.models import make_model
 from linfit.optim import IterationRecord

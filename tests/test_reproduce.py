@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from cli_helpers import invoke, json_stdout
 
-import linfit.reproduce as reproduce_module
-from linfit.comparison import Row
-from linfit.datasets import BUNDLED
+import linfit.evaluation.reproduce as reproduce_module
+from linfit.data.bundled import BUNDLED
+from linfit.evaluation.comparison import Row
+from linfit.evaluation.reproduce import Verdict, reproduce, to_markdown
 from linfit.models import LeastSquares, ReLURegressor
 from linfit.optim import OPTIMIZERS
-from linfit.reproduce import Verdict, reproduce, to_markdown
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 

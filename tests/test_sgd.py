@@ -14,9 +14,9 @@ import pytest
 from cli_helpers import IRIS, invoke, json_stdout
 from core_problems import data_for, model_cases, scipy_minimum
 
-from linfit.comparison import compare_models
 from linfit.engines.out_of_core import chunked_objective
 from linfit.errors import CapabilityError, ConvergenceWarning, OptionError
+from linfit.evaluation.comparison import compare_models
 from linfit.fitting import fit
 from linfit.models import LeastSquares, LinearSVM, SoftmaxClassifier
 from linfit.optim import OPTIMIZERS, Objective, Status, minimize

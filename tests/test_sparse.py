@@ -16,10 +16,10 @@ import scipy.sparse as sp
 from cli_helpers import assert_one_error_line, invoke, json_stdout
 from sklearn.datasets import dump_svmlight_file
 
-from linfit import persist
 from linfit.fitting import fit
 from linfit.models import LinearSVM, make_model
 from linfit.preprocess import Scaler, split_xy
+from linfit.storage import persist
 
 MODELS = [
     make_model("softmax", reg=1e-3),

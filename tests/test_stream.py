@@ -17,10 +17,10 @@ from linfit.data.rowfile import RowFile, RowWriter
 from linfit.data.stream import stream_dataset
 from linfit.errors import DataError, OptionError
 from linfit.fitting import fit
+from linfit.fitting.solve_ls import solve_least_squares
 from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier, base
 from linfit.models.least_squares import tsqr
 from linfit.preprocess import split_xy
-from linfit.solve_ls import solve_least_squares
 
 
 @pytest.mark.parametrize("name", ["iris", "wine", "diabetes", "digits"])

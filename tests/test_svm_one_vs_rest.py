@@ -7,10 +7,10 @@ import pytest
 import scipy.optimize
 from cli_helpers import IRIS, invoke
 
-from linfit import persist
-from linfit.gradcheck import check_model, random_problem
+from linfit.checks.gradcheck import check_model, random_problem
 from linfit.models import LinearSVM
 from linfit.optim import minimize
+from linfit.storage import persist
 
 
 def _loop_loss(S: np.ndarray, y: np.ndarray, squared: bool, margin: float = 1.0) -> float:

@@ -10,6 +10,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from linfit.checks.gradcheck import check_model, random_params, random_problem
+from linfit.checks.identities import TOLERANCE as IDENTITY_TOLERANCE
+from linfit.checks.identities import check_identities
 from linfit.cli.app import app
 from linfit.cli.options import (
     CacheOpt,
@@ -28,12 +31,9 @@ from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.data.formats import require_dense
 from linfit.data.source import load_data, load_table
 from linfit.errors import ConvergenceWarning, DataError
-from linfit.gradcheck import check_model, random_params, random_problem
-from linfit.identities import TOLERANCE as IDENTITY_TOLERANCE
-from linfit.identities import check_identities
+from linfit.fitting.solve_ls import methods, solve_least_squares
 from linfit.models import MODELS, LinearModel, LinearSVM, make_model
 from linfit.preprocess import Scaler, encode_labels
-from linfit.solve_ls import methods, solve_least_squares
 
 
 def _models_to_check(name: str, reg: float) -> list[LinearModel]:

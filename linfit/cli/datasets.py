@@ -15,7 +15,7 @@ from linfit.cli.app import app
 from linfit.cli.options import JsonOpt, QuietOpt
 from linfit.cli.output import check_output, console, emit_json, fmt
 from linfit.data import load_dataset
-from linfit.datasets import BUNDLED, Task, bundled_path, write_synthetic
+from linfit.data.bundled import BUNDLED, Task, bundled_path, write_synthetic
 
 datasets = typer.Typer(
     help="The bundled datasets, and synthetic CSVs of any size.",

@@ -12,8 +12,6 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from linfit import persist, plots
-from linfit.atomic import atomic_write
 from linfit.cli.app import app
 from linfit.cli.options import (
     CacheOpt,
@@ -38,18 +36,21 @@ from linfit.cli.options import (
     TestSizeOpt,
 )
 from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
-from linfit.comparison import compare_models
 from linfit.data import load_features, load_labeled
 from linfit.data.formats import require_dense
 from linfit.data.source import missing_mode
 from linfit.errors import ConvergenceWarning, OptionError, quote_path
+from linfit.evaluation import plots
+from linfit.evaluation.comparison import compare_models
 from linfit.fitting import TrainedModel, prepare_solver
 from linfit.fitting.workflow import load_split, train_file
-from linfit.modelfile import looks_like_model_file
 from linfit.models import LinearModel, make_model
 from linfit.optim import OPTIMIZERS, IterationRecord, Status
 from linfit.optim.registry import DEFAULT_MAX_ITER
 from linfit.preprocess import check_test_size
+from linfit.storage import persist
+from linfit.storage.atomic import atomic_write
+from linfit.storage.container import looks_like_model_file
 
 LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or squared-hinge.")]
 MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]

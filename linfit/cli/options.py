@@ -66,7 +66,7 @@ StandardizeOpt = Annotated[
 ]
 CacheOpt = Annotated[
     bool,
-    typer.Option(help="Reuse the parsed copy of an unchanged file (see README: the cache)."),
+    typer.Option(help="Reuse the parsed copy of an unchanged file (see docs/cache.md)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables or progress on stderr.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]

@@ -15,9 +15,9 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from linfit.atomic import check_target
 from linfit.errors import OptionError, quote_path
 from linfit.optim import IterationRecord
+from linfit.storage.atomic import check_target
 
 
 def console(quiet: bool = False) -> Console:

@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from linfit.atomic import atomic_write
 from linfit.cli.app import app
 from linfit.cli.options import JsonOpt, QuietOpt
 from linfit.cli.output import console, emit_json
-from linfit.datasets import BUNDLED
+from linfit.data.bundled import BUNDLED
 from linfit.errors import OptionError, OutputError
+from linfit.evaluation.reproduce import plot_convergence, reproduce, to_json, to_markdown
 from linfit.optional import MissingExtraError
-from linfit.reproduce import plot_convergence, reproduce, to_json, to_markdown
+from linfit.storage.atomic import atomic_write
 
 
 @app.command("reproduce", epilog="Example: linfit reproduce --out results")

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from linfit.cache import cached, cached_on_disk
 from linfit.data import Dataset, Encode, Missing, load_dataset
 from linfit.data.formats import TEXT_FORMATS, parquet_matrix_bytes, resolve_format, text_separator
 from linfit.data.stream import DEFAULT_CHUNK_ROWS, memory_budget, stream_dataset, too_big_for_memory
 from linfit.errors import OptionError
+from linfit.storage.cache import cached, cached_on_disk
 
 
 def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None) -> int | None:

@@ -11,7 +11,7 @@ encoded, how the penalty is added to summed data terms, where a convex model sta
 from __future__ import annotations
 
 import warnings
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -55,6 +55,20 @@ class Engine(Protocol):
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
         """``model.check_solution`` on (a sample of) the scaled data."""
         ...
+
+
+class RowsHere:
+    """The shape of an engine whose rows ``X`` (n, d) are in reach of this process."""
+
+    X: Any
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
 
 
 def encode_targets(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from linfit.engines.base import encode_targets
+from linfit.engines.base import RowsHere, encode_targets
 from linfit.errors import OptionError
 from linfit.models import LinearModel
 from linfit.optim import Objective
@@ -15,7 +15,7 @@ from linfit.preprocess import Scaler
 
 
 @dataclass(frozen=True)
-class InMemory:
+class InMemory(RowsHere):
     """Scaled ``X`` (n, d), dense C-ordered or CSR, and encoded targets ``y`` (n,) or (n, K)."""
 
     X: np.ndarray | sp.csr_matrix
@@ -50,14 +50,6 @@ class InMemory:
         else:
             means = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()  # sparse: a matrix
         return cls(Xs, targets, scaler, classes, means)
-
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
 
     def objective(self, model: LinearModel) -> Objective:
         return model.objective(self.X, self.y)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from linfit.engines.base import add_penalty, add_penalty_hvp, encode_targets, zeros_start
+from linfit.engines.base import RowsHere, add_penalty, add_penalty_hvp, encode_targets, zeros_start
 from linfit.errors import OptionError
 from linfit.models import LinearModel
 from linfit.models.base import minibatches
@@ -140,7 +140,7 @@ def chunked_objective(
 
 
 @dataclass(frozen=True)
-class OutOfCore:
+class OutOfCore(RowsHere):
     """Raw ``X`` (n, d) read ``chunk_rows`` rows at a time (a RowFile on disk, a memmap or
     an array) and scaled as each chunk is read; encoded targets ``y`` (n,) in memory."""
 
@@ -166,14 +166,6 @@ class OutOfCore:
         moments = Scaler.fit_chunks(X, chunk_rows)
         scaler = moments if standardize else Scaler.identity(X.shape[1])
         return cls(X, targets, chunk_rows, scaler, classes, moments.mean)
-
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
 
     def first_chunk(self) -> tuple[np.ndarray, np.ndarray]:
         """The first chunk's scaled rows and targets."""

@@ -3,7 +3,9 @@
 :mod:`~linfit.fitting.entry` turns raw data into a :class:`TrainedModel` through an engine
 (:mod:`linfit.engines`) and a solver (:mod:`~linfit.fitting.solvers`: the optimizers of
 :mod:`linfit.optim` and the closed forms of least squares); :mod:`~linfit.fitting.report`
-says how a run ended; :mod:`~linfit.fitting.trained` is the fitted model.
+says how a run ended; :mod:`~linfit.fitting.trained` is the fitted model, scored by
+:mod:`~linfit.fitting.metrics`; :mod:`~linfit.fitting.workflow` is a run on a file, and
+:mod:`~linfit.fitting.solve_ls` least squares with the diagnostics ``solve-ls`` reports.
 """
 
 from linfit.fitting.entry import ENGINES, fit, make_engine, prepare_solver

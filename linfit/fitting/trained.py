@@ -13,7 +13,7 @@ from linfit.data.labels import align_labels
 from linfit.data.stream import DEFAULT_CHUNK_ROWS
 from linfit.engines.out_of_core import row_chunks
 from linfit.errors import OptionError
-from linfit.metrics import confusion_matrix, scores
+from linfit.fitting.metrics import confusion_matrix, scores
 from linfit.models import LinearModel
 from linfit.optim import OptimizeResult
 from linfit.preprocess import Scaler

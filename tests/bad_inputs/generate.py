@@ -25,10 +25,10 @@ GOOD_CSV = HERE / "csv" / "good.csv"
 
 def valid_model(path: Path) -> Path:
     """A softmax model trained on ``csv/good.csv`` (features x1, x2; classes 0, 1)."""
-    from linfit import persist
     from linfit.data import load_dataset
     from linfit.fitting import fit
     from linfit.models import make_model
+    from linfit.storage import persist
 
     data = load_dataset(GOOD_CSV)
     trained = fit(

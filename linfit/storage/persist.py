@@ -1,6 +1,6 @@
 """Trained models to and from model files, validating every field on the way in.
 
-The container (a zip of JSON and .npy, no pickle) is ``linfit.modelfile``'s job; this
+The container (a zip of JSON and .npy, no pickle) is ``linfit.storage.container``'s job; this
 module decides what goes in it and refuses a file whose contents do not fit together.
 
 A model file holds, in ``meta.json``: ``linfit_version`` (str), ``model`` (a name in
@@ -26,9 +26,9 @@ import numpy as np
 from linfit import __version__
 from linfit.errors import LinfitError, ModelFileError, quote_path
 from linfit.fitting.trained import TrainedModel
-from linfit.modelfile import read_model_file, write_model_file
 from linfit.models import MODELS, LinearModel
 from linfit.preprocess import Scaler
+from linfit.storage.container import read_model_file, write_model_file
 
 __all__ = ["ENCODINGS", "load", "save"]
 
@@ -44,7 +44,7 @@ _META_KEYS = frozenset(
         "classes",
         "encode",
         "summary",
-        # written by linfit.modelfile
+        # written by linfit.storage.container
         "format",
         "format_version",
         "arrays",
@@ -60,7 +60,7 @@ def save(trained: TrainedModel, path: str | Path) -> None:
     Raises:
         ValueError: ``trained`` lacks ``feature_means`` or has an unknown ``encode``
             (programming errors: ``linfit.fit`` sets the first, the CLI the second).
-        OptionError, OutputError: as :func:`linfit.modelfile.write_model_file`.
+        OptionError, OutputError: as :func:`linfit.storage.container.write_model_file`.
     """
     if trained.feature_means is None:
         raise ValueError("trained.feature_means is None; models from linfit.fit() have them")

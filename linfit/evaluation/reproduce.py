@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from linfit import plots
-from linfit.comparison import Row, compare_models
 from linfit.data import load_dataset
-from linfit.datasets import BUNDLED, bundled_path
+from linfit.data.bundled import BUNDLED, bundled_path
+from linfit.evaluation import plots
+from linfit.evaluation.comparison import Row, compare_models
 from linfit.models import LeastSquares, LinearModel, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.optim import OPTIMIZERS
 from linfit.preprocess import Scaler, split_xy

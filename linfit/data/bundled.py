@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from linfit.atomic import atomic_open, check_target
 from linfit.errors import OptionError
+from linfit.storage.atomic import atomic_open, check_target
 
 Task = Literal["classification", "regression"]
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from linfit.atomic import atomic_write
 from linfit.errors import OptionError
 from linfit.optim import IterationRecord
 from linfit.optional import require
+from linfit.storage.atomic import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -10,7 +10,7 @@ import scipy.linalg
 
 from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
 from linfit.fitting import by_chunks, fit
-from linfit.metrics import r2
+from linfit.fitting.metrics import r2
 from linfit.models import CLOSED_FORMS, LeastSquares
 from linfit.models.least_squares import tsqr
 from linfit.optim import OPTIMIZERS, Status

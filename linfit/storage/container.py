@@ -22,8 +22,8 @@ from typing import IO, Any
 import numpy as np
 from numpy.lib import format as npy_format
 
-from linfit.atomic import atomic_write
 from linfit.errors import ModelFileError, quote_path
+from linfit.storage.atomic import atomic_write
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "read_model_file", "write_model_file"]
 
@@ -73,7 +73,7 @@ def _json_default(obj: object) -> Any:
 
 
 def write_model_file(path: str | Path, meta: dict, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``meta`` and ``arrays`` to ``path`` atomically (see :mod:`linfit.atomic`).
+    """Write ``meta`` and ``arrays`` to ``path`` atomically (see :mod:`linfit.storage.atomic`).
 
     Args:
         path: destination; replaced only once the new file is complete and synced. An

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from linfit.baselines import fit_baselines
 from linfit.errors import ConvergenceWarning
+from linfit.evaluation.baselines import fit_baselines
 from linfit.fitting import TrainedModel, fit
 from linfit.models import LinearModel
 

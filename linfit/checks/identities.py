@@ -2,7 +2,7 @@
 
 Each identity compares a closed form (the "claim") with an independent numerical value:
 a finite-difference derivative, or the other side of an equality. Derivatives use
-``linfit.gradcheck.central_difference``. A few rows are counter-examples:
+``linfit.checks.gradcheck.central_difference``. A few rows are counter-examples:
 the notes' mistaken forms, which must *fail*; they are reported as expected failures.
 
 The SVM, softmax and ReLU rows do not check linfit's code against itself: each model's
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linfit.gradcheck import central_difference
+from linfit.checks.gradcheck import central_difference
 from linfit.models import LinearModel, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.models.least_squares import pinv_solve
 from linfit.models.softmax import softmax_inplace
