@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from linfit.errors import DataError, OptionError
+from linfit.lazy import issparse
+
+if TYPE_CHECKING:
+    from scipy.sparse import sparray, spmatrix
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Scaler:
 
     @classmethod
     def fit(cls, X: np.ndarray) -> Scaler:
-        if sp.issparse(X):
+        if issparse(X):
             return cls.fit_sparse(X)
         mean = X.mean(axis=0, dtype=np.float64)
         scale = X.std(axis=0, dtype=np.float64)
@@ -49,7 +52,7 @@ class Scaler:
         return cls(mean=mean, scale=scale)
 
     @classmethod
-    def fit_sparse(cls, X: sp.spmatrix | sp.sparray) -> Scaler:
+    def fit_sparse(cls, X: spmatrix | sparray) -> Scaler:
         """For a sparse ``X`` (n, d): scale each column by its standard deviation, but do
         not centre (``mean`` is zeros), since subtracting the means would fill in every
         zero. The deviation is exact (two passes over the stored values), as ``fit``'s."""
@@ -71,7 +74,7 @@ class Scaler:
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Scaled copy of ``X`` (n_samples, n_features), same dtype, C-contiguous; a sparse
         ``X`` gives a CSR copy, and only a scaler that does not centre can transform it."""
-        if sp.issparse(X):
+        if issparse(X):
             if np.any(self.mean != 0):
                 raise ValueError(
                     "centring would make a sparse matrix dense; fit the Scaler on sparse data "

@@ -10,9 +10,6 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from linfit.checks.gradcheck import check_model, random_params, random_problem
-from linfit.checks.identities import TOLERANCE as IDENTITY_TOLERANCE
-from linfit.checks.identities import check_identities
 from linfit.cli.app import app
 from linfit.cli.options import (
     CacheOpt,
@@ -28,10 +25,8 @@ from linfit.cli.options import (
     TargetOpt,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
-from linfit.data.formats import require_dense
-from linfit.data.source import load_data, load_table
 from linfit.errors import ConvergenceWarning, DataError
-from linfit.fitting.solve_ls import methods, solve_least_squares
+from linfit.fitting.solvers import least_squares_methods
 from linfit.models import MODELS, LinearModel, LinearSVM, make_model
 from linfit.preprocess import Scaler, encode_labels
 
@@ -75,12 +70,17 @@ def gradcheck(
     DATA is read as train reads it (--target, --sep, --encode, --dropna, --impute).
     Exits 1 when any check fails.
     """
+    from linfit.checks.gradcheck import check_model, random_params, random_problem
+
     if identities:
         _check_identities(seed, quiet, json)
         return
     rng = np.random.default_rng(seed)
     dataset = None
     if data is not None:
+        from linfit.data.formats import require_dense
+        from linfit.data.source import load_data
+
         dataset = load_data(
             data,
             target=target,
@@ -139,6 +139,9 @@ def gradcheck(
 
 
 def _check_identities(seed: int, quiet: bool, json: bool) -> None:
+    from linfit.checks.identities import TOLERANCE as IDENTITY_TOLERANCE
+    from linfit.checks.identities import check_identities
+
     results = check_identities(seed)
     table = Table(
         title=f"matrix-calculus identities (tolerance {IDENTITY_TOLERANCE:g} relative)",
@@ -186,7 +189,11 @@ def _numeric(y: np.ndarray) -> np.ndarray:
 def solve_ls(
     data: DataArg,
     method: Annotated[
-        str, typer.Option(help=f"One of: {', '.join(methods())}.", autocompletion=methods)
+        str,
+        typer.Option(
+            help=f"One of: {', '.join(least_squares_methods())}.",
+            autocompletion=least_squares_methods,
+        ),
     ] = "normal",
     reg: Annotated[float, typer.Option(help="L2 penalty on the weights (not the bias).")] = 0.0,
     standardize: Annotated[
@@ -214,6 +221,9 @@ def solve_ls(
     json: JsonOpt = False,
 ) -> None:
     """Least squares on raw features, the bias as the coefficient of a column of ones."""
+    from linfit.data.formats import require_dense
+    from linfit.data.source import load_table
+
     ds = load_table(
         data,
         chunksize,
@@ -230,6 +240,8 @@ def solve_ls(
         raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the status row says it
+        from linfit.fitting.solve_ls import solve_least_squares
+
         report = solve_least_squares(
             ds.X,
             ds.y.astype(np.float64),

@@ -14,8 +14,6 @@ from rich.table import Table
 from linfit.cli.app import app
 from linfit.cli.options import JsonOpt, QuietOpt
 from linfit.cli.output import check_output, console, emit_json, fmt
-from linfit.data import load_dataset
-from linfit.data.bundled import BUNDLED, Task, bundled_path, write_synthetic
 
 datasets = typer.Typer(
     help="The bundled datasets, and synthetic CSVs of any size.",
@@ -34,6 +32,9 @@ SeedOpt = Annotated[int, typer.Option(min=0, help="Seed: the same seed writes th
 def list_(quiet: QuietOpt = False, json: JsonOpt = False) -> None:
     """The bundled datasets with their shape and task."""
     rows = []
+    from linfit.data import load_dataset
+    from linfit.data.bundled import BUNDLED, bundled_path
+
     for dataset in BUNDLED.values():
         path = bundled_path(dataset.name)
         ds = load_dataset(path) if path.exists() else None
@@ -67,9 +68,11 @@ def _shown(path: Path) -> str:
     return path.as_posix() if relative.startswith("..") else relative
 
 
-def _write(out: Path, task: Task, quiet: bool, json: bool, **shape: int | float) -> None:
+def _write(out: Path, task: str, quiet: bool, json: bool, **shape: int | float) -> None:
     check_output(out)
     start = time.perf_counter()
+    from linfit.data.bundled import write_synthetic
+
     size = write_synthetic(out, task, **shape)
     elapsed = time.perf_counter() - start
     console(quiet).print(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -35,15 +34,18 @@ from linfit.cli.options import (
     TargetOpt,
     TestSizeOpt,
 )
-from linfit.cli.output import Progress, check_output, console, emit_json, fmt, kv_table
-from linfit.data import load_features, load_labeled
-from linfit.data.formats import require_dense
-from linfit.data.source import missing_mode
+from linfit.cli.output import (
+    Progress,
+    check_output,
+    console,
+    emit_json,
+    fmt,
+    kv_table,
+    write_csv,
+)
 from linfit.errors import ConvergenceWarning, OptionError, quote_path
 from linfit.evaluation import plots
-from linfit.evaluation.comparison import compare_models
 from linfit.fitting import TrainedModel, prepare_solver
-from linfit.fitting.workflow import load_split, train_file
 from linfit.models import LinearModel, make_model
 from linfit.optim import OPTIMIZERS, IterationRecord, Status
 from linfit.optim.registry import DEFAULT_MAX_ITER
@@ -169,6 +171,8 @@ def train(
     # before any data is read or a cluster started: a bad flag fails at once, in one line
     prepare_solver(estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter)
     check_test_size(test_size)
+    from linfit.fitting.workflow import train_file  # reading data: pandas, the cache
+
     err = console(quiet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
@@ -318,6 +322,9 @@ def predict(
     """
     if out is not None:
         check_output(out, data, model_path, what="predictions file")
+    from linfit.data import load_features
+    from linfit.data.source import missing_mode
+
     trained = persist.load(model_path)
     X = load_features(
         data,
@@ -331,23 +338,24 @@ def predict(
     )
     if proba:
         values = trained.predict_proba(X)
-        frame = pd.DataFrame(values, columns=[f"proba_{c}" for c in trained.classes])
+        header = [f"proba_{c}" for c in trained.classes]
     else:
         values = trained.predict(X)
-        frame = pd.DataFrame({"prediction": values} if values.ndim == 1 else values)
+        header = ["prediction"] if values.ndim == 1 else [str(k) for k in range(values.shape[1])]
+    columns = [values] if values.ndim == 1 else list(values.T)
     if out is not None:
         atomic_write(
-            out, lambda fh: frame.to_csv(fh, index=False), binary=False, what="predictions file"
+            out, lambda fh: write_csv(fh, header, columns), binary=False, what="predictions file"
         )
-        console(quiet).print(f"wrote {len(frame)} predictions to {out}")
+        console(quiet).print(f"wrote {len(values)} predictions to {out}")
     if json:
         emit_json(
             {"predictions": values, "model_path": str(model_path)}
             if out is None
-            else {"path": str(out), "n": len(frame)}
+            else {"path": str(out), "n": len(values)}
         )
     elif out is None:
-        frame.to_csv(typer.get_text_stream("stdout"), index=False)
+        write_csv(typer.get_text_stream("stdout"), header, columns)
 
 
 @app.command(epilog="Example: linfit evaluate model.linfit datasets/iris.csv")
@@ -364,6 +372,9 @@ def evaluate(
 ) -> None:
     """Score a saved model on labelled DATA: accuracy and confusion matrix, or R^2 and RMSE."""
     _check_side_outputs({"--plot": plot}, data, model_path)
+    from linfit.data import load_labeled
+    from linfit.data.source import missing_mode
+
     trained = persist.load(model_path)
     ds = load_labeled(
         data,
@@ -442,6 +453,10 @@ def compare(
     the same problem (for baselines with another loss, e.g. one-vs-rest, it is a yardstick).
     """
     estimator = _model(model, reg, loss, margin, multiclass)
+    from linfit.data.formats import require_dense
+    from linfit.evaluation.comparison import compare_models
+    from linfit.fitting.workflow import load_split
+
     ds, (X_train, y_train, X_test, y_test) = load_split(
         data,
         estimator,

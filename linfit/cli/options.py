@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from linfit.data.formats import FORMATS
 from linfit.models import MODELS
 from linfit.optim import OPTIMIZERS
 
@@ -44,7 +43,7 @@ FormatOpt = Annotated[
         "--format",
         help="DATA's format: csv, tsv, parquet or libsvm (default: by extension: .parquet; "
         ".svm, .libsvm, .svmlight; .tsv, .tab; else csv).",
-        autocompletion=lambda: list(FORMATS),
+        autocompletion=lambda: list(_formats()),
     ),
 ]
 EncodeOpt = Annotated[
@@ -95,3 +94,10 @@ SchedulerOpt = Annotated[
         "(default: a local cluster of one worker process per core).",
     ),
 ]
+
+
+def _formats() -> tuple[str, ...]:
+    """The data formats' names, for shell completion (the readers load pandas: not at start)."""
+    from linfit.data.formats import FORMATS
+
+    return tuple(FORMATS)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from rich.console import Console
@@ -65,6 +66,23 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def write_csv(fh: IO[str], header: list[str], columns: list[np.ndarray]) -> None:
+    """Columns (n,) each under its name, as CSV, byte for byte as pandas' ``to_csv(index=
+    False)`` writes them (the format predictions have always had), without importing pandas
+    (a third of a second, more than the rest of ``linfit predict``'s start): numbers as
+    numpy prints them (the shortest text that reads back the same value, in the column's
+    own precision), NaN as an empty field, text quoted only where it must be."""
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*(_csv_cells(column) for column in columns), strict=True))
+
+
+def _csv_cells(column: np.ndarray) -> list[str]:
+    if column.dtype.kind == "f":
+        return ["" if value != value else str(value) for value in column]  # NaN: ""
+    return [str(value) for value in column]
 
 
 def fmt(value: Any) -> str:

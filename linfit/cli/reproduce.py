@@ -12,9 +12,7 @@ from rich.markup import escape
 from linfit.cli.app import app
 from linfit.cli.options import JsonOpt, QuietOpt
 from linfit.cli.output import console, emit_json
-from linfit.data.bundled import BUNDLED
 from linfit.errors import OptionError, OutputError
-from linfit.evaluation.reproduce import plot_convergence, reproduce, to_json, to_markdown
 from linfit.optional import MissingExtraError
 from linfit.storage.atomic import atomic_write
 
@@ -36,6 +34,9 @@ def reproduce_command(
     Writes OUT/reproduce.md and OUT/reproduce.json (and OUT/plots/*.png); exits 1 when
     a linfit model trails its best baseline by more than the stated tolerance.
     """
+    from linfit.data.bundled import BUNDLED
+    from linfit.evaluation.reproduce import plot_convergence, reproduce, to_json, to_markdown
+
     unknown = sorted(set(dataset or ()) - set(BUNDLED))
     if unknown:
         raise OptionError(f"unknown dataset {unknown[0]!r}; choose from: {', '.join(BUNDLED)}")

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from linfit.engines.base import RowsHere, encode_targets
 from linfit.errors import OptionError
+from linfit.lazy import issparse
 from linfit.models import LinearModel
 from linfit.optim import Objective
 from linfit.preprocess import Scaler
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 
 @dataclass(frozen=True)
 class InMemory(RowsHere):
     """Scaled ``X`` (n, d), dense C-ordered or CSR, and encoded targets ``y`` (n,) or (n, K)."""
 
-    X: np.ndarray | sp.csr_matrix
+    X: np.ndarray | csr_matrix
     y: np.ndarray
     scaler: Scaler
     classes: np.ndarray | None
@@ -32,7 +36,7 @@ class InMemory(RowsHere):
     ) -> InMemory:  # fmt: skip
         """Encode ``y``, standardize raw ``X`` (a sparse X is scaled, not centred, and stays
         sparse); with no standardizing, a C-ordered dense ``X`` is used as it is, uncopied."""
-        if sp.issparse(X) and not model.convex:
+        if issparse(X) and not model.convex:
             raise OptionError(
                 f"{model.describe()} starts from a dense least-squares solve, so it does not "
                 "train on sparse data yet; use least-squares, or data small enough to be "
@@ -40,12 +44,12 @@ class InMemory(RowsHere):
             )
         classes, targets = encode_targets(model, y, target_name)
         scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
-        if not standardize and not sp.issparse(X):
+        if not standardize and not issparse(X):
             Xs = np.ascontiguousarray(X)  # (x - 0) / 1 is x: no copy needed
         else:
             Xs = scaler.transform(X)
-            Xs = Xs if sp.issparse(Xs) else np.ascontiguousarray(Xs)
-        if standardize and not sp.issparse(X):
+            Xs = Xs if issparse(Xs) else np.ascontiguousarray(Xs)
+        if standardize and not issparse(X):
             means = scaler.mean
         else:
             means = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()  # sparse: a matrix

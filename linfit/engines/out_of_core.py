@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from linfit.engines.base import RowsHere, add_penalty, add_penalty_hvp, encode_targets, zeros_start
 from linfit.errors import OptionError
+from linfit.lazy import issparse
 from linfit.models import LinearModel
 from linfit.models.base import minibatches
 from linfit.optim import Objective
@@ -158,7 +158,7 @@ class OutOfCore(RowsHere):
         chunk_rows: int,
     ) -> OutOfCore:  # fmt: skip
         """Encode ``y`` and take the features' moments in one pass over ``X``'s chunks."""
-        if sp.issparse(X):
+        if issparse(X):
             raise OptionError("chunk_rows reads a dense array or memmap by chunks, not a sparse X")
         if chunk_rows < 1:
             raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")

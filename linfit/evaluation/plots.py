@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from linfit.errors import OptionError
 from linfit.optim import IterationRecord
@@ -25,6 +24,7 @@ from linfit.optional import require
 from linfit.storage.atomic import atomic_write
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -199,6 +199,8 @@ def prediction_figure(actual: np.ndarray, predicted: np.ndarray, title: str) -> 
 def history_frame(history: Sequence[IterationRecord]) -> pd.DataFrame:
     """The per-iteration records as a table: one row per record (the start is row 0),
     columns nit, fun, grad_norm, step, nfev, elapsed."""
+    import pandas as pd  # on first use: a command that writes no history skips it
+
     return pd.DataFrame(
         [dataclasses.astuple(record) for record in history], columns=list(HISTORY_COLUMNS)
     )

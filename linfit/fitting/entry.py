@@ -13,9 +13,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from linfit.data.stream import DEFAULT_CHUNK_ROWS
 from linfit.engines.base import Engine
 from linfit.engines.memory import InMemory
 from linfit.engines.out_of_core import OutOfCore
@@ -23,6 +21,7 @@ from linfit.errors import ConvergenceWarning, OptionError
 from linfit.fitting.report import SGD_SMALL_DATA_ROWS, check_diverged, summarize
 from linfit.fitting.solvers import SOLVERS, Problem, Solver, get_solver
 from linfit.fitting.trained import TrainedModel
+from linfit.lazy import issparse
 from linfit.models import LinearModel
 from linfit.optim import Callback, OptimizeResult, Status
 from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, check_options
@@ -152,7 +151,7 @@ def make_engine(
     if engine == "auto":
         if _is_dask(X):
             engine = "dask"
-        elif chunk_rows is not None or not (isinstance(X, np.ndarray) or sp.issparse(X)):
+        elif chunk_rows is not None or not (isinstance(X, np.ndarray) or issparse(X)):
             engine = "out-of-core"
         else:
             engine = "memory"
@@ -162,6 +161,8 @@ def make_engine(
 
         return OnCluster.prepare(model, X, y, client=client, **prepare)
     if engine == "out-of-core":
+        from linfit.data.stream import DEFAULT_CHUNK_ROWS
+
         rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
         return OutOfCore.prepare(model, X, y, chunk_rows=rows, **prepare)
     return InMemory.prepare(model, X, y, **prepare)

@@ -6,14 +6,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
 from linfit.fitting import by_chunks, fit
 from linfit.fitting.metrics import r2
-from linfit.models import CLOSED_FORMS, LeastSquares
+from linfit.fitting.solvers import least_squares_methods
+from linfit.models import LeastSquares
 from linfit.models.least_squares import tsqr
-from linfit.optim import OPTIMIZERS, Status
+from linfit.optim import Status
 
 # The options of ``linfit solve-ls`` that the advice for an unconverged iterative fit names
 # (see ``linfit.fitting.summarize``): it chooses the optimizer with --method.
@@ -41,12 +41,6 @@ class LeastSquaresReport:
     message: str = "closed form"
 
 
-def methods() -> tuple[str, ...]:
-    """Closed forms first, then every registered optimizer but the stochastic ones, which
-    approach the solution only in expectation (solve-ls reports solutions to ~1e-10)."""
-    return CLOSED_FORMS + tuple(name for name, opt in OPTIMIZERS.items() if not opt.stochastic)
-
-
 def solve_least_squares(
     X: np.ndarray,
     y: np.ndarray,
@@ -65,8 +59,8 @@ def solve_least_squares(
     iterative fit that does not converge says why in ``message`` (with advice naming
     solve-ls's options) and warns the same (ConvergenceWarning) at max_iter.
     """
-    if method not in methods():
-        raise UnknownNameError("solve-ls method", method, methods())
+    if method not in least_squares_methods():
+        raise UnknownNameError("solve-ls method", method, least_squares_methods())
     for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
         if not value >= 0:  # checked for closed forms too, which ignore them
             raise OptionError(f"{option} must be >= 0, got {value}")
@@ -104,6 +98,8 @@ def solve_least_squares(
 def _singular_values(X: np.ndarray) -> np.ndarray:
     """Singular values of ``[X, 1]``, descending: those of the small triangle of its QR,
     taken a block of rows at a time (``tsqr``), so ``X`` may be on disk."""
+    import scipy.linalg  # on first use: a command that never solves skips it
+
     d = X.shape[1]
     R = tsqr(X, np.zeros((X.shape[0], 0)))
     return scipy.linalg.svdvals(R[: d + 1, : d + 1], check_finite=False)

@@ -109,6 +109,14 @@ def _registry() -> dict[str, Solver]:
 SOLVERS: dict[str, Solver] = _registry()
 
 
+def least_squares_methods() -> tuple[str, ...]:
+    """The solvers ``solve-ls`` offers: the closed forms first, then every registered
+    optimizer but the stochastic ones, which approach the solution only in expectation
+    (solve-ls reports solutions to ~1e-10)."""
+    return tuple(CLOSED_FORMS) + tuple(n for n, s in SOLVERS.items() if not (
+        s.stochastic or s.closed_form))  # fmt: skip
+
+
 def get_solver(name: str) -> Solver:
     """The solver called ``name``, or an error listing the valid names."""
     try:

@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from linfit.data.labels import align_labels
-from linfit.data.stream import DEFAULT_CHUNK_ROWS
 from linfit.engines.out_of_core import row_chunks
 from linfit.errors import OptionError
 from linfit.fitting.metrics import confusion_matrix, scores
+from linfit.lazy import issparse
 from linfit.models import LinearModel
 from linfit.optim import OptimizeResult
 from linfit.preprocess import Scaler
@@ -51,7 +49,7 @@ class TrainedModel:
         """``method(params, scaled X)`` for one of the model's methods, by blocks of rows
         when ``X`` is a matrix on disk. A sparse ``X`` is not scaled (centring would make
         it dense): the method gets the weights in raw units, the scaling folded in."""
-        if sp.issparse(X):
+        if issparse(X):
             return method(self.model.pack(*self.coefficients()), X)
         return by_chunks(X, lambda B: method(self.params, self.scaler.transform(B)))
 
@@ -76,6 +74,8 @@ class TrainedModel:
 
     def class_codes(self, y: np.ndarray) -> np.ndarray:
         """Codes (n,) of labels ``y`` into ``classes``; -1 for a label the model never saw."""
+        from linfit.data.labels import align_labels  # pandas: only when labels are scored
+
         return align_labels(y, self.classes)
 
     def scores(self, X: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
@@ -105,11 +105,14 @@ class TrainedModel:
 
 
 def by_chunks(
-    X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk_rows: int = DEFAULT_CHUNK_ROWS
+    X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk_rows: int | None = None
 ) -> np.ndarray:
     """``fn(X)`` for an array in memory; for a matrix on disk (a RowFile), ``fn`` over
     blocks of ``chunk_rows`` rows, concatenated, so memory holds one block of ``X``."""
     if isinstance(X, np.ndarray):
         return fn(X)
-    parts = [fn(np.asarray(X[rows])) for rows in row_chunks(X.shape[0], chunk_rows)]
+    from linfit.data.stream import DEFAULT_CHUNK_ROWS
+
+    rows_per_chunk = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
+    parts = [fn(np.asarray(X[rows])) for rows in row_chunks(X.shape[0], rows_per_chunk)]
     return np.concatenate(parts) if parts else fn(np.asarray(X[0:0]))

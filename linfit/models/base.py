@@ -46,9 +46,9 @@ from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-import scipy.sparse as sp
 
 from linfit.errors import CapabilityError, OptionError
+from linfit.lazy import issparse
 from linfit.optim.objective import MiniBatch, Objective
 
 HessianOperator = Callable[[np.ndarray], np.ndarray]
@@ -75,7 +75,7 @@ def row_blocks(X: np.ndarray) -> list[slice]:
     ``X_b.T @ G`` costs O(d) besides its stored values (measured 3.5x slower in blocks at
     d = 100,000)."""
     n_samples, n_features = X.shape
-    if sp.issparse(X):
+    if issparse(X):
         return [slice(0, n_samples)]
     rows = max(MIN_BLOCK_ROWS, BLOCK_BYTES // max(1, n_features * X.dtype.itemsize))
     return [slice(start, min(start + rows, n_samples)) for start in range(0, n_samples, rows)]
@@ -362,7 +362,7 @@ class LinearModel(ABC):
         K(K+1)/2 weighted Gram matrices, never from n_params Hessian-vector products.
         """
         self.require_hessian()
-        if sp.issparse(X):
+        if issparse(X):
             X = X.toarray()  # (n_params)^2 entries: never offered for large sparse problems
         n_samples, d = X.shape
         K = params.size // (d + 1)
@@ -416,7 +416,7 @@ class LinearModel(ABC):
         K = self.n_outputs(y)
         if dense_hessian is None:
             dense_hessian = K * K * (X.shape[1] + 1) <= DENSE_HESSIAN_BUDGET
-            dense_hessian = dense_hessian and not sp.issparse(X)
+            dense_hessian = dense_hessian and not issparse(X)
         dense = self.has_hessian and bool(dense_hessian)
         return Objective(
             fun=lambda p: self.loss_gradient(p, X, y),

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-import scipy.linalg
 
 from linfit.errors import SolverError, UnknownNameError
 from linfit.models.base import LinearModel, map_blocks, row_blocks
@@ -110,6 +109,8 @@ class LeastSquares(LinearModel):
     def solve_gram(self, n: int, A: np.ndarray, XtY: np.ndarray, Ysum: np.ndarray) -> np.ndarray:
         """The normal equations' solution (d + 1, K) from ``normal_equations``'s pieces for
         ``n`` rows, however they were summed (in one pass, or over a cluster's blocks)."""
+        import scipy.linalg  # on first use: a command that never solves skips it
+
         d = XtY.shape[0]
         # the one copy: column-major, so LAPACK factors it in place (all of this takes
         # ~1 ms at d = 200, against ~0.8 s for the sums over 1,000,000 rows)
@@ -238,6 +239,8 @@ def tsqr(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 def _qr_r(B: np.ndarray) -> np.ndarray:
     """The upper triangle (w, w) of ``B = Q R`` for ``B`` (m >= w, w); overwrites ``B`` if
     it is column-major, which scipy's LAPACK (unlike numpy's) calls without the GIL."""
+    import scipy.linalg  # on first use: a command that never solves skips it
+
     (m, w) = B.shape
     lwork, _ = scipy.linalg.lapack.dgeqrf_lwork(m, w)
     qr, _, _, info = scipy.linalg.lapack.dgeqrf(B, lwork=int(lwork), overwrite_a=True)
@@ -255,6 +258,8 @@ def pinv_solve(A: np.ndarray, Y: np.ndarray, rcond: float = PINV_RCOND) -> np.nd
     ``pinv(A) Y = V S+ U^T (Q^T Y)``, with ``Q^T Y`` applied from the Householder
     reflectors rather than from an explicit Q.
     """
+    import scipy.linalg  # on first use: a command that never solves skips it
+
     m, k = A.shape
     if m > k:
         # Q^T Y through LAPACK's ormqr: Q itself (as large as A) is never formed

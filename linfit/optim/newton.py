@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.linalg
 
 from linfit.errors import CapabilityError
 from linfit.optim.linesearch import armijo
@@ -53,6 +52,8 @@ def _solve_dense(H: np.ndarray, g: np.ndarray, max_tries: int = 12) -> np.ndarra
     tau starts at a relative 1e-12 of H's scale: this keeps directions out of exact
     null spaces (e.g. softmax's shift of all biases) without slowing convergence.
     """
+    import scipy.linalg  # on first use: a command that never solves skips it
+
     scale = max(float(np.max(np.abs(np.diag(H)))), 1e-300)
     tau = 1e-12 * scale
     identity = np.eye(H.shape[0])
