@@ -15,6 +15,10 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from linfit.cli import app
+from linfit.cli.app import load_commands
+
+# the commands load on first use; tests look at every command's parameters
+load_commands()
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 IRIS = DATASETS / "iris.csv"

@@ -70,3 +70,26 @@ def test_predictions_csv_of_several_columns_is_what_pandas_writes():
     write_csv(ours, ["0", "1", "2"], list(values.T))
     pd.DataFrame(values).to_csv(theirs, index=False)
     assert ours.getvalue() == theirs.getvalue()
+
+
+def test_the_listing_shows_each_commands_own_first_line():
+    """``linfit --help`` lists commands from a table, so as not to import them: each line
+    must be the first line of the command's help, and every command must be listed."""
+    from typer.main import get_command
+
+    from linfit.cli import app
+    from linfit.cli.app import COMMANDS, load_commands
+
+    load_commands()
+    commands = get_command(app).commands
+    assert set(commands) == set(COMMANDS)
+    for name, (_, line) in COMMANDS.items():
+        assert commands[name].help.strip().splitlines()[0] == line
+
+
+def test_help_imports_no_numpy():
+    """The listing itself needs no command module: not even numpy is loaded."""
+    code = "import sys; from linfit.cli import main; sys.argv = ['linfit', '--help']\n"
+    code += "try:\n    main()\nexcept SystemExit:\n    pass\nprint('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -2,43 +2,89 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from linfit import __version__
 from linfit.cli.output import stderr
 from linfit.errors import LinfitError
 
+# Every command, in the order of a user's work: the module that defines it, imported only
+# when the command runs or shows its own help (so that ``linfit --help`` loads no numpy),
+# and the line ``linfit --help`` lists for it, the first line of the command's help
+# (tests/test_startup.py holds each to its command's).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("modeling", "Train a model on DATA, report train/test metrics, and save it."),
+    "predict": (
+        "modeling",
+        "Predict with a saved model; DATA's columns are matched to the model's by name.",
+    ),
+    "evaluate": (
+        "modeling",
+        "Score a saved model on labelled DATA: accuracy and confusion matrix, or R^2 and RMSE.",
+    ),
+    "compare": (
+        "modeling",
+        "Train linfit's model and scikit-learn's closest ones on the same split, side by side.",
+    ),
+    "solve-ls": (
+        "check",
+        "Least squares on raw features, the bias as the coefficient of a column of ones.",
+    ),
+    "gradcheck": (
+        "check",
+        "Compare each model's gradient (and Hessian-vector product) with finite differences.",
+    ),
+    "datasets": ("datasets", "The bundled datasets, and synthetic CSVs of any size."),
+    "reproduce": (
+        "reproduce",
+        "Train every model x optimizer on every bundled dataset beside scikit-learn.",
+    ),
+}
+
+
+def load_commands(*names: str) -> None:
+    """Import the modules that register the commands ``names`` (all when none is named)."""
+    for name in names or tuple(COMMANDS):
+        importlib.import_module(f"linfit.cli.{COMMANDS[name][0]}")
+
 
 class LinfitGroup(TyperGroup):
-    """Renders every user error as one line on stderr with its exit code, and warnings likewise.
+    """Loads each command when it is used, and renders every user error as one line on
+    stderr with its exit code, and warnings likewise.
 
     Domain errors (``LinfitError``) are caught around the command; usage errors (a bad
     flag value, a missing argument) are caught around parsing, where Typer would
     otherwise draw a multi-line box.
     """
 
-    # --help lists commands in the order of a user's work, not alphabetically
-    ORDER = (
-        "train",
-        "predict",
-        "evaluate",
-        "compare",
-        "solve-ls",
-        "gradcheck",
-        "datasets",
-        "reproduce",
-    )
+    _listing = False  # True while the group's own help lists the commands
 
     def list_commands(self, ctx: Any) -> list[str]:
-        names = super().list_commands(ctx)
-        rank = {name: i for i, name in enumerate(self.ORDER)}
-        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name in self.commands or name not in COMMANDS:
+            return self.commands.get(name)
+        if self._listing:  # the listing needs a line of help, not the command's imports
+            return TyperCommand(name, help=COMMANDS[name][1])
+        load_commands(name)
+        self.commands.update(typer.main.get_command(app).commands)
+        return self.commands.get(name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
@@ -111,10 +157,6 @@ def _root(
     ] = False,
 ) -> None:
     """Train, check and compare linear models on CSV files."""
-
-
-# Importing the command modules registers their commands on ``app``.
-from linfit.cli import check, datasets, modeling, reproduce  # noqa: E402, F401
 
 
 def main() -> None:

@@ -8,17 +8,20 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
 from linfit.errors import OptionError, quote_path
-from linfit.optim import IterationRecord
 from linfit.storage.atomic import check_target
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from linfit.optim import IterationRecord
 
 
 def console(quiet: bool = False) -> Console:
@@ -45,6 +48,8 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 def _finite(value: Any) -> Any:
     """A copy with numpy values made plain and NaN/inf replaced by None, recursively."""
+    import numpy as np  # loaded by then: a result is being written
+
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
@@ -59,6 +64,8 @@ def _finite(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
+    import numpy as np  # loaded by then: a result is being written
+
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -87,6 +94,8 @@ def _csv_cells(column: np.ndarray) -> list[str]:
 
 def fmt(value: Any) -> str:
     """A value as a table cell shows it; text is escaped so rich never reads it as markup."""
+    import numpy as np  # loaded by then: a result is being written
+
     if value is None:
         return "-"
     if isinstance(value, bool):
