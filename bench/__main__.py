@@ -11,6 +11,7 @@ from bench.harness import write_reports
 from bench.ingest import ingest_and_end_to_end
 from bench.least_squares import least_squares
 from bench.out_of_core import out_of_core
+from bench.startup import startup
 
 SIZES = {
     # the workloads: minutes on 2 cores
@@ -29,7 +30,16 @@ SIZES = {
         "out_of_core": ((2_000, 10, 3), (5_000, 10, 3)),
     },
 }
-WORKLOADS = ("softmax", "floor", "float32", "svm", "least_squares", "ingest", "out_of_core")
+WORKLOADS = (
+    "softmax",
+    "floor",
+    "float32",
+    "svm",
+    "least_squares",
+    "ingest",
+    "out_of_core",
+    "startup",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "least_squares": lambda: least_squares(*sizes["least_squares"]),
         "ingest": lambda: ingest_and_end_to_end(*sizes["ingest"]),
         "out_of_core": lambda: out_of_core(*sizes["out_of_core"]),
+        "startup": startup,
     }
     for name in args.only:
         print(f"bench: {name}", file=sys.stderr, flush=True)
