@@ -21,17 +21,22 @@ anything else is CSV, as before).
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import functools
+import gzip
+import io
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from linfit.data import progress
 from linfit.data.columns import _names_list
 from linfit.data.read import (
     _COMPRESSION_EXTENSIONS,
@@ -40,6 +45,7 @@ from linfit.data.read import (
     _read_frame,
     _Source,
     _text_column,
+    tracked_file,
 )
 from linfit.errors import DataError, OptionError
 from linfit.optional import MissingExtraError, require
@@ -57,6 +63,8 @@ EXTENSIONS: dict[str, Format] = {
 TEXT_FORMATS = ("csv", "tsv")
 # A LIBSVM matrix with more cells than this is not made dense (8e8 bytes in float64).
 DENSE_CELLS = 10**8
+# The read buffer of a LIBSVM file, read a line at a time: one progress report per MB.
+LIBSVM_BUFFER_BYTES = 1 << 20
 LIBSVM_TARGET = "target"  # the name a LIBSVM file's label gets in a model file
 _INDEX_NAME = re.compile(r"f(0|[1-9][0-9]*)")
 
@@ -111,9 +119,12 @@ def read_frame(source: _Source, file_format: Format, sep: str | None) -> pd.Data
 
 
 def _read_parquet(source: _Source) -> pd.DataFrame:
-    with _parquet_errors(source):
+    # pyarrow decodes the columns on every core and says nothing meanwhile: the read is
+    # reported when it starts and when it ends, in rows.
+    with _parquet_errors(source), progress.track(source.name, None, "rows") as read:
         _check_parquet_names(source)
         frame = pd.read_parquet(source.handle(), engine="pyarrow")
+        read.update(len(frame))
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     _check_parquet_shape(source, *frame.shape)
@@ -129,15 +140,20 @@ def parquet_chunks(source: _Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
         table = pq.ParquetFile(source.handle())
         batches = table.iter_batches(batch_size=chunk_rows)
-    _check_parquet_shape(source, table.metadata.num_rows, _data_columns(table.schema_arrow))
-    while True:
-        with _parquet_errors(source):  # decoding happens here, a batch at a time
-            batch = next(batches, None)
-        if batch is None:
-            return
-        frame = batch.to_pandas()
-        frame.columns = [str(c) for c in frame.columns]
-        yield frame
+    n_rows = table.metadata.num_rows
+    _check_parquet_shape(source, n_rows, _data_columns(table.schema_arrow))
+    with progress.track(source.name, n_rows, "rows") as read:
+        done = 0
+        while True:
+            with _parquet_errors(source):  # decoding happens here, a batch at a time
+                batch = next(batches, None)
+            if batch is None:
+                return
+            frame = batch.to_pandas()
+            frame.columns = [str(c) for c in frame.columns]
+            done += len(frame)
+            read.update(done)
+            yield frame
 
 
 def parquet_matrix_bytes(path: str | Path) -> int:
@@ -201,11 +217,16 @@ def _parquet_errors(source: _Source) -> Iterator[None]:
 
 def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndarray]:
     """``(X, y)`` of a LIBSVM file: X (n, max index + 1) CSR in ``dtype``, column j holding
-    index j; y (n,) labels, int64 where every label is a whole number, else float64."""
+    index j; y (n,) labels, int64 where every label is a whole number, else float64.
+    Progress is reported in bytes of the file as stored."""
     from sklearn.datasets import load_svmlight_file
 
     try:
-        X, y = load_svmlight_file(source.handle(), dtype=dtype, zero_based=True)
+        with (
+            tracked_file(source, LIBSVM_BUFFER_BYTES) as (handle, _),
+            _svmlight_stream(source, handle) as stream,
+        ):
+            X, y = load_svmlight_file(stream, dtype=dtype, zero_based=True)
     except (OSError, ValueError) as exc:
         raise DataError(
             f"cannot read {source.name} as LIBSVM ({_one_line(str(exc))}); each line must "
@@ -225,6 +246,17 @@ def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.nda
     if whole.all() and np.abs(y).max() < 2.0**53:
         y = y.astype(np.int64)
     return X.tocsr(), y
+
+
+def _svmlight_stream(source: _Source, handle: io.BufferedReader) -> BinaryIO:
+    """``handle`` decompressed as scikit-learn decompresses the file it is given by name
+    (by its ending, ``.gz`` or ``.bz2`` as spelt, nothing else)."""
+    ending = "" if source.path is None else os.path.splitext(str(source.path))[1]
+    if ending == ".gz":
+        return gzip.GzipFile(fileobj=handle, mode="rb")
+    if ending == ".bz2":
+        return bz2.BZ2File(handle, "rb")
+    return handle
 
 
 def libsvm_training(

@@ -172,7 +172,9 @@ def _scan_named(
         return None  # the general path says which are missing
     position = {c: i for i, c in enumerate(features)}
     roles = [position.get(c, fastcsv.TARGET if c == target_name else fastcsv.SKIP) for c in columns]
-    scanned = fastcsv.scan(source.path, data_start, sep, roles, len(features), dtype)
+    scanned = fastcsv.scan(
+        source.path, data_start, sep, roles, len(features), dtype, name=source.name
+    )
     if scanned is None:
         return None
     X, text = scanned
