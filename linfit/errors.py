@@ -3,11 +3,19 @@
 The library raises these; the CLI renders each once, at the edge, as one line
 (``error: <message>``) and exit code 2. A message says what is wrong and how
 to fix it, so it can be shown to a user as it is.
+
+A message names the library's parameters in backquotes (```reg` must be ...``): a
+Python caller reads them bare (``str(error)``: "reg must be ..."), and the command line
+renders each as its own flag ("--reg must be ...") through one table (``render``).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from os import PathLike
+
+_PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
 
 def quote_path(path: str | PathLike[str]) -> str:
@@ -21,6 +29,14 @@ class LinfitError(Exception):
     """A problem the user can fix: bad input, bad option, bad model file."""
 
     exit_code: int = 2
+
+    def __str__(self) -> str:
+        return self.render({})
+
+    def render(self, names: Mapping[str, str]) -> str:
+        """The message with each backquoted parameter named as ``names`` maps it (the
+        command line's flags), else by its own name."""
+        return _PARAMETER.sub(lambda m: names.get(m[1], m[1]), super().__str__())
 
 
 class DataError(LinfitError):

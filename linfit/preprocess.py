@@ -138,7 +138,7 @@ def check_test_size(test_size: float) -> None:
     """Refuse a ``test_size`` outside [0, 1)."""
     if not 0.0 <= test_size < 1.0:
         raise OptionError(
-            f"--test-size must be in [0, 1) (0 trains on everything), got {test_size}"
+            f"`test_size` must be in [0, 1) (0 trains on everything), got {test_size}"
         )
 
 
@@ -175,7 +175,7 @@ def train_test_split(
         in_test = rank < _stratified_test_counts(counts, test_size)[codes]
         train, test = order[~in_test], order[in_test]
     if train.size == 0:
-        raise OptionError(f"--test-size {test_size} leaves no training samples; use a smaller one")
+        raise OptionError(f"`test_size` {test_size} leaves no training samples; use a smaller one")
     return np.sort(train), np.sort(test)
 
 

@@ -116,7 +116,7 @@ def test_an_evaluation_holds_about_one_chunk_of_a_memmap(tmp_path):
 
 def test_chunk_rows_below_one_is_an_option_error():
     X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
-    with pytest.raises(OptionError, match="--chunksize"):
+    with pytest.raises(OptionError, match=r"^chunk_rows must be at least 1 row"):
         fit(SoftmaxClassifier(), X, y, chunk_rows=0)
 
 

@@ -18,7 +18,7 @@ from linfit.engines.memory import InMemory
 from linfit.engines.out_of_core import OutOfCore
 from linfit.errors import CapabilityError, ConvergenceWarning, DivergenceError, OptionError
 from linfit.fitting import SOLVERS, make_engine
-from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier
+from linfit.models import CLOSED_FORMS, LeastSquares, LinearSVM, SoftmaxClassifier
 from linfit.optim import OPTIMIZERS, OptimizeResult, Status
 
 
@@ -140,3 +140,22 @@ def test_solvers_hold_every_optimizer_and_the_closed_forms():
     assert set(SOLVERS) == set(OPTIMIZERS) | set(CLOSED_FORMS)
     assert all(SOLVERS[m].closed_form for m in CLOSED_FORMS)
     assert not any(SOLVERS[o].closed_form for o in OPTIMIZERS)
+
+
+def test_errors_name_parameters_in_python_and_flags_on_the_command_line():
+    """One message, two readers: Python reads ``reg``, the command line ``--reg``; a command
+    that calls a parameter otherwise (solve-ls's --method) renders it so."""
+    from linfit.cli.app import flags_of
+
+    with pytest.raises(OptionError) as caught:
+        SoftmaxClassifier(reg=-1.0)
+    assert str(caught.value) == "reg must be a finite number >= 0, got -1.0"
+    assert caught.value.render(flags_of("train")).startswith("--reg must be")
+    with pytest.raises(OptionError) as caught:
+        linfit.fit(LeastSquares(), *_regression(n=20), solver="normal", max_iter=-1)
+    assert str(caught.value) == "max_iter must be >= 0, got -1"
+    assert caught.value.render(flags_of("solve-ls")) == "--max-iter must be >= 0, got -1"
+    with pytest.raises(CapabilityError) as caught:
+        linfit.fit(LinearSVM(), np.zeros((2, 3)), np.array([0, 1]), solver="newton")
+    assert "use solver lbfgs" in str(caught.value)
+    assert "use --method lbfgs" in caught.value.render(flags_of("solve-ls"))

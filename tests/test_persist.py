@@ -188,7 +188,7 @@ TAMPERED: dict[str, tuple[str, Edit, str]] = {
     "reg a string": ("strings", set_hyper("reg", "0.1"), "finite number"),
     "reg NaN": ("strings", set_hyper("reg", math.nan), "finite number"),
     "reg huge int": ("strings", set_hyper("reg", 10**400), "finite number"),
-    "reg negative": ("strings", set_hyper("reg", -1.0), "--reg"),
+    "reg negative": ("strings", set_hyper("reg", -1.0), "(reg must be a finite number >= 0"),
     "unknown hyper-parameter": ("strings", set_hyper("alpha", 1.0), "'alpha'"),
     "hyper-parameters a list": ("strings", set_meta("hyperparams", [0.1]), "hyper-parameters"),
     "svm variant unknown": ("ints", set_hyper("variant", "hinged"), "'squared_hinge'"),

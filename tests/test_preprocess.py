@@ -47,7 +47,7 @@ def test_split_without_strata_and_test_size_zero():
 
 @pytest.mark.parametrize("test_size", [-0.1, 1.0, 1.5])
 def test_test_size_outside_zero_one_is_an_option_error(test_size):
-    with pytest.raises(OptionError, match="--test-size"):
+    with pytest.raises(OptionError, match=r"^test_size must be in \[0, 1\)"):
         train_test_split(10, test_size, seed=0)
 
 

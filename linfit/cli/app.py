@@ -50,6 +50,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# The library's parameters as the commands' flags: an error names ``reg``, the command line
+# shows ``--reg`` (see linfit.errors). A command that calls a parameter otherwise says so.
+FLAGS = {
+    "reg": "--reg",
+    "solver": "--optimizer",
+    "gtol": "--tol",
+    "max_iter": "--max-iter",
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "test_size": "--test-size",
+    "chunk_rows": "--chunksize",
+    "engine": "--engine",
+    "scheduler": "--scheduler",
+    "encode": "--encode",
+    "dropna": "--dropna",
+    "impute": "--impute",
+    "dtype": "--dtype",
+}
+COMMAND_FLAGS = {"solve-ls": {"solver": "--method"}}
+
+
+def flags_of(command: str | None) -> dict[str, str]:
+    """The parameter-to-flag table of ``command``."""
+    return {**FLAGS, **COMMAND_FLAGS.get(command or "", {})}
+
+
 def load_commands(*names: str) -> None:
     """Import the modules that register the commands ``names`` (all when none is named)."""
     for name in names or tuple(COMMANDS):
@@ -111,7 +137,7 @@ class LinfitGroup(TyperGroup):
             try:
                 return super().invoke(ctx)
             except LinfitError as err:
-                _error_line(str(err))
+                _error_line(err.render(flags_of(ctx.invoked_subcommand)))
                 raise typer.Exit(err.exit_code) from None
             except KeyboardInterrupt:
                 stderr.print("interrupted")

@@ -65,14 +65,14 @@ def data_on_disk(
     fmt = resolve_format(data, file_format)
     if fmt == "libsvm":
         raise OptionError(
-            "--chunksize reads CSV, TSV and Parquet files a chunk at a time; a LIBSVM file "
-            "is read whole, into a sparse matrix; drop --chunksize"
+            "`chunk_rows` reads CSV, TSV and Parquet files a chunk at a time; a LIBSVM file "
+            "is read whole, into a sparse matrix; drop `chunk_rows`"
         )
     sep = text_separator(data, fmt, sep) if fmt in TEXT_FORMATS else None
     if encode_mode(encode) != "none":
         raise OptionError(
-            "--encode onehot needs every category before the first row is written, so it "
-            "cannot train out of core; encode the file's columns first, or drop --chunksize"
+            "`encode` onehot needs every category before the first row is written, so it "
+            "cannot train out of core; encode the file's columns first, or drop `chunk_rows`"
         )
     options = _load_options(target, sep, encode, dropna, impute, dtype)
 
@@ -133,20 +133,20 @@ def load_data(
 def missing_mode(dropna: bool, impute: str | None) -> Missing:
     """Map --dropna / --impute to the loader's ``missing`` argument."""
     if dropna and impute:
-        raise OptionError("use either --dropna or --impute, not both")
+        raise OptionError("use either `dropna` or `impute`, not both")
     if impute is not None and impute != "mean":
-        raise OptionError(f"--impute takes 'mean', got {impute!r}")
+        raise OptionError(f"`impute` takes 'mean', got {impute!r}")
     return "drop" if dropna else ("mean" if impute else "error")
 
 
 def encode_mode(encode: str) -> Encode:
     if encode not in ("none", "onehot"):
-        raise OptionError(f"--encode takes 'none' or 'onehot', got {encode!r}")
+        raise OptionError(f"`encode` takes 'none' or 'onehot', got {encode!r}")
     return encode
 
 
 def dtype_of(name: str) -> type[np.floating]:
     dtypes = {"float64": np.float64, "float32": np.float32}
     if name not in dtypes:
-        raise OptionError(f"--dtype takes float64 or float32, got {name!r}")
+        raise OptionError(f"`dtype` takes float64 or float32, got {name!r}")
     return dtypes[name]

@@ -74,7 +74,7 @@ def load_blocks(
     if bad:
         raise DataError(
             f"the features have {bad} missing or infinite value(s); drop the rows with "
-            "missing values (--dropna) or fill them (--impute mean), and fix infinite ones"
+            "missing values (`dropna`) or fill them (`impute` mean), and fix infinite ones"
         )
     scale = np.sqrt(m2 / n)
     scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0

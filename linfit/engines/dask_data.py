@@ -85,7 +85,7 @@ def read_table(
         separator = text_separator(files[0], fmt, sep) or ","
         frame = dd.read_csv(files, sep=separator, blocksize=blocksize)
     else:
-        raise OptionError(f"--engine dask reads CSV, TSV and Parquet files, not {fmt}")
+        raise OptionError(f"`engine` dask reads CSV, TSV and Parquet files, not {fmt}")
     columns = [str(c) for c in frame.columns]
     target_name = _resolve_target(columns, target, name)
     features = [c for c in columns if c != target_name]
@@ -94,8 +94,8 @@ def read_table(
     text = [c for c in features if frame[c].dtype.kind not in "iufb"]
     if text:
         raise DataError(
-            f"{name}: --engine dask needs numeric features, but column {text[0]!r} is "
-            f"{frame[text[0]].dtype}; encode it first, or use --engine memory --encode onehot"
+            f"{name}: `engine` dask needs numeric features, but column {text[0]!r} is "
+            f"{frame[text[0]].dtype}; encode it first, or use `engine` memory `encode` onehot"
         )
     if missing == "drop":
         frame = frame.dropna()
@@ -126,7 +126,7 @@ def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTabl
         y.compute_chunk_sizes()
         parts.append(DaskTable(X, y, table.feature_names, table.target_name))
     if parts[0].n_rows == 0:
-        raise OptionError(f"--test-size {test_size} leaves no training rows; use a smaller one")
+        raise OptionError(f"`test_size` {test_size} leaves no training rows; use a smaller one")
     return parts[0], parts[1]
 
 

@@ -161,7 +161,7 @@ class OutOfCore(RowsHere):
         if issparse(X):
             raise OptionError("chunk_rows reads a dense array or memmap by chunks, not a sparse X")
         if chunk_rows < 1:
-            raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
+            raise OptionError(f"`chunk_rows` must be at least 1 row, got {chunk_rows}")
         classes, targets = encode_targets(model, y, target_name)
         moments = Scaler.fit_chunks(X, chunk_rows)
         scaler = moments if standardize else Scaler.identity(X.shape[1])

@@ -118,16 +118,14 @@ def prepare_solver(
             continue
         if option not in chosen.options:
             takers = " and ".join(n for n, s in SOLVERS.items() if option in s.options)
-            raise OptionError(
-                f"--{option.replace('_', '-')} is an option of {takers}, not {chosen.name}"
-            )
+            raise OptionError(f"`{option}` is an option of {takers}, not {chosen.name}")
         options[option] = value
     check_options(options)
     if "seed" in chosen.options:
         options["seed"] = seed
     if not model.differentiable:
         options.update(chosen.nonsmooth_options)
-    for option, limit in (("--tol", gtol), ("--max-iter", max_iter)):
+    for option, limit in (("`gtol`", gtol), ("`max_iter`", max_iter)):
         if limit is not None and not limit >= 0:
             raise OptionError(f"{option} must be >= 0, got {limit}")
     return chosen, options

@@ -21,7 +21,7 @@ def check_diverged(result: OptimizeResult) -> None:
         error = DivergenceError(
             "training diverged (the objective became NaN or infinite, or rose more than "
             f"{DIVERGENCE_FACTOR:g} x max(1, |f0|) above its start f0), so no model was saved; "
-            "use the line search (drop --lr), a smaller --lr, or standardized features"
+            "use the line search (drop `lr`), a smaller `lr`, or standardized features"
         )
         error.result = result
         raise error

@@ -61,7 +61,7 @@ def solve_least_squares(
     """
     if method not in least_squares_methods():
         raise UnknownNameError("solve-ls method", method, least_squares_methods())
-    for option, value in (("--tol", gtol), ("--max-iter", max_iter)):
+    for option, value in (("`gtol`", gtol), ("`max_iter`", max_iter)):
         if not value >= 0:  # checked for closed forms too, which ignore them
             raise OptionError(f"{option} must be >= 0, got {value}")
     model = LeastSquares(reg=reg)

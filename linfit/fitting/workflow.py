@@ -82,12 +82,12 @@ def train_file(
     """
     read = dict(read or {})
     if engine not in FILE_ENGINES:
-        raise OptionError(f"--engine takes {' or '.join(FILE_ENGINES)}, got {engine!r}")
+        raise OptionError(f"`engine` takes {' or '.join(FILE_ENGINES)}, got {engine!r}")
     if engine == "dask":
         return _train_on_cluster(data, model, scheduler, test_size, seed, read, progress,
                                  fit_options)  # fmt: skip
     if scheduler is not None:
-        raise OptionError("--scheduler needs --engine dask")
+        raise OptionError("`scheduler` needs `engine` dask")
     # the library's choice: in memory, or out of core when the table exceeds the budget
     read["chunk_rows"] = out_of_core_rows(data, read.get("chunk_rows"), read.get("file_format"))
     ds, (X_train, y_train, X_test, y_test) = load_split(
@@ -124,12 +124,12 @@ def _train_on_cluster(
     """``train_file`` on a Dask cluster: options it cannot honour are refused before the
     cluster starts, and so is a DATA that names no file."""
     unsupported = {
-        "--chunksize": read.get("chunk_rows") is not None,
-        "--encode": read.get("encode", "none") != "none",
+        "`chunk_rows`": read.get("chunk_rows") is not None,
+        "`encode`": read.get("encode", "none") != "none",
     }
     given = [flag for flag, on in unsupported.items() if on]
     if given:
-        raise OptionError(f"{given[0]} is not supported with --engine dask")
+        raise OptionError(f"{given[0]} is not supported with `engine` dask")
     from linfit.engines.dask_data import require_dask
 
     require_dask()

@@ -196,7 +196,7 @@ class LinearModel(ABC):
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.reg) or self.reg < 0:
-            raise OptionError(f"--reg must be a finite number >= 0, got {self.reg}")
+            raise OptionError(f"`reg` must be a finite number >= 0, got {self.reg}")
 
     # ---- parameter layout -------------------------------------------------------
     @staticmethod
@@ -313,7 +313,7 @@ class LinearModel(ABC):
         if not self.has_hessian:
             raise CapabilityError(
                 f"model {self.describe()} has no Hessian (its loss is not twice "
-                "differentiable); use --optimizer lbfgs, bfgs or gd, or a squared-hinge loss"
+                "differentiable); use `solver` lbfgs, bfgs or gd, or a squared-hinge loss"
             )
 
     def describe(self) -> str:

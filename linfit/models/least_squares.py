@@ -102,7 +102,7 @@ class LeastSquares(LinearModel):
             # rank([X, 1]) <= n: singular for sure, so refuse before forming a (d+1)^2 matrix
             raise SolverError(
                 f"the normal equations are singular ({n} rows for {d + 1} unknowns, X^T X is "
-                "rank-deficient); use --method pinv or lstsq (or add --reg)"
+                "rank-deficient); use `solver` pinv or lstsq (or add `reg`)"
             )
         return self.solve_gram(n, *normal_equations(X, Y))
 
@@ -118,7 +118,7 @@ class LeastSquares(LinearModel):
         A[np.arange(d), np.arange(d)] += n * self.reg
         norm = np.linalg.norm(A, 1)
         rhs = np.vstack([XtY, Ysum])
-        hint = "use --method pinv or lstsq (or add --reg)"
+        hint = "use `solver` pinv or lstsq (or add `reg`)"
         try:
             factor = scipy.linalg.cho_factor(A, lower=False, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:

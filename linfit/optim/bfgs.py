@@ -24,7 +24,7 @@ def bfgs(run: Run, line_search: str = "strong-wolfe") -> None:
     n = run.x.size
     if n > MAX_PARAMS:
         raise OptionError(
-            f"bfgs keeps an {n} x {n} matrix, too large for {n} parameters; use --optimizer lbfgs"
+            f"bfgs keeps an {n} x {n} matrix, too large for {n} parameters; use `solver` lbfgs"
         )
     H = np.eye(n)
     first = True

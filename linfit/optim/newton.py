@@ -28,7 +28,7 @@ def newton(run: Run, dense_limit: int = DENSE_LIMIT) -> None:
     if not dense and objective.hess_operator is None:
         raise CapabilityError(
             "newton needs a Hessian, which this objective does not provide; "
-            "use --optimizer lbfgs, bfgs or gd"
+            "use `solver` lbfgs, bfgs or gd"
         )
     while run.running:
         run.nhev += 1

@@ -120,9 +120,9 @@ def check_options(options: dict[str, Any]) -> None:
     the CLI's flags): ``lr`` a positive number, ``batch_size`` at least 1 row."""
     lr, batch_size = options.get("lr"), options.get("batch_size")
     if lr is not None and not (np.isfinite(lr) and lr > 0):
-        raise OptionError(f"--lr must be a positive number, got {lr}")
+        raise OptionError(f"`lr` must be a positive number, got {lr}")
     if batch_size is not None and batch_size < 1:
-        raise OptionError(f"--batch-size must be at least 1 row, got {batch_size}")
+        raise OptionError(f"`batch_size` must be at least 1 row, got {batch_size}")
 
 
 def get_optimizer(name: str) -> Optimizer:
