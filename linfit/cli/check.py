@@ -25,6 +25,7 @@ from linfit.cli.options import (
     TargetOpt,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
+from linfit.cli.progress import read_progress
 from linfit.errors import ConvergenceWarning, DataError
 from linfit.fitting.solvers import least_squares_methods
 from linfit.models import MODELS, LinearModel, LinearSVM, make_model
@@ -81,16 +82,17 @@ def gradcheck(
         from linfit.data.formats import require_dense
         from linfit.data.source import load_data
 
-        dataset = load_data(
-            data,
-            target=target,
-            sep=sep,
-            file_format=file_format,
-            encode=encode,
-            dropna=dropna,
-            impute=impute,
-            cache=False,
-        )
+        with read_progress(quiet, json):
+            dataset = load_data(
+                data,
+                target=target,
+                sep=sep,
+                file_format=file_format,
+                encode=encode,
+                dropna=dropna,
+                impute=impute,
+                cache=False,
+            )
         require_dense(dataset.X, "gradcheck")
     reports = []
     for m in _models_to_check(model, reg):
@@ -224,17 +226,18 @@ def solve_ls(
     from linfit.data.formats import require_dense
     from linfit.data.source import load_table
 
-    ds = load_table(
-        data,
-        chunksize,
-        target=target,
-        sep=sep,
-        file_format=file_format,
-        encode=encode,
-        dropna=dropna,
-        impute=impute,
-        cache=cache,
-    )
+    with read_progress(quiet, json):
+        ds = load_table(
+            data,
+            chunksize,
+            target=target,
+            sep=sep,
+            file_format=file_format,
+            encode=encode,
+            dropna=dropna,
+            impute=impute,
+            cache=cache,
+        )
     require_dense(ds.X, "solve-ls")
     if ds.y.dtype.kind not in "iuf":
         raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")

@@ -43,6 +43,7 @@ from linfit.cli.output import (
     kv_table,
     write_csv,
 )
+from linfit.cli.progress import read_progress
 from linfit.errors import ConvergenceWarning, OptionError, quote_path
 from linfit.evaluation import plots
 from linfit.fitting import TrainedModel, prepare_solver
@@ -174,7 +175,7 @@ def train(
     from linfit.fitting.workflow import train_file  # reading data: pandas, the cache
 
     err = console(quiet)
-    with warnings.catch_warnings():
+    with read_progress(quiet, json), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
         run = train_file(
             data, estimator, engine=engine, scheduler=scheduler, test_size=test_size, seed=seed,
@@ -326,16 +327,17 @@ def predict(
     from linfit.data.source import missing_mode
 
     trained = persist.load(model_path)
-    X = load_features(
-        data,
-        trained.feature_names,
-        sep=sep,
-        file_format=file_format,
-        encode=trained.encode,
-        missing=missing_mode(False, impute),
-        fill_values=trained.feature_means,
-        remedies=("impute",),  # no --dropna: every row gets its prediction
-    )
+    with read_progress(quiet, json):
+        X = load_features(
+            data,
+            trained.feature_names,
+            sep=sep,
+            file_format=file_format,
+            encode=trained.encode,
+            missing=missing_mode(False, impute),
+            fill_values=trained.feature_means,
+            remedies=("impute",),  # no --dropna: every row gets its prediction
+        )
     if proba:
         values = trained.predict_proba(X)
         header = [f"proba_{c}" for c in trained.classes]
@@ -376,17 +378,18 @@ def evaluate(
     from linfit.data.source import missing_mode
 
     trained = persist.load(model_path)
-    ds = load_labeled(
-        data,
-        trained.feature_names,
-        trained.target_name,
-        sep=sep,
-        file_format=file_format,
-        encode=trained.encode,
-        missing=missing_mode(dropna, impute),
-        fill_values=trained.feature_means,
-        remedies=("dropna", "impute"),  # the encoding is the model's, not an option
-    )
+    with read_progress(quiet, json):
+        ds = load_labeled(
+            data,
+            trained.feature_names,
+            trained.target_name,
+            sep=sep,
+            file_format=file_format,
+            encode=trained.encode,
+            missing=missing_mode(dropna, impute),
+            fill_values=trained.feature_means,
+            remedies=("dropna", "impute"),  # the encoding is the model's, not an option
+        )
     err = console(quiet)
     metrics = trained.scores(ds.X, ds.y, "eval")
     payload: dict[str, Any] = {"metrics": metrics, "n": int(ds.y.shape[0])}
@@ -457,19 +460,20 @@ def compare(
     from linfit.evaluation.comparison import compare_models
     from linfit.fitting.workflow import load_split
 
-    ds, (X_train, y_train, X_test, y_test) = load_split(
-        data,
-        estimator,
-        test_size=test_size,
-        seed=seed,
-        target=target,
-        sep=sep,
-        file_format=file_format,
-        encode=encode,
-        dropna=dropna,
-        impute=impute,
-        cache=cache,
-    )
+    with read_progress(quiet, json):
+        ds, (X_train, y_train, X_test, y_test) = load_split(
+            data,
+            estimator,
+            test_size=test_size,
+            seed=seed,
+            target=target,
+            sep=sep,
+            file_format=file_format,
+            encode=encode,
+            dropna=dropna,
+            impute=impute,
+            cache=cache,
+        )
     require_dense(ds.X, "compare")  # scikit-learn's baselines are fitted on dense X
     results = compare_models(
         estimator,
