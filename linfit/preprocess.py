@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,41 @@ from linfit.lazy import issparse
 
 if TYPE_CHECKING:
     from scipy.sparse import sparray, spmatrix
+
+
+# (rows, column means (d,), sums of squared deviations from them (d,)) of a block of rows
+Moments = tuple[int, np.ndarray, np.ndarray]
+
+
+def block_moments(X: np.ndarray) -> Moments:
+    """The moments of a block of rows ``X`` (n, d), in float64."""
+    block = np.asarray(X, dtype=np.float64)
+    n = block.shape[0]
+    mean = block.mean(axis=0) if n else np.zeros(block.shape[1])
+    return n, mean, ((block - mean) ** 2).sum(axis=0)
+
+
+def merge_moments(parts: Iterable[Moments]) -> Moments:
+    """Blocks' moments merged in order by Chan et al.'s update, which stays exact where a
+    running sum of squares would cancel; the one merge that chunks on disk and a
+    cluster's blocks share."""
+    count, mean, m2 = 0, None, None
+    for n_b, mean_b, m2_b in parts:
+        if mean is None:
+            mean, m2 = np.zeros_like(mean_b), np.zeros_like(m2_b)
+        if n_b == 0:
+            continue
+        delta, total = mean_b - mean, count + n_b
+        mean = mean + delta * (n_b / total)
+        m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+        count = total
+    return count, mean, m2
+
+
+def _unit_if_constant(scale: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``scale`` with 1 for each constant feature (left centred, not blown up)."""
+    scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
+    return scale
 
 
 @dataclass(frozen=True)
@@ -26,9 +62,7 @@ class Scaler:
         if issparse(X):
             return cls.fit_sparse(X)
         mean = X.mean(axis=0, dtype=np.float64)
-        scale = X.std(axis=0, dtype=np.float64)
-        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
-        return cls(mean=mean, scale=scale)
+        return cls(mean=mean, scale=_unit_if_constant(X.std(axis=0, dtype=np.float64), mean))
 
     @classmethod
     def fit_chunks(cls, X: np.ndarray, chunk_rows: int) -> Scaler:
@@ -37,19 +71,17 @@ class Scaler:
         Per-chunk means and sums of squared deviations are merged with Chan et al.'s
         update, which stays exact where a running sum of squares would cancel.
         """
-        count, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
-        for start in range(0, X.shape[0], chunk_rows):
-            block = np.asarray(X[start : start + chunk_rows], dtype=np.float64)
-            n_b, mean_b = block.shape[0], block.mean(axis=0)
-            m2_b = ((block - mean_b) ** 2).sum(axis=0)
-            delta = mean_b - mean
-            total = count + n_b
-            mean = mean + delta * (n_b / total)
-            m2 = m2 + m2_b + delta**2 * (count * n_b / total)
-            count = total
-        scale = np.sqrt(m2 / count)
-        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
-        return cls(mean=mean, scale=scale)
+        starts = range(0, X.shape[0], chunk_rows)
+        return cls.from_moments(
+            merge_moments(block_moments(X[start : start + chunk_rows]) for start in starts)
+        )
+
+    @classmethod
+    def from_moments(cls, moments: Moments) -> Scaler:
+        """The scaler of data whose merged ``(rows, means, sums of squared deviations)``
+        are ``moments`` (see ``merge_moments``)."""
+        count, mean, m2 = moments
+        return cls(mean=mean, scale=_unit_if_constant(np.sqrt(m2 / count), mean))
 
     @classmethod
     def fit_sparse(cls, X: spmatrix | sparray) -> Scaler:
@@ -64,8 +96,7 @@ class Scaler:
         deviation = values - mean[X.indices]
         squares = np.bincount(X.indices, weights=deviation * deviation, minlength=d)
         scale = np.sqrt((squares + (n - present) * mean * mean) / n)
-        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
-        return cls(mean=np.zeros(d), scale=scale)
+        return cls(mean=np.zeros(d), scale=_unit_if_constant(scale, mean))
 
     @classmethod
     def identity(cls, n_features: int) -> Scaler:

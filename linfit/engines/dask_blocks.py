@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from linfit.errors import DataError
-from linfit.preprocess import Scaler, encode_labels
+from linfit.preprocess import Scaler, block_moments, encode_labels, merge_moments
 
 
 @dataclass
@@ -67,7 +67,8 @@ def load_blocks(
     raw_X = client.compute([X.to_delayed()[i, 0] for i in keep])
     raw_y = client.compute([y.to_delayed()[i] for i in keep])
     stats = client.gather(client.map(_block_stats, raw_X, raw_y, classify=classify))
-    n, mean, m2 = _merge_moments([s[:3] for s in stats])
+    moments = merge_moments(s[:3] for s in stats)
+    n, mean = moments[0], moments[1]
     if n == 0:
         raise DataError("the training data have no rows")
     bad = sum(s[3] for s in stats)
@@ -76,10 +77,8 @@ def load_blocks(
             f"the features have {bad} missing or infinite value(s); drop the rows with "
             "missing values (`dropna`) or fill them (`impute` mean), and fix infinite ones"
         )
-    scale = np.sqrt(m2 / n)
-    scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)] = 1.0
     d = X.shape[1]
-    scaler = Scaler(mean=mean, scale=scale) if standardize else Scaler.identity(d)
+    scaler = Scaler.from_moments(moments) if standardize else Scaler.identity(d)
     classes = None
     if classify:
         classes, _ = encode_labels(np.concatenate([s[4] for s in stats]))
@@ -116,24 +115,8 @@ def _add(a: Any, b: Any) -> Any:
 
 def _block_stats(X: np.ndarray, y: np.ndarray, *, classify: bool) -> tuple:
     """(rows, column means, sums of squared deviations, non-finite count, labels)."""
-    n_b = X.shape[0]
-    mean = X.mean(axis=0, dtype=np.float64) if n_b else np.zeros(X.shape[1])
-    m2 = ((X - mean) ** 2).sum(axis=0)
     labels = np.unique(y) if classify else None
-    return n_b, mean, m2, int((~np.isfinite(X)).sum()), labels
-
-
-def _merge_moments(parts: list[tuple]) -> tuple[int, np.ndarray, np.ndarray]:
-    """Chan et al.'s merge of per-block (count, mean, m2): exact where sums of squares cancel."""
-    count, mean, m2 = 0, np.zeros_like(parts[0][1]), np.zeros_like(parts[0][1])
-    for n_b, mean_b, m2_b in parts:
-        if n_b == 0:
-            continue
-        delta, total = mean_b - mean, count + n_b
-        mean = mean + delta * (n_b / total)
-        m2 = m2 + m2_b + delta**2 * (count * n_b / total)
-        count = total
-    return count, mean, m2
+    return *block_moments(X), int((~np.isfinite(X)).sum()), labels
 
 
 def _encode(y: np.ndarray, *, classes: np.ndarray) -> np.ndarray:
