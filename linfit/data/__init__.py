@@ -11,15 +11,39 @@ the matrix, :mod:`~linfit.data.labels` handles the target, and :mod:`~linfit.dat
 puts them together as :func:`load_dataset`, :func:`load_features` and :func:`load_labeled`.
 A plain numeric CSV skips pandas: :mod:`~linfit.data.fastcsv` has the compiled scanner
 (``_csvscan.c``) parse it straight into the matrix, and leaves every other file to pandas.
+
+The names below are loaded on first use (PEP 562), so that importing one submodule, say
+:mod:`~linfit.data.progress` at start-up, does not import all the others; and no module
+here imports pandas or scipy until a read needs them.
 """
 
 from __future__ import annotations
 
-from linfit.data.columns import MAX_CATEGORIES, REMEDIES, Encode, Remedy
-from linfit.data.features import Missing, feature_matrix
-from linfit.data.labels import align_labels
-from linfit.data.load import Dataset, load_dataset, load_features, load_labeled
-from linfit.data.read import read_table
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from linfit.data.columns import MAX_CATEGORIES, REMEDIES, Encode, Remedy
+    from linfit.data.features import Missing, feature_matrix
+    from linfit.data.labels import align_labels
+    from linfit.data.load import Dataset, load_dataset, load_features, load_labeled
+    from linfit.data.read import read_table
+
+# Each exported name -> the submodule that defines it.
+_EXPORTS = {
+    "MAX_CATEGORIES": "columns",
+    "REMEDIES": "columns",
+    "Encode": "columns",
+    "Remedy": "columns",
+    "Missing": "features",
+    "feature_matrix": "features",
+    "align_labels": "labels",
+    "Dataset": "load",
+    "load_dataset": "load",
+    "load_features": "load",
+    "load_labeled": "load",
+    "read_table": "read",
+}
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -35,3 +59,17 @@ __all__ = [
     "load_labeled",
     "read_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``linfit.data.<name>``: an export, imported from its submodule on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as pdt
 
 from linfit.data.read import _MAX_LISTED
 from linfit.errors import DataError
+
+if TYPE_CHECKING:
+    # Annotations only: each function given a frame imports pandas itself, so the loaders
+    # can import this module (for its names and constants) on a read that needs no pandas.
+    import pandas as pd
 
 Encode = Literal["none", "onehot"]
 
@@ -79,6 +82,8 @@ def _consistent_delimiter(lines: Sequence[str]) -> str | None:
 
 def _numeric(series: pd.Series) -> np.ndarray | None:
     """(n,) float64 values with NaN for missing cells, or None if the column is not numeric."""
+    from pandas.api import types as pdt  # a Series is in hand: pandas is loaded already
+
     if pdt.is_bool_dtype(series) or pdt.is_numeric_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     if not (pdt.is_object_dtype(series) or pdt.is_string_dtype(series)):
@@ -107,6 +112,8 @@ def _numeric(series: pd.Series) -> np.ndarray | None:
 
 def _bad_example(series: pd.Series) -> str:
     """The first cell of a non-numeric column that does not parse as a number."""
+    import pandas as pd  # a Series is in hand: pandas is loaded already
+
     present = series.dropna()
     parsed = pd.to_numeric(present, errors="coerce")
     bad = present[parsed.isna()]
@@ -123,6 +130,8 @@ def _text(series: pd.Series) -> np.ndarray:
 
 def _indicators(text: np.ndarray, categories: Sequence[str]) -> np.ndarray:
     """(n, len(categories)) float64 0/1 block; rows whose cell is missing are all NaN."""
+    import pandas as pd  # one-hot columns come from a table pandas read
+
     missing = pd.isna(text)
     codes = pd.Index(list(categories), dtype=object).get_indexer(text)  # -1: unseen
     block = (codes[:, None] == np.arange(len(categories))[None, :]).astype(np.float64)
@@ -186,6 +195,8 @@ def _train_columns(
     ``other_columns`` are the file's columns that are not features (the target): one-hot
     names must not clash with them either. ``remedies``: what a refusal may suggest.
     """
+    import pandas as pd  # a DataFrame is in hand: pandas is loaded already
+
     cols = _Columns([], [], [], [])
     bad: list[tuple[str, str]] = []
     for name in frame.columns:

@@ -11,7 +11,9 @@ Everything here returns None for a file it does not read: a compressed file, a h
 quotes, an empty, quoted, NaN or inf cell, a blank line, a ragged row, a value too large
 for the dtype, or no compiled scanner at all (linfit installed without a C compiler). The
 loader then reads the file through pandas, which gives it its usual policies and messages,
-so this module never decides what a messy file means.
+so this module never decides what a messy file means. A header is split here when
+pandas would read its names as they are spelt (:func:`plain_names`), else named by pandas:
+a plain numeric CSV is then read without importing pandas at all.
 """
 
 from __future__ import annotations
@@ -79,18 +81,41 @@ def header(source: _Source, sep: str) -> tuple[list[str], int] | None:
     try:
         with open(source.path, "rb") as stream:
             line = stream.readline()
-        names = _read_csv(source, sep, nrows=0)
-        _check_duplicates(names, source, sep)
+        if not line.strip():
+            return None  # pandas skips a blank first line and takes the next as the header
+        if not line.endswith(b"\n") or b'"' in line or b"\r" in line[:-2]:
+            return None  # no data rows, or a header only pandas can split
+        columns = plain_names(line, sep)
+        if columns is None:  # a header pandas may rename (or refuse): its names, by pandas
+            names = _read_csv(source, sep, nrows=0)
+            _check_duplicates(names, source, sep)
+            columns = [str(c) for c in names.columns]
     except (OSError, DataError):
         return None  # the pandas read reports it
-    if not line.strip():
-        return None  # pandas skips a blank first line and takes the next as the header
-    if not line.endswith(b"\n") or b'"' in line or b"\r" in line[:-2]:
-        return None  # no data rows, or a header only pandas can split
-    columns = [str(c) for c in names.columns]
     if len(line.rstrip(b"\r\n").split(sep.encode())) != len(columns):
         return None
     return columns, len(line)
+
+
+def plain_names(line: bytes, sep: str) -> list[str] | None:
+    """The column names of a header ``line`` (ending in a newline, not blank) that pandas
+    reads as they are spelt; None where pandas could name a column otherwise or refuse
+    the header: a byte that is not UTF-8, a byte-order mark, a quote, a control
+    character, an empty or repeated name (pandas makes ``Unnamed: 1`` and ``a.1`` of
+    these). Splitting such a line at ``sep`` gives pandas' names: this spares reading
+    the header through pandas, which a small plain file would otherwise import for it.
+    """
+    body = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("\ufeff") or '"' in text or any(c < " " and c != sep for c in text):
+        return None
+    names = text.split(sep)
+    if "" in names or len(set(names)) != len(names):
+        return None
+    return names
 
 
 def scan(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import DTypeLike
 
 from linfit.data.columns import (
@@ -20,6 +19,9 @@ from linfit.data.columns import (
 )
 from linfit.data.read import _MAX_LISTED
 from linfit.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd  # annotations only: the frames come from the callers
 
 Missing = Literal["error", "drop", "mean"]
 

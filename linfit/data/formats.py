@@ -30,11 +30,9 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 
 from linfit.data import progress
 from linfit.data.columns import _names_list
@@ -48,7 +46,14 @@ from linfit.data.read import (
     tracked_file,
 )
 from linfit.errors import DataError, OptionError
+from linfit.lazy import issparse
 from linfit.optional import MissingExtraError, require
+
+if TYPE_CHECKING:
+    # Annotations only: pandas is imported by the reads that use it, and scipy by
+    # scikit-learn's LIBSVM reader, so resolving a format or a separator needs neither.
+    import pandas as pd
+    import scipy.sparse as sp
 
 Format = Literal["csv", "tsv", "parquet", "libsvm"]
 FORMATS: tuple[Format, ...] = ("csv", "tsv", "parquet", "libsvm")
@@ -119,6 +124,8 @@ def read_frame(source: _Source, file_format: Format, sep: str | None) -> pd.Data
 
 
 def _read_parquet(source: _Source) -> pd.DataFrame:
+    import pandas as pd  # on first use: resolving a file's format needs no pandas
+
     # pyarrow decodes the columns on every core and says nothing meanwhile: the read is
     # reported when it starts and when it ends, in rows.
     with _parquet_errors(source), progress.track(source.name, None, "rows") as read:
@@ -316,7 +323,7 @@ def _dense(X: sp.csr_matrix, source: _Source) -> np.ndarray | sp.csr_matrix:
 def require_dense(X: np.ndarray | sp.spmatrix, what: str) -> None:
     """Refuse a sparse ``X`` (a LIBSVM file too large to make dense) where ``what`` (a
     command, e.g. ``"solve-ls"``) needs a dense matrix."""
-    if sp.issparse(X):
+    if issparse(X):
         n, d = X.shape
         raise DataError(
             f"{what} needs a dense matrix, and this LIBSVM data is {n} x {d} ({n * d:.3g} "

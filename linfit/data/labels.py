@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as pdt
 
 from linfit.data.columns import _names_list, _numeric, _text
 from linfit.data.features import _check_finite
 from linfit.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd  # annotations only: a Series comes from a read through pandas
 
 
 def _resolve_target(columns: list[str], target: str | int | None, source_name: str) -> str:
@@ -42,6 +44,8 @@ def _target_values(series: pd.Series) -> np.ndarray:
 
     Booleans are labels ("True"/"False"), not numbers.
     """
+    from pandas.api import types as pdt  # a Series is in hand: pandas is loaded already
+
     if pdt.is_bool_dtype(series) or pdt.infer_dtype(series, skipna=True) == "boolean":
         return _text(series)
     if pdt.is_numeric_dtype(series):
@@ -86,6 +90,11 @@ def align_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {y.shape}")
+    exact = _equal_codes(y, np.asarray(classes))
+    if exact is not None:
+        return exact
+    import pandas as pd  # labels and classes of different kinds: pandas' rules match them
+
     index = pd.Index(np.asarray(classes).tolist())
     if not index.is_unique:
         raise ValueError("classes must be unique")
@@ -110,3 +119,33 @@ def align_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
         found = index.get_indexer(numbers)
     codes[present] = found
     return codes
+
+
+def _equal_codes(y: np.ndarray, classes: np.ndarray) -> np.ndarray | None:
+    """:func:`align_labels` where labels and classes are all text, or all integers, and
+    no label is missing; None for anything else, which pandas matches (or refuses).
+
+    There the rules above come down to equality, which a dict (text) or a sorted search
+    (integers) decides as pandas' index does. ``linfit train`` scores a model on the very
+    labels it was trained on, which are of the classes' kind: read from the cache, it
+    would import pandas for this alone.
+    """
+    if y.dtype.kind in "OU" and classes.dtype.kind in "OU":
+        names = classes.tolist()
+        values = y.tolist()
+        if not all(isinstance(c, str) for c in names) or not all(
+            isinstance(v, str) for v in values
+        ):
+            return None  # a number, a missing label (None, NaN): pandas' rules
+        position = {name: i for i, name in enumerate(names)}
+        if len(position) != len(names):
+            return None  # repeated classes: refused by the general path
+        return np.fromiter((position.get(v, -1) for v in values), np.int64, len(values))
+    if y.dtype.kind == "i" and classes.dtype.kind == "i":
+        order = np.argsort(classes, kind="stable")
+        ranked = classes[order]
+        if ranked.size == 0 or np.any(ranked[1:] == ranked[:-1]):
+            return None  # no classes, or repeated ones: the general path
+        at = np.minimum(np.searchsorted(ranked, y), ranked.size - 1)
+        return np.where(ranked[at] == y, order[at], -1).astype(np.int64)
+    return None

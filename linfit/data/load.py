@@ -8,9 +8,9 @@ from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import DTypeLike
 
 from linfit.data import fastcsv
@@ -43,6 +43,9 @@ from linfit.data.formats import (
 from linfit.data.labels import _resolve_target, _target
 from linfit.data.read import _Source, read_errors
 from linfit.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd  # annotations only: a read that needs pandas imports it (formats, read)
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,8 @@ def _scanned_target(
     """(n_rows,) target from the scanner's text of its column, typed by pandas as in a whole
     read of the file; None where that read would need the general path (a missing label)
     or might type it otherwise."""
+    import pandas as pd  # types a target as a whole read would: the scanner reads no text
+
     if text.startswith(codecs.BOM_UTF8):
         return None  # pandas strips a BOM at the start of its input, not inside a file
     try:

@@ -17,12 +17,15 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-
-import pandas as pd
-from pandas.io.common import infer_compression
+from typing import TYPE_CHECKING
 
 from linfit.data import progress
 from linfit.errors import DataError, OptionError, quote_path
+
+if TYPE_CHECKING:
+    # Annotations only: each function that reads through pandas imports it, so the
+    # compiled scanner's path (which takes _Source and the helpers here) never does.
+    import pandas as pd
 
 _TAB_EXTENSIONS = {".tsv", ".tab"}
 _COMPRESSION_EXTENSIONS = {".gz", ".bz2", ".xz", ".zst", ".zip"}
@@ -83,6 +86,8 @@ def _read_csv(
     """pd.read_csv with every user-fixable failure turned into a one-line DataError; a
     ``tracked`` read (one that reads the whole file, for a column say) reports its
     progress (see :func:`tracked_file`)."""
+    import pandas as pd  # on first use: a plain numeric CSV is read without it
+
     kwargs.setdefault("header", 0)
     options = {"sep": sep, "index_col": False, "encoding": "utf-8", "engine": "c", **kwargs}
     with read_errors(source.name):
@@ -96,6 +101,8 @@ def read_chunks(source: _Source, sep: str, chunk_rows: int) -> Iterator[pd.DataF
     """The table of ``source`` as DataFrames of at most ``chunk_rows`` rows, in file order,
     with the same one-line errors as a whole read (raised when the bad chunk is reached).
     Its progress is reported as the bytes read of the file (see :func:`tracked_file`)."""
+    import pandas as pd  # on first use: a plain numeric CSV is read without it
+
     with contextlib.ExitStack() as opened:
         with read_errors(source.name):
             handle, compression = opened.enter_context(tracked_file(source))
@@ -131,6 +138,10 @@ def tracked_file(
     same errors, and each read it makes (256 kB) is reported on its way. Opening the
     file raises what ``open`` raises: the caller words it.
     """
+    # pandas' own rule for which compression a name implies: whoever reads the stream
+    # (pandas, or scikit-learn for a LIBSVM file) then reads what a read by name would.
+    from pandas.io.common import infer_compression
+
     if source.path is None:
         stream: io.BufferedIOBase = io.BytesIO(source._data)
         total: int | None = len(source._data)
@@ -150,6 +161,8 @@ def tracked_file(
 @contextlib.contextmanager
 def read_errors(name: str) -> Iterator[None]:
     """Turn pandas' and the OS's failures while reading ``name`` into one-line DataErrors."""
+    import pandas as pd  # its exception classes: only a read through pandas is wrapped here
+
     try:
         with warnings.catch_warnings():
             # With index_col=False pandas only *warns* (and drops data) when the first data
@@ -238,6 +251,9 @@ def _read_whole(source: _Source, sep: str) -> pd.DataFrame:
     path, and only the read's start and end are reported; any other source is read
     through :func:`tracked_file`, which reports its bytes as they are read.
     """
+    import pandas as pd  # on first use: a plain numeric CSV is read without it
+    from pandas.io.common import infer_compression
+
     options = {"sep": sep, "index_col": False, "encoding": "utf-8", "engine": "c", "header": 0}
     path = source.path
     with read_errors(source.name):

@@ -17,7 +17,6 @@ from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from numpy.typing import DTypeLike
 
 from linfit.data.columns import Remedy, _delimiter_hint
@@ -124,6 +123,8 @@ def stream_dataset(
 def _merge_labels(parts: list[np.ndarray]) -> np.ndarray:
     """One target array from the chunks'. A chunk whose labels all read as numbers comes
     as numbers; if any chunk held text, every label is text, spelt as pandas spells it."""
+    import pandas as pd  # the chunks came from pandas: it is loaded already
+
     if any(part.dtype == object for part in parts) and not all(p.dtype == object for p in parts):
         parts = [pd.Series(part).astype(str).to_numpy(dtype=object) for part in parts]
     return np.concatenate(parts)
