@@ -37,12 +37,18 @@ def test_sigint_saves_the_last_point_marked_not_converged_and_exits_130(tmp_path
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        # a suite started in the background (`make test &`) inherits SIGINT ignored, and
+        # Python then never raises KeyboardInterrupt: give the child Ctrl-C as a terminal has it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(4.0)  # past start-up and loading, into the iterations
-    assert proc.poll() is None, proc.communicate()
-    start = time.perf_counter()
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
+    try:
+        time.sleep(4.0)  # past start-up and loading, into the iterations
+        assert proc.poll() is None, proc.communicate()
+        start = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()  # never left running past the test (a no-op once it has exited)
     assert time.perf_counter() - start < 5.0  # stops within an iteration, not at max-iter
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
