@@ -45,7 +45,6 @@ from linfit.cli.output import (
 )
 from linfit.cli.progress import read_progress
 from linfit.errors import ConvergenceWarning, OptionError, quote_path
-from linfit.evaluation import plots
 from linfit.fitting import TrainedModel, prepare_solver
 from linfit.models import LinearModel, make_model
 from linfit.optim import OPTIMIZERS, IterationRecord, Status
@@ -199,6 +198,8 @@ def train(
     if image is not None:
         atomic_write(plot, lambda fh: fh.write(image), binary=True, what="plot")
     if history is not None:
+        from linfit.evaluation import plots
+
         plots.write_history(result.history, history)
     written = {"plot": plot, "history": history}
 
@@ -264,6 +265,8 @@ def _check_side_outputs(outputs: dict[str, Path | None], *inputs: Path) -> None:
                     f"{option} and {other} name the same file {given[option]}; give each its own"
                 )
     if "--plot" in given:
+        from linfit.evaluation import plots  # matplotlib's checks: only when a plot is asked
+
         plots.plot_format(given["--plot"])
         plots.require_matplotlib("--plot")
 
@@ -292,6 +295,8 @@ def _convergence_image(
         f"{model.describe()} by {summary['optimizer']} on {_data_name(data)}: {outcome}, "
         f"{summary['n_iter']} iterations"
     )
+    from linfit.evaluation import plots
+
     figure = plots.convergence_figure(history, title)
     return plots.figure_bytes(figure, plots.plot_format(path))
 
@@ -410,6 +415,8 @@ def evaluate(
             table.add_row(fmt(c), *map(str, row))
         err.print(table)
     if plot is not None:
+        from linfit.evaluation import plots
+
         names = {"eval_accuracy": "accuracy", "eval_r2": "R²", "eval_rmse": "RMSE"}
         title = f"{trained.model.describe()} on {_data_name(data)}: " + ", ".join(
             f"{names.get(key, key)} {value:.4g}" for key, value in metrics.items()
