@@ -186,7 +186,7 @@ def train(
         )  # fmt: skip
     trained, result = run.trained, run.trained.result
     summary, metrics = trained.summary, trained.summary["metrics"]
-    if run.engine == "dask":
+    if engine == "dask":
         where, data_path = {"engine": engine}, None
     else:
         where, data_path = _on_disk(run.data_on_disk), run.data_on_disk

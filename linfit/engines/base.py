@@ -33,7 +33,6 @@ class Engine(Protocol):
     model keeps to fill missing values at prediction.
     """
 
-    name: str
     n_samples: int
     n_features: int
     scaler: Scaler

@@ -53,7 +53,6 @@ class OnCluster:
     """The Dask engine: a :class:`ClusterData`'s scaled blocks on the workers."""
 
     data: ClusterData
-    name: str = "dask"
 
     @classmethod
     def prepare(

@@ -27,7 +27,6 @@ class InMemory(RowsHere):
     scaler: Scaler
     classes: np.ndarray | None
     feature_means: np.ndarray
-    name: str = "memory"
 
     @classmethod
     def prepare(

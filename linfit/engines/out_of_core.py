@@ -150,7 +150,6 @@ class OutOfCore(RowsHere):
     scaler: Scaler
     classes: np.ndarray | None
     feature_means: np.ndarray
-    name: str = "out of core"
 
     @classmethod
     def prepare(

@@ -190,11 +190,10 @@ def solve(
     """
     model, data = problem.model, problem.engine
     start = time.perf_counter()
-    x0 = np.zeros(0) if solver.closed_form else data.start(model)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         result = solver.run(
-            problem, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback, **options
+            problem, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback, **options
         )
     elapsed = time.perf_counter() - start
     small = solver.stochastic and data.n_samples < SGD_SMALL_DATA_ROWS

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
-from linfit.fitting import by_chunks, fit
-from linfit.fitting.metrics import r2
+from linfit.fitting import TrainedModel, fit
 from linfit.fitting.solvers import least_squares_methods
 from linfit.models import LeastSquares
 from linfit.models.least_squares import tsqr
@@ -77,7 +76,7 @@ def solve_least_squares(
     if trained.result.status == Status.MAX_ITER:
         warnings.warn(summary["message"], ConvergenceWarning, stacklevel=2)
     coef, intercept = W[:, 0], float(b[0])
-    fitted = by_chunks(X, lambda block: block @ coef + intercept)
+    rss = _residual_sum_of_squares(trained, X.shape[0])
     s = _singular_values(X)
     tol = s[0] * max(X.shape[0], X.shape[1] + 1) * np.finfo(np.float64).eps if s.size else 0.0
     rank = int((s > tol).sum())
@@ -85,14 +84,30 @@ def solve_least_squares(
         method=method,
         coef=coef,
         intercept=intercept,
-        r2=r2(y, fitted),
-        residual_norm=float(np.linalg.norm(fitted - y)),
+        r2=_r2(rss, y),
+        residual_norm=float(np.sqrt(rss)),
         rank=rank,
         cond=float(s[0] / s[-1]) if rank == s.size and s[-1] > 0 else float("inf"),
         time_s=summary["time_s"],
         converged=summary["converged"],
         message=summary["message"],
     )
+
+
+def _residual_sum_of_squares(trained: TrainedModel, n_samples: int) -> float:
+    """``||Xh theta - y||^2`` from the solver's objective at its answer, ``rss / n + reg
+    ||W||^2`` (on the scaled features, where the solver ran): no pass over ``X`` again."""
+    W, _ = trained.model.unpack(trained.result.x, trained.n_features)
+    penalty = trained.model.reg * float(np.dot(W.ravel(), W.ravel()))
+    return max(0.0, (trained.result.fun - penalty) * n_samples)
+
+
+def _r2(rss: float, y: np.ndarray) -> float:
+    """``1 - rss / tss`` (0 or 1 for a constant ``y``, as ``metrics.r2``)."""
+    tss = float(((y - y.mean()) ** 2).sum())
+    if tss > 0:
+        return 1.0 - rss / tss
+    return 0.0 if rss > 0 else 1.0
 
 
 def _singular_values(X: np.ndarray) -> np.ndarray:

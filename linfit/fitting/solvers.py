@@ -1,8 +1,8 @@
 """Every way to find a model's parameters, by name: the optimizers and the closed forms.
 
-A solver takes a :class:`Problem` (a model and the engine holding its data) and a start
-point, and returns an :class:`~linfit.optim.OptimizeResult`. An optimizer sees only the
-objective the engine builds (f, g, Hessian products, mini-batches); a solver that needs
+A solver takes a :class:`Problem` (a model and the engine holding its data) and returns
+an :class:`~linfit.optim.OptimizeResult`. An optimizer sees only the objective the engine
+builds (f, g, Hessian products, mini-batches) and the problem's start; a solver that needs
 the data itself (the closed forms of least squares today; dual coordinate descent next)
 asks the engine for it, and plugs in the same way: one entry in ``SOLVERS``.
 """
@@ -34,12 +34,17 @@ class Problem:
     def objective(self) -> Objective:
         return self.engine.objective(self.model)
 
+    @cached_property
+    def start(self) -> np.ndarray:
+        """Where an iterative solver starts (the engine's rule for the model)."""
+        return self.engine.start(self.model)
+
 
 @dataclass(frozen=True)
 class Solver:
     """A named way to minimize a model's objective.
 
-    ``run(problem, x0, gtol=, ftol=, max_iter=, callback=, **options)`` returns the
+    ``run(problem, gtol=, ftol=, max_iter=, callback=, **options)`` returns the
     result. The flags say what a caller must check before any work: ``needs_hessian`` (a
     model without one is refused), ``stochastic`` (it approaches the optimum only in
     expectation), ``closed_form`` (it solves least squares exactly, ignoring the start,
@@ -70,8 +75,8 @@ class Solver:
 def optimizer_solver(name: str, optimizer: Optimizer) -> Solver:
     """The registered optimizer ``name`` as a solver: it minimizes the engine's objective."""
 
-    def run(problem: Problem, x0: np.ndarray, **options: Any) -> OptimizeResult:
-        return optimizer(problem.objective, x0, **options)
+    def run(problem: Problem, **options: Any) -> OptimizeResult:
+        return optimizer(problem.objective, problem.start, **options)
 
     return Solver(
         name=name,
@@ -89,7 +94,7 @@ def closed_form_solver(method: str) -> Solver:
     objective and its gradient at the solution come from one evaluation, so every solver
     states how close to stationary its answer is."""
 
-    def run(problem: Problem, x0: np.ndarray, **ignored: Any) -> OptimizeResult:
+    def run(problem: Problem, **ignored: Any) -> OptimizeResult:
         params = problem.engine.least_squares(problem.model, method)
         fun, jac = problem.objective.fun(params)
         return OptimizeResult(

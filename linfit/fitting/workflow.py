@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from linfit.data import Dataset
-from linfit.data.source import dtype_of, encode_mode, load_table, missing_mode, out_of_core_rows
+from linfit.data.source import dtype_of, encode_mode, load_table, missing_mode
 from linfit.errors import OptionError
 from linfit.fitting.entry import fit
 from linfit.fitting.trained import TrainedModel
@@ -42,7 +42,6 @@ class FileRun:
     the run read out of core (None in memory or on a cluster)."""
 
     trained: TrainedModel
-    engine: str
     data_on_disk: Path | None = None
 
 
@@ -88,8 +87,8 @@ def train_file(
                                  fit_options)  # fmt: skip
     if scheduler is not None:
         raise OptionError("`scheduler` needs `engine` dask")
-    # the library's choice: in memory, or out of core when the table exceeds the budget
-    read["chunk_rows"] = out_of_core_rows(data, read.get("chunk_rows"), read.get("file_format"))
+    # load_table makes the library's choice: in memory, or out of core (a RowFile, which
+    # fit reads by chunks) when the table exceeds the memory budget
     ds, (X_train, y_train, X_test, y_test) = load_split(
         data, model, test_size=test_size, seed=seed, **read
     )
@@ -98,7 +97,7 @@ def train_file(
         trained = fit(
             model, X_train, y_train, feature_names=ds.feature_names,
             target_name=ds.target_name, seed=seed, callback=callback,
-            chunk_rows=read["chunk_rows"], **fit_options,
+            chunk_rows=read.get("chunk_rows"), **fit_options,
         )  # fmt: skip
     metrics = {
         **trained.scores(X_train, y_train, "train"),
@@ -107,8 +106,7 @@ def train_file(
     summary = {**trained.summary, "metrics": metrics, "n_train": len(y_train),
                "n_test": len(y_test)}  # fmt: skip
     trained = replace(trained, summary=summary, encode=encode_mode(read.get("encode", "none")))
-    on_disk = getattr(ds.X, "path", None)
-    return FileRun(trained, "memory" if on_disk is None else "out of core", on_disk)
+    return FileRun(trained, getattr(ds.X, "path", None))
 
 
 def _train_on_cluster(
@@ -146,4 +144,4 @@ def _train_on_cluster(
             dtype=dtype_of(read.get("dtype", "float64")), **fit_options,
         )  # fmt: skip
     summary = {**trained.summary, "metrics": metrics, "n_train": n_train, "n_test": n_test}
-    return FileRun(replace(trained, summary=summary), "dask")
+    return FileRun(replace(trained, summary=summary))
