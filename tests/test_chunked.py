@@ -15,7 +15,7 @@ from linfit.engines import out_of_core
 from linfit.engines.out_of_core import chunked_objective
 from linfit.errors import ConvergenceWarning, OptionError
 from linfit.fitting import fit
-from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier, base
+from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier, blocks
 from linfit.models.least_squares import normal_equations
 from linfit.preprocess import Scaler
 
@@ -126,8 +126,8 @@ def test_normal_equations_summed_over_blocks_equal_the_bordered_gram_matrix(
 ):
     rng = np.random.default_rng(11)
     X, Y = rng.normal(1.0, 2.0, (300, 5)), rng.standard_normal((300, 2))
-    monkeypatch.setattr(base, "MIN_BLOCK_ROWS", 1)
-    monkeypatch.setattr(base, "BLOCK_BYTES", block_rows * X.shape[1] * X.dtype.itemsize)
+    monkeypatch.setattr(blocks, "MIN_BLOCK_ROWS", 1)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block_rows * X.shape[1] * X.dtype.itemsize)
     A, XtY, Ysum = normal_equations(X, Y)
     Xh = np.column_stack([X, np.ones(len(X))])
     np.testing.assert_allclose(A, Xh.T @ Xh, rtol=1e-12, atol=1e-10)

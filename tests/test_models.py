@@ -36,7 +36,7 @@ from linfit.models import (
     LinearSVM,
     ReLURegressor,
     SoftmaxClassifier,
-    base,
+    blocks,
     make_model,
 )
 from linfit.optim import OPTIMIZERS, Status, minimize
@@ -113,12 +113,12 @@ def test_evaluation_in_cache_blocks_equals_one_block(model, monkeypatch):
         out = [model.loss(params, X, y), *model.loss_gradient(params, X, y)]
         return out + ([model.hessp(params, X, y, v)] if model.has_hessian else [])
 
-    monkeypatch.setattr(base, "MIN_BLOCK_ROWS", 1)
-    monkeypatch.setattr(base, "BLOCK_BYTES", 10**12)
-    assert len(base.row_blocks(X)) == 1
+    monkeypatch.setattr(blocks, "MIN_BLOCK_ROWS", 1)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 10**12)
+    assert len(blocks.row_blocks(X)) == 1
     whole = evaluate()
-    monkeypatch.setattr(base, "BLOCK_BYTES", 64 * X.shape[1] * X.dtype.itemsize)
-    assert [b.stop - b.start for b in base.row_blocks(X)] == [64, 64, 64, 58]
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 64 * X.shape[1] * X.dtype.itemsize)
+    assert [b.stop - b.start for b in blocks.row_blocks(X)] == [64, 64, 64, 58]
     blocked = evaluate()
     for got, expected in zip(blocked, whole, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)

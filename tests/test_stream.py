@@ -18,7 +18,7 @@ from linfit.data.stream import stream_dataset
 from linfit.errors import DataError, OptionError
 from linfit.fitting import fit
 from linfit.fitting.solve_ls import solve_least_squares
-from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier, base
+from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier, blocks
 from linfit.models.least_squares import tsqr
 from linfit.preprocess import split_xy
 
@@ -177,7 +177,7 @@ def test_out_of_core_refuses_onehot_with_one_line(tmp_path):
 def test_least_squares_on_disk_equals_in_memory(method, standardize, tmp_path, monkeypatch):
     """Closed forms read the matrix once in blocks (Gram matrix, or TSQR's triangle);
     iterative ones go chunk by chunk: coefficients and diagnostics match the in-memory fit."""
-    monkeypatch.setattr(base, "BLOCK_BYTES", 64 * 11 * 8)  # many blocks of 64 rows
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 64 * 11 * 8)  # many blocks of 64 rows
     rng = np.random.default_rng(8)
     X = rng.normal(3.0, [1.0, 10.0, 0.1, 2.0, 5.0], (700, 5))
     y = X @ rng.standard_normal(5) + 0.5 * rng.standard_normal(700)
@@ -195,7 +195,7 @@ def test_least_squares_on_disk_equals_in_memory(method, standardize, tmp_path, m
 
 
 def test_tsqr_triangle_carries_the_gram_matrix_and_min_norm_solution(tmp_path, monkeypatch):
-    monkeypatch.setattr(base, "BLOCK_BYTES", 50 * 7 * 8)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 50 * 7 * 8)
     rng = np.random.default_rng(9)
     X = rng.standard_normal((600, 7))
     X[:, 3] = X[:, 2]  # rank-deficient: pinv's answer is the minimum-norm one

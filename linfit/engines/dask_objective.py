@@ -26,7 +26,8 @@ from linfit.engines.base import add_penalty, add_penalty_hvp
 from linfit.engines.dask_blocks import ClusterData
 from linfit.engines.out_of_core import mixed_chunks
 from linfit.models import LinearModel
-from linfit.models.base import DENSE_HESSIAN_BUDGET, shuffled_batches
+from linfit.models.base import DENSE_HESSIAN_BUDGET
+from linfit.models.blocks import shuffled_batches
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch, first_rows
 

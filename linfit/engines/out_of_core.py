@@ -20,7 +20,7 @@ from linfit.engines.base import RowsHere, add_penalty, add_penalty_hvp, encode_t
 from linfit.errors import OptionError
 from linfit.lazy import issparse
 from linfit.models import LinearModel
-from linfit.models.base import minibatches
+from linfit.models.blocks import minibatches
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch
 from linfit.preprocess import ScaledRows, Scaler

@@ -15,7 +15,8 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from linfit.errors import SolverError, UnknownNameError
-from linfit.models.base import LinearModel, map_blocks, row_blocks
+from linfit.models.base import LinearModel
+from linfit.models.blocks import map_blocks, row_blocks
 
 ClosedForm = Literal["normal", "pinv", "lstsq"]
 CLOSED_FORMS: tuple[str, ...] = ("normal", "pinv", "lstsq")

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from linfit.models.base import LinearModel, row_sums, true_class_cells
+from linfit.models.base import LinearModel
+from linfit.models.blocks import row_sums, true_class_cells
 
 # exp(-600) ~ 1e-261 is still a normal double: when every score lies within this range of
 # the largest, one shift for the whole matrix keeps exp from overflowing and every row's

@@ -9,7 +9,8 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from linfit.errors import OptionError
-from linfit.models.base import LinearModel, row_sums, true_class_cells
+from linfit.models.base import LinearModel
+from linfit.models.blocks import row_sums, true_class_cells
 
 
 @dataclass(frozen=True)
