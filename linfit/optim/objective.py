@@ -41,6 +41,8 @@ class Objective:
     hess:           ``x -> H`` dense (n, n), for second-order methods on small problems.
     hess_operator:  ``x -> (v -> H v)``, curvature computed once at ``x`` and reused for
                     every product, for second-order methods on large problems.
+    hess_diagonal:  ``x -> diag(H)`` (n,), for a diagonal preconditioner (tron); it costs
+                    about one Hessian-vector product.
     batches:        ``(rng, batch_rows) -> iterator of MiniBatch``: one epoch, for
                     stochastic methods. A batch's ``f_B`` is the mean loss over its rows
                     plus the whole penalty, so over the shuffle its expectation is ``f``;
@@ -60,6 +62,7 @@ class Objective:
     value: Callable[[Vector], float] | None = None
     hess: Callable[[Vector], np.ndarray] | None = None
     hess_operator: Callable[[Vector], Callable[[Vector], Vector]] | None = None
+    hess_diagonal: Callable[[Vector], Vector] | None = None
     batches: Callable[[np.random.Generator, int], Iterator[MiniBatch]] | None = None
     n_samples: int | None = None
     sample: Callable[[np.random.Generator, int, int], list[MiniBatch]] | None = None

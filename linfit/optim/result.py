@@ -25,6 +25,7 @@ class Status(IntEnum):
     NOT_POSITIVE_DEFINITE = 6
     STOPPED = 7
     CLOSED_FORM = 8  # solved exactly (least squares), not iterated
+    TRUST_REGION = 9  # a trust region shrank without finding a lower objective
 
     @property
     def success(self) -> bool:
@@ -58,6 +59,10 @@ MESSAGES: dict[Status, str] = {
     ),
     Status.STOPPED: "stopped on request (interrupt or callback) at the last accepted point",
     Status.CLOSED_FORM: "closed form: solved exactly, not iterated",
+    Status.TRUST_REGION: (
+        "stalled: the trust region shrank many times over without finding a lower objective "
+        "before max |gradient| <= gtol"
+    ),
 }
 
 
