@@ -78,5 +78,10 @@ class ConvergenceWarning(UserWarning):
     """An optimizer stopped before its convergence test held (e.g. at max_iter)."""
 
 
+class CacheWarning(UserWarning):
+    """The parsed-data cache held a damaged entry or could not be written: the file is
+    parsed instead, since the cache only ever saves time."""
+
+
 class OutputError(LinfitError):
     """An output file that could not be written (permission denied, disk full, read-only)."""

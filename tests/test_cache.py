@@ -1,14 +1,22 @@
-"""The parsed-binary cache: a hit returns the same data; any change to file or options misses."""
+"""The parsed-binary cache: a hit returns the same data; any change to file or options
+misses; a damaged entry is reported, missed and rewritten; a cache that cannot be written
+is skipped with a warning."""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import shutil
+import subprocess
+import warnings
 
 import numpy as np
 import pytest
 from cli_helpers import IRIS, invoke
 
 from linfit.data import load_dataset
+from linfit.errors import CacheWarning
 from linfit.storage import cache
 
 
@@ -55,15 +63,205 @@ def test_a_damaged_entry_is_replaced(folder, tmp_path):
     _load(IRIS)
     (entry,) = folder.iterdir()
     (entry / "X.bin").write_bytes(b"truncated")
-    _same(_load(IRIS), load_dataset(IRIS))
+    with pytest.warns(CacheWarning, match="X.bin holds 9 bytes"):
+        _same(_load(IRIS), load_dataset(IRIS))
     assert (entry / "X.bin").stat().st_size == 150 * 4 * 8
+
+
+def test_a_rewrite_that_restores_the_modification_time_misses(folder, tmp_path):
+    """What ``cp -p``, ``rsync -t`` or ``tar x`` leave: same size, same inode, the old
+    modification time put back; the change time moved, and the entry misses."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n")
+    _load(path)
+    before = os.stat(path)
+    path.write_text("a,b,target\n1,2,3\n4,5,7\n")  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size, before.st_mtime_ns, before.st_ino,
+    )  # fmt: skip
+    assert _load(path).y.tolist() == [3, 7]
+
+
+def test_a_file_copied_over_by_cp_p_misses(folder, tmp_path):
+    """The same through the real ``cp -p``: another file of the same size and time."""
+    path, other = tmp_path / "d.csv", tmp_path / "e.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n")
+    other.write_text("a,b,target\n1,2,3\n4,5,8\n")
+    os.utime(other, ns=(0, os.stat(path).st_mtime_ns))
+    _load(path)
+    subprocess.run(["cp", "-p", str(other), str(path)], check=True)
+    assert _load(path).y.tolist() == [3, 8]
+
+
+def test_a_racy_entry_is_served_only_while_the_file_holds_what_was_parsed(
+    folder, tmp_path, monkeypatch
+):
+    """A file changed just before its parse could change again within its timestamps'
+    resolution, its stat unchanged: its entry records the file's SHA-256, and a read of
+    a file that no longer matches it parses the file again."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n")
+    _load(path)  # written just now: racy
+    (entry,) = folder.iterdir()
+    record = json.loads((entry / "meta.json").read_text())
+    assert record["source"]["sha256"] is not None
+    state = cache.file_state(path)
+    path.write_text("a,b,target\n1,2,3\n4,5,9\n")
+    monkeypatch.setattr(cache, "file_state", lambda p: dict(state))  # timestamps unmoved
+    assert _load(path).y.tolist() == [3, 9]
+
+
+def test_a_racy_entry_is_trusted_by_its_stat_once_the_file_is_old(folder, tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n")
+    _load(path)
+    (entry,) = folder.iterdir()
+    monkeypatch.setattr(cache, "RACY_NS", 0)  # the file is now older than the window
+    calls = []
+    assert cache.cached(path, {}, lambda: calls.append(1)).y.tolist() == [3, 6]
+    assert calls == []
+    assert json.loads((entry / "meta.json").read_text())["source"]["sha256"] is None
+    assert cache.cached(path, {}, lambda: calls.append(1)).y.tolist() == [3, 6]
+
+
+def _meta(entry):
+    return json.loads((entry / "meta.json").read_text())
+
+
+def _damage_meta(entry, field, value):
+    meta = _meta(entry)
+    meta[field] = value
+    (entry / "meta.json").write_text(json.dumps(meta))  # the old checksum stays
+
+
+def _flip_last_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "X.bin truncated": (lambda e: (e / "X.bin").write_bytes(b"x" * 8), "X.bin holds 8 bytes"),
+    "X.bin's last byte": (lambda e: _flip_last_byte(e / "X.bin"), "ends of X.bin"),
+    "y.npy's last byte": (lambda e: _flip_last_byte(e / "y.npy"), "y.npy does not match"),
+    "y.npy removed": (lambda e: (e / "y.npy").unlink(), "missing"),
+    "meta.json edited": (lambda e: _damage_meta(e, "shape", [75, 8]), "checksum"),
+    "meta.json not JSON": (lambda e: (e / "meta.json").write_bytes(b"{\xff"), "not JSON"),
+    "meta.json removed": (lambda e: (e / "meta.json").unlink(), "missing"),
+    "meta.json empty": (lambda e: (e / "meta.json").write_bytes(b""), "not JSON"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_each_kind_of_damage_is_a_reported_miss_and_rewritten(folder, damage):
+    _load(IRIS)
+    (entry,) = folder.iterdir()
+    harm, said = DAMAGE[damage]
+    harm(entry)
+    calls = []
+
+    def parse():
+        calls.append(1)
+        return load_dataset(IRIS)
+
+    with pytest.warns(CacheWarning, match=said) as caught:
+        _same(cache.cached(IRIS, {}, parse), load_dataset(IRIS))
+    assert calls == [1] and len(caught) == 1
+    assert "\n" not in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rewritten whole: the next read hits, silently
+        _same(cache.cached(IRIS, {}, lambda: calls.append(1)), load_dataset(IRIS))
+    assert calls == [1]
+    assert sorted(p.name for p in folder.iterdir()) == [entry.name]  # nothing left aside
+
+
+def test_a_damaged_entry_is_reported_by_the_command_in_one_line(folder, tmp_path):
+    invoke(["train", IRIS, "--quiet", "--out", tmp_path / "m.linfit"])
+    (entry,) = folder.iterdir()
+    _flip_last_byte(entry / "y.npy")
+    result = invoke(["train", IRIS, "--quiet", "--out", tmp_path / "m.linfit"])
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("warning: the cached copy of") and "y.npy" in line
+
+
+def _full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("where", ["_write_meta", "_sync"])
+def test_a_full_disk_skips_the_entry_with_a_warning(folder, monkeypatch, where):
+    monkeypatch.setattr(cache, where, _full)
+    with pytest.warns(CacheWarning, match="No space left on device") as caught:
+        _same(_load(IRIS), load_dataset(IRIS))
+    assert len(caught) == 1
+    assert list(folder.iterdir()) == []  # no entry, no staging folder left
+
+
+def test_a_full_disk_while_streaming_skips_the_cache(folder, tmp_path, monkeypatch):
+    """Out of core, the matrix is parsed straight into the cache: a disk that fills up
+    meanwhile leaves nothing there, warns, and the read goes on in a folder of its own."""
+    from linfit.data import rowfile
+    from linfit.data.source import data_on_disk
+
+    real = rowfile.RowWriter.append
+    calls = []
+
+    def append(self, block):
+        if str(folder) in str(self.path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        calls.append(1)
+        return real(self, block)
+
+    monkeypatch.setattr(rowfile.RowWriter, "append", append)
+    with pytest.warns(CacheWarning, match="No space left on device"):
+        ds = data_on_disk(IRIS, chunk_rows=40, target=None, sep=None)
+    assert calls and ds.X.shape == (150, 4)
+    assert str(folder) not in str(ds.X.path)
+    assert list(folder.iterdir()) == []
+
+
+def _mount_tmpfs(where, options):
+    """A tmpfs at ``where`` (root only); False where it cannot be mounted."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    where.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True
+    )
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [("size=16k", "No space left on device"), ("size=1m,ro", "Read-only file system")],
+)
+def test_a_real_full_or_read_only_cache_folder(tmp_path, monkeypatch, options, said):
+    """The same on a real file system: a 16 kB tmpfs (the matrix needs 4.8 kB, iris' labels
+    more) and a read-only one, where the test runs as root and may mount."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, options):
+        pytest.skip("needs root and mount to make a small tmpfs")
+    try:
+        monkeypatch.setenv("LINFIT_CACHE_DIR", str(disk / "cache"))
+        if "ro" not in options:
+            (disk / "filler").write_bytes(b"\0" * 12_000)
+        with pytest.warns(CacheWarning, match=said):
+            _same(_load(IRIS), load_dataset(IRIS))
+        leftovers = [p.name for p in disk.iterdir() if p.name != "filler"]
+        assert leftovers in ([], ["cache"])
+        assert not (disk / "cache").exists() or list((disk / "cache").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_an_unwritable_cache_is_skipped(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("LINFIT_CACHE_DIR", str(blocker / "cache"))  # under a file: no mkdir
-    _same(_load(IRIS), load_dataset(IRIS))
+    with pytest.warns(CacheWarning, match="not cached"):
+        _same(_load(IRIS), load_dataset(IRIS))
 
 
 def test_standard_input_is_not_cached():

@@ -20,7 +20,7 @@ import numpy as np
 from linfit.data import Dataset, Encode, Missing, load_dataset
 from linfit.data.formats import TEXT_FORMATS, parquet_matrix_bytes, resolve_format, text_separator
 from linfit.data.stream import DEFAULT_CHUNK_ROWS, memory_budget, stream_dataset, too_big_for_memory
-from linfit.errors import OptionError
+from linfit.errors import OptionError, OutputError, quote_path
 from linfit.storage.cache import cached, cached_on_disk
 
 
@@ -90,9 +90,17 @@ def data_on_disk(
 
     dataset = cached_on_disk(data, {**options, "format": fmt}, stream) if cache else None
     if dataset is None:
-        folder = Path(tempfile.mkdtemp(prefix="linfit-"))
-        atexit.register(shutil.rmtree, folder, True)
-        dataset = stream(folder)
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="linfit-"))
+            atexit.register(shutil.rmtree, folder, True)
+            dataset = stream(folder)
+        except OSError as exc:  # a full or read-only temporary folder
+            reason = " ".join((exc.strerror or str(exc)).split())
+            raise OutputError(
+                f"cannot write the parsed copy of {quote_path(data)} in "
+                f"{quote_path(tempfile.gettempdir())}: {reason}; free some disk space there, "
+                "or point TMPDIR at a folder with room"
+            ) from None
     return dataset
 
 
