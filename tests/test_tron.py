@@ -16,7 +16,7 @@ from core_problems import data_for, model_cases, scipy_minimum
 
 from bench.sparse import text_matrix
 from linfit.models import LeastSquares, LinearSVM, SoftmaxClassifier
-from linfit.models.curvature import hessian_diagonal
+from linfit.models.curvature import hessian_diagonal, preconditioner_diagonal
 from linfit.optim import Objective, Status, minimize
 from linfit.optim.tron import _steihaug_pcg
 
@@ -85,9 +85,9 @@ def _text_problem(model, n_samples=1500, n_features=200, seed=74):
 
 
 def _with_diagonal(model, X, y) -> Objective:
-    return dataclasses.replace(
-        model.objective(X, y), hess_diagonal=lambda p: hessian_diagonal(model, p, X, y)
-    )
+    objective = model.objective(X, y)
+    assert objective.hess_diagonal is not None  # every model with a Hessian offers it
+    return objective
 
 
 SPARSE_MODELS = [
@@ -134,7 +134,8 @@ def test_the_diagonal_preconditioner_cuts_the_hessian_products_on_zipf_features(
     model = LinearSVM(reg=1e-5, variant="squared_hinge", multiclass="one-vs-rest")
     X, y = _text_problem(model, n_samples=3000, n_features=2000)
     runs = {}
-    objectives = {"plain": model.objective(X, y), "diag": _with_diagonal(model, X, y)}
+    diag = _with_diagonal(model, X, y)
+    objectives = {"plain": dataclasses.replace(diag, hess_diagonal=None), "diag": diag}
     for name, objective in objectives.items():
         counted, products = _counted(objective)
         res = minimize(counted, model.initial_params(X, y), "tron", gtol=1e-8)
@@ -142,3 +143,22 @@ def test_the_diagonal_preconditioner_cuts_the_hessian_products_on_zipf_features(
         runs[name] = (res.fun, products[0])
     assert runs["diag"][0] == pytest.approx(runs["plain"][0], rel=1e-9)
     assert runs["diag"][1] <= 0.6 * runs["plain"][1], runs
+
+
+def test_the_preconditioner_is_the_diagonal_averaged_over_classes_and_keeps_softmax_centred():
+    """Softmax sees score differences only: a step that shifts every bias alike changes
+    nothing, and L-BFGS's iterates keep sum(b) = 0 from the zero start; so must tron's."""
+    model = SoftmaxClassifier(reg=1e-3)
+    X, y = _text_problem(model)
+    rng = np.random.default_rng(75)
+    params = rng.standard_normal(model.initial_params(X, y).size) * 0.3
+    exact = model.unpack(hessian_diagonal(model, params, X, y), X.shape[1])
+    averaged = model.unpack(preconditioner_diagonal(model, params, X, y), X.shape[1])
+    for part_exact, part_averaged in zip(exact, averaged, strict=True):
+        np.testing.assert_allclose(
+            part_averaged, np.broadcast_to(part_exact.mean(axis=-1, keepdims=True),
+            part_exact.shape), rtol=1e-14)  # fmt: skip
+    res = minimize(model.objective(X, y), model.initial_params(X, y), "tron", gtol=1e-9)
+    W, b = model.unpack(res.x, X.shape[1])
+    assert abs(b.sum()) <= 1e-12 * np.abs(b).max()
+    assert np.abs(W.sum(axis=1)).max() <= 1e-12 * np.abs(W).max()

@@ -42,7 +42,7 @@ import numpy as np
 
 from linfit.errors import CapabilityError, OptionError
 from linfit.lazy import issparse
-from linfit.models.blocks import column_sums, map_blocks, minibatches, row_blocks
+from linfit.models.blocks import block_of, column_sums, map_blocks, minibatches, row_blocks
 from linfit.optim.objective import Objective
 
 HessianOperator = Callable[[np.ndarray], np.ndarray]
@@ -148,7 +148,8 @@ class LinearModel(ABC):
         n_samples = X.shape[0]
 
         def block(rows: slice) -> float:
-            block_loss, _ = self._loss_grad_scores(self._scores(params, X[rows]), y[rows], False)
+            X_block = block_of(X, rows)
+            block_loss, _ = self._loss_grad_scores(self._scores(params, X_block), y[rows], False)
             return block_loss * ((rows.stop - rows.start) / n_samples)
 
         data_loss = 0.0
@@ -164,7 +165,7 @@ class LinearModel(ABC):
         n_samples = X.shape[0]
 
         def block(rows: slice) -> tuple[float, np.ndarray, np.ndarray]:
-            X_block = X[rows]
+            X_block = block_of(X, rows)
             # the block's mean loss and G (already divided by the block's rows), reweighted
             weight = (rows.stop - rows.start) / n_samples
             block_loss, G = self._loss_grad_scores(self._scores(params, X_block), y[rows], True)
@@ -205,7 +206,7 @@ class LinearModel(ABC):
         n_samples, n_features = X.shape
         blocks = row_blocks(X)
         curvatures = map_blocks(
-            lambda rows: self._curvature(self._scores64(params, X[rows]), y[rows]), blocks
+            lambda rows: self._curvature(self._scores64(params, block_of(X, rows)), y[rows]), blocks
         )
         by_start = dict(zip((rows.start for rows in blocks), curvatures, strict=True))
 
@@ -214,7 +215,7 @@ class LinearModel(ABC):
             V_x = V.astype(X.dtype, copy=False)
 
             def block(rows: slice) -> tuple[np.ndarray, np.ndarray]:
-                X_block = X[rows]
+                X_block = block_of(X, rows)
                 weight = (rows.stop - rows.start) / n_samples
                 dS = (X_block @ V_x).astype(np.float64, copy=False) + vb
                 R = self._apply_curvature(by_start[rows.start], dS)
@@ -297,11 +298,14 @@ class LinearModel(ABC):
             dense_hessian = K * K * (X.shape[1] + 1) <= DENSE_HESSIAN_BUDGET
             dense_hessian = dense_hessian and not issparse(X)
         dense = self.has_hessian and bool(dense_hessian)
+        from linfit.models.curvature import preconditioner_diagonal as preconditioner
+
         return Objective(
             fun=lambda p: self.loss_gradient(p, X, y),
             value=lambda p: self.loss(p, X, y),
             hess=(lambda p: self.hessian(p, X, y)) if dense else None,
             hess_operator=(lambda p: self.hessian_operator(p, X, y)) if self.has_hessian else None,
+            hess_diagonal=(lambda p: preconditioner(self, p, X, y)) if self.has_hessian else None,
             batches=lambda rng, rows: minibatches(self.loss_gradient, [(X, y)], rng, rows),
             n_samples=X.shape[0],
         )

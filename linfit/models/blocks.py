@@ -44,6 +44,15 @@ def row_blocks(X: np.ndarray) -> list[slice]:
     return [slice(start, min(start + rows, n_samples)) for start in range(0, n_samples, rows)]
 
 
+def block_of(X: Any, rows: slice) -> Any:
+    """``X[rows]`` for a block of ``row_blocks(X)``, without the copy scipy makes of a sparse
+    matrix sliced whole: a sparse ``X`` is one block, and copying it took a quarter of each
+    Hessian product's time (measured: 0.07 s of 0.18 s at 15.6 M stored values)."""
+    if rows.start == 0 and rows.stop == X.shape[0] and issparse(X):
+        return X
+    return X[rows]
+
+
 T = TypeVar("T")
 _BLAS: list[Any] = []  # threadpoolctl's handle on BLAS, made on first use (~7 ms); [None] without
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}  # by (pid, workers): a fork makes its own

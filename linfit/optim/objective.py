@@ -41,8 +41,9 @@ class Objective:
     hess:           ``x -> H`` dense (n, n), for second-order methods on small problems.
     hess_operator:  ``x -> (v -> H v)``, curvature computed once at ``x`` and reused for
                     every product, for second-order methods on large problems.
-    hess_diagonal:  ``x -> diag(H)`` (n,), for a diagonal preconditioner (tron); it costs
-                    about one Hessian-vector product.
+    hess_diagonal:  ``x -> D`` (n,), non-negative, H's diagonal or an average of it that
+                    respects the objective's invariances, for a diagonal preconditioner
+                    (tron); it costs about one Hessian-vector product.
     batches:        ``(rng, batch_rows) -> iterator of MiniBatch``: one epoch, for
                     stochastic methods. A batch's ``f_B`` is the mean loss over its rows
                     plus the whole penalty, so over the shuffle its expectation is ``f``;
