@@ -139,6 +139,12 @@ class LinfitGroup(TyperGroup):
             except LinfitError as err:
                 _error_line(err.render(flags_of(ctx.invoked_subcommand)))
                 raise typer.Exit(err.exit_code) from None
+            except MemoryError as err:  # an allocation no estimate refused beforehand
+                from linfit.memory import MemoryBudgetError, out_of_memory_message
+
+                error = MemoryBudgetError(out_of_memory_message(err))
+                _error_line(error.render(flags_of(ctx.invoked_subcommand)))
+                raise typer.Exit(error.exit_code) from None
             except KeyboardInterrupt:
                 stderr.print("interrupted")
                 raise typer.Exit(130) from None

@@ -12,8 +12,10 @@ anything else is CSV, as before).
   left out are zeros. It is read by scikit-learn's ``load_svmlight_file`` into a CSR
   matrix. Features are named by their index in the file: ``f1, f2, ...`` (and ``f0``
   where a file counts from zero), so a model trained on one LIBSVM file finds its
-  features in another whatever the largest index there. The label is the first field
-  (``--target`` does not apply), and there are no missing values. The matrix is made
+  features in another whatever the largest index there. Past ``SPARSE_RANGE`` indices
+  (f1 up to the largest), the features are only the indices the file uses (a feature no
+  line holds gets weight 0 anyway). Indices go up to ``LIBSVM_MAX_INDEX``. The label is
+  the first field (``--target`` does not apply), and there are no missing values. The matrix is made
   dense when it has at most ``DENSE_CELLS`` cells (BLAS on a dense block is fastest, and
   every command takes it); a larger one stays sparse (CSR), which training, prediction and
   evaluation take (see :func:`require_dense` for the commands that do not).
@@ -47,6 +49,7 @@ from linfit.data.read import (
 )
 from linfit.errors import DataError, OptionError
 from linfit.lazy import issparse
+from linfit.memory import FLOOR_BYTES, budget_bytes
 from linfit.optional import MissingExtraError, require
 
 if TYPE_CHECKING:
@@ -71,6 +74,14 @@ DENSE_CELLS = 10**8
 # The read buffer of a LIBSVM file, read a line at a time: one progress report per MB.
 LIBSVM_BUFFER_BYTES = 1 << 20
 LIBSVM_TARGET = "target"  # the name a LIBSVM file's label gets in a model file
+# The largest feature index scikit-learn's LIBSVM parser reads (a C int).
+LIBSVM_MAX_INDEX = 2**31 - 1
+# Past this many indices (f1 up to the largest), the features of a LIBSVM file are only
+# the indices it uses: an index no line holds is a column of zeros, whose weight is 0 at
+# every optimum (the penalty, and no data, act on it), so the model predicts the same,
+# while a weight, a scale and a name for each of 50 million unused indices would take
+# gigabytes (a file of 4 lines with index 50,000,000 did: issue 17).
+SPARSE_RANGE = 1_000_000
 _INDEX_NAME = re.compile(r"f(0|[1-9][0-9]*)")
 
 
@@ -234,6 +245,11 @@ def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.nda
             _svmlight_stream(source, handle) as stream,
         ):
             X, y = load_svmlight_file(stream, dtype=dtype, zero_based=True)
+    except OverflowError:  # scikit-learn's parser keeps an index in a C int
+        raise DataError(
+            f"{source.name} has a feature index too large to read (the largest a LIBSVM "
+            f"file may use is {LIBSVM_MAX_INDEX:,}); renumber the features from 1"
+        ) from None
     except (OSError, ValueError) as exc:
         raise DataError(
             f"cannot read {source.name} as LIBSVM ({_one_line(str(exc))}); each line must "
@@ -280,9 +296,23 @@ def libsvm_training(
     first = 0 if (X.indices == 0).any() else 1
     if X.shape[1] <= first:
         raise DataError(f"{source.name} has labels but no features; expected 'label index:value'")
+    if X.shape[1] - first > SPARSE_RANGE:
+        used = np.unique(X.indices)  # a mostly empty range: only the indices in the file
+        X = _used_columns(X, used)
+        return _dense(X, source), y, tuple(f"f{i}" for i in used.tolist())
     X = X[:, first:]
     names = tuple(f"f{i}" for i in range(first, first + X.shape[1]))
     return _dense(X, source), y, names
+
+
+def _used_columns(X: sp.csr_matrix, used: np.ndarray) -> sp.csr_matrix:
+    """``X``'s columns ``used`` (sorted, unique, every stored index among them), in that
+    order, found by a search in ``used`` rather than scipy's column indexing, which
+    allocates as many entries as ``X`` has columns."""
+    import scipy.sparse as sparse
+
+    indices = np.searchsorted(used, X.indices).astype(X.indices.dtype, copy=False)
+    return sparse.csr_matrix((X.data, indices, X.indptr), shape=(X.shape[0], used.size))
 
 
 def libsvm_features(
@@ -305,18 +335,35 @@ def libsvm_features(
             "columns (CSV, TSV or Parquet)"
         )
     X, y = read_libsvm(source, dtype)
-    width = max(indices) + 1
-    if X.shape[1] < width:
-        X.resize((X.shape[0], width))  # indices the file never reaches are zeros
-    return _dense(X[:, indices], source), y
+    return _dense(_model_columns(X, np.asarray(indices, dtype=np.int64)), source), y
+
+
+def _model_columns(X: sp.csr_matrix, indices: np.ndarray) -> sp.csr_matrix:
+    """``X``'s columns ``indices`` (unique), in that order: an index the file never uses
+    is a column of zeros, and a stored index the model does not know is dropped. Found by
+    a search in ``indices`` rather than scipy's column indexing, which allocates as many
+    entries as the largest index."""
+    import scipy.sparse as sparse
+
+    order = np.argsort(indices, kind="stable")
+    ranked = indices[order]
+    at = np.minimum(np.searchsorted(ranked, X.indices), ranked.size - 1)
+    known = ranked[at] == X.indices
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[known]
+    out = sparse.csr_matrix(
+        (X.data[known], (rows, order[at[known]])), shape=(X.shape[0], indices.size)
+    )
+    out.sort_indices()
+    return out
 
 
 def _dense(X: sp.csr_matrix, source: _Source) -> np.ndarray | sp.csr_matrix:
-    """``X`` as a dense C-contiguous array when it has at most ``DENSE_CELLS`` cells;
-    otherwise as it is, sparse."""
+    """``X`` as a dense C-contiguous array when it has at most ``DENSE_CELLS`` cells and
+    fits a quarter of the memory budget; otherwise as it is, sparse."""
     n, d = X.shape
-    if n * d > DENSE_CELLS:
-        return X
+    dense = n * d * X.dtype.itemsize
+    if n * d > DENSE_CELLS or dense > max(budget_bytes() // 4, FLOOR_BYTES):
+        return X  # a dense copy would take more than a quarter of the memory budget
     return np.ascontiguousarray(X.toarray())
 
 

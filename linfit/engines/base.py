@@ -23,6 +23,9 @@ from linfit.preprocess import Scaler, encode_labels
 # A float target with more distinct values than this (and than a fifth of the rows) is
 # more likely a regression target than a set of class labels.
 MANY_CLASSES = 50
+# A classifier's target with more distinct values than this share of the rows (and than
+# MANY_CLASSES) is refused: fewer than 2 rows a class on average is not a set of labels.
+IDENTIFIER_SHARE = 0.5
 
 
 class Engine(Protocol):
@@ -89,8 +92,12 @@ def encode_targets(
 
 
 def check_labels(classes: np.ndarray, y: np.ndarray, target_name: str) -> None:
-    """Warn when a float target's distinct values are too many to be class labels."""
-    if classes.size > max(MANY_CLASSES, y.shape[0] // 5) and y.dtype.kind == "f":
+    """Refuse a target with nearly one distinct value per row (an identifier taken for
+    the label: its scores alone would be rows x rows), before anything of that size is
+    allocated; warn when a float target's distinct values are too many to be labels."""
+    n = y.shape[0]
+    refuse_identifier(classes.size, y, target_name)
+    if classes.size > max(MANY_CLASSES, n // 5) and y.dtype.kind == "f":
         warnings.warn(
             f"the target {target_name!r} has {classes.size} distinct values for "
             f"{y.shape[0]} rows: it looks continuous, and each value becomes a class; "
@@ -98,6 +105,24 @@ def check_labels(classes: np.ndarray, y: np.ndarray, target_name: str) -> None:
             UserWarning,
             stacklevel=4,
         )
+
+
+def refuse_identifier(n_classes: int, y: np.ndarray, target_name: str) -> None:
+    """Refuse a classifier's target ``y`` (n,) with ``n_classes`` distinct values, more
+    than ``IDENTIFIER_SHARE`` of its rows (and than ``MANY_CLASSES``)."""
+    n = y.shape[0]
+    if n_classes <= max(MANY_CLASSES, IDENTIFIER_SHARE * n):
+        return
+    rather = (
+        "for a regression use --model least-squares or relu"
+        if y.dtype.kind == "f"
+        else "is it an identifier column? choose the label with --target"
+    )
+    raise DataError(
+        f"the target {target_name!r} has {n_classes:,} distinct values in {n:,} rows, "
+        "nearly one per row: a classifier cannot learn classes it sees about once each "
+        f"(and would need {n_classes:,} score columns); {rather}"
+    )
 
 
 def zeros_start(model: LinearModel, n_features: int, n_outputs: int) -> np.ndarray:

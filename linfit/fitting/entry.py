@@ -18,6 +18,7 @@ from linfit.engines.base import Engine
 from linfit.engines.memory import InMemory
 from linfit.engines.out_of_core import OutOfCore
 from linfit.errors import ConvergenceWarning, OptionError
+from linfit.fitting.budget import check_training_memory
 from linfit.fitting.report import SGD_SMALL_DATA_ROWS, check_diverged, summarize
 from linfit.fitting.solvers import SOLVERS, Problem, Solver, get_solver
 from linfit.fitting.trained import TrainedModel
@@ -72,6 +73,10 @@ def fit(
     chosen, options = prepare_solver(
         model, solver, lr=lr, batch_size=batch_size, seed=seed, gtol=gtol, max_iter=max_iter
     )
+    check_training_memory(
+        model, chosen, options, X, y, engine=engine, chunk_rows=chunk_rows,
+        standardize=standardize, target_name=target_name,
+    )  # fmt: skip
     data = make_engine(
         engine, model, X, y, standardize=standardize, target_name=target_name,
         chunk_rows=chunk_rows, client=client,
