@@ -60,11 +60,14 @@ class Solver:
     default_max_iter: int = 1
     options: tuple[str, ...] = ()
     nonsmooth_options: dict[str, Any] = field(default_factory=dict)
+    accepts: Callable[[LinearModel], None] | None = None  # raises for a model it cannot solve
 
     def check_model(self, model: LinearModel) -> None:
         """Refuse, before any work, a model this solver cannot minimize."""
         if self.needs_hessian:
             model.require_hessian()
+        if self.accepts is not None:
+            self.accepts(model)
         if self.closed_form and not isinstance(model, LeastSquares):
             raise CapabilityError(
                 f"{self.name} is a closed form of least squares, not of {model.describe()}; "
@@ -105,9 +108,31 @@ def closed_form_solver(method: str) -> Solver:
     return Solver(name=method, run=run, closed_form=True)
 
 
+def dual_cd_solver() -> Solver:
+    """Dual coordinate descent for the one-vs-rest SVMs (``fitting/dual_cd.py``): it needs
+    the rows themselves, in memory."""
+    from linfit.fitting import dual_cd
+
+    def run(problem: Problem, *, gtol: float, ftol: float, max_iter: int, seed: int = 0,
+            **ignored: Any) -> OptimizeResult:  # fmt: skip
+        X, y = getattr(problem.engine, "X", None), getattr(problem.engine, "y", None)
+        if X is None or y is None or not hasattr(X, "shape"):
+            raise CapabilityError("dcd needs the rows in memory (`engine` memory)")
+        return dual_cd.dual_cd(
+            problem.model, X, y, problem.objective.fun, gtol=gtol, ftol=ftol,
+            max_iter=max_iter, seed=seed,
+        )  # fmt: skip
+
+    return Solver(
+        name="dcd", run=run, default_max_iter=1000, options=("seed",),
+        accepts=dual_cd.check_dual_model,
+    )  # fmt: skip
+
+
 def _registry() -> dict[str, Solver]:
     solvers = {name: optimizer_solver(name, opt) for name, opt in OPTIMIZERS.items()}
     solvers.update({method: closed_form_solver(method) for method in CLOSED_FORMS})
+    solvers["dcd"] = dual_cd_solver()
     return solvers
 
 
@@ -117,9 +142,9 @@ SOLVERS: dict[str, Solver] = _registry()
 def least_squares_methods() -> tuple[str, ...]:
     """The solvers ``solve-ls`` offers: the closed forms first, then every registered
     optimizer but the stochastic ones, which approach the solution only in expectation
-    (solve-ls reports solutions to ~1e-10)."""
+    (solve-ls reports solutions to ~1e-10), and the solvers of other models (``accepts``)."""
     return tuple(CLOSED_FORMS) + tuple(n for n, s in SOLVERS.items() if not (
-        s.stochastic or s.closed_form))  # fmt: skip
+        s.stochastic or s.closed_form or s.accepts))  # fmt: skip
 
 
 def get_solver(name: str) -> Solver:

@@ -13,7 +13,8 @@ DIVERGENCE_FACTOR = 10.0
 
 
 class Status(IntEnum):
-    """Why a solver stopped. Success is GTOL (the gradient test held) or CLOSED_FORM."""
+    """Why a solver stopped. Success is GTOL (the gradient test held), CLOSED_FORM, or
+    PROJECTED_GRADIENT (a dual solver's test on a loss without a gradient at its kinks)."""
 
     GTOL = 0
     FTOL = 1
@@ -26,10 +27,11 @@ class Status(IntEnum):
     STOPPED = 7
     CLOSED_FORM = 8  # solved exactly (least squares), not iterated
     TRUST_REGION = 9  # a trust region shrank without finding a lower objective
+    PROJECTED_GRADIENT = 10  # a dual solver's projected gradient test held (hinge: no gradient)
 
     @property
     def success(self) -> bool:
-        return self in (Status.GTOL, Status.CLOSED_FORM)
+        return self in (Status.GTOL, Status.CLOSED_FORM, Status.PROJECTED_GRADIENT)
 
 
 MESSAGES: dict[Status, str] = {
@@ -59,6 +61,10 @@ MESSAGES: dict[Status, str] = {
     ),
     Status.STOPPED: "stopped on request (interrupt or callback) at the last accepted point",
     Status.CLOSED_FORM: "closed form: solved exactly, not iterated",
+    Status.PROJECTED_GRADIENT: (
+        "converged: the dual's projected gradient <= gtol (the hinge has no gradient at its "
+        "kinks to test; the primal objective and subgradient are reported)"
+    ),
     Status.TRUST_REGION: (
         "stalled: the trust region shrank many times over without finding a lower objective "
         "before max |gradient| <= gtol"

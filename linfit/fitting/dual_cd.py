@@ -1,0 +1,260 @@
+"""Dual coordinate descent for linear SVMs (LIBLINEAR's ``-s 1`` and ``-s 3``), as a solver.
+
+Hsieh, Chang, Lin, Keerthi & Sundararajan, "A dual coordinate descent method for
+large-scale linear SVM", ICML 2008: one binary SVM's dual, one variable at a time in a
+random order (seeded by ``seed``), with shrinking, stopped on the projected gradient. The
+loop over samples is compiled (``_dualcd.c``); without a C compiler the same algorithm
+runs in Python (``_svm_dual_python``), correct and about 100x slower: for tests and small
+data only.
+
+The mapping to linfit's objective, per class k of the one-vs-rest SVM:
+
+    linfit:    (1/n) sum_i h(margin - t_ik s_ik) + reg |w_k|^2,  s_ik = w_k.x_i + b_k
+    LIBLINEAR: 1/2 |w_k|^2 + C sum_i h(...),  C = 1 / (2 reg n)   (the same minimizer)
+
+The bias: linfit does not penalize it, which in the dual is the equality constraint
+``sum_i t_i alpha_i = 0`` that single-variable updates cannot keep. LIBLINEAR's ``-B 1``
+instead appends a constant feature, whose weight is penalized: another problem. Here the
+bias is found by the proximal point method on it (equivalently, the augmented Lagrangian
+of that constraint): each round solves LIBLINEAR's bias-as-feature dual with the bias
+penalized towards the previous round's, ``(b - b_prev)^2 / 2`` in LIBLINEAR's units, which
+in the dual is a constant feature of value 1 plus margins shifted by ``t_i b_prev``. The
+rounds converge to the unpenalized bias (warm-started; two to five rounds measured), so
+the answer is linfit's optimum, checked like every solver's: by the objective and its
+gradient at it, computed by the model in one pass. A model without intercept skips the
+rounds.
+
+Stopping: the squared hinge is smooth, so the solver tightens the dual tolerance (tenfold
+at a time, warm) until the primal gradient test ``max |g| <= gtol max(1, |f|)`` holds, as
+every optimizer's does. The hinge has no gradient at its kinks: the dual's projected
+gradient is driven to ``gtol`` (margin units), and the result's status says so.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from linfit.errors import CapabilityError
+from linfit.models import LinearModel, LinearSVM
+from linfit.optim import OptimizeResult, Status
+
+try:
+    from linfit.fitting import _dualcd  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: the Python loop below
+    _dualcd = None
+
+FIRST_EPS = 0.1  # LIBLINEAR's dual tolerance; tightened tenfold until the gradient test holds
+MAX_BIAS_ROUNDS = 50
+
+
+def check_dual_model(model: LinearModel) -> None:
+    """Refuse, before any work, what dual coordinate descent does not solve."""
+    if not (isinstance(model, LinearSVM) and model.one_vs_rest):
+        raise CapabilityError(
+            f"dcd solves one-vs-rest SVMs (`multiclass` one-vs-rest), not {model.describe()}; "
+            "use tron or lbfgs"
+        )
+    if not model.reg > 0:
+        raise CapabilityError("dcd needs a penalty (`reg` > 0): its dual has C = 1/(2 reg n)")
+
+
+def compiled_rows(X: Any) -> Any:
+    """``X`` as the CSR matrix the compiled loop reads: float64 values, int32 column indices,
+    int64 row pointers (shares ``X``'s arrays where they already are so; a dense ``X`` is
+    converted, its zeros dropped)."""
+    import scipy.sparse as sp
+
+    if (
+        sp.isspmatrix_csr(X) and X.dtype == np.float64 and X.indices.dtype == np.int32
+        and X.indptr.dtype == np.int64
+    ):  # fmt: skip
+        return X
+    X = sp.csr_matrix(X, dtype=np.float64)  # a new matrix object: X's own stays as it was
+    X.indices = X.indices.astype(np.int32, copy=False)
+    X.indptr = X.indptr.astype(np.int64, copy=False)
+    return X
+
+
+def _svm_dual(
+    X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray, wb: float,
+    *, bias_scale: float, upper: float, diag: float, eps: float, max_epochs: int, seed: int,
+) -> tuple[int, float, bool]:  # fmt: skip
+    """One binary dual to ``eps`` from ``alpha`` (n,), ``w`` (d,) and ``wb`` (both
+    ``sum_i t_i alpha_i [x_i, bias_scale]``), updated in place; ``(epochs, wb, converged)``."""
+    args = (X, t, margin, alpha, w, wb, bias_scale, upper, diag, eps, max_epochs, seed)
+    if _dualcd is None:
+        return _svm_dual_python(*args)
+    epochs, wb, converged = _dualcd.svm_dual(
+        X.indptr, X.indices, X.data, t, margin, alpha, w, X.shape[0], X.shape[1], bias_scale,
+        upper, diag, eps, max_epochs, seed & (2**64 - 1), wb,
+    )  # fmt: skip
+    return epochs, wb, bool(converged)
+
+
+def solve_binary(
+    X: Any, t: np.ndarray, *, C: float, margin: float, squared: bool, intercept: bool,
+    eps: float, max_epochs: int, seed: int, state: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, float, int, dict[str, Any]]:  # fmt: skip
+    """The binary SVM ``1/2 |w|^2 + C sum_i h(margin - t_i (w.x_i + b))`` for labels ``t``
+    (n,) of +-1, its bias unpenalized (or zero without ``intercept``), to the dual tolerance
+    ``eps``: ``(w (d,), b, epochs so far, state)``; pass ``state`` back to continue warm
+    (``max_epochs`` bounds the epochs over all the calls on one state)."""
+    X = compiled_rows(X)
+    n, d = X.shape
+    if state is None:
+        state = {"alpha": np.zeros(n), "w": np.zeros(d), "wb": 0.0, "b": 0.0, "epochs": 0}
+    alpha, w = state["alpha"], state["w"]
+    upper, diag = (math.inf, 0.5 / C) if squared else (C, 0.0)
+    bias_scale = 1.0 if intercept else 0.0
+    epochs = state["epochs"]  # over every call on this state: max_epochs bounds them all
+    for _ in range(MAX_BIAS_ROUNDS if intercept else 1):
+        # the bias found so far enters as shifted margins; the constant feature's weight
+        # wb = sum t alpha is the round's correction to it
+        shifted = margin - t * state["b"]
+        ran, wb, converged = _svm_dual(
+            X, t, shifted, alpha, w, state["wb"], bias_scale=bias_scale, upper=upper,
+            diag=diag, eps=eps, max_epochs=max_epochs - epochs, seed=seed + epochs,
+        )  # fmt: skip
+        epochs += ran
+        correction = bias_scale * wb
+        state["wb"] = wb
+        state["b"] += correction  # the next round's centre: the proximal point step
+        # done when the bias moves by less than the margins' tolerance (its effect on every
+        # G_i is t_i times the move)
+        state["converged"] = converged and (not intercept or abs(correction) <= eps)
+        if state["converged"] or epochs >= max_epochs:
+            break
+    state["epochs"] = epochs
+    return w.copy(), state["b"], epochs, state
+
+
+def dual_cd(
+    model: LinearSVM, X: Any, y: np.ndarray, objective_fun: Any, *, gtol: float, ftol: float,
+    max_iter: int, seed: int,
+) -> OptimizeResult:  # fmt: skip
+    """Dual coordinate descent on every class of the one-vs-rest SVM ``model``, on ``X``
+    (n, d) CSR and class codes ``y`` (n,); ``max_iter`` bounds the epochs per class.
+    ``objective_fun`` is the engine's ``params -> (f, g)`` that reports the answer."""
+    check_dual_model(model)
+    X = compiled_rows(X)
+    n, d = X.shape
+    K = model.n_outputs(y)
+    C = 1.0 / (2.0 * model.reg * n)
+    squared = model.variant == "squared_hinge"
+    intercept = getattr(model, "fit_intercept", True)
+    # binary: the two one-vs-rest problems are one another's mirror image, solved once
+    solved = [1] if K == 2 else list(range(K))
+    states: dict[int, dict[str, Any] | None] = dict.fromkeys(solved)
+    W, b = np.zeros((d, K)), np.zeros(K)
+    eps = FIRST_EPS  # loose while the bias is far off, tightened warm
+    epochs = evaluations = 0
+    while True:
+        for k in solved:
+            t = np.where(y == k, 1.0, -1.0)
+            W[:, k], b[k], ran, states[k] = solve_binary(
+                X, t, C=C, margin=model.margin, squared=squared, intercept=intercept,
+                eps=eps, max_epochs=max_iter, seed=seed + 7919 * k, state=states[k],
+            )  # fmt: skip
+            epochs = max(epochs, ran)
+        if K == 2:
+            W[:, 0], b[0] = -W[:, 1], -b[1]
+        params = model.pack(W, b)
+        f, g = objective_fun(params)
+        evaluations += 1
+        grad_norm = float(np.max(np.abs(g))) if g.size else 0.0
+        converged = all(states[k]["converged"] for k in solved)
+        if squared and grad_norm <= gtol * max(1.0, abs(f)):
+            status = Status.GTOL
+            break
+        if not squared and converged and eps <= max(gtol, 1e-12):
+            status = Status.PROJECTED_GRADIENT
+            break
+        if epochs >= max_iter:
+            status = Status.MAX_ITER
+            break
+        eps /= 10.0
+        if eps < 1e-15:  # the dual is solved to rounding: the gradient test cannot hold
+            status = Status.FTOL
+            break
+    return OptimizeResult(
+        x=params, fun=f, jac=g, nit=epochs, nfev=evaluations, njev=evaluations, status=status,
+        method="dcd",
+    )  # fmt: skip
+
+
+def _svm_dual_python(
+    X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray, wb: float,
+    bias_scale: float, upper: float, diag: float, eps: float, max_epochs: int, seed: int,
+) -> tuple[int, float, bool]:  # fmt: skip
+    """``_dualcd.svm_dual`` in Python, step for step (the same shuffles from the same
+    xorshift64* generator): where no C compiler built the extension. A Python loop over
+    samples, ~100x slower than the compiled one."""
+    mask = 2**64 - 1
+    indptr, indices, data = X.indptr, X.indices, X.data
+    n = X.shape[0]
+    qd = np.full(n, bias_scale * bias_scale + diag)
+    qd += np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    order = list(range(n))
+    state = (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & mask or 1
+
+    def next_random() -> int:
+        nonlocal state
+        x = state
+        x ^= x >> 12
+        x ^= (x << 25) & mask
+        x ^= x >> 27
+        state = x
+        return (x * 0x2545F4914F6CDD1D) & mask
+
+    active, epoch, converged = n, 0, False
+    pg_max_old, pg_min_old = math.inf, -math.inf
+    while epoch < max_epochs:
+        pg_max, pg_min = -math.inf, math.inf
+        for s in range(active - 1, 0, -1):
+            j = next_random() % (s + 1)
+            order[s], order[j] = order[j], order[s]
+        s = 0
+        while s < active:
+            i = order[s]
+            lo, hi = indptr[i], indptr[i + 1]
+            cols, vals = indices[lo:hi], data[lo:hi]
+            a = alpha[i]
+            grad = t[i] * (float(w[cols] @ vals) + wb * bias_scale) - margin[i] + diag * a
+            pg = 0.0
+            if a == 0.0:
+                if grad > pg_max_old:
+                    active -= 1
+                    order[s], order[active] = order[active], i
+                    continue
+                pg = min(grad, 0.0)
+            elif a == upper:
+                if grad < pg_min_old:
+                    active -= 1
+                    order[s], order[active] = order[active], i
+                    continue
+                pg = max(grad, 0.0)
+            else:
+                pg = grad
+            pg_max, pg_min = max(pg_max, pg), min(pg_min, pg)
+            if abs(pg) > 1e-12 and qd[i] > 0.0:
+                a_new = min(max(a - grad / qd[i], 0.0), upper)
+                step = (a_new - a) * t[i]
+                alpha[i] = a_new
+                w[cols] += step * vals
+                wb += step * bias_scale
+            s += 1
+        epoch += 1
+        if active == 0:
+            pg_max = pg_min = 0.0
+        if pg_max - pg_min <= eps:
+            if active == n:
+                converged = True
+                break
+            active, pg_max_old, pg_min_old = n, math.inf, -math.inf
+            continue
+        pg_max_old = math.inf if pg_max <= 0.0 else pg_max
+        pg_min_old = -math.inf if pg_min >= 0.0 else pg_min
+    return epoch, wb, converged

@@ -1,0 +1,160 @@
+"""dcd, dual coordinate descent for the one-vs-rest SVMs: its optimum against independent
+oracles (scipy's L-BFGS-B for the squared hinge, an exact QP for the hinge, LIBLINEAR for
+the penalty's mapping), the compiled loop against its Python fallback, and its refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.sparse as sp
+from core_problems import scipy_minimum
+
+from bench.sparse import text_matrix
+from linfit.errors import CapabilityError
+from linfit.fitting import dual_cd, fit
+from linfit.models import LinearSVM, SoftmaxClassifier
+from linfit.optim import Status
+
+
+def _problem(n_samples=300, n_features=40, n_classes=3, seed=81):
+    rng = np.random.default_rng(seed)
+    X = text_matrix(n_samples, n_features, nnz_per_row=8, rng=rng)
+    scores = X @ rng.standard_normal((n_features, n_classes)) * 3 + 0.5
+    y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+    return X, y
+
+
+def _svm(variant, reg=1e-2):
+    return LinearSVM(reg=reg, variant=variant, multiclass="one-vs-rest")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("sparse", [True, False], ids=["csr", "dense"])
+def test_squared_hinge_reaches_the_lbfgs_optimum(n_classes, sparse):
+    X, y = _problem(n_classes=n_classes)
+    X = X if sparse else X.toarray()
+    model = _svm("squared_hinge")
+    oracle = scipy_minimum(model, X, y)  # scipy L-BFGS-B to gtol 1e-12, the unpenalized bias
+    result = fit(model, X, y, solver="dcd", standardize=False, gtol=1e-9).result
+    assert result.status == Status.GTOL and result.method == "dcd"
+    gap = (result.fun - oracle.fun) / oracle.fun
+    assert -1e-10 <= gap <= 1e-6, gap
+    # what it reports is the primal objective and gradient at its answer, from the model
+    f, g = model.loss_gradient(result.x, X, y)
+    assert result.fun == pytest.approx(f, rel=1e-12)
+    np.testing.assert_allclose(result.jac, g, atol=1e-15)
+
+
+def _binary_hinge_qp(X, t, reg, margin=1.0):
+    """min reg |w|^2 + (1/n) sum xi  s.t.  xi_i >= margin - t_i (w.x_i + b), xi >= 0, by
+    SLSQP on (w, b, xi), and its dual's value (0 <= a <= 1/n, sum t a = 0): a certified
+    bracket [dual, primal] of the optimum."""
+    n, d = X.shape
+    A = np.hstack([t[:, None] * X, t[:, None], np.eye(n)])  # A z >= margin
+
+    def primal(z):
+        return reg * z[:d] @ z[:d] + z[d + 1 :].sum() / n
+
+    def primal_grad(z):
+        return np.r_[2.0 * reg * z[:d], 0.0, np.full(n, 1.0 / n)]
+
+    p = scipy.optimize.minimize(
+        primal, np.r_[np.zeros(d + 1), np.full(n, margin + 1e-3)], jac=primal_grad,
+        method="SLSQP", bounds=[(None, None)] * (d + 1) + [(0.0, None)] * n,
+        constraints=[{"type": "ineq", "fun": lambda z: A @ z - margin, "jac": lambda z: A}],
+        options={"ftol": 1e-15, "maxiter": 3000},
+    )  # fmt: skip
+    assert p.success, p.message
+    Xt = t[:, None] * X
+
+    def neg_dual(a):
+        v = Xt.T @ a
+        return -(margin * a.sum() - v @ v / (4.0 * reg))
+
+    def neg_dual_grad(a):
+        return -(margin - Xt @ (Xt.T @ a) / (2.0 * reg))
+
+    q = scipy.optimize.minimize(
+        neg_dual, np.zeros(n), jac=neg_dual_grad, method="SLSQP",
+        bounds=[(0.0, 1.0 / n)] * n,
+        constraints=[{"type": "eq", "fun": lambda a: t @ a, "jac": lambda a: t}],
+        options={"ftol": 1e-15, "maxiter": 3000},
+    )  # fmt: skip
+    return p.fun, -neg_dual(np.clip(q.x, 0.0, 1.0 / n))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_hinge_reaches_the_exact_qp_optimum(n_classes):
+    """One-vs-rest is K binary SVMs sharing reg: its optimum is the sum of theirs."""
+    X, y = _problem(n_samples=60, n_features=6, n_classes=n_classes)
+    model = _svm("hinge")
+    dense = X.toarray()
+    brackets = [_binary_hinge_qp(dense, np.where(y == k, 1.0, -1.0), model.reg)
+                for k in range(n_classes)]  # fmt: skip
+    primal, dual = sum(b[0] for b in brackets), sum(b[1] for b in brackets)
+    assert dual <= primal * (1 + 1e-12) and primal - dual <= 1e-8 * primal  # certified
+    result = fit(model, X, y, solver="dcd", standardize=False).result
+    assert result.status == Status.PROJECTED_GRADIENT and result.success
+    gap = (result.fun - primal) / primal
+    assert -1e-8 <= gap <= 1e-6, gap
+
+
+def test_the_penalty_maps_to_liblinears_c_without_a_bias():
+    """reg = 1 / (2 C n): the same weights as LIBLINEAR's own -s 1 and -s 3 (no bias, -B -1)."""
+    liblinear = pytest.importorskip("liblinear.liblinearutil")
+    X, y = _problem(n_classes=2)
+    t = np.where(y == 1, 1.0, -1.0)
+    reg = 1e-2
+    C = 1.0 / (2.0 * reg * X.shape[0])
+    for variant, s in (("squared_hinge", 1), ("hinge", 3)):
+        w, b, _, _ = dual_cd.solve_binary(
+            X, t, C=C, margin=1.0, squared=variant == "squared_hinge", intercept=False,
+            eps=1e-10, max_epochs=100_000, seed=0,
+        )  # fmt: skip
+        model = liblinear.train(t, X, f"-s {s} -c {C!r} -e 1e-10 -B -1 -q")
+        # LIBLINEAR's decision values are for its first label
+        sign = 1.0 if model.get_labels()[0] == 1 else -1.0
+        assert b == 0.0
+        np.testing.assert_allclose(w, sign * np.array(model.get_decfun()[0]), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(dual_cd._dualcd is None, reason="the compiled loop was not built")
+@pytest.mark.parametrize("squared", [True, False])
+def test_the_python_fallback_takes_the_compiled_loops_steps(squared, monkeypatch):
+    X, y = _problem(n_samples=200)
+    t = np.where(y == 0, 1.0, -1.0)
+    runs = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(dual_cd, "_dualcd", None)
+        w, b, epochs, state = dual_cd.solve_binary(
+            sp.csr_matrix(X), t, C=0.5, margin=1.0, squared=squared, intercept=True,
+            eps=1e-6, max_epochs=500, seed=3,
+        )  # fmt: skip
+        runs.append((w, b, epochs, state["alpha"]))
+    (w1, b1, e1, a1), (w2, b2, e2, a2) = runs
+    assert e1 == e2  # the same shuffles, the same shrinking, the same stop
+    np.testing.assert_allclose(a2, a1, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(w2, w1, rtol=0, atol=1e-12)
+    assert b2 == pytest.approx(b1, abs=1e-12)
+
+
+def test_the_seed_sets_the_order_not_the_optimum():
+    X, y = _problem()
+    model = _svm("squared_hinge")
+    runs = [fit(model, X, y, solver="dcd", standardize=False, gtol=1e-9, seed=s).result
+            for s in (0, 0, 1)]  # fmt: skip
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)  # repeatable
+    assert runs[2].fun == pytest.approx(runs[0].fun, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [SoftmaxClassifier(reg=1e-2), LinearSVM(reg=1e-2, variant="squared_hinge"), _svm("hinge", 0.0)],
+    ids=["softmax", "weston-watkins", "no-penalty"],
+)
+def test_what_dcd_does_not_solve_is_refused_before_any_work(model):
+    X, y = _problem()
+    with pytest.raises(CapabilityError, match="dcd"):
+        fit(model, X, y, solver="dcd", standardize=False)
