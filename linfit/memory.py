@@ -32,7 +32,7 @@ class MemoryBudgetError(LinfitError):
 
 def budget_bytes() -> int:
     """Bytes a run may allocate: ``$LINFIT_MEMORY_BUDGET``, else the memory available."""
-    if (given := os.environ.get(BUDGET_VARIABLE)) is not None:
+    if given := os.environ.get(BUDGET_VARIABLE):  # set and not empty
         try:
             value = float(given)
         except ValueError:
@@ -87,7 +87,7 @@ def require(what: str, parts: Mapping[str, int], remedy: str) -> None:
         return
     largest = sorted(parts.items(), key=lambda item: -item[1])[:3]
     shown = ", ".join(f"{name} {human(size)}" for name, size in largest if size > 0)
-    source = f"${BUDGET_VARIABLE}" if BUDGET_VARIABLE in os.environ else "available"
+    source = f"${BUDGET_VARIABLE}" if os.environ.get(BUDGET_VARIABLE) else "available"
     raise MemoryBudgetError(
         f"{what} needs about {human(total)} of memory ({shown}), more than the "
         f"{human(limit)} {source}; {remedy}"

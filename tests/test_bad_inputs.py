@@ -90,6 +90,64 @@ def _copy_in(source: Path, folder: Path) -> str:
     return source.name
 
 
+def _cache_folder(prepared: Prepared) -> Path:
+    """A case's own parsed-data cache, beside its folder (so the folder's checks see only
+    the command's files)."""
+    return prepared.folder.with_name(prepared.folder.name + ".cache")
+
+
+def _env(prepared: Prepared) -> dict[str, str]:
+    """The case's environment: its ``env``, and its own cache for a ``cache`` case."""
+    env = dict(prepared.case.get("env", {}))
+    if prepared.case.get("cache"):
+        env["LINFIT_CACHE_DIR"] = str(_cache_folder(prepared))
+    return env
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _prepare_cache(prepared: Prepared) -> None:
+    """Fill the case's cache with an entry for its data file as ``train`` reads it, then
+    ``damaged``: flip the last byte of the entry's y.npy; ``stale``: rewrite the data file
+    with the same size (labels 0/1 become a/b) and put its modification time back, as
+    ``cp -p`` or ``rsync -t`` would."""
+    from linfit.data.source import load_data
+
+    path = prepared.folder / prepared.data
+    before = path.stat()
+    with _environment(_env(prepared)):
+        load_data(path, target=None, sep=None)
+    (entry,) = _cache_folder(prepared).iterdir()
+    if prepared.case["cache"] == "damaged":
+        y = entry / "y.npy"
+        data = bytearray(y.read_bytes())
+        data[-1] ^= 0xFF
+        y.write_bytes(bytes(data))
+    else:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        relabelled = [lines[0]] + [
+            line[:-2] + {"0": "a", "1": "b"}[line[-2]] + "\n" for line in lines[1:]
+        ]
+        path.write_text("".join(relabelled), encoding="utf-8")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = path.stat()
+        assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+            before.st_size, before.st_mtime_ns, before.st_ino,
+        )  # fmt: skip
+
+
 def _prepare(case: dict[str, Any], folder: Path, generated: Path) -> Prepared:
     def source(ref: str) -> Path:
         if ref.startswith("generated/"):
@@ -106,7 +164,10 @@ def _prepare(case: dict[str, Any], folder: Path, generated: Path) -> Prepared:
         model = "model.linfit"
     else:
         model = _copy_in(source(model_ref), folder)
-    return Prepared(case, folder, data, model)
+    prepared = Prepared(case, folder, data, model)
+    if case.get("cache"):
+        _prepare_cache(prepared)
+    return prepared
 
 
 def _argv(prepared: Prepared, command: str) -> list[str]:
@@ -116,9 +177,10 @@ def _argv(prepared: Prepared, command: str) -> list[str]:
     args = [a.replace("{data}", prepared.data).replace("{model}", prepared.model) for a in extra]
     if command in OUTPUTS and "--out" not in args:
         args = ["--out", OUTPUTS[command], *args]
+    no_cache = [] if prepared.case.get("cache") else ["--no-cache"]
     inputs = {
-        "train": [prepared.data, "--no-cache"],
-        "solve-ls": [prepared.data, "--no-cache"],
+        "train": [prepared.data, *no_cache],
+        "solve-ls": [prepared.data, *no_cache],
         "predict": [prepared.model, prepared.data],
         "evaluate": [prepared.model, prepared.data],
     }[command]
@@ -131,7 +193,7 @@ def _run_first(prepared: Prepared) -> Prepared:
     record = Run(command, checksums(prepared.folder))
     start = time.perf_counter()
     try:
-        proc = run(_argv(prepared, command), prepared.folder, timeout=TIMEOUT)
+        proc = run(_argv(prepared, command), prepared.folder, timeout=TIMEOUT, env=_env(prepared))
         record.code, record.stdout, record.stderr = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired:
         record.hung = True
@@ -149,7 +211,7 @@ def _run_rest(prepared: Prepared) -> None:
         for command in prepared.case["commands"][1:]:
             record = Run(command, checksums(prepared.folder))
             start = time.perf_counter()
-            with _time_limit(TIMEOUT):
+            with _time_limit(TIMEOUT), _environment(_env(prepared)):
                 result = invoke(_argv(prepared, command), ok=False)
             record.seconds = time.perf_counter() - start
             record.after = checksums(prepared.folder)
@@ -207,6 +269,9 @@ def _expect_ok(prepared: Prepared, command: str, code: int, stdout: str, stderr:
             assert list(model.feature_names) == expect["features"]
         if "n_features" in expect:
             assert model.n_features == expect["n_features"]
+        if "warning" in expect:  # one warning line, then nothing else
+            (line,) = stderr.splitlines()
+            assert line.startswith("warning: ") and expect["warning"] in line, stderr
         if "classes" in expect:
             assert model.classes is not None and model.classes.tolist() == expect["classes"]
         for name in expect.get("zero_coef", []):
@@ -305,7 +370,7 @@ def test_the_corpus_covers_the_issue() -> None:
     assert {c["commands"][0] for c in CASES} == {"train", "predict", "evaluate", "solve-ls"}
     committed = {
         p.relative_to(CORPUS).as_posix()
-        for folder in ("csv", "model")
+        for folder in ("csv", "model", "libsvm")
         for p in (CORPUS / folder).iterdir()
     }
     generated = {f"generated/{name}" for name in _generator_module().GENERATORS}

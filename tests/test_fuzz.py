@@ -413,3 +413,159 @@ def test_the_unmutated_files_load(model: str) -> None:
     """The fuzzers' starting points are valid, so a refusal above is the mutation's doing."""
     trained = _load_and_use(_VALID[model])
     assert trained is not None and trained.model.name == model
+
+
+# --------------------------------------------------------------------------- LIBSVM files
+
+# Indices small, zero, negative, past the range made dense (only the used ones are then
+# features), at the parser's limit, beyond it and beyond int64.
+_INDEX = st.sampled_from([0, 1, 2, 3, 5, -1, 50_000_000, 2**31 - 1, 2**31, 2**40, 2**63, 10**20])
+_VALUE = st.sampled_from(["1", "0.5", "-2", "1e3", "0", "nan", "inf", "x", ""])
+_LABEL = st.sampled_from(["0", "1", "-1", "2.5", "+1", "a", "nan", "1e400", ""])
+
+
+@st.composite
+def _libsvm_lines(draw) -> str:
+    lines = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["data", "data", "data", "comment", "blank"]))
+        if kind == "comment":
+            lines.append("# a comment")
+            continue
+        if kind == "blank":
+            lines.append("")
+            continue
+        indices = draw(st.lists(_INDEX, max_size=4))
+        if draw(st.booleans()):
+            indices = sorted(set(indices))  # most files are well formed
+        fields = [draw(_LABEL)]
+        if draw(st.integers(0, 4)) == 0:
+            fields.append(f"qid:{draw(st.integers(0, 3))}")
+        fields += [f"{i}:{draw(_VALUE)}" for i in indices]
+        if draw(st.integers(0, 4)) == 0:
+            fields.append("# trailing")
+        lines.append(" ".join(fields))
+    return "\n".join(lines) + draw(st.sampled_from(["\n", ""]))
+
+
+@fuzz(250)
+@given(text=_libsvm_lines(), model=st.sampled_from(["softmax", "least-squares"]))
+def test_damaged_libsvm_files_load_and_train_or_fail_cleanly(text: str, model: str) -> None:
+    """Index 0 in a one-based file, negative, unsorted, repeated or huge indices, ``qid:``
+    fields, comments, blank lines, text labels: a clean error, or data that trains."""
+    path = _file(text.encode(), ".svm")
+    try:
+        data = load_dataset(path)
+        assert data.X.shape[1] == len(data.feature_names) <= 16
+        assert len(set(data.feature_names)) == len(data.feature_names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit(make_model(model), data.X, data.y, max_iter=5)
+    except LinfitError as exc:
+        _one_line_error(exc)
+
+
+# --------------------------------------------------------------------------- Parquet files
+
+
+def _parquet(frame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, engine="pyarrow")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def parquet_files() -> dict[str, bytes]:
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    flat = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 0.1, 0.2, 0.3], "y": [0, 1, 0, 1]})
+    nested = flat.assign(a=[{"u": 1}, {"u": 2}, {"u": 3}, {"u": 4}])
+    listed = flat.assign(b=[[1, 2], [3], [], [4]])
+    return {"flat": _parquet(flat), "struct": _parquet(nested), "list": _parquet(listed)}
+
+
+@fuzz(150)
+@given(
+    which=st.sampled_from(["flat", "struct", "list"]),
+    cut=st.integers(0, 64),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
+    magic=st.sampled_from([None, b"PAR0", b"\x00\x00\x00\x00", b"PK\x03\x04"]),
+)
+def test_damaged_parquet_files_load_or_fail_cleanly(
+    parquet_files, which: str, cut: int, flips, magic
+) -> None:
+    """A truncated footer, a wrong magic number, flipped bytes, a nested column."""
+    data = bytearray(parquet_files[which])
+    if cut:
+        del data[-cut:]
+    for position, mask in flips:
+        if data:
+            data[position % len(data)] ^= mask
+    if magic is not None and len(data) >= 4:
+        data[-4:] = magic
+    path = _file(bytes(data), ".parquet")
+    try:
+        _check_dataset(load_dataset(path))
+    except LinfitError as exc:
+        _one_line_error(exc)
+
+
+# --------------------------------------------------------------------------- cache entries
+
+
+@fuzz(120)
+@given(
+    member=st.sampled_from(["X.bin", "y.npy", "meta.json"]),
+    how=st.sampled_from(["truncate", "flip", "replace", "remove", "append"]),
+    at=st.integers(0, 10**6),
+    noise=st.binary(min_size=1, max_size=64),
+)
+def test_a_damaged_cache_entry_is_never_served(member: str, how: str, at: int, noise) -> None:
+    """Whatever happens to an entry's files, a read gives what a parse gives (after a
+    one-line CacheWarning when the damage shows), never an exception or other data."""
+    import os
+
+    from linfit.errors import CacheWarning
+    from linfit.storage import cache
+
+    folder = _SCRATCH[0] if _SCRATCH else Path(tempfile.mkdtemp(prefix="linfit-fuzz-"))
+    if not _SCRATCH:
+        _SCRATCH.append(folder)
+    data = folder / "cached.csv"
+    if not data.exists():
+        data.write_text("a,b,y\n1,2,x\n3,4,y\n5,6,x\n7,8.5,y\n")
+    fresh = load_dataset(data)
+    previous = os.environ.get("LINFIT_CACHE_DIR")
+    os.environ["LINFIT_CACHE_DIR"] = str(folder / "cache")
+    try:
+        cache.cached(data, {}, lambda: load_dataset(data))  # made, or found whole
+        (entry,) = (folder / "cache").iterdir()
+        target = entry / member
+        content = bytearray(target.read_bytes())
+        if how == "truncate":
+            del content[at % (len(content) + 1) :]
+        elif how == "flip" and content:
+            content[at % len(content)] ^= noise[0]
+        elif how == "replace":
+            content = bytearray(noise)
+        elif how == "append":
+            content += noise
+        if how == "remove":
+            target.unlink()
+        else:
+            target.write_bytes(bytes(content))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = cache.cached(data, {}, lambda: load_dataset(data))
+        for warning in caught:
+            assert issubclass(warning.category, CacheWarning), warning
+            assert "\n" not in str(warning.message)
+        np.testing.assert_array_equal(got.X, fresh.X)
+        assert got.y.tolist() == fresh.y.tolist() and got.y.dtype == fresh.y.dtype
+        assert (got.feature_names, got.target_name) == (fresh.feature_names, fresh.target_name)
+    finally:
+        if previous is None:
+            os.environ.pop("LINFIT_CACHE_DIR")
+        else:
+            os.environ["LINFIT_CACHE_DIR"] = previous

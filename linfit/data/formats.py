@@ -202,14 +202,26 @@ def _check_parquet_shape(source: _Source, n_rows: int, n_columns: int) -> None:
 
 
 def _check_parquet_names(source: _Source) -> None:
+    """Refuse repeated column names, and nested columns (a struct, list or map), whose
+    values pandas would hand over as Python objects."""
     import pyarrow.parquet as pq
+    from pyarrow import types
 
-    names = [str(n) for n in pq.read_schema(source.handle()).names]
+    schema = pq.read_schema(source.handle())
+    names = [str(n) for n in schema.names]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise DataError(
             f"{source.name}: duplicate column name(s) {_names_list(duplicates)}; "
             "rename the columns so that each name is unique"
+        )
+    nested = [(str(f.name), f.type) for f in schema if types.is_nested(f.type)]
+    if nested:
+        name, kind = nested[0]
+        raise DataError(
+            f"{source.name}: column(s) {_names_list([n for n, _ in nested])} are nested "
+            f"({name!r} is {_one_line(str(kind))}); linfit reads columns of numbers or "
+            "text: flatten them into columns of their own first"
         )
 
 
@@ -251,6 +263,12 @@ def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.nda
             f"file may use is {LIBSVM_MAX_INDEX:,}); renumber the features from 1"
         ) from None
     except (OSError, ValueError) as exc:
+        if str(exc).startswith("could not convert string to float"):  # a label or value
+            raise DataError(
+                f"cannot read {source.name} as LIBSVM ({_one_line(str(exc))}): its labels "
+                "and values must be numbers; number the classes, or give a table with text "
+                "labels as a CSV"
+            ) from None
         raise DataError(
             f"cannot read {source.name} as LIBSVM ({_one_line(str(exc))}); each line must "
             "be 'label index:value ...' with increasing indices, or name the file's format "

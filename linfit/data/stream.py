@@ -27,6 +27,7 @@ from linfit.data.load import Dataset, training_arrays
 from linfit.data.read import _check_duplicates, _normalize_sep, _Source, read_chunks
 from linfit.data.rowfile import RowWriter
 from linfit.errors import DataError, OptionError
+from linfit.memory import BUDGET_VARIABLE, budget_bytes
 
 # 65,536 rows of 100 float64 features is 52 MB: big enough that pandas parses at full
 # speed, small enough that the text and the parsed rows of a chunk stay well under 1 GB.
@@ -37,9 +38,10 @@ MEMORY_FRACTION = 0.25
 
 
 def memory_budget() -> int:
-    """Bytes a whole read may take: ``$LINFIT_MEMORY_BUDGET``, else a quarter of RAM."""
-    if budget := os.environ.get("LINFIT_MEMORY_BUDGET"):
-        return int(float(budget))
+    """Bytes a whole read may take: ``$LINFIT_MEMORY_BUDGET`` (checked: a value that is
+    not a positive number is one line), else a quarter of RAM."""
+    if os.environ.get(BUDGET_VARIABLE):
+        return budget_bytes()
     return int(MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 

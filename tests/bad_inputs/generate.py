@@ -52,6 +52,54 @@ def wide_10000_columns(dest: Path, _model: Path) -> None:
             fh.write(",".join(map(str, row)) + f",{label}\n")
 
 
+def identifier_target(dest: Path, _model: Path) -> None:
+    """30,000 rows whose last column, the default target, is a different id in every row
+    (issue 17: a softmax on it asked for 6.7 GB of scores and died of MemoryError)."""
+    rng = np.random.default_rng(30_000)
+    X = rng.normal(size=(30_000, 2)).round(3)
+    with open(dest, "w", encoding="utf-8", newline="") as fh:
+        fh.write("x1,x2,id\n")
+        fh.writelines(f"{a},{b},row-{i:05d}\n" for i, (a, b) in enumerate(X))
+
+
+def columns_1000000(dest: Path, _model: Path) -> None:
+    """A header of 1,000,000 columns (999,999 features and y) over 3 rows."""
+    names = ",".join(f"c{j}" for j in range(999_999))
+    with open(dest, "w", encoding="utf-8", newline="") as fh:
+        fh.write(names + ",y\n")
+        for label in (0, 1, 0):
+            fh.write(",".join([str(label + 1)] * 999_999) + f",{label}\n")
+
+
+def _parquet_bytes(frame: object) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, engine="pyarrow")  # type: ignore[attr-defined]
+    return buffer.getvalue()
+
+
+def _good_frame() -> object:
+    import pandas as pd
+
+    return pd.read_csv(GOOD_CSV)
+
+
+def parquet_truncated_footer(dest: Path, _model: Path) -> None:
+    """csv/good.csv as Parquet, its last 20 bytes (footer length and magic) cut off."""
+    dest.write_bytes(_parquet_bytes(_good_frame())[:-20])
+
+
+def parquet_wrong_magic(dest: Path, _model: Path) -> None:
+    """csv/good.csv as Parquet, its closing magic number PAR1 replaced by PAR0."""
+    dest.write_bytes(_parquet_bytes(_good_frame())[:-4] + b"PAR0")
+
+
+def parquet_nested_column(dest: Path, _model: Path) -> None:
+    """csv/good.csv as Parquet, its feature x1 a struct column ({'u': value})."""
+    frame = _good_frame()
+    frame["x1"] = [{"u": float(v)} for v in frame["x1"]]  # type: ignore[index]
+    dest.write_bytes(_parquet_bytes(frame))
+
+
 # --------------------------------------------------------------------------- model files
 
 
@@ -172,6 +220,11 @@ def nan_params(dest: Path, model: Path) -> None:
 
 GENERATORS: dict[str, Callable[[Path, Path], None]] = {
     "wide_10000_columns.csv": wide_10000_columns,
+    "identifier_target.csv": identifier_target,
+    "columns_1000000.csv": columns_1000000,
+    "truncated_footer.parquet": parquet_truncated_footer,
+    "wrong_magic.parquet": parquet_wrong_magic,
+    "nested_column.parquet": parquet_nested_column,
     "truncated.linfit": truncated,
     "wrong_magic.linfit": wrong_magic,
     "zip_bomb.linfit": zip_bomb,
