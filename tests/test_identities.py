@@ -6,33 +6,34 @@ import numpy as np
 import pytest
 from cli_helpers import invoke, json_stdout
 
-from linfit.checks import identities
-from linfit.checks.identities import IDENTITIES, TOLERANCE, Identity, check_identities, jacobian
+from linfit.checks import calculus, identities, model_identities
+from linfit.checks.calculus import jacobian
+from linfit.checks.identities import IDENTITIES, TOLERANCE, Identity, check_identities
 from linfit.models import LinearModel, LinearSVM, ReLURegressor, SoftmaxClassifier
 
-# The rows that check a model's gradient: the formula written out in identities.py against
+# The rows that check a model's gradient: the formula written out in model_identities.py against
 # finite differences of the loss written there, and linfit's loss_gradient against the formula.
 MODEL_ROWS = [
     (
         "SVM gradient, margin inside the max",
-        LinearSVM(reg=identities.MODEL_REG, margin=identities.MARGIN),
-        identities._svm_loss,
-        identities._svm_gradient,
-        identities._classification,
+        LinearSVM(reg=model_identities.MODEL_REG, margin=model_identities.MARGIN),
+        model_identities._svm_loss,
+        model_identities._svm_gradient,
+        model_identities._classification,
     ),
     (
         "softmax cross-entropy gradient (p - 1[j=y]) x^T",
-        SoftmaxClassifier(reg=identities.MODEL_REG),
-        identities._softmax_loss,
-        identities._softmax_gradient,
-        identities._classification,
+        SoftmaxClassifier(reg=model_identities.MODEL_REG),
+        model_identities._softmax_loss,
+        model_identities._softmax_gradient,
+        model_identities._classification,
     ),
     (
         "ReLU regressor gradient, indicator per sample",
-        ReLURegressor(reg=identities.MODEL_REG),
-        identities._relu_loss,
-        identities._relu_gradient,
-        identities._relu_problem,
+        ReLURegressor(reg=model_identities.MODEL_REG),
+        model_identities._relu_loss,
+        model_identities._relu_gradient,
+        model_identities._relu_problem,
     ),
 ]
 MODEL_IDS = ["svm", "softmax", "relu"]
@@ -75,9 +76,7 @@ def test_a_wrong_identity_is_reported_as_failing(monkeypatch):
     wrong = Identity(
         "d(x^T x)/dx = x (wrong)",
         "denominator",
-        lambda rng: (lambda x: (x, identities.gradient(lambda z: z @ z, x)))(
-            rng.standard_normal(4)
-        ),
+        lambda rng: (lambda x: (x, calculus.gradient(lambda z: z @ z, x)))(rng.standard_normal(4)),
     )
     monkeypatch.setattr(identities, "IDENTITIES", (wrong,))
     (result,) = check_identities()
@@ -114,17 +113,17 @@ def test_the_model_rows_are_the_ones_the_tests_know():
 
 @pytest.mark.parametrize(("name", "model", "loss", "formula", "problem"), MODEL_ROWS, ids=MODEL_IDS)
 def test_the_written_out_loss_is_linfits_objective(name, model, loss, formula, problem):
-    """The loss written in identities.py is the objective linfit minimizes (penalty included),
+    """The loss written in model_identities.py is the objective linfit minimizes (penalty included),
     so checking linfit's gradient against its formula is checking the right thing."""
     rng = np.random.default_rng(1)
     for _ in range(3):
         X, y, params = problem(rng)
         assert loss(params, X, y) == pytest.approx(model.loss(params, X, y), rel=1e-12)
-        assert identities._penalty(params, X.shape[1]) > 0  # the 2 reg W term is exercised
+        assert model_identities._penalty(params, X.shape[1]) > 0  # the 2 reg W term is exercised
 
 
 def test_the_model_rows_never_call_linfits_loss(monkeypatch):
-    """Finite differences are of the loss written in identities.py, not of linfit's."""
+    """Finite differences are of the loss written in model_identities.py, not of linfit's."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("an identity used linfit's model.loss")
@@ -160,15 +159,15 @@ def test_a_wrong_formula_fails_even_where_linfit_agrees_with_it(
     def without_penalty(params, X, y):
         g = formula(params, X, y)
         d = X.shape[1]
-        W, _ = identities._unpack(params, d)
-        g[: W.size] -= 2 * identities.MODEL_REG * W.ravel()
+        W, _ = model_identities._unpack(params, d)
+        g[: W.size] -= 2 * model_identities.MODEL_REG * W.ravel()
         return g
 
     monkeypatch.setattr(
         type(model), "loss_gradient", lambda self, p, X, y: (0.0, without_penalty(p, X, y))
     )
     row = Identity(
-        name, "denominator", identities._model_gradient(model, loss, without_penalty, problem)
+        name, "denominator", model_identities._model_gradient(model, loss, without_penalty, problem)
     )
     assert _row_error(row) > 100 * TOLERANCE
 
@@ -176,16 +175,16 @@ def test_a_wrong_formula_fails_even_where_linfit_agrees_with_it(
 def test_the_notes_relu_form_fails_even_where_linfit_agrees_with_it(monkeypatch):
     """Note 004's gradient (every sample's error counted) is rejected by the finite
     differences alone."""
-    wrong = identities._relu_note_gradient_formula
+    wrong = model_identities._relu_note_gradient_formula
     monkeypatch.setattr(ReLURegressor, "loss_gradient", lambda self, p, X, y: (0.0, wrong(p, X, y)))
     row = Identity(
         "relu",
         "denominator",
-        identities._model_gradient(
-            ReLURegressor(reg=identities.MODEL_REG),
-            identities._relu_loss,
+        model_identities._model_gradient(
+            ReLURegressor(reg=model_identities.MODEL_REG),
+            model_identities._relu_loss,
             wrong,
-            identities._relu_problem,
+            model_identities._relu_problem,
         ),
     )
     assert _row_error(row) > 100 * TOLERANCE
@@ -195,10 +194,10 @@ def test_model_rows_draw_points_away_from_kinks():
     """No finite-difference stencil straddles a hinge or ReLU kink at the drawn points."""
     rng = np.random.default_rng(3)
     for _ in range(5):
-        X, y, params = identities._classification(rng)
-        reach = 4 * identities.H * max(1.0, np.abs(X).max())
-        assert np.abs(identities._svm_hinge_arguments(params, X, y)).min() > reach
-        X, y, params = identities._relu_problem(rng)
-        z = identities._scores(params, X)[:, 0]
+        X, y, params = model_identities._classification(rng)
+        reach = 4 * calculus.H * max(1.0, np.abs(X).max())
+        assert np.abs(model_identities._svm_hinge_arguments(params, X, y)).min() > reach
+        X, y, params = model_identities._relu_problem(rng)
+        z = model_identities._scores(params, X)[:, 0]
         assert np.abs(z).min() > reach
         assert (z > 0).any() and (z < 0).any()  # both pieces of the ReLU are exercised
