@@ -1,0 +1,204 @@
+"""What the scikit-learn estimators share: fitting through ``linfit.fit``, prediction,
+saving, and an estimator restored from a model file."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+
+from linfit.errors import ConvergenceWarning, LinfitError
+from linfit.fitting import TrainedModel, fit
+from linfit.models import LinearModel
+from linfit.optim import OPTIMIZERS
+from linfit.storage import persist
+
+
+def _default_names(n_features: int) -> tuple[str, ...]:
+    return tuple(f"x{i}" for i in range(n_features))
+
+
+def _target_name(feature_names: tuple[str, ...]) -> str:
+    """'target', or a variant of it that is not a feature name (model files require that)."""
+    name = "target"
+    while name in feature_names:
+        name += "_"
+    return name
+
+
+def _reemit(caught: list[warnings.WarningMessage]) -> None:
+    """Warn again what ``fit`` warned, linfit's ConvergenceWarning as scikit-learn's."""
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            warnings.warn(str(w.message), SklearnConvergenceWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+class LinfitEstimator(BaseEstimator):
+    """Shared fitting, prediction and persistence; subclasses say which model to build.
+
+    Its parameters are those every estimator but the SVM and least squares takes (those
+    two declare their own); see :class:`~linfit.sklearn.LinearSVMClassifier`.
+    """
+
+    model_name: ClassVar[str]  # the linfit model trained, by the command line's name
+    _is_classifier: ClassVar[bool] = False
+    _multi_output: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        reg: float = 1e-4,
+        optimizer: str | None = None,
+        max_iter: int | None = None,
+        tol: float = 1e-6,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.reg = reg
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.standardize = standardize
+        self.random_state = random_state
+
+    # -- subclass hooks -----------------------------------------------------------------
+    def _make_model(self) -> LinearModel:
+        raise NotImplementedError
+
+    def _optimizer_name(self) -> str | None:
+        return getattr(self, "optimizer", None)
+
+    @classmethod
+    def _params_from_file(cls, hyperparams: dict[str, Any], optimizer: str) -> dict[str, Any]:
+        return {"reg": hyperparams.get("reg", 1e-4), "optimizer": optimizer}
+
+    # -- fitting ------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> LinfitEstimator:
+        """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) and return self.
+
+        Least squares also takes ``y`` (n_samples, n_targets).
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float64,
+            y_numeric=not self._is_classifier,
+            multi_output=self._multi_output,
+        )
+        if self._is_classifier:
+            check_classification_targets(y)
+            if np.unique(y).size < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes; "
+                    f"the data has one class ({y[0]!r})"
+                )
+        names = (
+            tuple(str(n) for n in self.feature_names_in_)
+            if hasattr(self, "feature_names_in_")
+            else _default_names(X.shape[1])
+        )
+        try:
+            model = self._make_model()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                trained, n_iter = self._train(model, X, y, names)
+        except LinfitError as err:
+            raise ValueError(str(err)) from err
+        _reemit(caught)
+        self._set_fitted(trained, n_iter, y_ndim=y.ndim)
+        return self
+
+    def _train(
+        self, model: LinearModel, X: np.ndarray, y: np.ndarray, names: tuple[str, ...]
+    ) -> tuple[TrainedModel, int]:
+        trained = fit(
+            model,
+            X,
+            y,
+            solver=self._optimizer_name(),
+            standardize=self.standardize,
+            feature_names=names,
+            target_name=_target_name(names),
+            gtol=self.tol,
+            max_iter=self.max_iter,
+            seed=_seed(self.random_state, self._optimizer_name()),
+        )
+        return trained, int(trained.result.nit)
+
+    def _set_fitted(self, trained: TrainedModel, n_iter: int, *, y_ndim: int = 1) -> None:
+        self.trained_ = trained
+        self.n_iter_ = n_iter
+        self._y_ndim = y_ndim
+        W, b = trained.coefficients()  # (n_features, K), (K,)
+        if trained.classes is not None:
+            self.classes_ = trained.classes
+            if trained.classes.size == 2:
+                self.coef_ = (W[:, 1] - W[:, 0])[None, :]
+                self.intercept_ = np.array([b[1] - b[0]])
+            else:
+                self.coef_ = np.ascontiguousarray(W.T)
+                self.intercept_ = b
+        elif W.shape[1] == 1 and y_ndim == 1:
+            self.coef_ = W[:, 0].copy()
+            self.intercept_ = float(b[0])
+        else:
+            self.coef_ = np.ascontiguousarray(W.T)
+            self.intercept_ = b
+
+    # -- prediction ---------------------------------------------------------------------
+    def _validated(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "trained_")
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (n_samples,), or values (n_samples,) / (n_samples, n_targets)."""
+        X = self._validated(X)
+        out = self.trained_.predict(X)
+        if out.ndim == 1 and getattr(self, "_y_ndim", 1) == 2:
+            out = out[:, None]
+        return out
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path`` in linfit's model-file format."""
+        check_is_fitted(self, "trained_")
+        persist.save(self.trained_, path)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = self._multi_output
+        tags.target_tags.single_output = True
+        return tags
+
+
+def _seed(random_state: int | np.random.RandomState | None, optimizer: str | None) -> int:
+    """The seed for a stochastic ``optimizer`` from a scikit-learn ``random_state``; 0 (and
+    no draw from numpy's global state) for the others, which use none."""
+    if optimizer not in OPTIMIZERS or not OPTIMIZERS[optimizer].stochastic:
+        return 0  # an unknown name is refused, in its own words, by fit
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def restore(cls: type[LinfitEstimator], trained: TrainedModel) -> LinfitEstimator:
+    """An estimator of class ``cls`` fitted as ``trained`` (see :func:`linfit.sklearn.load`)."""
+    hyperparams = trained.model.hyperparams()
+    optimizer = str(trained.summary.get("optimizer") or trained.model.default_optimizer)
+    params = cls._params_from_file(hyperparams, optimizer)
+    identity = not trained.scaler.mean.any() and bool((trained.scaler.scale == 1.0).all())
+    estimator = cls(**params, standardize=not identity)
+    n_features = trained.n_features
+    estimator.n_features_in_ = n_features
+    if trained.feature_names != _default_names(n_features):
+        estimator.feature_names_in_ = np.asarray(trained.feature_names, dtype=object)
+    n_iter = trained.summary.get("n_iter", 0)
+    estimator._set_fitted(trained, int(n_iter) if isinstance(n_iter, int) else 0)
+    return estimator

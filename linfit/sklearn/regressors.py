@@ -1,0 +1,75 @@
+"""The scikit-learn regressors: least squares (optimizers or closed forms) and the ReLU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils import Tags
+
+from linfit.models import LeastSquares as _LeastSquaresModel
+from linfit.models import LinearModel
+from linfit.models import ReLURegressor as _ReLUModel
+from linfit.sklearn.base import LinfitEstimator
+
+
+class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
+    """Ridge-penalized least squares: ``(1/N) ||X W + b - Y||^2 + reg ||W||^2``.
+
+    Parameters:
+        reg: the L2 penalty (the bias is not penalized).
+        method: a linfit optimizer name (default ``"lbfgs"``), or a closed form:
+            ``"normal"`` (Cholesky), ``"pinv"`` or ``"lstsq"``; a closed form ignores
+            ``max_iter`` and ``tol`` and sets ``n_iter_ = 1`` (one solve).
+        max_iter, tol, standardize, random_state: as :class:`LinearSVMClassifier`.
+
+    ``y`` may be (n_samples,) or (n_samples, n_targets).
+    """
+
+    model_name = "least-squares"
+    _multi_output = True
+
+    def __init__(
+        self,
+        reg: float = 1e-4,
+        method: str = "lbfgs",
+        max_iter: int | None = None,
+        tol: float = 1e-6,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.reg = reg
+        self.method = method
+        self.max_iter = max_iter
+        self.tol = tol
+        self.standardize = standardize
+        self.random_state = random_state
+
+    def _make_model(self) -> LinearModel:
+        return _LeastSquaresModel(reg=self.reg)
+
+    def _optimizer_name(self) -> str | None:
+        return self.method
+
+    @classmethod
+    def _params_from_file(cls, hyperparams: dict[str, Any], optimizer: str) -> dict[str, Any]:
+        return {"reg": hyperparams.get("reg", 1e-4), "method": optimizer}
+
+
+class ReLURegressor(RegressorMixin, LinfitEstimator):
+    """One-output regression through a ReLU, ``yhat = max(0, w.x + b)`` (not convex).
+
+    Parameters as :class:`LinearSVMClassifier`; ``optimizer`` None means L-BFGS. It cannot
+    predict negative values, so its ``score`` on targets of both signs is poor by design.
+    """
+
+    model_name = "relu"
+
+    def _make_model(self) -> LinearModel:
+        return _ReLUModel(reg=self.reg)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True  # no negative predictions
+        return tags
