@@ -1,4 +1,5 @@
-"""linfit.storage.container: exact round trips, atomic writes, and hostile files refused."""
+"""linfit.storage.container and container_reader: exact round trips, atomic writes, and
+hostile files refused."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linfit.errors import ModelFileError, OptionError, OutputError
-from linfit.storage.container import FORMAT, FORMAT_VERSION, read_model_file, write_model_file
+from linfit.storage.container import FORMAT, FORMAT_VERSION, write_model_file
+from linfit.storage.container_reader import read_model_file
 
 ARRAYS = {
     "W": np.arange(6, dtype=np.float64).reshape(3, 2) / 7,

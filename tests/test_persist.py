@@ -17,7 +17,8 @@ from linfit.errors import ModelFileError
 from linfit.fitting import TrainedModel, fit
 from linfit.models import make_model
 from linfit.storage import persist
-from linfit.storage.container import read_model_file, write_model_file
+from linfit.storage.container import write_model_file
+from linfit.storage.container_reader import read_model_file
 
 RNG = np.random.default_rng(0)
 CODES = np.arange(60) % 3

@@ -2,6 +2,7 @@
 
 :mod:`~linfit.storage.atomic` writes a file whole or not at all; :mod:`~linfit.storage.cache`
 keeps parsed data files; :mod:`~linfit.storage.container` is the model-file format (named
-sections, checksums, plain arrays); :mod:`~linfit.storage.persist` saves and loads a
+sections, checksums, plain arrays) and its writer, :mod:`~linfit.storage.container_reader`
+reads such a file back, checked; :mod:`~linfit.storage.persist` saves and loads a
 ``TrainedModel`` in it.
 """

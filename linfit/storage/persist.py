@@ -1,6 +1,7 @@
 """Trained models to and from model files, validating every field on the way in.
 
-The container (a zip of JSON and .npy, no pickle) is ``linfit.storage.container``'s job; this
+The container (a zip of JSON and .npy, no pickle) is ``linfit.storage.container``'s job
+(and ``container_reader``'s, reading it back); this
 module decides what goes in it and refuses a file whose contents do not fit together.
 
 A model file holds, in ``meta.json``: ``linfit_version`` (str), ``model`` (a name in
@@ -28,7 +29,8 @@ from linfit.errors import LinfitError, ModelFileError, quote_path
 from linfit.fitting.trained import TrainedModel
 from linfit.models import MODELS, LinearModel
 from linfit.preprocess import Scaler
-from linfit.storage.container import read_model_file, write_model_file
+from linfit.storage.container import write_model_file
+from linfit.storage.container_reader import read_model_file
 
 __all__ = ["ENCODINGS", "load", "save"]
 
