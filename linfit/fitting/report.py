@@ -58,11 +58,7 @@ def summarize(
     unknown = names.keys() - {"max_iter", "optimizer", "tol", "standardize"}
     if unknown:
         raise ValueError(f"unknown flag role(s) {sorted(unknown)} in summarize(flags=...)")
-    message = result.message
-    if result.status == Status.CLOSED_FORM:
-        message = f"closed form ({result.method})"
-    elif result.status == Status.MAX_ITER:
-        message = f"not converged: stopped at max_iter={result.nit}, tol {gtol:g}"
+    message = _end_message(result, gtol)
     if not result.success and result.status not in (Status.DIVERGED, Status.STOPPED):
         message += f" (max |gradient| {result.grad_norm:.3g})"
         if not smooth:
@@ -71,21 +67,7 @@ def summarize(
                 "the optimum (a squared-hinge loss is smooth)"
             )
         else:
-            advice = []
-            if not standardized:
-                flag = names["standardize"]
-                advice.append("standardized features" + (f" ({flag})" if flag else ""))
-            if result.status == Status.MAX_ITER and names["max_iter"]:
-                advice.append(f"more {names['max_iter']}")
-            if names["optimizer"] and rather:
-                advice.append(
-                    f"{names['optimizer']} {rather} (sgd is for data too large for full "
-                    f"passes: below {SGD_SMALL_DATA_ROWS:,} rows {rather} converges sooner)"
-                )
-            elif names["optimizer"]:
-                advice.append(f"another {names['optimizer']}")
-            if names["tol"]:
-                advice.append(f"a larger {names['tol']}")
+            advice = _advice(result, standardized, names, rather)
             if advice:
                 message += "; try " + ", ".join(advice)
     return {
@@ -99,3 +81,36 @@ def summarize(
         "grad_norm": result.grad_norm,
         "time_s": elapsed,
     }
+
+
+def _end_message(result: OptimizeResult, gtol: float) -> str:
+    """How the run ended, in a phrase: the solver's message, or a closed form, or the
+    iteration limit reached."""
+    if result.status == Status.CLOSED_FORM:
+        return f"closed form ({result.method})"
+    if result.status == Status.MAX_ITER:
+        return f"not converged: stopped at max_iter={result.nit}, tol {gtol:g}"
+    return result.message
+
+
+def _advice(
+    result: OptimizeResult, standardized: bool, names: dict[str, str | None], rather: str | None
+) -> list[str]:
+    """What to try after a smooth run that did not converge, naming the caller's options
+    (``names``: flag by role, see ``summarize``)."""
+    advice = []
+    if not standardized:
+        flag = names["standardize"]
+        advice.append("standardized features" + (f" ({flag})" if flag else ""))
+    if result.status == Status.MAX_ITER and names["max_iter"]:
+        advice.append(f"more {names['max_iter']}")
+    if names["optimizer"] and rather:
+        advice.append(
+            f"{names['optimizer']} {rather} (sgd is for data too large for full "
+            f"passes: below {SGD_SMALL_DATA_ROWS:,} rows {rather} converges sooner)"
+        )
+    elif names["optimizer"]:
+        advice.append(f"another {names['optimizer']}")
+    if names["tol"]:
+        advice.append(f"a larger {names['tol']}")
+    return advice
