@@ -21,17 +21,17 @@ from linfit.errors import LinfitError
 # and the line ``linfit --help`` lists for it, the first line of the command's help
 # (tests/test_startup.py holds each to its command's).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("modeling", "Train a model on DATA, report train/test metrics, and save it."),
+    "train": ("train", "Train a model on DATA, report train/test metrics, and save it."),
     "predict": (
-        "modeling",
+        "scoring",
         "Predict with a saved model; DATA's columns are matched to the model's by name.",
     ),
     "evaluate": (
-        "modeling",
+        "scoring",
         "Score a saved model on labelled DATA: accuracy and confusion matrix, or R^2 and RMSE.",
     ),
     "compare": (
-        "modeling",
+        "compare",
         "Train linfit's model and scikit-learn's closest ones on the same split, side by side.",
     ),
     "solve-ls": (

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from linfit.models import MODELS
+from linfit.errors import OptionError
+from linfit.models import MODELS, LinearModel, make_model
 from linfit.optim import OPTIMIZERS
+from linfit.optim.registry import DEFAULT_MAX_ITER
 
 DataArg = Annotated[
     Path,
@@ -94,6 +96,50 @@ SchedulerOpt = Annotated[
         "(default: a local cluster of one worker process per core).",
     ),
 ]
+
+LossOpt = Annotated[str | None, typer.Option(help="SVM loss: hinge (default) or squared-hinge.")]
+MarginOpt = Annotated[float | None, typer.Option(help="SVM margin Delta (default 1).")]
+MulticlassOpt = Annotated[
+    str | None,
+    typer.Option(help="SVM multiclass form: weston-watkins (default) or one-vs-rest."),
+]
+MaxIterOpt = Annotated[
+    int | None,
+    typer.Option(
+        help=f"Iteration limit (default {DEFAULT_MAX_ITER}"
+        + "".join(
+            f"; {name}: {opt.default_max_iter}{' epochs' if opt.stochastic else ''}"
+            for name, opt in OPTIMIZERS.items()
+            if opt.default_max_iter != DEFAULT_MAX_ITER
+        )
+        + ").",
+        show_default=False,
+    ),
+]
+TolOpt = Annotated[
+    float,
+    typer.Option(help="Stop when max |gradient| <= tol (times |objective| where that is > 1)."),
+]
+
+
+def plot_option(what: str) -> Any:
+    """The option of a plot file drawing ``what``."""
+    return typer.Option(help=f"Draw {what} into this .png, .svg or .pdf file (needs matplotlib).")
+
+
+def model_from_flags(
+    name: str, reg: float, loss: str | None, margin: float | None, multiclass: str | None = None
+) -> LinearModel:
+    """The model --model, --reg and the SVM's --loss, --margin and --multiclass describe."""
+    svm_options = {
+        "variant": loss and loss.replace("-", "_"),
+        "margin": margin,
+        "multiclass": multiclass,
+    }
+    given = {key: value for key, value in svm_options.items() if value is not None}
+    if given and name != "svm":
+        raise OptionError(f"--loss, --margin and --multiclass apply to --model svm, not {name}")
+    return make_model(name, reg=reg, **given)
 
 
 def _formats() -> tuple[str, ...]:

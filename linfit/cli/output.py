@@ -130,6 +130,33 @@ def check_output(path: Path, *inputs: str | Path, what: str = "file") -> Path:
     return path
 
 
+def check_side_outputs(outputs: dict[str, Path | None], *inputs: Path) -> None:
+    """Refuse, before any work, a --plot or --history that --out's checks would refuse (a
+    missing folder, a directory, an input file), that another option of ``outputs``
+    also writes, or a --plot of another ending than .png/.svg/.pdf or without matplotlib."""
+    given = {option: path for option, path in outputs.items() if path is not None}
+    where = {option: os.path.realpath(path) for option, path in given.items()}
+    for option, what in (("--plot", "plot"), ("--history", "history file")):
+        if option not in given:
+            continue
+        check_output(given[option], *inputs, what=what)
+        for other in given:
+            if other != option and where[other] == where[option]:
+                raise OptionError(
+                    f"{option} and {other} name the same file {given[option]}; give each its own"
+                )
+    if "--plot" in given:
+        from linfit.evaluation import plots  # matplotlib's checks: only when a plot is asked
+
+        plots.plot_format(given["--plot"])
+        plots.require_matplotlib("--plot")
+
+
+def data_name(data: Path) -> str:
+    """DATA as a title names it."""
+    return "standard input" if str(data) == "-" else data.name
+
+
 def _keep_row(nit: int) -> bool:
     """Rows 0-10, then 20, 30, ..., 100, then 200, 300, ...: a long run stays readable."""
     if nit <= 10:
