@@ -4,7 +4,7 @@ Two fast paths: ``linfit.data.load._scan_named`` has the compiled scanner parse 
 numeric CSV straight into X (for all three loaders; see test_csvscan.py), and
 ``_clean_numeric`` builds X straight from pandas' column block when a table has nothing to
 repair (every feature float64 or int64, every value finite, the target complete).
-Anything else goes to the general path (``_keep_rows``, ``_train_columns``, ``_matrix``),
+Anything else goes to the general path (``keep_rows``, ``train_columns``, ``columns_matrix``),
 which also words every refusal. Each test here reads a file twice, once as the loaders do
 and once with both fast paths switched off, and holds the two to byte equality: the same
 X (bytes, so the sign of a zero counts too), dtype and memory order, the same y and its

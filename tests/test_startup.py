@@ -24,7 +24,7 @@ import pytest
 import linfit.data
 from linfit.cli.output import write_csv
 from linfit.data import align_labels, fastcsv, labels
-from linfit.data.read import _read_csv, _Source
+from linfit.data.read import Source, read_csv
 from linfit.storage import persist
 
 HEAVY = ("pandas", "scipy", "sklearn", "dask", "matplotlib", "pyarrow")
@@ -242,7 +242,7 @@ def test_a_header_split_without_pandas_is_named_as_pandas_names_it(tmp_path, see
             continue
         path = tmp_path / f"{i}.csv"
         path.write_bytes(line + b"1\n")
-        columns = _read_csv(_Source(path), sep, nrows=0).columns
+        columns = read_csv(Source(path), sep, nrows=0).columns
         assert [type(c) for c in columns] == [str] * len(columns)
         assert list(columns) == names, (line, sep)
         named += 1

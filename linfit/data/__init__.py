@@ -7,8 +7,9 @@ with a one-line message that names the offending file, line or column and says h
 The package is split by job: :mod:`~linfit.data.read` reads the table,
 :mod:`~linfit.data.columns` turns columns into numeric features (one-hot encoding, matching
 a model's names), :mod:`~linfit.data.features` applies the missing-value policy and builds
-the matrix, :mod:`~linfit.data.labels` handles the target, and :mod:`~linfit.data.load`
-puts them together as :func:`load_dataset`, :func:`load_features` and :func:`load_labeled`.
+the matrix, :mod:`~linfit.data.labels` handles the target, :mod:`~linfit.data.messages`
+words what their errors list, and :mod:`~linfit.data.load` puts them together as
+:func:`load_dataset`, :func:`load_features` and :func:`load_labeled`.
 A plain numeric CSV skips pandas: :mod:`~linfit.data.fastcsv` has the compiled scanner
 (``_csvscan.c``) parse it straight into the matrix, and leaves every other file to pandas.
 

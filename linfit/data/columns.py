@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from linfit.data.read import _MAX_LISTED
+from linfit.data.messages import delimiter_hint, names_list
 from linfit.errors import DataError
 
 if TYPE_CHECKING:
@@ -35,52 +35,7 @@ REMEDIES: frozenset[Remedy] = frozenset(("encode", "dropna", "impute"))
 MAX_CATEGORIES = 1000
 
 
-def _names_list(names: Sequence[str]) -> str:
-    shown = ", ".join(repr(str(n)) for n in names[:_MAX_LISTED])
-    more = len(names) - _MAX_LISTED
-    return shown + (f", ... ({more} more)" if more > 0 else "")
-
-
-# Delimiters a one-column table may really have, in order of preference on a tie. A space
-# is tried only when none of these fits: column names such as 'sepal length (cm)' hold
-# spaces, so a space in the header says little about the delimiter.
-_LIKELY_DELIMITERS = ("\t", ";", "|", ",")
-_HINT_ROWS = 20  # data rows, after the header, that a delimiter must split consistently
-
-
-def _delimiter_hint(frame: pd.DataFrame) -> str:
-    """A suggestion for a table that came out as one column: probably the wrong delimiter.
-
-    The suggestion is the delimiter that splits the header and the first rows into the
-    same number (at least 2) of fields; "" when no delimiter does.
-    """
-    if frame.shape[1] != 1:
-        return ""
-    header = str(frame.columns[0])
-    rows = [str(cell) for cell in frame.iloc[:_HINT_ROWS, 0].dropna()]
-    best = _consistent_delimiter([header, *rows])
-    if best is None:
-        return ""
-    shown = "tab" if best == "\t" else f"'{best}'"
-    return f"; only 1 column found ({header!r}): wrong delimiter? use --sep {shown}"
-
-
-def _consistent_delimiter(lines: Sequence[str]) -> str | None:
-    """The delimiter splitting every one of ``lines`` into the same number (>= 2) of fields:
-    of tab, ';', '|' and ',' the one giving the most fields, else a space if it does, else
-    None."""
-
-    def fields(delimiter: str) -> int:
-        counts = {line.count(delimiter) for line in lines}
-        return counts.pop() + 1 if len(counts) == 1 and 0 not in counts else 0
-
-    found = {d: n for d in _LIKELY_DELIMITERS if (n := fields(d))}
-    if found:
-        return max(found, key=lambda d: found[d])  # the first listed among equals
-    return " " if fields(" ") else None
-
-
-def _numeric(series: pd.Series) -> np.ndarray | None:
+def numeric_values(series: pd.Series) -> np.ndarray | None:
     """(n,) float64 values with NaN for missing cells, or None if the column is not numeric."""
     from pandas.api import types as pdt  # a Series is in hand: pandas is loaded already
 
@@ -120,7 +75,7 @@ def _bad_example(series: pd.Series) -> str:
     return str(bad.iloc[0]) if len(bad) else str(present.iloc[0]) if len(present) else ""
 
 
-def _text(series: pd.Series) -> np.ndarray:
+def text_values(series: pd.Series) -> np.ndarray:
     """(n,) object array of str, NaN kept for missing cells."""
     missing = series.isna().to_numpy()
     out = np.full(len(series), np.nan, dtype=object)
@@ -140,7 +95,7 @@ def _indicators(text: np.ndarray, categories: Sequence[str]) -> np.ndarray:
 
 
 @dataclass
-class _Columns:
+class Columns:
     values: list[np.ndarray]  # each (n,) float64, NaN marks a missing cell
     names: list[str]
     origin: list[str]  # the file column each feature came from, for error messages
@@ -164,7 +119,7 @@ def _non_numeric_error(
     return DataError(f"non-numeric feature column(s) {listed}{more} in {source_name}; {fix}")
 
 
-def _check_generated_names(cols: _Columns, columns: Sequence[str], source_name: str) -> None:
+def _check_generated_names(cols: Columns, columns: Sequence[str], source_name: str) -> None:
     """Refuse a one-hot name 'c=value' equal to a column's name or to another one-hot name.
 
     Either would give two features one name, and a prediction file would then feed both
@@ -183,13 +138,13 @@ def _check_generated_names(cols: _Columns, columns: Sequence[str], source_name: 
         taken[name] = f"the one-hot feature {name!r} from column {origin!r}"
 
 
-def _train_columns(
+def train_columns(
     frame: pd.DataFrame,
     encode: Encode,
     source_name: str,
     other_columns: Sequence[str] = (),
     remedies: Collection[Remedy] = REMEDIES,
-) -> _Columns:
+) -> Columns:
     """Features of a training table: numeric columns as they are, the rest one-hot or refused.
 
     ``other_columns`` are the file's columns that are not features (the target): one-hot
@@ -197,18 +152,18 @@ def _train_columns(
     """
     import pandas as pd  # a DataFrame is in hand: pandas is loaded already
 
-    cols = _Columns([], [], [], [])
+    cols = Columns([], [], [], [])
     bad: list[tuple[str, str]] = []
     for name in frame.columns:
         series = frame[name]
-        values = _numeric(series)
+        values = numeric_values(series)
         if values is not None:
             cols.values.append(values)
             cols.names.append(name)
             cols.origin.append(name)
             cols.indicator.append(False)
         elif encode == "onehot":
-            text = _text(series)
+            text = text_values(series)
             categories = sorted(pd.unique(text[~pd.isna(text)]).tolist())
             if len(categories) > MAX_CATEGORIES:
                 raise DataError(
@@ -239,7 +194,7 @@ def _split_indicator(name: str, columns: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def _plan_features(
+def plan_features(
     frame: pd.DataFrame, feature_names: Sequence[str], encode: Encode, source_name: str
 ) -> list[tuple[str, str | None]]:
     """For each wanted feature: (file column, category for a one-hot feature or None)."""
@@ -256,19 +211,19 @@ def _plan_features(
     if absent:
         raise DataError(
             f"{source_name} lacks {len(absent)} of the {len(feature_names)} feature column(s) "
-            f"the model needs: {_names_list(absent)}; give a file with these columns"
-            + _delimiter_hint(frame)
+            f"the model needs: {names_list(absent)}; give a file with these columns"
+            + delimiter_hint(frame)
         )
     return plan
 
 
-def _predict_columns(
+def predict_columns(
     frame: pd.DataFrame,
     plan: list[tuple[str, str | None]],
     feature_names: Sequence[str],
     source_name: str,
     text_column: Callable[[str], pd.Series] | None,
-) -> _Columns:
+) -> Columns:
     # column -> {category: position in that column's indicator block}
     categories: dict[str, dict[str, int]] = {}
     for column, category in plan:
@@ -278,17 +233,17 @@ def _predict_columns(
     blocks: dict[str, np.ndarray] = {}
     for column, positions in categories.items():
         series = frame[column]
-        if _numeric(series) is not None and text_column is not None:
+        if numeric_values(series) is not None and text_column is not None:
             # pandas parsed the column as numbers here (e.g. '1', '' -> 1.0); indicators must
             # match the raw text the model saw at training, so read it again as text.
             series = text_column(column).loc[frame.index]
-        blocks[column] = _indicators(_text(series), list(positions))
+        blocks[column] = _indicators(text_values(series), list(positions))
 
-    cols = _Columns([], [], [], [])
+    cols = Columns([], [], [], [])
     bad: list[tuple[str, str]] = []
     for (column, category), name in zip(plan, feature_names, strict=True):
         if category is None:
-            values = _numeric(frame[column])
+            values = numeric_values(frame[column])
             if values is None:
                 bad.append((column, _bad_example(frame[column])))
                 continue

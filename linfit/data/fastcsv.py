@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from linfit.data import progress
-from linfit.data.read import _COMPRESSION_EXTENSIONS, _check_duplicates, _read_csv, _Source
+from linfit.data.read import COMPRESSION_EXTENSIONS, Source, check_duplicates, read_csv
 from linfit.errors import DataError, quote_path
 
 try:
@@ -68,7 +68,7 @@ def available() -> bool:
     return _csvscan is not None
 
 
-def header(source: _Source, sep: str) -> tuple[list[str], int] | None:
+def header(source: Source, sep: str) -> tuple[list[str], int] | None:
     """The column names pandas reads from ``source``'s header, and the byte offset where
     its first data row starts; None for a source the scanner does not read."""
     if _csvscan is None or source.path is None or sep in NUMBER_CHARS:
@@ -76,7 +76,7 @@ def header(source: _Source, sep: str) -> tuple[list[str], int] | None:
     if not source.path.is_file():
         return None  # a pipe (``<(...)``): reading its header here would take it from pandas
     suffix = source.path.suffix.lower()
-    if suffix in _COMPRESSION_EXTENSIONS or suffix == ".tar":
+    if suffix in COMPRESSION_EXTENSIONS or suffix == ".tar":
         return None  # pandas decompresses these
     try:
         with open(source.path, "rb") as stream:
@@ -87,8 +87,8 @@ def header(source: _Source, sep: str) -> tuple[list[str], int] | None:
             return None  # no data rows, or a header only pandas can split
         columns = plain_names(line, sep)
         if columns is None:  # a header pandas may rename (or refuse): its names, by pandas
-            names = _read_csv(source, sep, nrows=0)
-            _check_duplicates(names, source, sep)
+            names = read_csv(source, sep, nrows=0)
+            check_duplicates(names, source, sep)
             columns = [str(c) for c in names.columns]
     except (OSError, DataError):
         return None  # the pandas read reports it

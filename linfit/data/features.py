@@ -10,14 +10,14 @@ from numpy.typing import DTypeLike
 
 from linfit.data.columns import (
     REMEDIES,
+    Columns,
     Encode,
     Remedy,
-    _Columns,
-    _plan_features,
-    _predict_columns,
-    _train_columns,
+    plan_features,
+    predict_columns,
+    train_columns,
 )
-from linfit.data.read import _MAX_LISTED
+from linfit.data.messages import MAX_LISTED
 from linfit.errors import DataError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 Missing = Literal["error", "drop", "mean"]
 
 
-def _keep_rows(
+def keep_rows(
     frame: pd.DataFrame,
     columns: Sequence[str],
     target_name: str | None,
@@ -54,7 +54,7 @@ def _keep_rows(
         if target_na.any():
             listed.append(f"target {target_name!r} ({int(target_na.sum())})")
         if listed:
-            shown = ", ".join(listed[:_MAX_LISTED])
+            shown = ", ".join(listed[:MAX_LISTED])
             fix = " or ".join(fixes) or "fill in or remove those cells in the file"
             raise DataError(f"missing values in {source_name}: {shown}; {fix}")
         return np.ones(len(frame), dtype=bool)
@@ -77,7 +77,7 @@ def _keep_rows(
     return keep
 
 
-def _check_finite(values: np.ndarray, column: str, source_name: str) -> None:
+def check_finite(values: np.ndarray, column: str, source_name: str) -> None:
     infinite = np.isinf(values)
     if infinite.any():
         raise DataError(
@@ -86,7 +86,7 @@ def _check_finite(values: np.ndarray, column: str, source_name: str) -> None:
         )
 
 
-def _fill_vector(fill_values: Sequence[float] | np.ndarray | None, k: int) -> np.ndarray | None:
+def fill_vector(fill_values: Sequence[float] | np.ndarray | None, k: int) -> np.ndarray | None:
     """``fill_values`` as a finite (k,) float64 array, or None; a wrong one is a ValueError."""
     if fill_values is None:
         return None
@@ -101,8 +101,8 @@ def _fill_vector(fill_values: Sequence[float] | np.ndarray | None, k: int) -> np
 FILL_ROWS = 2048  # rows of X written together: a block of X stays in cache
 
 
-def _matrix(
-    cols: _Columns,
+def columns_matrix(
+    cols: Columns,
     n: int,
     missing: Missing,
     dtype: np.dtype,
@@ -119,7 +119,7 @@ def _matrix(
     limit = None if dtype.itemsize >= 8 else float(np.finfo(dtype).max)
     columns: list[np.ndarray] = []
     for j, (values, origin) in enumerate(zip(cols.values, cols.origin, strict=True)):
-        _check_finite(values, origin, source_name)
+        check_finite(values, origin, source_name)
         gaps = np.isnan(values)
         if gaps.any():
             if missing != "mean":
@@ -148,14 +148,14 @@ def _matrix(
     return X
 
 
-def _check_dtype(dtype: DTypeLike) -> np.dtype:
+def check_dtype(dtype: DTypeLike) -> np.dtype:
     resolved = np.dtype(dtype)
     if resolved.kind != "f":
         raise ValueError(f"dtype must be a floating-point type, got {resolved}")
     return resolved
 
 
-def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+def take_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     return frame if keep.all() else frame[keep]
 
 
@@ -195,19 +195,19 @@ def feature_matrix(
         DataError: as :func:`load_dataset` and :func:`load_features`.
         ValueError: ``fill_values`` without ``feature_names``, or of the wrong shape.
     """
-    resolved = _check_dtype(dtype)
+    resolved = check_dtype(dtype)
     fill = None
     if feature_names is None:
         if fill_values is not None:
             raise ValueError("fill_values needs feature_names (it is for prediction)")
         columns = [str(c) for c in frame.columns]
-        keep = _keep_rows(frame, columns, None, missing, source_name, remedies)
-        cols = _train_columns(_rows(frame, keep), encode, source_name, remedies=remedies)
+        keep = keep_rows(frame, columns, None, missing, source_name, remedies)
+        cols = train_columns(take_rows(frame, keep), encode, source_name, remedies=remedies)
     else:
         names = list(feature_names)
-        fill = _fill_vector(fill_values, len(names))
-        plan = _plan_features(frame, names, encode, source_name)
-        keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source_name, remedies)
-        cols = _predict_columns(_rows(frame, keep), plan, names, source_name, None)
-    X = _matrix(cols, int(keep.sum()), missing, resolved, source_name, fill)
+        fill = fill_vector(fill_values, len(names))
+        plan = plan_features(frame, names, encode, source_name)
+        keep = keep_rows(frame, [c for c, _ in plan], None, missing, source_name, remedies)
+        cols = predict_columns(take_rows(frame, keep), plan, names, source_name, None)
+    X = columns_matrix(cols, int(keep.sum()), missing, resolved, source_name, fill)
     return X, tuple(cols.names)

@@ -37,14 +37,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 import numpy as np
 
 from linfit.data import progress
-from linfit.data.columns import _names_list
+from linfit.data.messages import names_list, one_line
 from linfit.data.read import (
-    _COMPRESSION_EXTENSIONS,
-    _normalize_sep,
-    _one_line,
-    _read_frame,
-    _Source,
-    _text_column,
+    COMPRESSION_EXTENSIONS,
+    Source,
+    normalize_sep,
+    read_delimited,
+    read_text_column,
     tracked_file,
 )
 from linfit.errors import DataError, OptionError
@@ -95,7 +94,7 @@ def resolve_format(path: str | Path, file_format: str | None = None) -> Format:
     if str(path) == "-":
         return "csv"
     suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSION_EXTENSIONS:
+    if suffixes and suffixes[-1] in COMPRESSION_EXTENSIONS:
         suffixes.pop()
     return EXTENSIONS.get(suffixes[-1], "csv") if suffixes else "csv"
 
@@ -111,30 +110,30 @@ def text_separator(path: str | Path, file_format: Format, sep: str | None) -> st
         return "\t"
     if sep is None and file_format == "csv":
         return ","
-    return _normalize_sep(sep, path)
+    return normalize_sep(sep, path)
 
 
 def text_column_reader(
-    source: _Source, file_format: Format, sep: str | None
+    source: Source, file_format: Format, sep: str | None
 ) -> Callable[[str], pd.Series] | None:
     """For prediction with one-hot features: reads one column again as raw text (CSV and
     TSV, whose parser may have read it as numbers); None for Parquet, whose columns keep
     the types they were written with."""
     if file_format not in TEXT_FORMATS:
         return None
-    return functools.partial(_text_column, source, sep or ",")
+    return functools.partial(read_text_column, source, sep or ",")
 
 
-def read_frame(source: _Source, file_format: Format, sep: str | None) -> pd.DataFrame:
+def read_frame(source: Source, file_format: Format, sep: str | None) -> pd.DataFrame:
     """The table of a CSV, TSV or Parquet file: at least one row, unique string names."""
     if file_format == "parquet":
         return _read_parquet(source)
     if file_format == "libsvm":
         raise ValueError("a LIBSVM file is not a table; use read_libsvm")
-    return _read_frame(source, sep or ",")
+    return read_delimited(source, sep or ",")
 
 
-def _read_parquet(source: _Source) -> pd.DataFrame:
+def _read_parquet(source: Source) -> pd.DataFrame:
     import pandas as pd  # on first use: resolving a file's format needs no pandas
 
     # pyarrow decodes the columns on every core and says nothing meanwhile: the read is
@@ -149,7 +148,7 @@ def _read_parquet(source: _Source) -> pd.DataFrame:
     return frame
 
 
-def parquet_chunks(source: _Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def parquet_chunks(source: Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """The table of a Parquet file as DataFrames of at most ``chunk_rows`` rows, in file
     order, read a row group at a time (pyarrow's batches), with a whole read's errors."""
     with _parquet_errors(source):
@@ -194,14 +193,14 @@ def _data_columns(schema: Any) -> int:
     return len(schema.names) - sum(isinstance(name, str) for name in index)
 
 
-def _check_parquet_shape(source: _Source, n_rows: int, n_columns: int) -> None:
+def _check_parquet_shape(source: Source, n_rows: int, n_columns: int) -> None:
     if n_columns == 0:
         raise DataError(f"{source.name} has no columns; expected a table of features and target")
     if n_rows == 0:
         raise DataError(f"{source.name} has columns but no rows; add rows of data")
 
 
-def _check_parquet_names(source: _Source) -> None:
+def _check_parquet_names(source: Source) -> None:
     """Refuse repeated column names, and nested columns (a struct, list or map), whose
     values pandas would hand over as Python objects."""
     import pyarrow.parquet as pq
@@ -212,21 +211,21 @@ def _check_parquet_names(source: _Source) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise DataError(
-            f"{source.name}: duplicate column name(s) {_names_list(duplicates)}; "
+            f"{source.name}: duplicate column name(s) {names_list(duplicates)}; "
             "rename the columns so that each name is unique"
         )
     nested = [(str(f.name), f.type) for f in schema if types.is_nested(f.type)]
     if nested:
         name, kind = nested[0]
         raise DataError(
-            f"{source.name}: column(s) {_names_list([n for n, _ in nested])} are nested "
-            f"({name!r} is {_one_line(str(kind))}); linfit reads columns of numbers or "
+            f"{source.name}: column(s) {names_list([n for n, _ in nested])} are nested "
+            f"({name!r} is {one_line(str(kind))}); linfit reads columns of numbers or "
             "text: flatten them into columns of their own first"
         )
 
 
 @contextlib.contextmanager
-def _parquet_errors(source: _Source) -> Iterator[None]:
+def _parquet_errors(source: Source) -> Iterator[None]:
     """pyarrow's and pandas' failures on a Parquet file as one-line errors."""
     require("pyarrow", "parquet", f"reading the Parquet file {source.name}")
     import pyarrow
@@ -235,17 +234,17 @@ def _parquet_errors(source: _Source) -> Iterator[None]:
         yield
     except ImportError as exc:  # pandas wants a newer pyarrow
         raise MissingExtraError(
-            f"reading the Parquet file {source.name}: {_one_line(str(exc))}; "
+            f"reading the Parquet file {source.name}: {one_line(str(exc))}; "
             "pip install 'linfit[parquet]'"
         ) from None
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise DataError(
-            f"cannot read {source.name} as Parquet ({_one_line(str(exc))}); check the file, "
+            f"cannot read {source.name} as Parquet ({one_line(str(exc))}); check the file, "
             "or name its format with --format"
         ) from None
 
 
-def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndarray]:
+def read_libsvm(source: Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndarray]:
     """``(X, y)`` of a LIBSVM file: X (n, max index + 1) CSR in ``dtype``, column j holding
     index j; y (n,) labels, int64 where every label is a whole number, else float64.
     Progress is reported in bytes of the file as stored."""
@@ -265,12 +264,12 @@ def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.nda
     except (OSError, ValueError) as exc:
         if str(exc).startswith("could not convert string to float"):  # a label or value
             raise DataError(
-                f"cannot read {source.name} as LIBSVM ({_one_line(str(exc))}): its labels "
+                f"cannot read {source.name} as LIBSVM ({one_line(str(exc))}): its labels "
                 "and values must be numbers; number the classes, or give a table with text "
                 "labels as a CSV"
             ) from None
         raise DataError(
-            f"cannot read {source.name} as LIBSVM ({_one_line(str(exc))}); each line must "
+            f"cannot read {source.name} as LIBSVM ({one_line(str(exc))}); each line must "
             "be 'label index:value ...' with increasing indices, or name the file's format "
             "with --format"
         ) from None
@@ -289,7 +288,7 @@ def read_libsvm(source: _Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.nda
     return X.tocsr(), y
 
 
-def _svmlight_stream(source: _Source, handle: io.BufferedReader) -> BinaryIO:
+def _svmlight_stream(source: Source, handle: io.BufferedReader) -> BinaryIO:
     """``handle`` decompressed as scikit-learn decompresses the file it is given by name
     (by its ending, ``.gz`` or ``.bz2`` as spelt, nothing else)."""
     ending = "" if source.path is None else os.path.splitext(str(source.path))[1]
@@ -301,7 +300,7 @@ def _svmlight_stream(source: _Source, handle: io.BufferedReader) -> BinaryIO:
 
 
 def libsvm_training(
-    source: _Source, dtype: np.dtype, target: str | int | None = None
+    source: Source, dtype: np.dtype, target: str | int | None = None
 ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray, tuple[str, ...]]:
     """``(X, y, feature names)`` for training on a LIBSVM file: every index up to the
     largest is a feature (``f1``... or ``f0``... where the file uses index 0)."""
@@ -334,7 +333,7 @@ def _used_columns(X: sp.csr_matrix, used: np.ndarray) -> sp.csr_matrix:
 
 
 def libsvm_features(
-    source: _Source, feature_names: Sequence[str], dtype: np.dtype
+    source: Source, feature_names: Sequence[str], dtype: np.dtype
 ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray]:
     """``(X, y)`` of a LIBSVM file for a model trained on ``feature_names``: X's columns
     are the model's features, in its order (an index the file never uses is zeros;
@@ -348,7 +347,7 @@ def libsvm_features(
             indices.append(int(match.group(1)))
     if foreign:
         raise DataError(
-            f"the model's features are named {_names_list(foreign)}, but a LIBSVM file's "
+            f"the model's features are named {names_list(foreign)}, but a LIBSVM file's "
             f"features are indices (f1, f2, ...); give {source.name} as a table with these "
             "columns (CSV, TSV or Parquet)"
         )
@@ -375,7 +374,7 @@ def _model_columns(X: sp.csr_matrix, indices: np.ndarray) -> sp.csr_matrix:
     return out
 
 
-def _dense(X: sp.csr_matrix, source: _Source) -> np.ndarray | sp.csr_matrix:
+def _dense(X: sp.csr_matrix, source: Source) -> np.ndarray | sp.csr_matrix:
     """``X`` as a dense C-contiguous array when it has at most ``DENSE_CELLS`` cells and
     fits a quarter of the memory budget; otherwise as it is, sparse."""
     n, d = X.shape

@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from linfit.data.columns import _names_list, _numeric, _text
-from linfit.data.features import _check_finite
+from linfit.data.columns import numeric_values, text_values
+from linfit.data.features import check_finite
+from linfit.data.messages import names_list
 from linfit.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd  # annotations only: a Series comes from a read through pandas
 
 
-def _resolve_target(columns: list[str], target: str | int | None, source_name: str) -> str:
+def resolve_target(columns: list[str], target: str | int | None, source_name: str) -> str:
     if target is None:
         return columns[-1]
     if isinstance(target, str):
@@ -24,7 +25,7 @@ def _resolve_target(columns: list[str], target: str | int | None, source_name: s
         if not re.fullmatch(r"\s*[+-]?\d+\s*", target):
             raise DataError(
                 f"target column {target!r} not found in {source_name}; columns are: "
-                f"{_names_list(columns)}"
+                f"{names_list(columns)}"
             )
         index = int(target)
     elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
@@ -47,18 +48,18 @@ def _target_values(series: pd.Series) -> np.ndarray:
     from pandas.api import types as pdt  # a Series is in hand: pandas is loaded already
 
     if pdt.is_bool_dtype(series) or pdt.infer_dtype(series, skipna=True) == "boolean":
-        return _text(series)
+        return text_values(series)
     if pdt.is_numeric_dtype(series):
         return series.to_numpy()
-    values = _numeric(series)
-    return values if values is not None else _text(series)
+    values = numeric_values(series)
+    return values if values is not None else text_values(series)
 
 
-def _target(frame: pd.DataFrame, target_name: str, source_name: str) -> np.ndarray:
+def target_column(frame: pd.DataFrame, target_name: str, source_name: str) -> np.ndarray:
     """(n,) target values of the (already row-filtered) frame; numbers must be finite."""
     y = _target_values(frame[target_name])
     if y.dtype != object:
-        _check_finite(y.astype(np.float64), target_name, source_name)
+        check_finite(y.astype(np.float64), target_name, source_name)
     return y
 
 

@@ -18,18 +18,17 @@ from linfit.data.columns import (
     REMEDIES,
     Encode,
     Remedy,
-    _delimiter_hint,
-    _plan_features,
-    _predict_columns,
-    _train_columns,
+    plan_features,
+    predict_columns,
+    train_columns,
 )
 from linfit.data.features import (
     Missing,
-    _check_dtype,
-    _fill_vector,
-    _keep_rows,
-    _matrix,
-    _rows,
+    check_dtype,
+    columns_matrix,
+    fill_vector,
+    keep_rows,
+    take_rows,
 )
 from linfit.data.formats import (
     LIBSVM_TARGET,
@@ -40,8 +39,9 @@ from linfit.data.formats import (
     text_column_reader,
     text_separator,
 )
-from linfit.data.labels import _resolve_target, _target
-from linfit.data.read import _Source, read_errors
+from linfit.data.labels import resolve_target, target_column
+from linfit.data.messages import delimiter_hint
+from linfit.data.read import Source, read_errors
 from linfit.errors import DataError
 
 if TYPE_CHECKING:
@@ -110,10 +110,10 @@ def load_dataset(
         DataError: any problem with the file or its values, in one line naming the culprit.
         OptionError: an unusable ``sep``.
     """
-    resolved = _check_dtype(dtype)
+    resolved = check_dtype(dtype)
     fmt = resolve_format(path, file_format)
     sep_char = text_separator(path, fmt, sep)
-    source = _Source(path)
+    source = Source(path)
     if fmt == "libsvm":
         X, y, features = libsvm_training(source, resolved, target)
         return Dataset(X=X, y=y, feature_names=features, target_name=LIBSVM_TARGET)
@@ -123,17 +123,17 @@ def load_dataset(
             return scanned
     frame = read_frame(source, fmt, sep_char)
     columns = [str(c) for c in frame.columns]
-    target_name = _resolve_target(columns, target, source.name)
+    target_name = resolve_target(columns, target, source.name)
     if len(columns) < 2:
         raise DataError(
             f"{source.name} needs at least one feature column besides the target "
-            f"{target_name!r}" + _delimiter_hint(frame)
+            f"{target_name!r}" + delimiter_hint(frame)
         )
     return training_arrays(frame, target_name, encode, missing, resolved, source.name, remedies)
 
 
 def _scan_training(
-    source: _Source, sep: str, target: str | int | None, dtype: np.dtype
+    source: Source, sep: str, target: str | int | None, dtype: np.dtype
 ) -> Dataset | None:
     """The Dataset of a clean numeric table read by the compiled scanner (see
     :mod:`linfit.data.fastcsv`); None for any other table, which pandas then reads (and
@@ -142,7 +142,7 @@ def _scan_training(
     if head is None:
         return None
     try:
-        target_name = _resolve_target(head[0], target, source.name)
+        target_name = resolve_target(head[0], target, source.name)
     except DataError:
         return None
     features = [c for c in head[0] if c != target_name]
@@ -154,7 +154,7 @@ def _scan_training(
 
 
 def _scan_named(
-    source: _Source,
+    source: Source,
     sep: str,
     head: tuple[list[str], int] | None,
     features: Sequence[str],
@@ -214,7 +214,7 @@ def _scanned_target(
         # chunks hold other rows than a read of this one column.
         return None
     try:
-        y = _target(column, name, source_name)
+        y = target_column(column, name, source_name)
     except DataError:
         return None
     if y.dtype.kind == "u" or (y.dtype.kind == "f" and np.any(np.signbit(y) & (y == 0))):
@@ -240,11 +240,11 @@ def training_arrays(
     if clean is not None:
         X, y = clean
         return Dataset(X=X, y=y, feature_names=tuple(feature_columns), target_name=target_name)
-    keep = _keep_rows(frame, feature_columns, target_name, missing, source_name, remedies)
-    frame = _rows(frame, keep)
-    y = _target(frame, target_name, source_name)
-    cols = _train_columns(frame[feature_columns], encode, source_name, [target_name], remedies)
-    X = _matrix(cols, len(frame), missing, dtype, source_name)
+    keep = keep_rows(frame, feature_columns, target_name, missing, source_name, remedies)
+    frame = take_rows(frame, keep)
+    y = target_column(frame, target_name, source_name)
+    cols = train_columns(frame[feature_columns], encode, source_name, [target_name], remedies)
+    X = columns_matrix(cols, len(frame), missing, dtype, source_name)
     return Dataset(X=X, y=y, feature_names=tuple(cols.names), target_name=target_name)
 
 
@@ -292,12 +292,12 @@ def load_features(
         OptionError: an unusable ``sep``.
         ValueError: ``fill_values`` of the wrong shape or not finite (a programming error).
     """
-    resolved = _check_dtype(dtype)
+    resolved = check_dtype(dtype)
     names = list(feature_names)
-    fill = _fill_vector(fill_values, len(names))
+    fill = fill_vector(fill_values, len(names))
     fmt = resolve_format(path, file_format)
     sep_char = text_separator(path, fmt, sep)
-    source = _Source(path)
+    source = Source(path)
     if fmt == "libsvm":
         return libsvm_features(source, names, resolved)[0]
     if sep_char is not None:
@@ -306,15 +306,15 @@ def load_features(
         if scanned is not None:
             return scanned[0]
     frame = read_frame(source, fmt, sep_char)
-    plan = _plan_features(frame, names, encode, source.name)
+    plan = plan_features(frame, names, encode, source.name)
     if all(category is None for _, category in plan):
         clean = _clean_numeric(frame, names, None, resolved, source.name)
         if clean is not None:
             return clean[0]
-    keep = _keep_rows(frame, [c for c, _ in plan], None, missing, source.name, remedies)
+    keep = keep_rows(frame, [c for c, _ in plan], None, missing, source.name, remedies)
     text_column = text_column_reader(source, fmt, sep_char)
-    cols = _predict_columns(_rows(frame, keep), plan, names, source.name, text_column)
-    return _matrix(cols, int(keep.sum()), missing, resolved, source.name, fill)
+    cols = predict_columns(take_rows(frame, keep), plan, names, source.name, text_column)
+    return columns_matrix(cols, int(keep.sum()), missing, resolved, source.name, fill)
 
 
 def load_labeled(
@@ -341,11 +341,11 @@ def load_labeled(
         A Dataset whose X is (n_kept, k) in ``feature_names`` order and whose y is the raw
         target as in :func:`load_dataset`; match class labels with :func:`align_labels`.
     """
-    resolved = _check_dtype(dtype)
-    fill = _fill_vector(fill_values, len(feature_names))
+    resolved = check_dtype(dtype)
+    fill = fill_vector(fill_values, len(feature_names))
     fmt = resolve_format(path, file_format)
     sep_char = text_separator(path, fmt, sep)
-    source = _Source(path)
+    source = Source(path)
     if fmt == "libsvm":
         X, y = libsvm_features(source, feature_names, resolved)
         return Dataset(X=X, y=y, feature_names=tuple(feature_names), target_name=target_name)
@@ -361,22 +361,22 @@ def load_labeled(
         raise DataError(
             f"{source.name} has no column {target_name!r}, the target the model was trained "
             "on; evaluation needs the true values (use predict for unlabelled data)"
-            + _delimiter_hint(frame)
+            + delimiter_hint(frame)
         )
-    plan = _plan_features(frame, names, encode, source.name)
+    plan = plan_features(frame, names, encode, source.name)
     if all(category is None for _, category in plan):
         clean = _clean_numeric(frame, names, target_name, resolved, source.name)
         if clean is not None:
             X, y = clean
             return Dataset(X=X, y=y, feature_names=tuple(names), target_name=target_name)
-    keep = _keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name, remedies)
-    frame = _rows(frame, keep)
+    keep = keep_rows(frame, [c for c, _ in plan], target_name, missing, source.name, remedies)
+    frame = take_rows(frame, keep)
     text_column = text_column_reader(source, fmt, sep_char)
-    cols = _predict_columns(frame, plan, names, source.name, text_column)
-    X = _matrix(cols, len(frame), missing, resolved, source.name, fill)
+    cols = predict_columns(frame, plan, names, source.name, text_column)
+    X = columns_matrix(cols, len(frame), missing, resolved, source.name, fill)
     return Dataset(
         X=X,
-        y=_target(frame, target_name, source.name),
+        y=target_column(frame, target_name, source.name),
         feature_names=tuple(names),
         target_name=target_name,
     )
@@ -413,8 +413,8 @@ def _clean_numeric(
     numeric, finite. Then no missing-value policy, one-hot encoding or imputation has
     anything to do, and X is the feature columns copied into a C-ordered matrix a block
     of rows at a time, each block checked just before its copy reads it from cache: the
-    same values the general path (:func:`_keep_rows`, :func:`_train_columns`,
-    :func:`_matrix`) makes one column at a time, in one pass instead of several. Anything
+    same values the general path (:func:`keep_rows`, :func:`train_columns`,
+    :func:`columns_matrix`) makes one column at a time, in one pass instead of several. Anything
     else (a missing or infinite value, a text or boolean column, a float32 overflow)
     returns None, and the general path on the same frame reports it, with its messages,
     or repairs it under the caller's policy. ``y`` is None when ``target_name`` is None.
@@ -453,6 +453,6 @@ def _clean_numeric(
     if target_name is None:
         return X, None
     try:
-        return X, _target(frame, target_name, source_name)
+        return X, target_column(frame, target_name, source_name)
     except DataError:
         return None

@@ -20,21 +20,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from linfit.data import progress
+from linfit.data.messages import MAX_LISTED, one_line
 from linfit.errors import DataError, OptionError, quote_path
 
 if TYPE_CHECKING:
     # Annotations only: each function that reads through pandas imports it, so the
-    # compiled scanner's path (which takes _Source and the helpers here) never does.
+    # compiled scanner's path (which takes Source and the helpers here) never does.
     import pandas as pd
 
 _TAB_EXTENSIONS = {".tsv", ".tab"}
-_COMPRESSION_EXTENSIONS = {".gz", ".bz2", ".xz", ".zst", ".zip"}
-_MAX_LISTED = 10
+COMPRESSION_EXTENSIONS = {".gz", ".bz2", ".xz", ".zst", ".zip"}
 # The read buffer of a compressed file read with progress (see tracked_file).
 COMPRESSED_BUFFER_BYTES = 1 << 20
 
 
-class _Source:
+class Source:
     """A file path or standard input, readable more than once (stdin is buffered)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -59,12 +59,12 @@ class _Source:
         return io.BytesIO(self._data) if self.is_stdin else str(self.path)
 
 
-def _normalize_sep(sep: str | None, path: str | Path) -> str:
+def normalize_sep(sep: str | None, path: str | Path) -> str:
     if sep is None:
         if str(path) == "-":
             return ","
         suffixes = [s.lower() for s in Path(path).suffixes]
-        if suffixes and suffixes[-1] in _COMPRESSION_EXTENSIONS:
+        if suffixes and suffixes[-1] in COMPRESSION_EXTENSIONS:
             suffixes.pop()
         return "\t" if suffixes and suffixes[-1] in _TAB_EXTENSIONS else ","
     if sep.lower() in {"tab", "\\t"}:
@@ -76,13 +76,7 @@ def _normalize_sep(sep: str | None, path: str | Path) -> str:
     return sep
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _read_csv(
-    source: _Source, sep: str, *, tracked: bool = False, **kwargs: object
-) -> pd.DataFrame:
+def read_csv(source: Source, sep: str, *, tracked: bool = False, **kwargs: object) -> pd.DataFrame:
     """pd.read_csv with every user-fixable failure turned into a one-line DataError; a
     ``tracked`` read (one that reads the whole file, for a column say) reports its
     progress (see :func:`tracked_file`)."""
@@ -97,7 +91,7 @@ def _read_csv(
             return pd.read_csv(handle, compression=compression, **options)
 
 
-def read_chunks(source: _Source, sep: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def read_chunks(source: Source, sep: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """The table of ``source`` as DataFrames of at most ``chunk_rows`` rows, in file order,
     with the same one-line errors as a whole read (raised when the bad chunk is reached).
     Its progress is reported as the bytes read of the file (see :func:`tracked_file`)."""
@@ -127,7 +121,7 @@ def read_chunks(source: _Source, sep: str, chunk_rows: int) -> Iterator[pd.DataF
 
 @contextlib.contextmanager
 def tracked_file(
-    source: _Source, buffer_size: int = io.DEFAULT_BUFFER_SIZE
+    source: Source, buffer_size: int = io.DEFAULT_BUFFER_SIZE
 ) -> Iterator[tuple[io.BufferedReader, str | None]]:
     """``source`` opened for one read whose progress is reported (:mod:`linfit.data.progress`)
     in bytes of the file as stored (a compressed file's compressed bytes), out of its size
@@ -196,7 +190,7 @@ def read_errors(name: str) -> Iterator[None]:
             "e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv"
         ) from None
     except pd.errors.ParserError as exc:
-        msg = _one_line(str(exc))
+        msg = one_line(str(exc))
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
         if m:
             expected, line, saw = m.groups()
@@ -209,12 +203,10 @@ def read_errors(name: str) -> Iterator[None]:
         ) from None
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         # Corrupt compressed input, I/O errors and the odd pandas ValueError on garbage.
-        raise DataError(
-            f"cannot read {name}: {_one_line(str(exc)) or type(exc).__name__}"
-        ) from None
+        raise DataError(f"cannot read {name}: {one_line(str(exc)) or type(exc).__name__}") from None
 
 
-def _check_duplicates(frame: pd.DataFrame, source: _Source, sep: str) -> None:
+def check_duplicates(frame: pd.DataFrame, source: Source, sep: str) -> None:
     columns = [str(c) for c in frame.columns]
     present = set(columns)
     # pandas silently renames a repeated 'a' to 'a.1'; only then is the raw header worth reading.
@@ -223,25 +215,25 @@ def _check_duplicates(frame: pd.DataFrame, source: _Source, sep: str) -> None:
     )
     if not mangled:
         return
-    raw = _read_csv(source, sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    raw = read_csv(source, sep, header=None, nrows=1, dtype=str, keep_default_na=False)
     names = [str(v) for v in raw.iloc[0].tolist()] if len(raw) else []
     if names:
         names[0] = names[0].removeprefix("\ufeff")
     dups = [n for n, k in Counter(names).items() if k > 1]
     if dups:
-        listed = ", ".join(repr(d) for d in dups[:_MAX_LISTED])
+        listed = ", ".join(repr(d) for d in dups[:MAX_LISTED])
         raise DataError(
             f"{source.name}: duplicate column name(s) {listed} in the header; "
             "rename the columns so that each name is unique"
         )
 
 
-def _text_column(source: _Source, sep: str, column: str) -> pd.Series:
+def read_text_column(source: Source, sep: str, column: str) -> pd.Series:
     """Column ``column`` of ``source`` read again as the raw text of its cells (NaN: empty)."""
-    return _read_csv(source, sep, tracked=True, usecols=[column], dtype=str)[column]
+    return read_csv(source, sep, tracked=True, usecols=[column], dtype=str)[column]
 
 
-def _read_whole(source: _Source, sep: str) -> pd.DataFrame:
+def _read_whole(source: Source, sep: str) -> pd.DataFrame:
     """The whole table of ``source`` as pandas reads it, its progress reported.
 
     pandas reads a plain (uncompressed) file named by its path on several cores where it
@@ -268,11 +260,11 @@ def _read_whole(source: _Source, sep: str) -> pd.DataFrame:
             return pd.read_csv(handle, compression=compression, **options)
 
 
-def _read_frame(source: _Source, sep: str) -> pd.DataFrame:
+def read_delimited(source: Source, sep: str) -> pd.DataFrame:
     frame = _read_whole(source, sep)
     if not all(isinstance(c, str) for c in frame.columns):
         frame.columns = [str(c) for c in frame.columns]
-    _check_duplicates(frame, source, sep)
+    check_duplicates(frame, source, sep)
     if len(frame) == 0:
         raise DataError(f"{source.name} has a header but no data rows; add rows of data")
     return frame
@@ -296,5 +288,5 @@ def read_table(path: str | Path, *, sep: str | None = None) -> pd.DataFrame:
             non-UTF-8 bytes, duplicate column names.
         OptionError: an unusable ``sep``.
     """
-    sep_char = _normalize_sep(sep, path)
-    return _read_frame(_Source(path), sep_char)
+    sep_char = normalize_sep(sep, path)
+    return read_delimited(Source(path), sep_char)

@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from linfit.data.columns import Remedy, _delimiter_hint
-from linfit.data.features import Missing, _check_dtype
+from linfit.data.columns import Remedy
+from linfit.data.features import Missing, check_dtype
 from linfit.data.formats import Format, parquet_chunks
-from linfit.data.labels import _resolve_target
+from linfit.data.labels import resolve_target
 from linfit.data.load import Dataset, training_arrays
-from linfit.data.read import _check_duplicates, _normalize_sep, _Source, read_chunks
+from linfit.data.messages import delimiter_hint
+from linfit.data.read import Source, check_duplicates, normalize_sep, read_chunks
 from linfit.data.rowfile import RowWriter
 from linfit.errors import DataError, OptionError
 from linfit.memory import BUDGET_VARIABLE, budget_bytes
@@ -86,12 +87,12 @@ def stream_dataset(
         )
     if chunk_rows < 1:
         raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
-    resolved = _check_dtype(dtype)
-    source = _Source(path)
+    resolved = check_dtype(dtype)
+    source = Source(path)
     if file_format == "parquet":
         sep_char, chunks = None, parquet_chunks(source, chunk_rows)
     else:
-        sep_char = _normalize_sep(sep, path)
+        sep_char = normalize_sep(sep, path)
         chunks = read_chunks(source, sep_char, chunk_rows)
     writer = RowWriter(Path(folder) / "X.bin", resolved)
     labels: list[np.ndarray] = []
@@ -102,12 +103,12 @@ def stream_dataset(
             frame.columns = [str(c) for c in frame.columns]
             if target_name is None:  # the first chunk: the header's checks, once
                 if sep_char is not None:
-                    _check_duplicates(frame, source, sep_char)
-                target_name = _resolve_target(list(frame.columns), target, source.name)
+                    check_duplicates(frame, source, sep_char)
+                target_name = resolve_target(list(frame.columns), target, source.name)
                 if frame.shape[1] < 2:
                     raise DataError(
                         f"{source.name} needs at least one feature column besides the target "
-                        f"{target_name!r}" + _delimiter_hint(frame)
+                        f"{target_name!r}" + delimiter_hint(frame)
                     )
             part = training_arrays(
                 frame, target_name, "none", missing, resolved, source.name, remedies

@@ -13,7 +13,7 @@ from numpy.typing import DTypeLike
 
 from linfit.data.features import Missing
 from linfit.data.formats import resolve_format, text_separator
-from linfit.data.labels import _resolve_target
+from linfit.data.labels import resolve_target
 from linfit.errors import DataError, OptionError
 from linfit.optional import require
 from linfit.preprocess import check_test_size
@@ -87,7 +87,7 @@ def read_table(
     else:
         raise OptionError(f"`engine` dask reads CSV, TSV and Parquet files, not {fmt}")
     columns = [str(c) for c in frame.columns]
-    target_name = _resolve_target(columns, target, name)
+    target_name = resolve_target(columns, target, name)
     features = [c for c in columns if c != target_name]
     if not features:
         raise DataError(f"{name} needs at least one feature column besides {target_name!r}")
