@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from cli_helpers import DIABETES, IRIS, WINE, assert_one_error_line, invoke, json_stdout
 from sklearn.datasets import dump_svmlight_file
 
-from linfit.data import formats as formats_module
+from linfit.data import libsvm as libsvm_module
 from linfit.data import load_dataset, load_features, load_labeled
 from linfit.data.formats import resolve_format
 from linfit.data.stream import stream_dataset
@@ -302,7 +302,7 @@ def test_libsvm_too_large_to_densify_stays_sparse(tmp_path, monkeypatch):
     reach the dense path's optimum (sums run in another order, so the objective to 1e-10,
     not bit for bit); commands that need a dense matrix refuse it in one line."""
     svm, csv = libsvm_and_csv(tmp_path, DIABETES)
-    monkeypatch.setattr(formats_module, "DENSE_CELLS", 99)
+    monkeypatch.setattr(libsvm_module, "DENSE_CELLS", 99)
     assert sp.issparse(load_dataset(svm).X)
     flags = ["--model", "least-squares", "--optimizer", "newton", "--tol", "1e-12"]
     for standardize in ("--standardize", "--no-standardize"):

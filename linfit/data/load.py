@@ -30,16 +30,9 @@ from linfit.data.features import (
     keep_rows,
     take_rows,
 )
-from linfit.data.formats import (
-    LIBSVM_TARGET,
-    libsvm_features,
-    libsvm_training,
-    read_frame,
-    resolve_format,
-    text_column_reader,
-    text_separator,
-)
+from linfit.data.formats import read_frame, resolve_format, text_column_reader, text_separator
 from linfit.data.labels import resolve_target, target_column
+from linfit.data.libsvm import LIBSVM_TARGET, libsvm_features, libsvm_training
 from linfit.data.messages import delimiter_hint
 from linfit.data.read import Source, read_errors
 from linfit.errors import DataError

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from linfit.data import Dataset, Encode, Missing, load_dataset
-from linfit.data.formats import TEXT_FORMATS, parquet_matrix_bytes, resolve_format, text_separator
+from linfit.data.formats import TEXT_FORMATS, resolve_format, text_separator
+from linfit.data.parquet import parquet_matrix_bytes
 from linfit.data.stream import DEFAULT_CHUNK_ROWS, memory_budget, stream_dataset, too_big_for_memory
 from linfit.errors import OptionError, OutputError, quote_path
 from linfit.storage.cache import cached, cached_on_disk

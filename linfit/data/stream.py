@@ -21,10 +21,11 @@ from numpy.typing import DTypeLike
 
 from linfit.data.columns import Remedy
 from linfit.data.features import Missing, check_dtype
-from linfit.data.formats import Format, parquet_chunks
+from linfit.data.formats import Format
 from linfit.data.labels import resolve_target
 from linfit.data.load import Dataset, training_arrays
 from linfit.data.messages import delimiter_hint
+from linfit.data.parquet import parquet_chunks
 from linfit.data.read import Source, check_duplicates, normalize_sep, read_chunks
 from linfit.data.rowfile import RowWriter
 from linfit.errors import DataError, OptionError
