@@ -115,7 +115,7 @@ def _loader_path(path: Path) -> str:
     """Which way the loader read this file: the compiled scanner, pandas then X built
     straight from its column block, or pandas then the general per-column path."""
     taken: list[str] = []
-    originals = {name: getattr(loader, name) for name in ("_scan_training", "_clean_numeric")}
+    originals = {name: getattr(loader, name) for name in ("_scan_training", "clean_numeric")}
 
     def spy(name: str) -> Callable[..., Any]:
         def spied(*args: Any, **kwargs: Any) -> Any:
@@ -135,7 +135,7 @@ def _loader_path(path: Path) -> str:
             setattr(loader, name, original)
     if taken == ["_scan_training"]:
         return "parsed by linfit's compiled scanner into X"
-    how = "clean-numeric path" if taken == ["_clean_numeric"] else "general path"
+    how = "clean-numeric path" if taken == ["clean_numeric"] else "general path"
     return f"parsed by pandas' C engine, X built by the {how}"
 
 

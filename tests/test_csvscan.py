@@ -201,8 +201,8 @@ def _table(rng: np.random.Generator, n: int, target_at: int, newline: str) -> tu
 def _general(monkeypatch: pytest.MonkeyPatch, path: Path, load=load_dataset, **options):
     """``load(path, **options)`` by the general path alone."""
     with monkeypatch.context() as patch:
-        patch.setattr(load_module, "_scan_named", lambda *args: None)
-        patch.setattr(load_module, "_clean_numeric", lambda *args, **kwargs: None)
+        patch.setattr(load_module, "scan_named", lambda *args: None)
+        patch.setattr(load_module, "clean_numeric", lambda *args, **kwargs: None)
         return load(path, **options)
 
 
@@ -214,7 +214,7 @@ def _scanned(monkeypatch: pytest.MonkeyPatch, path: Path, **options):
 def _spied(monkeypatch: pytest.MonkeyPatch, read: Callable[[], Any]) -> tuple[Any, bool]:
     """``read()``'s result, and whether the scanner read the file."""
     taken = []
-    scan = load_module._scan_named
+    scan = load_module.scan_named
 
     def spy(*args):
         result = scan(*args)
@@ -222,7 +222,7 @@ def _spied(monkeypatch: pytest.MonkeyPatch, read: Callable[[], Any]) -> tuple[An
         return result
 
     with monkeypatch.context() as patch:
-        patch.setattr(load_module, "_scan_named", spy)
+        patch.setattr(load_module, "scan_named", spy)
         return read(), taken == [True]
 
 

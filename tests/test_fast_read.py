@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import linfit.data.fast_paths as fast_paths
 import linfit.data.load as load_module
 from linfit.data import Dataset, load_dataset, load_features, load_labeled
 from linfit.errors import DataError
@@ -92,7 +93,7 @@ def write(tmp_path: Path, name: str, content: str) -> Path:
     return path
 
 
-FAST_PATHS = {"scan": "_scan_named", "clean": "_clean_numeric"}
+FAST_PATHS = {"scan": "scan_named", "clean": "clean_numeric"}
 
 
 def general_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +238,7 @@ def test_threaded_fill_matches_and_stops_at_a_bad_block(
     """A matrix big enough for the threaded fill (made small here) fills alike, and a bad
     value in any thread's share sends the file to the general path. (The scanner is off:
     test_csvscan.py splits files for it.)"""
-    monkeypatch.setattr(load_module, "CLEAN_THREADED_CELLS", 10)
+    monkeypatch.setattr(fast_paths, "CLEAN_THREADED_CELLS", 10)
     monkeypatch.setattr(load_module, "_scan_training", lambda *args: None)
     rng = np.random.default_rng(0)
     values = rng.standard_normal((2000, 3))
@@ -305,7 +306,7 @@ def test_fast_and_general_paths_agree_on_any_small_table(
     dtype: type,
     threaded: bool,
 ) -> None:
-    monkeypatch.setattr(load_module, "CLEAN_THREADED_CELLS", 1 if threaded else 1 << 22)
+    monkeypatch.setattr(fast_paths, "CLEAN_THREADED_CELLS", 1 if threaded else 1 << 22)
     path = tmp_path / "fuzz.csv"
     path.write_text("a,b,y\n" + "".join(",".join(row) + "\n" for row in rows), "utf-8")
     for read in (

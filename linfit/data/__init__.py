@@ -11,7 +11,10 @@ the matrix, :mod:`~linfit.data.labels` handles the target, :mod:`~linfit.data.me
 words what their errors list, and :mod:`~linfit.data.load` puts them together as
 :func:`load_dataset`, :func:`load_features` and :func:`load_labeled`.
 A plain numeric CSV skips pandas: :mod:`~linfit.data.fastcsv` has the compiled scanner
-(``_csvscan.c``) parse it straight into the matrix, and leaves every other file to pandas.
+(``_csvscan.c``) parse it straight into the matrix, and leaves every other file to pandas;
+:mod:`~linfit.data.fast_paths` takes a table with nothing to repair past the per-column
+work. :mod:`~linfit.data.formats` says which format a file is: Parquet is read by
+:mod:`~linfit.data.parquet`, LIBSVM by :mod:`~linfit.data.libsvm`.
 
 The names below are loaded on first use (PEP 562), so that importing one submodule, say
 :mod:`~linfit.data.progress` at start-up, does not import all the others; and no module
