@@ -113,13 +113,7 @@ def load_dataset(
         if scanned is not None:
             return scanned
     frame = read_frame(source, fmt, sep_char)
-    columns = [str(c) for c in frame.columns]
-    target_name = resolve_target(columns, target, source.name)
-    if len(columns) < 2:
-        raise DataError(
-            f"{source.name} needs at least one feature column besides the target "
-            f"{target_name!r}" + delimiter_hint(frame)
-        )
+    target_name = training_target(frame, target, source.name)
     return training_arrays(frame, target_name, encode, missing, resolved, source.name, remedies)
 
 
@@ -142,6 +136,19 @@ def _scan_training(
         return None
     X, y = scanned
     return Dataset(X=X, y=y, feature_names=tuple(features), target_name=target_name)
+
+
+def training_target(frame: pd.DataFrame, target: str | int | None, source_name: str) -> str:
+    """The name of a training table's target column (``target`` as :func:`load_dataset`
+    takes it); the table must hold a feature besides it."""
+    columns = [str(c) for c in frame.columns]
+    target_name = resolve_target(columns, target, source_name)
+    if len(columns) < 2:
+        raise DataError(
+            f"{source_name} needs at least one feature column besides the target "
+            f"{target_name!r}" + delimiter_hint(frame)
+        )
+    return target_name
 
 
 def training_arrays(

@@ -22,9 +22,7 @@ from numpy.typing import DTypeLike
 from linfit.data.columns import Remedy
 from linfit.data.features import Missing, check_dtype
 from linfit.data.formats import Format
-from linfit.data.labels import resolve_target
-from linfit.data.load import Dataset, training_arrays
-from linfit.data.messages import delimiter_hint
+from linfit.data.load import Dataset, training_arrays, training_target
 from linfit.data.parquet import parquet_chunks
 from linfit.data.read import Source, check_duplicates, normalize_sep, read_chunks
 from linfit.data.rowfile import RowWriter
@@ -105,12 +103,7 @@ def stream_dataset(
             if target_name is None:  # the first chunk: the header's checks, once
                 if sep_char is not None:
                     check_duplicates(frame, source, sep_char)
-                target_name = resolve_target(list(frame.columns), target, source.name)
-                if frame.shape[1] < 2:
-                    raise DataError(
-                        f"{source.name} needs at least one feature column besides the target "
-                        f"{target_name!r}" + delimiter_hint(frame)
-                    )
+                target_name = training_target(frame, target, source.name)
             part = training_arrays(
                 frame, target_name, "none", missing, resolved, source.name, remedies
             )
