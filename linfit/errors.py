@@ -78,6 +78,11 @@ class ConvergenceWarning(UserWarning):
     """An optimizer stopped before its convergence test held (e.g. at max_iter)."""
 
 
+class RankWarning(UserWarning):
+    """A least-squares design is rank-deficient (the fit is the minimum-norm one), or a
+    method's cut-off dropped a direction the design resolves."""
+
+
 class CacheWarning(UserWarning):
     """The parsed-data cache held a damaged entry or could not be written: the file is
     parsed instead, since the cache only ever saves time."""

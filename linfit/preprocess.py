@@ -57,6 +57,11 @@ class Scaler:
     mean: np.ndarray  # (n_features,)
     scale: np.ndarray  # (n_features,)
 
+    def uncentered(self) -> Scaler:
+        """The scaler for a model without intercept: centring would put one back (the bias
+        absorbs the means), so features are only divided, by their root mean square."""
+        return Scaler(mean=np.zeros_like(self.mean), scale=np.hypot(self.mean, self.scale))
+
     @classmethod
     def fit(cls, X: np.ndarray) -> Scaler:
         if issparse(X):

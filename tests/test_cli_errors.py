@@ -167,7 +167,7 @@ CASES = {
         ["missing values", "--dropna", "--impute mean"],
     ),
     "solve-ls: unknown method": (
-        ["solve-ls", "diabetes.csv", "--method", "qr", "--json"],
+        ["solve-ls", "diabetes.csv", "--method", "cholesky", "--json"],
         ["unknown solve-ls method", "lstsq"],
     ),
     "solve-ls: string target": (["solve-ls", "iris.csv", "--json"], ["not numeric"]),

@@ -16,8 +16,8 @@ import scipy.linalg
 import scipy.special
 from core_problems import central_difference_gradient, classification_data, max_rel_diff
 
+from linfit.linalg.qr import PINV_RCOND, pinv_solve
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
-from linfit.models.least_squares import PINV_RCOND, pinv_solve
 from linfit.optim import Objective, Status, minimize
 
 # ---- SVM: the margin sits inside the max --------------------------------------------------

@@ -210,7 +210,7 @@ def test_step_calibration_on_the_cluster_costs_one_round_trip(client):
     assert step == calibrate_step(on_disk, np.random.default_rng(4), 64, x0)
 
 
-@pytest.mark.parametrize("method", ["normal", "pinv", "lstsq"])
+@pytest.mark.parametrize("method", ["auto", "normal", "qr", "pinv", "lstsq"])
 def test_closed_form_least_squares_on_the_cluster_equals_the_in_memory_solve(client, files, method):
     table = _table(files[False])
     model = LeastSquares(reg=REG)
@@ -219,7 +219,13 @@ def test_closed_form_least_squares_on_the_cluster_equals_the_in_memory_solve(cli
     )
     X, y = client.compute([table.X, table.y], sync=True)
     expected = model.solve(Scaler.fit(X).transform(X), y.astype(float), method=method)
-    np.testing.assert_allclose(solve_on_cluster(model, data, method), expected, rtol=1e-10)
+    on_cluster = solve_on_cluster(model, data, method)
+    np.testing.assert_allclose(on_cluster.params, expected, rtol=1e-10)
+    # the same report as in memory: rank, the equilibrated condition, the residual
+    here = model.solution(Scaler.fit(X).transform(X), y.astype(float), method=method)
+    assert on_cluster.rank == here.rank
+    assert on_cluster.cond == pytest.approx(here.cond, rel=1e-6)
+    np.testing.assert_allclose(on_cluster.rss, here.rss, rtol=1e-10)
 
 
 def test_non_numeric_features_are_refused_in_one_line(tmp_path):

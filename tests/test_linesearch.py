@@ -96,3 +96,22 @@ def test_curvature_keeps_only_safely_positive_pairs():
     assert curvature(s, np.array([2.0, 0.0])) == 2.0
     assert curvature(s, np.array([-1.0, 0.0])) is None
     assert curvature(s, np.array([1e-14, 1.0])) is None  # s.y tiny against |s||y|
+
+
+def overshooting_quadratic(x):
+    """s/2 (x - 1)^2 with s = 2.0001: from 0 along -g, the unit step lands at 2.0001, where
+    f is 2e-4 relative ABOVE f(0), inside the C1 band a sign error in the Armijo test would
+    accept (C1 |g.d| ~ 4e-4 f(0)). Only a search that demands a decrease rejects it."""
+    s = 2.0001
+    return 0.5 * s * float((x[0] - 1.0) ** 2), np.array([s * (x[0] - 1.0)])
+
+
+@pytest.mark.parametrize("name", sorted(LINE_SEARCHES))
+def test_a_first_step_just_above_f0_is_not_accepted(name):
+    run = _run(overshooting_quadratic, [0.0])
+    first = overshooting_quadratic(run.x - run.g)[0]
+    assert run.f < first < run.f * (1 + 3e-4)  # the trap: an increase within the band
+    step = LINE_SEARCHES[name](run, -run.g, alpha0=1.0)
+    assert step is not None
+    assert step[2] < run.f  # a strict decrease
+    _check_conditions(name, run, step)

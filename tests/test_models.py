@@ -27,7 +27,7 @@ from core_problems import (
 )
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from linfit.errors import CapabilityError, OptionError, SolverError, UnknownNameError
+from linfit.errors import CapabilityError, OptionError, UnknownNameError
 from linfit.models import (
     CLOSED_FORMS,
     MODELS,
@@ -296,12 +296,18 @@ def test_least_squares_rank_deficient_pinv_is_numpys_minimum_norm_solution():
     assert theta[0] == pytest.approx(theta[3], rel=1e-8)
 
 
-def test_least_squares_rank_deficient_normal_refuses_and_recommends_pinv():
+@pytest.mark.parametrize("method", ["auto", "normal", "qr"])
+def test_least_squares_rank_deficient_is_handed_to_qr_and_names_the_dependency(method):
+    """Singular normal equations are not refused: the pivoted QR finds the rank on the
+    equilibrated design, returns numpy's minimum-norm solution and the dependency."""
     X, y = _rank_deficient(np.random.default_rng(32))
-    with pytest.raises(SolverError) as info:
-        LeastSquares(reg=0.0).solve(X, y, method="normal")
-    message = str(info.value)
-    assert "pinv" in message and "lstsq" in message
+    fit = LeastSquares(reg=0.0).solution(X, y, method=method)
+    assert fit.method == "qr" and fit.rank == 4
+    assert max_rel_diff(fit.params, np.linalg.pinv(_with_ones(X)) @ y) < 1e-8
+    (dependency,) = fit.dependencies
+    # column 3 duplicates column 0: x3 = 1 * x0 (or the other way round)
+    assert {dependency.column, *dependency.on} == {0, 3}
+    assert list(dependency.on.values()) == [pytest.approx(1.0, rel=1e-10)]
 
 
 def test_least_squares_rank_deficient_with_reg_is_well_posed_for_every_method():
@@ -311,10 +317,11 @@ def test_least_squares_rank_deficient_with_reg_is_well_posed_for_every_method():
         assert max_rel_diff(LeastSquares(reg=0.05).solve(X, y, method=method), expected) < 1e-8
 
 
-@pytest.mark.parametrize("gap", [1e-4, 1e-7])
-def test_least_squares_normal_equations_refuse_only_when_too_ill_conditioned(gap):
-    """A near-duplicate column (x3 = x0 + gap z): cond(Xh^T Xh) ~ 4e8 at gap 1e-4 and ~4e14
-    at 1e-7, either side of the 1e12 the normal equations accept."""
+@pytest.mark.parametrize("gap", [1e-2, 1e-7])
+def test_least_squares_normal_equations_hand_ill_conditioned_problems_to_qr(gap):
+    """A near-duplicate column (x3 = x0 + gap z): the equilibrated Gram matrix has condition
+    ~1e4 at gap 1e-2 and ~1e14 at 1e-7, either side of what the normal equations can solve
+    to 10 digits (cond eps <= 1e-10); past it they hand the problem to qr."""
     rng = np.random.default_rng(35)
     X, y = regression_data(rng, n_samples=40, n_features=3)
     X = np.column_stack([X, X[:, 0] + gap * rng.standard_normal(40)])
@@ -324,13 +331,15 @@ def test_least_squares_normal_equations_refuse_only_when_too_ill_conditioned(gap
     model = LeastSquares(reg=0.0)
     for method in ("pinv", "lstsq"):  # backward stable: fine at either gap
         assert max_rel_diff(model.solve(X, y, method=method), expected) < 1e-8
-    if cond < 1e12:
-        # forward error of the normal equations ~ cond(Xh^T Xh) eps (measured 1.2e-8 here)
-        assert max_rel_diff(model.solve(X, y, method="normal"), expected) < cond * 2.2e-16
+    fit = model.solution(X, y, method="normal")
+    if gap > 1e-4:
+        # forward error of the normal equations ~ cond(Xh^T Xh) eps
+        assert fit.method == "normal"
+        assert max_rel_diff(fit.params, expected) < cond * 2.2e-16
     else:
-        with pytest.raises(SolverError, match="ill-conditioned") as info:
-            model.solve(X, y, method="normal")
-        assert "pinv" in str(info.value)
+        assert fit.method == "qr" and "ill-conditioned" in fit.note
+        assert max_rel_diff(fit.params, expected) < 1e-8
+    assert max_rel_diff(model.solve(X, y, method="auto"), expected) < 1e-8
 
 
 def test_least_squares_wide_pinv_is_the_minimum_norm_interpolant():
@@ -345,14 +354,14 @@ def test_least_squares_wide_pinv_is_the_minimum_norm_interpolant():
     null = scipy.linalg.null_space(Xh)
     assert null.shape[1] == 6
     assert np.max(np.abs(null.T @ theta)) < 1e-10
-    with pytest.raises(SolverError):
-        LeastSquares(reg=0.0).solve(X, y, method="normal")
+    # the normal equations are singular here: handed to qr, the same interpolant
+    assert max_rel_diff(LeastSquares(reg=0.0).solve(X, y, method="normal"), theta) < 1e-8
 
 
 def test_least_squares_unknown_method():
     X, y = regression_data(np.random.default_rng(0), 10, 2)
     with pytest.raises(UnknownNameError, match="lstsq"):
-        LeastSquares().solve(X, y, method="qr")
+        LeastSquares().solve(X, y, method="cholesky")
 
 
 # ---- proof 4: the hinge SVM against an exact QP -------------------------------------------

@@ -18,8 +18,8 @@ from linfit.data.stream import stream_dataset
 from linfit.errors import DataError, OptionError
 from linfit.fitting import fit
 from linfit.fitting.solve_ls import solve_least_squares
+from linfit.linalg.qr import tsqr
 from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier, blocks
-from linfit.models.least_squares import tsqr
 from linfit.preprocess import split_xy
 
 
@@ -177,13 +177,14 @@ def test_out_of_core_refuses_onehot_with_one_line(tmp_path):
 def test_least_squares_on_disk_equals_in_memory(method, standardize, tmp_path, monkeypatch):
     """Closed forms read the matrix once in blocks (Gram matrix, or TSQR's triangle);
     iterative ones go chunk by chunk: coefficients and diagnostics match the in-memory fit."""
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 64 * 11 * 8)  # many blocks of 64 rows
+    _small_blocks(monkeypatch, 64 * 5 * 8)  # blocks of 64 rows
     rng = np.random.default_rng(8)
     X = rng.normal(3.0, [1.0, 10.0, 0.1, 2.0, 5.0], (700, 5))
     y = X @ rng.standard_normal(5) + 0.5 * rng.standard_normal(700)
     writer = RowWriter(tmp_path / "x.bin", np.float64)
     writer.append(X)
     on_disk = writer.close()
+    assert len(blocks.row_blocks(on_disk)) == 11  # many blocks, really
     options = {"method": method, "reg": 1e-3, "standardize": standardize}
     memory = solve_least_squares(X, y, **options)
     disk = solve_least_squares(on_disk, y, **options)
@@ -194,10 +195,18 @@ def test_least_squares_on_disk_equals_in_memory(method, standardize, tmp_path, m
     assert disk.cond == pytest.approx(memory.cond, rel=1e-8)
 
 
+def _small_blocks(monkeypatch, block_bytes: int) -> None:
+    """Blocks of ``block_bytes``: both limits patched, since a block has at least
+    MIN_BLOCK_ROWS (1024) rows and a test matrix of fewer is one block otherwise."""
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(blocks, "MIN_BLOCK_ROWS", 1)
+
+
 def test_tsqr_triangle_carries_the_gram_matrix_and_min_norm_solution(tmp_path, monkeypatch):
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 50 * 7 * 8)
+    _small_blocks(monkeypatch, 50 * 7 * 8)
     rng = np.random.default_rng(9)
     X = rng.standard_normal((600, 7))
+    assert len(blocks.row_blocks(X)) == 12
     X[:, 3] = X[:, 2]  # rank-deficient: pinv's answer is the minimum-norm one
     y = X @ rng.standard_normal(7) + rng.standard_normal(600)
     R = tsqr(X, y[:, None])
@@ -228,3 +237,24 @@ def test_solve_ls_chunksize_gives_the_in_memory_fit_and_train_says_where_the_cop
     run = _train_json(IRIS, "--chunksize", 50, "--out", tmp_path / "m.linfit")
     data_path = Path(run["data_path"])
     assert data_path.name == "X.bin" and (tmp_path / "cache") in data_path.parents
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pinv_on_disk_drops_a_duplicated_column_over_many_blocks(seed, tmp_path, monkeypatch):
+    """6,000 x 7 on disk with a duplicated column, in 12 blocks: their rounding lifts the
+    zero singular value of the triangle to up to 1.2e-15 of the largest (seeds 2 of these
+    20 above numpy's 1e-15 cut-off, which then keeps it and returns weights of +-1e12); the
+    cut-off scaled by sqrt(blocks) drops it. The minimum-norm answer equals numpy's pinv on
+    the whole matrix (1e-9)."""
+    _small_blocks(monkeypatch, 500 * 7 * 8)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((6000, 7))
+    X[:, 5] = X[:, 1]
+    y = X @ rng.standard_normal(7) + rng.standard_normal(6000)
+    writer = RowWriter(tmp_path / "x.bin", np.float64)
+    writer.append(X)
+    on_disk = writer.close()
+    assert len(blocks.row_blocks(on_disk)) == 12
+    theta = LeastSquares(reg=0.0).solve(on_disk, y, method="pinv")
+    expected = np.linalg.pinv(np.column_stack([X, np.ones(6000)])) @ y
+    np.testing.assert_allclose(theta, expected, rtol=1e-9, atol=1e-9)

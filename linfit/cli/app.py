@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Train linfit's model and scikit-learn's closest ones on the same split, side by side.",
     ),
     "solve-ls": (
-        "check",
+        "solve_ls",
         "Least squares on raw features, the bias as the coefficient of a column of ones.",
     ),
     "gradcheck": (

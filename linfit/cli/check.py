@@ -1,8 +1,7 @@
-"""``linfit gradcheck`` and ``linfit solve-ls``: the math, checked and in closed form."""
+"""``linfit gradcheck``: the math, checked."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -12,9 +11,6 @@ from rich.table import Table
 
 from linfit.cli.app import app
 from linfit.cli.options import (
-    CacheOpt,
-    ChunksizeOpt,
-    DataArg,
     DropnaOpt,
     EncodeOpt,
     FormatOpt,
@@ -24,10 +20,8 @@ from linfit.cli.options import (
     SepOpt,
     TargetOpt,
 )
-from linfit.cli.output import console, emit_json, fmt, kv_table
+from linfit.cli.output import console, emit_json, fmt
 from linfit.cli.progress import read_progress
-from linfit.errors import ConvergenceWarning, DataError
-from linfit.fitting.solvers import least_squares_methods
 from linfit.models import MODELS, LinearModel, LinearSVM, make_model
 from linfit.preprocess import Scaler, encode_labels
 
@@ -185,108 +179,3 @@ def _numeric(y: np.ndarray) -> np.ndarray:
     if y.dtype.kind in "iuf":
         return y.astype(np.float64)
     return encode_labels(y)[1].astype(np.float64)
-
-
-@app.command("solve-ls", epilog="Example: linfit solve-ls --method pinv datasets/diabetes.csv")
-def solve_ls(
-    data: DataArg,
-    method: Annotated[
-        str,
-        typer.Option(
-            help=f"One of: {', '.join(least_squares_methods())}.",
-            autocompletion=least_squares_methods,
-        ),
-    ] = "normal",
-    reg: Annotated[float, typer.Option(help="L2 penalty on the weights (not the bias).")] = 0.0,
-    standardize: Annotated[
-        bool, typer.Option(help="Standardize features first (coefficients reported raw).")
-    ] = False,
-    max_iter: Annotated[
-        int, typer.Option(help="Iteration limit of the iterative methods (not closed forms).")
-    ] = 10_000,
-    tol: Annotated[
-        float,
-        typer.Option(
-            help="Iterative methods stop when max |gradient| <= tol (times |objective| "
-            "where that is > 1); closed forms ignore it."
-        ),
-    ] = 1e-10,
-    target: TargetOpt = None,
-    sep: SepOpt = None,
-    file_format: FormatOpt = None,
-    encode: EncodeOpt = "none",
-    dropna: DropnaOpt = False,
-    impute: ImputeOpt = None,
-    cache: CacheOpt = True,
-    chunksize: ChunksizeOpt = None,
-    quiet: QuietOpt = False,
-    json: JsonOpt = False,
-) -> None:
-    """Least squares on raw features, the bias as the coefficient of a column of ones."""
-    from linfit.data.formats import require_dense
-    from linfit.data.source import load_table
-
-    with read_progress(quiet, json):
-        ds = load_table(
-            data,
-            chunksize,
-            target=target,
-            sep=sep,
-            file_format=file_format,
-            encode=encode,
-            dropna=dropna,
-            impute=impute,
-            cache=cache,
-        )
-    require_dense(ds.X, "solve-ls")
-    if ds.y.dtype.kind not in "iuf":
-        raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the status row says it
-        from linfit.fitting.solve_ls import solve_least_squares
-
-        report = solve_least_squares(
-            ds.X,
-            ds.y.astype(np.float64),
-            method=method,
-            reg=reg,
-            standardize=standardize,
-            max_iter=max_iter,
-            gtol=tol,
-        )
-    err = console(quiet)
-    table = Table(title=fmt(f"least squares ({method}) on {data.name}"), title_justify="left")
-    table.add_column("feature")
-    table.add_column("coefficient", justify="right")
-    for name, value in zip(ds.feature_names, report.coef, strict=True):
-        table.add_row(fmt(name), f"{value:.10g}")
-    table.add_row("(intercept)", f"{report.intercept:.10g}")
-    err.print(table)
-    err.print(
-        kv_table(
-            "fit",
-            {
-                "R^2": report.r2,
-                "residual norm": report.residual_norm,
-                "rank of [X, 1]": report.rank,
-                "cond([X, 1])": report.cond,
-                "time s": report.time_s,
-                "status": report.message,
-            },
-        )
-    )
-    if json:
-        emit_json(
-            {
-                "method": method,
-                "coef": dict(zip(ds.feature_names, report.coef, strict=True)),
-                "intercept": report.intercept,
-                "r2": report.r2,
-                "residual_norm": report.residual_norm,
-                "rank": report.rank,
-                "cond": report.cond,
-                "time_s": report.time_s,
-                "converged": report.converged,
-                "message": report.message,
-            }
-        )

@@ -11,7 +11,7 @@ encoded, how the penalty is added to summed data terms, where a convex model sta
 from __future__ import annotations
 
 import warnings
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from linfit.errors import DataError
 from linfit.models import LinearModel
 from linfit.optim import Objective
 from linfit.preprocess import Scaler, encode_labels
+
+if TYPE_CHECKING:
+    from linfit.linalg.lsq import LeastSquaresFit
 
 # A float target with more distinct values than this (and than a fifth of the rows) is
 # more likely a regression target than a set of class labels.
@@ -50,8 +53,8 @@ class Engine(Protocol):
         """The starting point, flat ``[W.ravel(), b]``: zeros for a convex model."""
         ...
 
-    def least_squares(self, model: LinearModel, method: str) -> np.ndarray:
-        """Flat params minimizing least squares ``model`` in closed form by ``method``."""
+    def least_squares(self, model: LinearModel, method: str) -> LeastSquaresFit:
+        """Least squares ``model`` solved in closed form by ``method``, with its report."""
         ...
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:

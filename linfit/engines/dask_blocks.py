@@ -56,9 +56,11 @@ class ClusterData:
 
 
 def load_blocks(
-    client: Any, X: Any, y: Any, *, classify: bool, standardize: bool, target_name: str
-) -> ClusterData:
-    """Bring raw dask arrays ``X`` (n, d) and ``y`` (n,) into a :class:`ClusterData`."""
+    client: Any, X: Any, y: Any, *, classify: bool, standardize: bool, target_name: str,
+    center: bool = True,
+) -> ClusterData:  # fmt: skip
+    """Bring raw dask arrays ``X`` (n, d) and ``y`` (n,) into a :class:`ClusterData`;
+    standardizing divides without centring when not ``center`` (a model without bias)."""
     if X.chunks[0] != y.chunks[0]:
         raise ValueError(f"X's row chunks {X.chunks[0]} differ from y's {y.chunks[0]}")
     if len(X.chunks[1]) != 1:
@@ -79,6 +81,8 @@ def load_blocks(
         )
     d = X.shape[1]
     scaler = Scaler.from_moments(moments) if standardize else Scaler.identity(d)
+    if standardize and not center:
+        scaler = scaler.uncentered()
     classes = None
     if classify:
         classes, _ = encode_labels(np.concatenate([s[4] for s in stats]))

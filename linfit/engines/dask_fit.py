@@ -23,6 +23,7 @@ from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
 from linfit.fitting import TrainedModel, fit
+from linfit.linalg.lsq import LeastSquaresFit
 from linfit.models import LeastSquares, LinearModel, ReLURegressor
 from linfit.optim import Objective
 
@@ -68,7 +69,7 @@ class OnCluster:
             client = get_client()
         data = load_blocks(
             client, X, y, classify=model.is_classifier, standardize=standardize,
-            target_name=target_name,
+            target_name=target_name, center=model.fit_intercept,
         )  # fmt: skip
         return cls(data)
 
@@ -91,10 +92,11 @@ class OnCluster:
         if model.convex:
             return zeros_start(model, self.n_features, self.n_outputs)
         if isinstance(model, ReLURegressor):
-            return solve_on_cluster(LeastSquares(reg=max(model.reg, 1e-8)), self.data, "lstsq")
+            ridge = LeastSquares(reg=max(model.reg, 1e-8))
+            return solve_on_cluster(ridge, self.data, "lstsq").params
         return model.initial_params(*self.data.first_block())
 
-    def least_squares(self, model: LinearModel, method: str) -> np.ndarray:
+    def least_squares(self, model: LinearModel, method: str) -> LeastSquaresFit:
         return solve_on_cluster(model, self.data, method)
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
@@ -121,7 +123,7 @@ def _score_block(X: np.ndarray, y: np.ndarray, *, trained: TrainedModel) -> tupl
     if X.shape[0] == 0:
         return 0, 0, 0.0, 0.0
     if trained.classes is not None:
-        return int((trained._codes(X) == align_labels(y, trained.classes)).sum()), X.shape[0]
+        return int((trained.predict_codes(X) == align_labels(y, trained.classes)).sum()), X.shape[0]
     y = y.astype(np.float64)
     residual = trained.predict(X) - y
     return (

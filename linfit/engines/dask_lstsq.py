@@ -1,69 +1,93 @@
-"""Least squares in closed form on a cluster: the normal equations from ``XᵀX`` and
-``XᵀY`` summed over blocks, or dask.array's TSQR of ``[X, 1]`` for pinv and lstsq.
+"""Least squares in closed form on a cluster: the rows of the design stay on the workers,
+each pass of ``linfit.linalg``'s solvers runs there block by block, and only (p + K)-sized
+pieces (sums, triangles) reach the client.
 
-Both solve what ``LeastSquares.solve`` solves, on the (scaled) data of a
-:class:`~linfit.engines.dask_blocks.ClusterData`; only (d + 1)-sized pieces reach the client.
+:class:`ClusterDesign` is the :class:`~linfit.linalg.design.Design` of a
+:class:`~linfit.engines.dask_blocks.ClusterData`; ``solve_on_cluster`` is
+``LeastSquares.solution`` for it, the same methods and the same report.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from linfit.engines.dask_blocks import ClusterData
-from linfit.errors import UnknownNameError
-from linfit.models import CLOSED_FORMS, LeastSquares
-from linfit.models.least_squares import normal_equations, pinv_solve
+from linfit.linalg.gram import gram_rhs, normal_equations
+from linfit.linalg.lsq import LeastSquaresFit, solve
+from linfit.linalg.qr import qr_r, tsqr
+from linfit.models import LeastSquares
 
 
-def solve_on_cluster(model: LeastSquares, data: ClusterData, method: str = "normal") -> np.ndarray:
-    """Flat params ``[W.ravel(), b]`` minimizing ``model``'s objective on ``data``."""
-    if method not in CLOSED_FORMS:
-        raise UnknownNameError("least-squares method", method, CLOSED_FORMS)
-    if method == "normal":
-        gram = data.tree_sum(data.map(_normal_equations, data.X, data.y))
-        return model.solve_gram(data.n_samples, *gram).ravel()
-    R, QtY = _tsqr(model, data)
-    theta = pinv_solve(R, QtY) if method == "pinv" else np.linalg.lstsq(R, QtY)[0]
-    return theta.ravel()
+@dataclass(frozen=True)
+class ClusterDesign:
+    """``Xh = [X, 1]`` (or ``X``) and ``Y`` as the cluster's row blocks."""
+
+    data: ClusterData
+    intercept: bool = True
+
+    @property
+    def n(self) -> int:
+        return self.data.n_samples
+
+    @property
+    def d(self) -> int:
+        return self.data.n_features
+
+    @property
+    def K(self) -> int:
+        return 1
+
+    @property
+    def blocks(self) -> int:
+        return len(self.data.rows)
+
+    def gram(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        A, XtY, Ysum, YtY = self.data.tree_sum(
+            self.data.map(_gram_block, self.data.X, self.data.y, intercept=self.intercept)
+        )
+        return A, gram_rhs(XtY, Ysum, self.intercept), YtY
+
+    def triangle(self) -> np.ndarray:
+        parts = self.data.map(_triangle_block, self.data.X, self.data.y, intercept=self.intercept)
+        triangles = self.data.client.gather(parts)
+        return qr_r(np.asfortranarray(np.vstack(triangles)))
+
+    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], Any]) -> Any:
+        parts = self.data.map(
+            _reduce_block, self.data.X, self.data.y, reduce=fn, intercept=self.intercept
+        )
+        return self.data.tree_sum(parts)
+
+    def explicit(self) -> None:
+        return None
 
 
-def _normal_equations(X: np.ndarray, y: np.ndarray) -> tuple:
-    return normal_equations(X, y.reshape(X.shape[0], -1).astype(np.float64, copy=False))
+def solve_on_cluster(
+    model: LeastSquares, data: ClusterData, method: str = "auto"
+) -> LeastSquaresFit:
+    """``model``'s least-squares fit on ``data`` by ``method``."""
+    return solve(ClusterDesign(data, model.fit_intercept), method, model.reg)
 
 
-def _tsqr(model: LeastSquares, data: ClusterData) -> tuple[np.ndarray, np.ndarray]:
-    """``R`` (d + 1, d + 1) and ``QᵀY`` of ``[X, 1] = Q R`` (ridge rows appended when
-    ``reg > 0``), by ``dask.array.linalg.tsqr`` over the blocks."""
-    import dask.array as da
-
-    n, d = data.n_samples, data.n_features
-    rows = data.rows
-    Xh = da.concatenate(
-        [
-            da.from_delayed(block, (r, d + 1), dtype=np.float64)
-            for block, r in zip(data.map(_bordered, data.X), rows, strict=True)
-        ]
-    )
-    Y = da.concatenate(
-        [
-            da.from_delayed(b, (r, 1), dtype=np.float64)
-            for b, r in zip(data.map(_column, data.y), rows, strict=True)
-        ]
-    )
-    if model.reg > 0:
-        ridge = np.sqrt(n * model.reg) * np.eye(d, d + 1)
-        Xh = da.concatenate([Xh, da.from_array(ridge)])
-        Y = da.concatenate([Y, da.zeros((d, 1))])
-    Xh = Xh.rechunk({0: max(2 * (d + 1), max(Xh.chunks[0])), 1: -1})
-    Y = Y.rechunk({0: Xh.chunks[0]})
-    Q, R = da.linalg.tsqr(Xh)
-    R, QtY = data.client.compute([R, Q.T @ Y], sync=True)
-    return R, QtY
+def _targets(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return y.reshape(X.shape[0], -1).astype(np.float64, copy=False)
 
 
-def _bordered(X: np.ndarray) -> np.ndarray:
-    return np.column_stack([X, np.ones(X.shape[0])])
+def _gram_block(X: np.ndarray, y: np.ndarray, intercept: bool) -> tuple:
+    Y = _targets(X, y)
+    return (*normal_equations(X, Y, intercept), np.einsum("ik,ik->k", Y, Y))
 
 
-def _column(y: np.ndarray) -> np.ndarray:
-    return y.reshape(-1, 1).astype(np.float64)
+def _triangle_block(X: np.ndarray, y: np.ndarray, intercept: bool) -> np.ndarray:
+    return tsqr(X, _targets(X, y), intercept)
+
+
+def _reduce_block(X: np.ndarray, y: np.ndarray, reduce: Callable, intercept: bool) -> Any:
+    Xh = np.asarray(X, dtype=np.float64)
+    if intercept:
+        Xh = np.hstack([Xh, np.ones((Xh.shape[0], 1))])
+    return reduce(Xh, _targets(X, y))

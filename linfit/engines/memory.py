@@ -17,6 +17,8 @@ from linfit.preprocess import Scaler
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
+    from linfit.linalg.lsq import LeastSquaresFit
+
 
 @dataclass(frozen=True)
 class InMemory(RowsHere):
@@ -43,13 +45,16 @@ class InMemory(RowsHere):
             )
         classes, targets = encode_targets(model, y, target_name)
         scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
+        raw_means = scaler.mean
+        if standardize and not model.fit_intercept:
+            scaler = scaler.uncentered()
         if not standardize and not issparse(X):
             Xs = np.ascontiguousarray(X)  # (x - 0) / 1 is x: no copy needed
         else:
             Xs = scaler.transform(X)
             Xs = Xs if issparse(Xs) else np.ascontiguousarray(Xs)
         if standardize and not issparse(X):
-            means = scaler.mean
+            means = raw_means
         else:
             means = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()  # sparse: a matrix
         return cls(Xs, targets, scaler, classes, means)
@@ -60,8 +65,8 @@ class InMemory(RowsHere):
     def start(self, model: LinearModel) -> np.ndarray:
         return model.initial_params(self.X, self.y)
 
-    def least_squares(self, model: LinearModel, method: str) -> np.ndarray:
-        return model.solve(self.X, self.y, method=method)
+    def least_squares(self, model: LinearModel, method: str) -> LeastSquaresFit:
+        return model.solution(self.X, self.y, method=method)
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
         model.check_solution(params, self.X, self.y)

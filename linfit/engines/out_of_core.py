@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from linfit.models.blocks import minibatches
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch
 from linfit.preprocess import ScaledRows, Scaler
+
+if TYPE_CHECKING:
+    from linfit.linalg.lsq import LeastSquaresFit
 
 # How sgd draws an epoch's chunks from a file on disk (see mixed_chunks): blocks of about
 # a 64th of a chunk, no smaller than a page (a smaller read costs a page anyway, and the
@@ -164,6 +167,8 @@ class OutOfCore(RowsHere):
         classes, targets = encode_targets(model, y, target_name)
         moments = Scaler.fit_chunks(X, chunk_rows)
         scaler = moments if standardize else Scaler.identity(X.shape[1])
+        if standardize and not model.fit_intercept:
+            scaler = scaler.uncentered()
         return cls(X, targets, chunk_rows, scaler, classes, moments.mean)
 
     def first_chunk(self) -> tuple[np.ndarray, np.ndarray]:
@@ -182,8 +187,8 @@ class OutOfCore(RowsHere):
             return zeros_start(model, self.n_features, model.n_outputs(self.y))
         return model.initial_params(*self.first_chunk())
 
-    def least_squares(self, model: LinearModel, method: str) -> np.ndarray:
-        return model.solve(self.scaler.lazy_transform(self.X), self.y, method=method)
+    def least_squares(self, model: LinearModel, method: str) -> LeastSquaresFit:
+        return model.solution(self.scaler.lazy_transform(self.X), self.y, method=method)
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
         model.check_solution(params, *self.first_chunk())

@@ -1,4 +1,5 @@
-"""Least squares on raw features, with the diagnostics ``linfit solve-ls`` reports."""
+"""Least squares on raw features, with the diagnostics and the inference table that
+``linfit solve-ls`` reports."""
 
 from __future__ import annotations
 
@@ -7,11 +8,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linfit.errors import ConvergenceWarning, OptionError, UnknownNameError
-from linfit.fitting import TrainedModel, fit
-from linfit.fitting.solvers import least_squares_methods
+from linfit.errors import (
+    ConvergenceWarning,
+    OptionError,
+    RankWarning,
+    SolverError,
+    UnknownNameError,
+)
+from linfit.fitting import fit
+from linfit.fitting.inference import Inference, infer, total_sum_of_squares
+from linfit.fitting.solvers import ClosedFormResult, least_squares_methods
+from linfit.linalg.design import RowDesign
+from linfit.linalg.lsq import Dependency, LeastSquaresFit, digits_of
+from linfit.linalg.lsq import solve as solve_closed_form
 from linfit.models import LeastSquares
-from linfit.models.least_squares import tsqr
 from linfit.optim import Status
 
 # The options of ``linfit solve-ls`` that the advice for an unconverged iterative fit names
@@ -26,44 +36,65 @@ ADVICE_FLAGS = {
 
 @dataclass(frozen=True)
 class LeastSquaresReport:
-    """A least-squares fit in the raw features' units, and how well-posed the problem was."""
+    """A least-squares fit in the raw features' units, and how well-posed the problem was.
+
+    ``rank`` and ``cond`` are of the column-equilibrated design ``Xh`` (``[X, 1]``, or
+    ``X`` without intercept); ``digits`` estimates the correct significant digits of the
+    worst coefficient; ``solved_by`` is the method that produced the answer (``auto``
+    picks one; ``normal`` hands an ill-conditioned problem to ``qr``), ``note`` why.
+    """
 
     method: str
     coef: np.ndarray  # (n_features,)
     intercept: float
     r2: float
     residual_norm: float  # ||Xh theta - y||_2
-    rank: int  # numerical rank of Xh = [X, 1] (numpy's matrix_rank rule)
-    cond: float  # 2-norm condition number of Xh (inf when rank-deficient)
-    time_s: float  # the solve alone (standardizing and a pass for the gradient included)
+    rank: int
+    cond: float
+    digits: float
+    time_s: float  # the solve alone (standardizing included)
+    solved_by: str
     converged: bool = True
     message: str = "closed form"
+    note: str = ""
+    dependencies: tuple[str, ...] = ()
+    inference: Inference | None = None
 
 
 def solve_least_squares(
     X: np.ndarray,
     y: np.ndarray,
     *,
-    method: str = "normal",
+    method: str = "auto",
     reg: float = 0.0,
     standardize: bool = False,
+    fit_intercept: bool = True,
     max_iter: int = 10_000,
     gtol: float = 1e-10,
+    feature_names: list[str] | None = None,
+    require_full_rank: bool = False,
+    alpha: float = 0.05,
+    cov: str = "nonrobust",
 ) -> LeastSquaresReport:
-    """Fit ``y (n,) ~ X (n, d) w + b`` and report it in raw units.
+    """Fit ``y (n,) ~ X (n, d) w + b`` (``b = 0`` without ``fit_intercept``) and report it
+    in raw units, with the inference table when ``reg`` is 0 and the design full rank.
 
-    Closed forms solve on ``[X, 1]`` directly; an optimizer name trains iteratively
-    (standardizing internally when ``standardize``, which helps gradient descent) until
-    max |gradient| <= ``gtol`` or ``max_iter`` iterations, which closed forms ignore. An
-    iterative fit that does not converge says why in ``message`` (with advice naming
-    solve-ls's options) and warns the same (ConvergenceWarning) at max_iter.
+    Closed forms solve on ``Xh`` directly; an optimizer name trains iteratively
+    (standardizing internally when ``standardize``) until max |gradient| <= ``gtol`` or
+    ``max_iter`` iterations; its rank, condition and table come from ``auto`` on the same
+    data, and its digits from the distance to that solution. A rank-deficient design warns
+    (RankWarning) naming the dependencies, or raises SolverError with
+    ``require_full_rank``.
     """
     if method not in least_squares_methods():
         raise UnknownNameError("solve-ls method", method, least_squares_methods())
     for option, value in (("`gtol`", gtol), ("`max_iter`", max_iter)):
         if not value >= 0:  # checked for closed forms too, which ignore them
             raise OptionError(f"{option} must be >= 0, got {value}")
-    model = LeastSquares(reg=reg)
+    names = (
+        list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
+    )
+    model = LeastSquares(reg=reg, fit_intercept=fit_intercept)
     with warnings.catch_warnings():
         # fit's warning advises train's options; ours below names solve-ls's
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -76,45 +107,109 @@ def solve_least_squares(
     if trained.result.status == Status.MAX_ITER:
         warnings.warn(summary["message"], ConvergenceWarning, stacklevel=2)
     coef, intercept = W[:, 0], float(b[0])
-    rss = _residual_sum_of_squares(trained, X.shape[0])
-    s = _singular_values(X)
-    tol = s[0] * max(X.shape[0], X.shape[1] + 1) * np.finfo(np.float64).eps if s.size else 0.0
-    rank = int((s > tol).sum())
+    design = RowDesign(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), fit_intercept)
+    result = trained.result
+    closed = result.least_squares if isinstance(result, ClosedFormResult) else None
+    # the diagnostics and the table need the fit in raw units: the solver's own, unless it
+    # ran on standardized features or iterated
+    analysis = (
+        closed if closed is not None and not standardize else solve_closed_form(design, "auto", reg)
+    )
+    theta = np.append(coef, intercept) if fit_intercept else coef
+    if closed is not None:
+        digits = closed.digits
+    else:  # an optimizer: as close as it came to the refined solution
+        gap = np.max(
+            np.abs(theta - analysis.theta[:, 0]) / np.maximum(np.abs(analysis.theta[:, 0]), 1e-300)
+        )
+        digits = min(analysis.digits, digits_of(float(gap)))
+    dependencies = tuple(describe(dep, names) for dep in analysis.dependencies)
+    _check_rank(analysis, dependencies, require_full_rank, closed)
+    rss = float(analysis.rss[0]) if analysis is closed else _rss(design, theta)
+    tss = total_sum_of_squares(y, fit_intercept)
+    table = None
+    if reg == 0 and analysis.rank == analysis.theta.shape[0] and X.shape[0] > analysis.rank:
+        table = infer(analysis, design, names, tss, alpha=alpha, cov=cov)
     return LeastSquaresReport(
         method=method,
         coef=coef,
         intercept=intercept,
-        r2=_r2(rss, y),
+        r2=_r2(rss, tss),
         residual_norm=float(np.sqrt(rss)),
-        rank=rank,
-        cond=float(s[0] / s[-1]) if rank == s.size and s[-1] > 0 else float("inf"),
+        rank=analysis.rank,
+        cond=analysis.cond,
+        digits=digits,
         time_s=summary["time_s"],
+        solved_by=closed.method if closed is not None else method,
         converged=summary["converged"],
         message=summary["message"],
+        note=closed.note if closed is not None else "",
+        dependencies=dependencies,
+        inference=table,
     )
 
 
-def _residual_sum_of_squares(trained: TrainedModel, n_samples: int) -> float:
-    """``||Xh theta - y||^2`` from the solver's objective at its answer, ``rss / n + reg
-    ||W||^2`` (on the scaled features, where the solver ran): no pass over ``X`` again."""
-    W, _ = trained.model.unpack(trained.result.x, trained.n_features)
-    penalty = trained.model.reg * float(np.dot(W.ravel(), W.ravel()))
-    return max(0.0, (trained.result.fun - penalty) * n_samples)
+def _check_rank(
+    fit: LeastSquaresFit,
+    dependencies: tuple[str, ...],
+    required: bool,
+    closed: LeastSquaresFit | None,
+) -> None:
+    """Warn about (or, when ``required``, refuse) a rank-deficient design; warn when a
+    method's cut-off dropped directions the design resolves (``closed.dropped``)."""
+    p = fit.theta.shape[0]
+    if fit.rank < p and dependencies:
+        found = "; ".join(dependencies)
+        more = p - fit.rank - len(dependencies)
+        found += f"; and {more} more" if more > 0 else ""
+        message = f"the design is rank-deficient (rank {fit.rank} of {p}): {found}"
+        if required:
+            raise SolverError(f"{message}; drop one column of each dependency")
+        warnings.warn(f"{message}; the fit is the minimum-norm one", RankWarning, stacklevel=3)
+    elif closed is not None and closed.dropped:
+        if required:
+            raise SolverError(closed.note)
+        warnings.warn(closed.note, RankWarning, stacklevel=3)
 
 
-def _r2(rss: float, y: np.ndarray) -> float:
-    """``1 - rss / tss`` (0 or 1 for a constant ``y``, as ``metrics.r2``)."""
-    tss = float(((y - y.mean()) ** 2).sum())
+def describe(dependency: Dependency, names: list[str]) -> str:
+    """``x3 ≈ 2·x1 − x2 + 0.5``: a dependency among columns, by name (the intercept's
+    column of ones is the constant term)."""
+    d = len(names)
+    if dependency.column >= d and dependency.on:
+        # "1 ≈ 0.1333·c" reads better solved for the column: "c ≈ 7.5"
+        pivot = max(dependency.on, key=lambda j: abs(dependency.on[j]))
+        a = dependency.on[pivot]
+        on = {j: -c / a for j, c in dependency.on.items() if j != pivot}
+        dependency = Dependency(column=pivot, on={**on, dependency.column: 1.0 / a})
+    terms, constant = [], 0.0
+    for column, coef in sorted(dependency.on.items()):
+        if column >= d:  # the intercept's column of ones
+            constant = coef
+            continue
+        magnitude = abs(coef)
+        factor = "" if np.isclose(magnitude, 1.0, rtol=1e-9) else f"{magnitude:.4g}·"
+        terms.append(("−" if coef < 0 else "+", f"{factor}{names[column]}"))
+    if constant:
+        terms.append(("−" if constant < 0 else "+", f"{abs(constant):.4g}"))
+    label = names[dependency.column] if dependency.column < d else "1"
+    if not terms:
+        return f"{label} ≈ 0"
+    text = ("−" if terms[0][0] == "−" else "") + terms[0][1]
+    text += "".join(f" {sign} {term}" for sign, term in terms[1:])
+    return f"{label} ≈ {text}"
+
+
+def _rss(design: RowDesign, theta: np.ndarray) -> float:
+    """``||y - Xh theta||^2`` in extended precision (one pass)."""
+    from linfit.linalg.design import correlation
+
+    return float(correlation(theta.reshape(-1, 1), design)[1][0])
+
+
+def _r2(rss: float, tss: float) -> float:
+    """``1 - rss / tss`` (0 or 1 for a constant ``y``, as ``metrics.r2``); ``tss`` about
+    the mean with an intercept, about zero without."""
     if tss > 0:
         return 1.0 - rss / tss
     return 0.0 if rss > 0 else 1.0
-
-
-def _singular_values(X: np.ndarray) -> np.ndarray:
-    """Singular values of ``[X, 1]``, descending: those of the small triangle of its QR,
-    taken a block of rows at a time (``tsqr``), so ``X`` may be on disk."""
-    import scipy.linalg  # on first use: a command that never solves skips it
-
-    d = X.shape[1]
-    R = tsqr(X, np.zeros((X.shape[0], 0)))
-    return scipy.linalg.svdvals(R[: d + 1, : d + 1], check_finite=False)

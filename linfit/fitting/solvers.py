@@ -9,10 +9,11 @@ asks the engine for it, and plugs in the same way: one entry in ``SOLVERS``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +21,11 @@ from linfit.engines.base import Engine
 from linfit.errors import CapabilityError, UnknownNameError
 from linfit.models import CLOSED_FORMS, LeastSquares, LinearModel
 from linfit.optim import OPTIMIZERS, Objective, OptimizeResult, Status
+from linfit.optim.objective import MiniBatch
 from linfit.optim.registry import Optimizer
+
+if TYPE_CHECKING:
+    from linfit.linalg.lsq import LeastSquaresFit
 
 
 @dataclass(frozen=True)
@@ -32,12 +37,75 @@ class Problem:
 
     @cached_property
     def objective(self) -> Objective:
-        return self.engine.objective(self.model)
+        objective = self.engine.objective(self.model)
+        if self.model.fit_intercept:
+            return objective
+        return bias_held(objective, self.start.size // (self.engine.n_features + 1))
 
     @cached_property
     def start(self) -> np.ndarray:
-        """Where an iterative solver starts (the engine's rule for the model)."""
-        return self.engine.start(self.model)
+        """Where an iterative solver starts (the engine's rule for the model); a model
+        without intercept starts, and stays, at bias zero."""
+        start = self.engine.start(self.model)
+        if not self.model.fit_intercept:
+            start = start.copy()
+            start[start.size - start.size // (self.engine.n_features + 1) :] = 0.0
+        return start
+
+
+def bias_held(objective: Objective, n_outputs: int) -> Objective:
+    """``objective`` restricted to bias zero: the gradient's last ``n_outputs`` entries (the
+    bias) are zero and the Hessian is the identity there, so no optimizer moves the bias
+    from the zero it starts at."""
+    K = n_outputs
+
+    def held(g: np.ndarray) -> np.ndarray:
+        g = np.array(g)
+        g[g.size - K :] = 0.0
+        return g
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        f, g = objective.fun(x)
+        return f, held(g)
+
+    def batch(mb: MiniBatch) -> MiniBatch:
+        def fun_b(x: np.ndarray) -> tuple[float, np.ndarray]:
+            f, g = mb.fun(x)
+            return f, held(g)
+
+        return MiniBatch(rows=mb.rows, fun=fun_b)
+
+    changes: dict[str, Any] = {"fun": fun}
+    if objective.hess is not None:
+
+        def hess(x: np.ndarray) -> np.ndarray:
+            H = np.array(objective.hess(x))
+            H[-K:, :] = 0.0
+            H[:, -K:] = 0.0
+            H[np.arange(H.shape[0] - K, H.shape[0]), np.arange(H.shape[0] - K, H.shape[0])] = 1.0
+            return H
+
+        changes["hess"] = hess
+    if objective.hess_operator is not None:
+
+        def hess_operator(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+            hvp = objective.hess_operator(x)
+
+            def held_hvp(v: np.ndarray) -> np.ndarray:
+                out = held(hvp(held(v)))
+                out[out.size - K :] = v[v.size - K :]
+                return out
+
+            return held_hvp
+
+        changes["hess_operator"] = hess_operator
+    if objective.batches is not None:
+        batches = objective.batches
+        changes["batches"] = lambda rng, rows: (batch(mb) for mb in batches(rng, rows))
+    if objective.sample is not None:
+        sample = objective.sample
+        changes["sample"] = lambda rng, n, rows: [batch(mb) for mb in sample(rng, n, rows)]
+    return dataclasses.replace(objective, **changes)
 
 
 @dataclass(frozen=True)
@@ -92,17 +160,25 @@ def optimizer_solver(name: str, optimizer: Optimizer) -> Solver:
     )
 
 
+@dataclass(frozen=True)
+class ClosedFormResult(OptimizeResult):
+    """An optimizer's result for a closed form, with the solver's own report: the method
+    that solved it, rank, condition, estimated digits, dependencies among columns."""
+
+    least_squares: LeastSquaresFit | None = None
+
+
 def closed_form_solver(method: str) -> Solver:
     """Least squares in closed form by ``method``, reported as an optimizer's result: the
-    objective and its gradient at the solution come from one evaluation, so every solver
-    states how close to stationary its answer is."""
+    objective and its gradient at the solution come from the factorization (no pass over
+    the data more), so every solver states how close to stationary its answer is."""
 
     def run(problem: Problem, **ignored: Any) -> OptimizeResult:
-        params = problem.engine.least_squares(problem.model, method)
-        fun, jac = problem.objective.fun(params)
-        return OptimizeResult(
-            x=params, fun=fun, jac=jac, nit=1, nfev=1, njev=1, status=Status.CLOSED_FORM,
-            method=method,
+        solution = problem.engine.least_squares(problem.model, method)
+        fun, jac = solution.objective()
+        return ClosedFormResult(
+            x=solution.params, fun=fun, jac=jac, nit=1, nfev=0, njev=0,
+            status=Status.CLOSED_FORM, method=method, least_squares=solution,
         )  # fmt: skip
 
     return Solver(name=method, run=run, closed_form=True)

@@ -64,6 +64,7 @@ class LinearModel(ABC):
     """
 
     reg: float = 1e-4
+    fit_intercept: bool = True  # False: the bias is held at zero
 
     name: ClassVar[str]
     is_classifier: ClassVar[bool] = False
@@ -95,8 +96,12 @@ class LinearModel(ABC):
         return np.concatenate([np.asarray(W).ravel(), np.asarray(b).ravel()])
 
     def hyperparams(self) -> dict[str, float | str]:
-        """The constructor arguments, e.g. for a model file."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The constructor arguments, e.g. for a model file (``fit_intercept`` only when
+        False, so the files of models with an intercept read as they always have)."""
+        params = {f.name: getattr(self, f.name) for f in fields(self)}
+        if params.get("fit_intercept", False):
+            del params["fit_intercept"]
+        return params
 
     # ---- shapes and starting point ---------------------------------------------
     def n_outputs(self, y: np.ndarray) -> int:

@@ -1,0 +1,179 @@
+"""``linfit solve-ls``: least squares on raw features, with its diagnostics and the
+regression table."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from linfit.cli.app import app
+from linfit.cli.options import (
+    CacheOpt,
+    ChunksizeOpt,
+    DataArg,
+    DropnaOpt,
+    EncodeOpt,
+    FormatOpt,
+    ImputeOpt,
+    JsonOpt,
+    QuietOpt,
+    SepOpt,
+    TargetOpt,
+)
+from linfit.cli.output import console, emit_json, fmt, kv_table
+from linfit.cli.progress import read_progress
+from linfit.errors import ConvergenceWarning, DataError
+from linfit.fitting.inference import COVARIANCES
+from linfit.fitting.solvers import least_squares_methods
+
+
+@app.command("solve-ls", epilog="Example: linfit solve-ls --method pinv datasets/diabetes.csv")
+def solve_ls(
+    data: DataArg,
+    method: Annotated[
+        str,
+        typer.Option(
+            help=f"One of: {', '.join(least_squares_methods())}. auto: the normal equations "
+            "when the problem is well-conditioned, else a pivoted QR; both refined.",
+            autocompletion=least_squares_methods,
+        ),
+    ] = "auto",
+    reg: Annotated[float, typer.Option(help="L2 penalty on the weights (not the bias).")] = 0.0,
+    intercept: Annotated[
+        bool, typer.Option("--intercept/--no-intercept", help="Fit a bias (a column of ones).")
+    ] = True,
+    require_full_rank: Annotated[
+        bool,
+        typer.Option(
+            "--require-full-rank",
+            help="Refuse (exit 2) a rank-deficient design instead of warning.",
+        ),
+    ] = False,
+    alpha: Annotated[float, typer.Option(help="Confidence intervals at level 1 - alpha.")] = 0.05,
+    cov: Annotated[
+        str,
+        typer.Option(
+            help=f"Standard errors: {', '.join(COVARIANCES)} (heteroskedasticity-robust).",
+            autocompletion=lambda: COVARIANCES,
+        ),
+    ] = "nonrobust",
+    standardize: Annotated[
+        bool, typer.Option(help="Standardize features first (coefficients reported raw).")
+    ] = False,
+    max_iter: Annotated[
+        int, typer.Option(help="Iteration limit of the iterative methods (not closed forms).")
+    ] = 10_000,
+    tol: Annotated[
+        float,
+        typer.Option(
+            help="Iterative methods stop when max |gradient| <= tol (times |objective| "
+            "where that is > 1); closed forms ignore it."
+        ),
+    ] = 1e-10,
+    target: TargetOpt = None,
+    sep: SepOpt = None,
+    file_format: FormatOpt = None,
+    encode: EncodeOpt = "none",
+    dropna: DropnaOpt = False,
+    impute: ImputeOpt = None,
+    cache: CacheOpt = True,
+    chunksize: ChunksizeOpt = None,
+    quiet: QuietOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Least squares on raw features, the bias as the coefficient of a column of ones."""
+    from linfit.data.formats import require_dense
+    from linfit.data.source import load_table
+    from linfit.fitting.inference import check_options
+    from linfit.fitting.solve_ls import solve_least_squares
+
+    check_options(alpha, cov)  # before any data is read
+    with read_progress(quiet, json):
+        ds = load_table(
+            data, chunksize, target=target, sep=sep, file_format=file_format, encode=encode,
+            dropna=dropna, impute=impute, cache=cache,
+        )  # fmt: skip
+    require_dense(ds.X, "solve-ls")
+    if ds.y.dtype.kind not in "iuf":
+        raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the status row says it
+        report = solve_least_squares(
+            ds.X, ds.y.astype(np.float64), method=method, reg=reg, standardize=standardize,
+            fit_intercept=intercept, max_iter=max_iter, gtol=tol,
+            feature_names=list(ds.feature_names), require_full_rank=require_full_rank,
+            alpha=alpha, cov=cov,
+        )  # fmt: skip
+    err = console(quiet)
+    err.print(_coefficients(report, ds.feature_names, f"least squares ({method}) on {data.name}"))
+    err.print(kv_table("fit", _fit_rows(report)))
+    if json:
+        emit_json(_payload(report, ds.feature_names))
+
+
+def _coefficients(report, names: list[str], title: str) -> Table:
+    """The coefficient table: with the inference table, every column of it."""
+    table = Table(title=fmt(title), title_justify="left")
+    table.add_column("feature")
+    if report.inference is None:
+        table.add_column("coefficient", justify="right")
+        for name, value in zip(names, report.coef, strict=True):
+            table.add_row(fmt(name), f"{value:.10g}")
+        if report.intercept or report.rank == len(names) + 1:
+            table.add_row("(intercept)", f"{report.intercept:.10g}")
+        return table
+    level = f"{100 * (1 - report.inference.alpha):g}%"
+    for column in ("estimate", "std err", "t", "p", f"{level} low", f"{level} high"):
+        table.add_column(column, justify="right")
+    for name, row in report.inference.coef.items():
+        table.add_row(
+            fmt(name), f"{row.estimate:.10g}", f"{row.std_err:.4g}", f"{row.t:.3f}",
+            f"{row.p:.3g}", f"{row.ci_low:.6g}", f"{row.ci_high:.6g}",
+        )  # fmt: skip
+    return table
+
+
+def _fit_rows(report) -> dict[str, object]:
+    rows: dict[str, object] = {"R^2": report.r2, "residual norm": report.residual_norm}
+    if report.inference is not None:
+        inf = report.inference
+        rows.update({
+            "adjusted R^2": inf.adj_r2, "residual std err": inf.residual_se,
+            f"F ({inf.df_model}, {inf.df_resid})": inf.f, "p(F)": inf.f_p,
+            "log-likelihood": inf.loglik, "AIC": inf.aic, "BIC": inf.bic,
+            "n": inf.n, "standard errors": inf.cov,
+        })  # fmt: skip
+    rows.update({
+        "rank of the design": report.rank, "cond (columns scaled)": report.cond,
+        "digits (estimated)": round(report.digits, 1), "solved by": report.solved_by,
+        "time s": report.time_s, "status": report.message,
+    })  # fmt: skip
+    if report.note:
+        rows["note"] = report.note
+    return rows
+
+
+def _payload(report, names: list[str]) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "method": report.method,
+        "solved_by": report.solved_by,
+        "coef": dict(zip(names, report.coef, strict=True)),
+        "intercept": report.intercept,
+        "r2": report.r2,
+        "residual_norm": report.residual_norm,
+        "rank": report.rank,
+        "cond": report.cond,
+        "digits": report.digits,
+        "dependencies": list(report.dependencies),
+        "time_s": report.time_s,
+        "converged": report.converged,
+        "message": report.message,
+        "note": report.note,
+    }
+    if report.inference is not None:
+        payload["inference"] = report.inference.to_dict()
+    return payload

@@ -1,0 +1,135 @@
+"""The rows of a least-squares problem, ``Xh = [X, 1]`` (or ``X``) and ``Y``, wherever they
+live, and what the solvers ask of them: one pass each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from linfit.linalg.gram import gram_rhs, normal_equations, row_tasks
+from linfit.linalg.qr import tsqr
+from linfit.models.blocks import map_blocks, row_blocks
+
+T = TypeVar("T")
+
+# Extended precision for refinement's residuals: x86's 80-bit long double (64-bit
+# significand, eps 1.1e-19) where the platform has it, else float64.
+EXTENDED = np.longdouble
+EXTENDED_IS_WIDER = bool(np.finfo(np.longdouble).eps < np.finfo(np.float64).eps)
+
+# A design at most this many values (32 MB in float64) in memory is factored whole, with
+# its Q kept for refinement; a larger one, or one on disk, through the triangle of its QR.
+EXPLICIT_MAX_VALUES = 1 << 22
+
+
+class Design(Protocol):
+    """``Xh`` (n, p) and ``Y`` (n, K): p = d + 1 with an ``intercept`` column of ones last."""
+
+    n: int
+    d: int
+    K: int
+    intercept: bool
+    blocks: int  # row blocks factored one after another into ``triangle``
+
+    def gram(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(Xh^T Xh (p, p), Xh^T Y (p, K), Y^T Y per column (K,))``."""
+        ...
+
+    def triangle(self) -> np.ndarray:
+        """``tsqr``'s triangle (p + K, p + K) of ``[Xh, Y]``."""
+        ...
+
+    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T]) -> T:
+        """The sum over row blocks of ``fn(Xh_b (m, p), Y_b (m, K))``, both float64."""
+        ...
+
+    def explicit(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(Xh, Y)`` as arrays when small enough to factor whole, else None."""
+        ...
+
+
+def correlation(theta: np.ndarray, design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """``Xh^T (Y - Xh theta)`` (p, K) and the residual sum of squares (K,) at ``theta``
+    (p, K), summed in extended precision: the residual of a good fit is the difference of
+    nearly equal numbers, which float64 gets only to ``cond * eps``."""
+    theta_x = theta.astype(EXTENDED)
+
+    def block(Xh: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Xx = Xh.astype(EXTENDED)
+        R = Y.astype(EXTENDED) - Xx @ theta_x
+        return Xx.T @ R, np.einsum("ik,ik->k", R, R)
+
+    return design.reduce(block)
+
+
+@dataclass(frozen=True)
+class RowDesign:
+    """``X`` (n, d) in memory, a memmap or on disk (anything sliced by rows), and ``Y``."""
+
+    X: Any
+    Y: np.ndarray
+    intercept: bool = True
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def K(self) -> int:
+        return self.Y.shape[1]
+
+    @property
+    def blocks(self) -> int:
+        return len(row_blocks(self.X))
+
+    def gram(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        A, XtY, Ysum = normal_equations(self.X, self.Y, self.intercept)
+        return A, gram_rhs(XtY, Ysum, self.intercept), np.einsum("ik,ik->k", self.Y, self.Y)
+
+    def triangle(self) -> np.ndarray:
+        return tsqr(self.X, self.Y, self.intercept)
+
+    def _bordered(self, rows: slice) -> np.ndarray:
+        X_b = np.asarray(self.X[rows], dtype=np.float64)
+        if not self.intercept:
+            return X_b
+        return np.hstack([X_b, np.ones((X_b.shape[0], 1))])
+
+    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T]) -> T:
+        tasks, size = row_tasks(self.X)
+
+        def task(rows: slice):
+            total = None
+            for start in range(rows.start, rows.stop, size):
+                part = slice(start, min(start + size, rows.stop))
+                value = fn(self._bordered(part), self.Y[part])
+                total = value if total is None else _add(total, value)
+            return total
+
+        parts = [part for part in map_blocks(task, tasks) if part is not None]
+        if not parts:  # no rows: fn's zeros, from an empty block
+            return fn(self._bordered(slice(0, 0)), self.Y[:0])
+        total = parts[0]
+        for part in parts[1:]:
+            total = _add(total, part)
+        return total
+
+    def explicit(self) -> tuple[np.ndarray, np.ndarray] | None:
+        p = self.d + int(self.intercept)
+        if not isinstance(self.X, np.ndarray) or self.n * p > EXPLICIT_MAX_VALUES:
+            return None
+        return self._bordered(slice(0, self.n)), self.Y
+
+
+def _add(a: Any, b: Any) -> Any:
+    """``a + b`` for arrays or tuples of arrays."""
+    if isinstance(a, tuple):
+        return tuple(x + y for x, y in zip(a, b, strict=True))
+    return a + b
