@@ -12,6 +12,7 @@ from bench.ingest import ingest_and_end_to_end
 from bench.least_squares import least_squares
 from bench.out_of_core import out_of_core
 from bench.startup import startup
+from bench.strd import strd
 
 SIZES = {
     # the workloads: minutes on 2 cores
@@ -39,6 +40,7 @@ WORKLOADS = (
     "ingest",
     "out_of_core",
     "startup",
+    "strd",
 )
 
 
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": lambda: ingest_and_end_to_end(*sizes["ingest"]),
         "out_of_core": lambda: out_of_core(*sizes["out_of_core"]),
         "startup": startup,
+        "strd": strd,
     }
     for name in args.only:
         print(f"bench: {name}", file=sys.stderr, flush=True)

@@ -15,70 +15,20 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.strd import DATASETS, FILIP_CEILING, STRD, design, lre, parse
 from linfit.errors import RankWarning
 from linfit.fitting.solve_ls import solve_least_squares
 
-STRD = Path(__file__).resolve().parents[2] / "shared" / "strd"
 pytestmark = pytest.mark.skipif(
     not STRD.is_dir(),
     reason=f"NIST StRD files not found at {STRD} (CI places shared/ beside the clone)",
 )
-
-# name: (polynomial degree of x, or None for Longley's six predictors; intercept)
-DATASETS = {
-    "Norris": (1, True),
-    "Pontius": (2, True),
-    "NoInt1": (1, False),
-    "NoInt2": (1, False),
-    "Filip": (10, True),
-    "Longley": (None, True),
-    "Wampler1": (5, True),
-    "Wampler2": (5, True),
-    "Wampler3": (5, True),
-    "Wampler4": (5, True),
-    "Wampler5": (5, True),
-}
 # the digits every value must reach by default; Filip's ceiling from its rounded design
 MIN_DIGITS = {"coef": 10.0, "sd": 9.0, "residual_sd": 9.0, "r2": 9.0}
-FILIP_CEILING = 7.6
-
-
-def parse(name: str) -> dict:
-    """The certified values and the data of ``name``.dat, from the file itself: the
-    header's ``Data (lines a to b)`` range and its certified-values block."""
-    lines = (STRD / f"{name}.dat").read_text().splitlines()
-    first, last = map(int, re.search(r"Data\s+\(lines (\d+) to (\d+)\)", "\n".join(lines)).groups())
-    data = np.array([[float(t) for t in line.split()] for line in lines[first - 1 : last]])
-    text = "\n".join(lines[: first - 1])
-    rows = re.findall(r"^\s+B(\d+)\s+(\S+)\s+(\S+)\s*$", text, flags=re.MULTILINE)
-    return {
-        "coef": np.array([float(est) for _, est, _ in rows]),
-        "sd": np.array([float(sd) for _, _, sd in rows]),
-        "residual_sd": float(re.search(r"Residual\s+Standard Deviation\s+(\S+)", text).group(1)),
-        "r2": float(re.search(r"R-Squared\s+(\S+)", text).group(1)),
-        "y": data[:, 0],
-        "x": data[:, 1:],
-    }
-
-
-def design(name: str, x: np.ndarray) -> np.ndarray:
-    degree, _ = DATASETS[name]
-    return x if degree is None else np.column_stack([x[:, 0] ** k for k in range(1, degree + 1)])
-
-
-def lre(estimate, certified) -> float:
-    """The worst LRE over the values, capped at 15 and floored at 0."""
-    estimate, certified = np.atleast_1d(estimate), np.atleast_1d(certified)
-    with np.errstate(divide="ignore"):
-        error = np.where(
-            certified != 0, np.abs(estimate - certified) / np.abs(certified), np.abs(estimate)
-        )
-        return float(np.min(np.clip(-np.log10(np.maximum(error, 1e-300)), 0, 15)))
 
 
 def fit(name: str, method: str = "auto", **options):
