@@ -64,9 +64,7 @@ def text_matrix(
     indptr = np.zeros(n_samples + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     indices = rng.choice(n_features, size=int(indptr[-1]), p=p).astype(np.int32)
-    X = sp.csr_matrix(
-        (np.ones(indices.size), indices, indptr), shape=(n_samples, n_features)
-    )
+    X = sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n_samples, n_features))
     X.sum_duplicates()  # sorts each row's indices and turns repeats into counts
     X.data *= -np.log(p)[X.indices]
     norms = np.sqrt(np.add.reduceat(X.data**2, X.indptr[:-1]))  # every row has a value
