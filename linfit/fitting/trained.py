@@ -53,13 +53,13 @@ class TrainedModel:
             return method(self.model.pack(*self.coefficients()), X)
         return by_chunks(X, lambda B: method(self.params, self.scaler.transform(B)))
 
-    def _codes(self, X: np.ndarray) -> np.ndarray:
+    def predict_codes(self, X: np.ndarray) -> np.ndarray:
         """The model's raw predictions: class codes (n,), or values (n, K)."""
         return self._apply(self.model.predict, X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Original class labels (n_samples,), or values (n_samples,) / (n_samples, K)."""
-        out = self._codes(X)
+        out = self.predict_codes(X)
         if self.classes is not None:
             return self.classes[out]
         return out[:, 0] if out.shape[1] == 1 else out
@@ -88,14 +88,14 @@ class TrainedModel:
             return {}
         if self.classes is None:
             return scores(False, y, self.predict(X), prefix)
-        return scores(True, self.class_codes(y), self._codes(X), prefix)
+        return scores(True, self.class_codes(y), self.predict_codes(X), prefix)
 
     def confusion(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
         """Counts (K, K), rows true and columns predicted class, and how many labels of
         ``y`` the model never saw (left out of the matrix)."""
         codes = self.class_codes(y)
         known = codes >= 0
-        predicted = self._codes(X)[known]
+        predicted = self.predict_codes(X)[known]
         return confusion_matrix(codes[known], predicted, self.classes.size), int((~known).sum())
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray]:
