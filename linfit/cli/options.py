@@ -71,6 +71,13 @@ CacheOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables or progress on stderr.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+InterceptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--intercept/--no-intercept",
+        help="Fit a bias; --no-intercept holds it at zero (features are then scaled, not centred).",
+    ),
+]
 
 
 ChunksizeOpt = Annotated[
@@ -128,9 +135,15 @@ def plot_option(what: str) -> Any:
 
 
 def model_from_flags(
-    name: str, reg: float, loss: str | None, margin: float | None, multiclass: str | None = None
+    name: str,
+    reg: float,
+    loss: str | None,
+    margin: float | None,
+    multiclass: str | None = None,
+    intercept: bool = True,
 ) -> LinearModel:
-    """The model --model, --reg and the SVM's --loss, --margin and --multiclass describe."""
+    """The model --model, --reg, --no-intercept and the SVM's --loss, --margin and
+    --multiclass describe."""
     svm_options = {
         "variant": loss and loss.replace("-", "_"),
         "margin": margin,
@@ -139,7 +152,7 @@ def model_from_flags(
     given = {key: value for key, value in svm_options.items() if value is not None}
     if given and name != "svm":
         raise OptionError(f"--loss, --margin and --multiclass apply to --model svm, not {name}")
-    return make_model(name, reg=reg, **given)
+    return make_model(name, reg=reg, fit_intercept=intercept, **given)
 
 
 def _formats() -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from linfit.cli.options import (
     EngineOpt,
     FormatOpt,
     ImputeOpt,
+    InterceptOpt,
     JsonOpt,
     LossOpt,
     MarginOpt,
@@ -86,6 +87,7 @@ def train(
     model: ModelOpt = "softmax",
     optimizer: OptimizerOpt = None,
     reg: RegOpt = 1e-4,
+    intercept: InterceptOpt = True,
     loss: LossOpt = None,
     margin: MarginOpt = None,
     multiclass: MulticlassOpt = None,
@@ -119,7 +121,7 @@ def train(
     """Train a model on DATA, report train/test metrics, and save it."""
     _check_model_out(out, data, force)
     check_side_outputs({"--out": out, "--plot": plot, "--history": history}, data)
-    estimator = model_from_flags(model, reg, loss, margin, multiclass)
+    estimator = model_from_flags(model, reg, loss, margin, multiclass, intercept)
     # before any data is read or a cluster started: a bad flag fails at once, in one line
     prepare_solver(estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter)
     check_test_size(test_size)

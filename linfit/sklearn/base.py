@@ -61,8 +61,10 @@ class LinfitEstimator(BaseEstimator):
         tol: float = 1e-6,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
+        fit_intercept: bool = True,
     ) -> None:
         self.reg = reg
+        self.fit_intercept = fit_intercept
         self.optimizer = optimizer
         self.max_iter = max_iter
         self.tol = tol
@@ -78,7 +80,11 @@ class LinfitEstimator(BaseEstimator):
 
     @classmethod
     def _params_from_file(cls, hyperparams: dict[str, Any], optimizer: str) -> dict[str, Any]:
-        return {"reg": hyperparams.get("reg", 1e-4), "optimizer": optimizer}
+        return {
+            "reg": hyperparams.get("reg", 1e-4),
+            "fit_intercept": hyperparams.get("fit_intercept", True),
+            "optimizer": optimizer,
+        }
 
     # -- fitting ------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> LinfitEstimator:

@@ -42,6 +42,7 @@ class LinearSVMClassifier(_LinfitClassifier):
         standardize: train on standardized features (coefficients are reported raw).
         random_state: seeds ``sgd``'s shuffles (an int, a ``RandomState``, or None for
             numpy's global state); the other optimizers draw nothing and ignore it.
+        fit_intercept: False holds the bias at zero (features scaled, not centred).
     """
 
     model_name = "svm"
@@ -57,8 +58,10 @@ class LinearSVMClassifier(_LinfitClassifier):
         tol: float = 1e-6,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
+        fit_intercept: bool = True,
     ) -> None:
         self.reg = reg
+        self.fit_intercept = fit_intercept
         self.loss = loss
         self.margin = margin
         self.multiclass = multiclass
@@ -73,6 +76,7 @@ class LinearSVMClassifier(_LinfitClassifier):
             raise ValueError(f"unknown loss {self.loss!r}; choose hinge or squared_hinge")
         return _LinearSVMModel(
             reg=self.reg,
+            fit_intercept=self.fit_intercept,
             margin=self.margin,
             variant=_SVM_LOSSES[self.loss],  # type: ignore[arg-type]
             multiclass=self.multiclass,  # type: ignore[arg-type]
@@ -98,7 +102,7 @@ class SoftmaxClassifier(_LinfitClassifier):
     model_name = "softmax"
 
     def _make_model(self) -> LinearModel:
-        return _SoftmaxModel(reg=self.reg)
+        return _SoftmaxModel(reg=self.reg, fit_intercept=self.fit_intercept)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""

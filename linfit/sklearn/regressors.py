@@ -20,9 +20,11 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
     Parameters:
         reg: the L2 penalty (the bias is not penalized).
         method: a linfit optimizer name (default ``"lbfgs"``), or a closed form:
-            ``"normal"`` (Cholesky), ``"pinv"`` or ``"lstsq"``; a closed form ignores
+            ``"auto"``, ``"normal"`` (Cholesky), ``"qr"``, ``"pinv"`` or ``"lstsq"``
+            (see ``linfit.linalg.lsq``); a closed form ignores
             ``max_iter`` and ``tol`` and sets ``n_iter_ = 1`` (one solve).
-        max_iter, tol, standardize, random_state: as :class:`LinearSVMClassifier`.
+        max_iter, tol, standardize, random_state, fit_intercept: as
+            :class:`LinearSVMClassifier`.
 
     ``y`` may be (n_samples,) or (n_samples, n_targets).
     """
@@ -38,8 +40,10 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
         tol: float = 1e-6,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
+        fit_intercept: bool = True,
     ) -> None:
         self.reg = reg
+        self.fit_intercept = fit_intercept
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
@@ -47,14 +51,18 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
         self.random_state = random_state
 
     def _make_model(self) -> LinearModel:
-        return _LeastSquaresModel(reg=self.reg)
+        return _LeastSquaresModel(reg=self.reg, fit_intercept=self.fit_intercept)
 
     def _optimizer_name(self) -> str | None:
         return self.method
 
     @classmethod
     def _params_from_file(cls, hyperparams: dict[str, Any], optimizer: str) -> dict[str, Any]:
-        return {"reg": hyperparams.get("reg", 1e-4), "method": optimizer}
+        return {
+            "reg": hyperparams.get("reg", 1e-4),
+            "fit_intercept": hyperparams.get("fit_intercept", True),
+            "method": optimizer,
+        }
 
 
 class ReLURegressor(RegressorMixin, LinfitEstimator):
@@ -67,7 +75,7 @@ class ReLURegressor(RegressorMixin, LinfitEstimator):
     model_name = "relu"
 
     def _make_model(self) -> LinearModel:
-        return _ReLUModel(reg=self.reg)
+        return _ReLUModel(reg=self.reg, fit_intercept=self.fit_intercept)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
