@@ -123,12 +123,12 @@ def _prepare_cache(prepared: Prepared) -> None:
     ``damaged``: flip the last byte of the entry's y.npy; ``stale``: rewrite the data file
     with the same size (labels 0/1 become a/b) and put its modification time back, as
     ``cp -p`` or ``rsync -t`` would."""
-    from linfit.data.source import load_data
+    from linfit.data.source import ReadOptions, load_data
 
     path = prepared.folder / prepared.data
     before = path.stat()
     with _environment(_env(prepared)):
-        load_data(path, target=None, sep=None)
+        load_data(path, ReadOptions())
     (entry,) = _cache_folder(prepared).iterdir()
     if prepared.case["cache"] == "damaged":
         y = entry / "y.npy"

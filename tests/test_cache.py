@@ -203,7 +203,7 @@ def test_a_full_disk_while_streaming_skips_the_cache(folder, tmp_path, monkeypat
     """Out of core, the matrix is parsed straight into the cache: a disk that fills up
     meanwhile leaves nothing there, warns, and the read goes on in a folder of its own."""
     from linfit.data import rowfile
-    from linfit.data.source import data_on_disk
+    from linfit.data.source import ReadOptions, data_on_disk
 
     real = rowfile.RowWriter.append
     calls = []
@@ -216,7 +216,7 @@ def test_a_full_disk_while_streaming_skips_the_cache(folder, tmp_path, monkeypat
 
     monkeypatch.setattr(rowfile.RowWriter, "append", append)
     with pytest.warns(CacheWarning, match="No space left on device"):
-        ds = data_on_disk(IRIS, chunk_rows=40, target=None, sep=None)
+        ds = data_on_disk(IRIS, ReadOptions(), chunk_rows=40)
     assert calls and ds.X.shape == (150, 4)
     assert str(folder) not in str(ds.X.path)
     assert list(folder.iterdir()) == []

@@ -74,19 +74,12 @@ def gradcheck(
     dataset = None
     if data is not None:
         from linfit.data.formats import require_dense
-        from linfit.data.source import load_data
+        from linfit.data.source import ReadOptions, load_data
 
+        read = ReadOptions(target=target, sep=sep, file_format=file_format, encode=encode,
+                           dropna=dropna, impute=impute, cache=False)  # fmt: skip
         with read_progress(quiet, json):
-            dataset = load_data(
-                data,
-                target=target,
-                sep=sep,
-                file_format=file_format,
-                encode=encode,
-                dropna=dropna,
-                impute=impute,
-                cache=False,
-            )
+            dataset = load_data(data, read)
         require_dense(dataset.X, "gradcheck")
     reports = []
     for m in _models_to_check(model, reg):

@@ -62,22 +62,15 @@ def compare(
     """
     estimator = model_from_flags(model, reg, loss, margin, multiclass)
     from linfit.data.formats import require_dense
+    from linfit.data.source import ReadOptions
     from linfit.evaluation.comparison import compare_models
     from linfit.fitting.workflow import load_split
 
+    read = ReadOptions(target=target, sep=sep, file_format=file_format, encode=encode,
+                       dropna=dropna, impute=impute, cache=cache)  # fmt: skip
     with read_progress(quiet, json):
         ds, (X_train, y_train, X_test, y_test) = load_split(
-            data,
-            estimator,
-            test_size=test_size,
-            seed=seed,
-            target=target,
-            sep=sep,
-            file_format=file_format,
-            encode=encode,
-            dropna=dropna,
-            impute=impute,
-            cache=cache,
+            data, estimator, read, test_size=test_size, seed=seed
         )
     require_dense(ds.X, "compare")  # scikit-learn's baselines are fitted on dense X
     results = compare_models(

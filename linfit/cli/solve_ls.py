@@ -87,16 +87,16 @@ def solve_ls(
 ) -> None:
     """Least squares on raw features, the bias as the coefficient of a column of ones."""
     from linfit.data.formats import require_dense
-    from linfit.data.source import load_table
+    from linfit.data.source import ReadOptions, load_table
     from linfit.fitting.inference import check_options
     from linfit.fitting.solve_ls import solve_least_squares
 
     check_options(alpha, cov)  # before any data is read
     with read_progress(quiet, json):
-        ds = load_table(
-            data, chunksize, target=target, sep=sep, file_format=file_format, encode=encode,
-            dropna=dropna, impute=impute, cache=cache,
-        )  # fmt: skip
+        ds = load_table(data, ReadOptions(
+            target=target, sep=sep, file_format=file_format, encode=encode, dropna=dropna,
+            impute=impute, cache=cache, chunk_rows=chunksize,
+        ))  # fmt: skip
     require_dense(ds.X, "solve-ls")
     if ds.y.dtype.kind not in "iuf":
         raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")

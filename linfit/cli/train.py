@@ -125,6 +125,7 @@ def train(
     # before any data is read or a cluster started: a bad flag fails at once, in one line
     prepare_solver(estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter)
     check_test_size(test_size)
+    from linfit.data.source import ReadOptions
     from linfit.fitting.workflow import train_file  # reading data: pandas, the cache
 
     err = console(quiet)
@@ -132,9 +133,9 @@ def train(
         warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
         run = train_file(
             data, estimator, engine=engine, scheduler=scheduler, test_size=test_size, seed=seed,
-            read=dict(target=target, sep=sep, file_format=file_format, encode=encode,
-                      dropna=dropna, impute=impute, dtype=dtype, cache=cache,
-                      chunk_rows=chunksize),
+            read=ReadOptions(target=target, sep=sep, file_format=file_format, encode=encode,
+                             dropna=dropna, impute=impute, dtype=dtype, cache=cache,
+                             chunk_rows=chunksize),
             progress=lambda title: Progress(err, title), solver=optimizer,
             standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr, batch_size=batch_size,
         )  # fmt: skip

@@ -11,9 +11,9 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,6 +23,26 @@ from linfit.data.parquet import parquet_matrix_bytes
 from linfit.data.stream import DEFAULT_CHUNK_ROWS, memory_budget, stream_dataset, too_big_for_memory
 from linfit.errors import OptionError, OutputError, quote_path
 from linfit.storage.cache import cached, cached_on_disk
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a training table: the options the commands that read one share.
+
+    ``target``, ``sep``, ``file_format``, ``encode``, ``dropna``, ``impute``, ``dtype``
+    and ``cache`` as :func:`load_data` takes them; ``chunk_rows``, rows per chunk of a
+    read out of core (None: :func:`load_table` decides by the memory budget).
+    """
+
+    target: str | None = None
+    sep: str | None = None
+    file_format: str | None = None
+    encode: str = "none"
+    dropna: bool = False
+    impute: str | None = None
+    dtype: str = "float64"
+    cache: bool = True
+    chunk_rows: int | None = None
 
 
 def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None) -> int | None:
@@ -39,57 +59,45 @@ def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None
     return None
 
 
-def load_table(data: Path, chunk_rows: int | None = None, **load: Any) -> Dataset:
+def load_table(data: Path, read: ReadOptions) -> Dataset:
     """The training table in memory, or with its matrix on disk (see ``out_of_core_rows``)."""
-    chunk_rows = out_of_core_rows(data, chunk_rows, load.get("file_format"))
+    chunk_rows = out_of_core_rows(data, read.chunk_rows, read.file_format)
     if chunk_rows is None:
-        return load_data(data, **load)
-    return data_on_disk(data, chunk_rows=chunk_rows, **load)
+        return load_data(data, read)
+    return data_on_disk(data, read, chunk_rows=chunk_rows)
 
 
-def data_on_disk(
-    data: Path,
-    *,
-    chunk_rows: int,
-    target: str | None,
-    sep: str | None,
-    encode: str = "none",
-    dropna: bool = False,
-    impute: str | None = None,
-    dtype: str = "float64",
-    cache: bool = True,
-    file_format: str | None = None,
-) -> Dataset:
+def data_on_disk(data: Path, read: ReadOptions, *, chunk_rows: int) -> Dataset:
     """The training table with its matrix on disk (a RowFile), parsed ``chunk_rows`` rows
     at a time: into the cache, so a second run parses nothing, or, with the cache off or
     unwritable, into a temporary folder removed when the process exits."""
-    fmt = resolve_format(data, file_format)
+    fmt = resolve_format(data, read.file_format)
     if fmt == "libsvm":
         raise OptionError(
             "`chunk_rows` reads CSV, TSV and Parquet files a chunk at a time; a LIBSVM file "
             "is read whole, into a sparse matrix; drop `chunk_rows`"
         )
-    sep = text_separator(data, fmt, sep) if fmt in TEXT_FORMATS else None
-    if encode_mode(encode) != "none":
+    sep = text_separator(data, fmt, read.sep) if fmt in TEXT_FORMATS else None
+    if encode_mode(read.encode) != "none":
         raise OptionError(
             "`encode` onehot needs every category before the first row is written, so it "
             "cannot train out of core; encode the file's columns first, or drop `chunk_rows`"
         )
-    options = _load_options(target, sep, encode, dropna, impute, dtype)
+    options = _load_options(read, sep)
 
     def stream(folder: Path) -> Dataset:
         return stream_dataset(
             data,
             folder,
-            target=target,
+            target=read.target,
             sep=sep,
             missing=options["missing"],
-            dtype=dtype_of(dtype),
+            dtype=dtype_of(read.dtype),
             chunk_rows=chunk_rows,
             file_format=fmt,
         )
 
-    dataset = cached_on_disk(data, {**options, "format": fmt}, stream) if cache else None
+    dataset = cached_on_disk(data, {**options, "format": fmt}, stream) if read.cache else None
     if dataset is None:
         try:
             folder = Path(tempfile.mkdtemp(prefix="linfit-"))
@@ -105,37 +113,27 @@ def data_on_disk(
     return dataset
 
 
-def _load_options(
-    target: str | None, sep: str | None, encode: str, dropna: bool, impute: str | None, dtype: str
-) -> dict:
-    """The options that shape a parse: the loader's arguments, and the cache's key."""
+def _load_options(read: ReadOptions, sep: str | None) -> dict:
+    """The options that shape a parse (``sep`` as resolved): the loader's arguments, and the
+    cache's key."""
     return {
-        "target": target,
+        "target": read.target,
         "sep": sep,
-        "encode": encode_mode(encode),
-        "missing": missing_mode(dropna, impute),
-        "dtype": dtype,
+        "encode": encode_mode(read.encode),
+        "missing": missing_mode(read.dropna, read.impute),
+        "dtype": read.dtype,
     }
 
 
-def load_data(
-    data: Path,
-    *,
-    target: str | None,
-    sep: str | None,
-    encode: str = "none",
-    dropna: bool = False,
-    impute: str | None = None,
-    dtype: str = "float64",
-    cache: bool = True,
-    file_format: str | None = None,
-) -> Dataset:
-    """Read a training table as the shared options describe it, through the parsed-binary
-    cache unless ``cache`` is false (a LIBSVM file, parsed quickly, is never cached)."""
-    options = _load_options(target, sep, encode, dropna, impute, dtype)
-    fmt = resolve_format(data, file_format)
-    load = partial(load_dataset, data, **{**options, "dtype": dtype_of(dtype)}, file_format=fmt)
-    use_cache = cache and fmt != "libsvm"
+def load_data(data: Path, read: ReadOptions) -> Dataset:
+    """Read a training table whole, as ``read`` describes it, through the parsed-binary
+    cache unless ``read.cache`` is false (a LIBSVM file, parsed quickly, is never cached)."""
+    options = _load_options(read, read.sep)
+    fmt = resolve_format(data, read.file_format)
+    load = partial(
+        load_dataset, data, **{**options, "dtype": dtype_of(read.dtype)}, file_format=fmt
+    )
+    use_cache = read.cache and fmt != "libsvm"
     return cached(data, {**options, "format": fmt}, load) if use_cache else load()
 
 

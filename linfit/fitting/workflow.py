@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from linfit.data import Dataset
-from linfit.data.source import dtype_of, encode_mode, load_table, missing_mode
+from linfit.data.source import ReadOptions, dtype_of, encode_mode, load_table, missing_mode
 from linfit.errors import OptionError
 from linfit.fitting.entry import fit
 from linfit.fitting.trained import TrainedModel
@@ -46,12 +46,12 @@ class FileRun:
 
 
 def load_split(
-    data: Path, model: LinearModel, *, test_size: float, seed: int, **read: Any
+    data: Path, model: LinearModel, read: ReadOptions, *, test_size: float, seed: int
 ) -> tuple[Dataset, Splits]:
-    """The table (``read`` as :func:`linfit.data.source.load_table` takes it) and its
+    """The table (read as :func:`linfit.data.source.load_table` reads it) and its
     ``(X_train, y_train, X_test, y_test)``, stratified for classifiers; a matrix on disk
     stays there, the split selecting its rows without reading them."""
-    ds = load_table(data, **read)
+    ds = load_table(data, read)
     return ds, split_xy(ds.X, ds.y, test_size=test_size, seed=seed, stratify=model.is_classifier)
 
 
@@ -67,19 +67,19 @@ def train_file(
     scheduler: str | None = None,
     test_size: float = 0.2,
     seed: int = 0,
-    read: dict[str, Any] | None = None,
+    read: ReadOptions | None = None,
     progress: ProgressFactory = _no_progress,
     **fit_options: Any,
 ) -> FileRun:
     """Train ``model`` on the file ``data``, holding out ``test_size`` of its rows.
 
-    ``read``: how to read the table (``target``, ``sep``, ``file_format``, ``encode``,
-    ``dropna``, ``impute``, ``dtype``, ``cache``, ``chunk_rows``); ``fit_options`` go to
+    ``read``: how to read the table (default: as :class:`ReadOptions` defaults it);
+    ``fit_options`` go to
     :func:`linfit.fit`. ``progress(title)`` is entered around the fit and yields its
     callback. On ``engine="dask"`` DATA may be a glob or a folder, read on the cluster at
     ``scheduler`` (default: a local cluster, closed on return).
     """
-    read = dict(read or {})
+    read = read or ReadOptions()
     if engine not in FILE_ENGINES:
         raise OptionError(f"`engine` takes {' or '.join(FILE_ENGINES)}, got {engine!r}")
     if engine == "dask":
@@ -90,14 +90,14 @@ def train_file(
     # load_table makes the library's choice: in memory, or out of core (a RowFile, which
     # fit reads by chunks) when the table exceeds the memory budget
     ds, (X_train, y_train, X_test, y_test) = load_split(
-        data, model, test_size=test_size, seed=seed, **read
+        data, model, read, test_size=test_size, seed=seed
     )
     title = f"training {model.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
     with progress(title) as callback:
         trained = fit(
             model, X_train, y_train, feature_names=ds.feature_names,
             target_name=ds.target_name, seed=seed, callback=callback,
-            chunk_rows=read.get("chunk_rows"), **fit_options,
+            chunk_rows=read.chunk_rows, **fit_options,
         )  # fmt: skip
     metrics = {
         **trained.scores(X_train, y_train, "train"),
@@ -105,7 +105,7 @@ def train_file(
     }
     summary = {**trained.summary, "metrics": metrics, "n_train": len(y_train),
                "n_test": len(y_test)}  # fmt: skip
-    trained = replace(trained, summary=summary, encode=encode_mode(read.get("encode", "none")))
+    trained = replace(trained, summary=summary, encode=encode_mode(read.encode))
     return FileRun(trained, getattr(ds.X, "path", None))
 
 
@@ -115,15 +115,15 @@ def _train_on_cluster(
     scheduler: str | None,
     test_size: float,
     seed: int,
-    read: dict[str, Any],
+    read: ReadOptions,
     progress: ProgressFactory,
     fit_options: dict[str, Any],
 ) -> FileRun:
     """``train_file`` on a Dask cluster: options it cannot honour are refused before the
     cluster starts, and so is a DATA that names no file."""
     unsupported = {
-        "`chunk_rows`": read.get("chunk_rows") is not None,
-        "`encode`": read.get("encode", "none") != "none",
+        "`chunk_rows`": read.chunk_rows is not None,
+        "`encode`": read.encode != "none",
     }
     given = [flag for flag, on in unsupported.items() if on]
     if given:
@@ -138,10 +138,10 @@ def _train_on_cluster(
     title = f"training {model.describe()} on {data} (dask)"
     with dask_client(scheduler) as client, progress(title) as callback:
         trained, metrics, n_train, n_test = train_on_cluster(
-            model, str(data), client=client, callback=callback, target=read.get("target"),
-            sep=read.get("sep"), file_format=read.get("file_format"), test_size=test_size,
-            seed=seed, missing=missing_mode(read.get("dropna", False), read.get("impute")),
-            dtype=dtype_of(read.get("dtype", "float64")), **fit_options,
+            model, str(data), client=client, callback=callback, target=read.target,
+            sep=read.sep, file_format=read.file_format, test_size=test_size, seed=seed,
+            missing=missing_mode(read.dropna, read.impute), dtype=dtype_of(read.dtype),
+            **fit_options,
         )  # fmt: skip
     summary = {**trained.summary, "metrics": metrics, "n_train": n_train, "n_test": n_test}
     return FileRun(replace(trained, summary=summary))
