@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -103,28 +103,18 @@ def gradcheck(
             str(r.skipped),
             "[green]yes[/]" if r.passed else "[red]NO[/]",
         )
-    console(quiet).print(table)
-    passed = all(r.passed for r in reports)
-    if json:
-        emit_json(
-            {
-                "results": [
-                    {
-                        "model": r.model,
-                        "max_rel_error": r.max_rel_error,
-                        "checked": r.checked,
-                        "skipped": r.skipped,
-                        "hessp_rel_error": r.hessp_rel_error,
-                        "passed": r.passed,
-                    }
-                    for r in reports
-                ],
-                "tolerance": reports[0].tolerance,
-                "passed": passed,
-            }
-        )
-    if not passed:
-        raise typer.Exit(1)
+    rows = [
+        {
+            "model": r.model,
+            "max_rel_error": r.max_rel_error,
+            "checked": r.checked,
+            "skipped": r.skipped,
+            "hessp_rel_error": r.hessp_rel_error,
+            "passed": r.passed,
+        }
+        for r in reports
+    ]
+    _finish(table, rows, reports[0].tolerance, quiet, json)
 
 
 def _check_identities(seed: int, quiet: bool, json: bool) -> None:
@@ -143,26 +133,28 @@ def _check_identities(seed: int, quiet: bool, json: bool) -> None:
         if r.counter_example:
             verdict += " (fails, as expected)" if r.passed else " (should fail)"
         table.add_row(fmt(r.name), r.layout, f"{r.max_rel_error:.2e}", verdict)
+    rows = [
+        {
+            "identity": r.name,
+            "layout": r.layout,
+            "max_rel_error": r.max_rel_error,
+            "holds": r.holds,
+            "counter_example": r.counter_example,
+            "passed": r.passed,
+        }
+        for r in results
+    ]
+    _finish(table, rows, IDENTITY_TOLERANCE, quiet, json)
+
+
+def _finish(
+    table: Table, rows: list[dict[str, Any]], tolerance: float, quiet: bool, json: bool
+) -> None:
+    """Print a check's table, and with --json its rows; exit 1 when any row did not pass."""
     console(quiet).print(table)
-    passed = all(r.passed for r in results)
+    passed = all(row["passed"] for row in rows)
     if json:
-        emit_json(
-            {
-                "results": [
-                    {
-                        "identity": r.name,
-                        "layout": r.layout,
-                        "max_rel_error": r.max_rel_error,
-                        "holds": r.holds,
-                        "counter_example": r.counter_example,
-                        "passed": r.passed,
-                    }
-                    for r in results
-                ],
-                "tolerance": IDENTITY_TOLERANCE,
-                "passed": passed,
-            }
-        )
+        emit_json({"results": rows, "tolerance": tolerance, "passed": passed})
     if not passed:
         raise typer.Exit(1)
 
