@@ -15,8 +15,9 @@ from linfit.engines import out_of_core
 from linfit.engines.out_of_core import chunked_objective
 from linfit.errors import ConvergenceWarning, OptionError
 from linfit.fitting import fit
+from linfit.linalg import blocks
 from linfit.linalg.gram import normal_equations
-from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier, blocks
+from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.preprocess import Scaler
 
 MODELS = [

@@ -83,7 +83,7 @@ def test_the_table_out_of_core_is_the_table_in_memory(tmp_path, monkeypatch):
     """Computed from the triangle and passes over the rows: a matrix on disk, read in
     blocks, gives the same figures (1e-10) as the matrix in memory, robust errors too."""
     from linfit.data.rowfile import RowWriter
-    from linfit.models import blocks
+    from linfit.linalg import blocks
 
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 16 * 4 * 8)
     monkeypatch.setattr(blocks, "MIN_BLOCK_ROWS", 1)

@@ -28,6 +28,7 @@ from core_problems import (
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from linfit.errors import CapabilityError, OptionError, UnknownNameError
+from linfit.linalg import blocks
 from linfit.models import (
     CLOSED_FORMS,
     MODELS,
@@ -36,7 +37,6 @@ from linfit.models import (
     LinearSVM,
     ReLURegressor,
     SoftmaxClassifier,
-    blocks,
     make_model,
 )
 from linfit.optim import OPTIMIZERS, Status, minimize

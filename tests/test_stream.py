@@ -18,8 +18,9 @@ from linfit.data.stream import stream_dataset
 from linfit.errors import DataError, OptionError
 from linfit.fitting import fit
 from linfit.fitting.solve_ls import solve_least_squares
+from linfit.linalg import blocks
 from linfit.linalg.qr import tsqr
-from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier, blocks
+from linfit.models import CLOSED_FORMS, LeastSquares, SoftmaxClassifier
 from linfit.preprocess import split_xy
 
 

@@ -9,9 +9,9 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from linfit.linalg.blocks import map_blocks, row_blocks
 from linfit.linalg.gram import gram_rhs, normal_equations, row_tasks
 from linfit.linalg.qr import tsqr
-from linfit.models.blocks import map_blocks, row_blocks
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from linfit.models.blocks import map_blocks, row_blocks
+from linfit.linalg.blocks import map_blocks, row_blocks
 
 # Consecutive row blocks per task handed to map_blocks: a few tens of tasks at the bench's
 # 1,000,000 x 200 keep both cores busy to the end, while the tasks' partial results (one

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from linfit.linalg.blocks import map_blocks
 from linfit.linalg.gram import row_tasks
-from linfit.models.blocks import map_blocks
 
 PINV_RCOND = 1e-15  # numpy.linalg.pinv's default cut-off, relative to the largest singular value
 

@@ -24,7 +24,7 @@ Conventions (written once, here):
   without it, the objective within 1e-8 relative of float64's. Curvature (Hessians) is
   always float64, as it is computed once and reused by every product.
 - Passes over ``X``: ``loss_gradient`` and ``loss`` read ``X`` once, by blocks of rows
-  (see :mod:`linfit.models.blocks`); a Hessian operator caches the per-sample curvature
+  (see :mod:`linfit.linalg.blocks`); a Hessian operator caches the per-sample curvature
   at a point, so each product ``H v`` costs one pass.
 
 A model is stateless apart from its hyper-parameters: the fitted parameters live in
@@ -42,7 +42,8 @@ import numpy as np
 
 from linfit.errors import CapabilityError, OptionError
 from linfit.lazy import issparse
-from linfit.models.blocks import block_of, column_sums, map_blocks, minibatches, row_blocks
+from linfit.linalg.blocks import block_of, map_blocks, row_blocks
+from linfit.models.blocks import column_sums, minibatches
 from linfit.optim.objective import Objective
 
 HessianOperator = Callable[[np.ndarray], np.ndarray]

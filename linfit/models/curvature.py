@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from linfit.lazy import issparse
+from linfit.linalg.blocks import block_of, map_blocks, row_blocks
 from linfit.models.base import LinearModel
-from linfit.models.blocks import block_of, column_sums, map_blocks, row_blocks
+from linfit.models.blocks import column_sums
 
 
 def squared(X: Any) -> Any:
