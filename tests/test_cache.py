@@ -17,7 +17,7 @@ from cli_helpers import IRIS, invoke
 
 from linfit.data import load_dataset
 from linfit.errors import CacheWarning
-from linfit.storage import cache
+from linfit.storage import cache, cache_entry
 
 
 @pytest.fixture
@@ -109,7 +109,8 @@ def test_a_racy_entry_is_served_only_while_the_file_holds_what_was_parsed(
     assert record["source"]["sha256"] is not None
     state = cache.file_state(path)
     path.write_text("a,b,target\n1,2,3\n4,5,9\n")
-    monkeypatch.setattr(cache, "file_state", lambda p: dict(state))  # timestamps unmoved
+    for module in (cache, cache_entry):  # timestamps unmoved, as the key and the read see them
+        monkeypatch.setattr(module, "file_state", lambda p: dict(state))
     assert _load(path).y.tolist() == [3, 9]
 
 
@@ -118,7 +119,7 @@ def test_a_racy_entry_is_trusted_by_its_stat_once_the_file_is_old(folder, tmp_pa
     path.write_text("a,b,target\n1,2,3\n4,5,6\n")
     _load(path)
     (entry,) = folder.iterdir()
-    monkeypatch.setattr(cache, "RACY_NS", 0)  # the file is now older than the window
+    monkeypatch.setattr(cache_entry, "RACY_NS", 0)  # the file is now older than the window
     calls = []
     assert cache.cached(path, {}, lambda: calls.append(1)).y.tolist() == [3, 6]
     assert calls == []
@@ -192,7 +193,7 @@ def _full(*args, **kwargs):
 
 @pytest.mark.parametrize("where", ["_write_meta", "_sync"])
 def test_a_full_disk_skips_the_entry_with_a_warning(folder, monkeypatch, where):
-    monkeypatch.setattr(cache, where, _full)
+    monkeypatch.setattr(cache_entry, where, _full)
     with pytest.warns(CacheWarning, match="No space left on device") as caught:
         _same(_load(IRIS), load_dataset(IRIS))
     assert len(caught) == 1

@@ -21,7 +21,7 @@ from cli_helpers import _CLEAN_ENV, assert_one_error_line
 
 from linfit.data import fastcsv, load_dataset
 from linfit.errors import DataError
-from linfit.storage import cache, persist
+from linfit.storage import cache_entry, persist
 
 RUNS = 4
 
@@ -83,7 +83,7 @@ def test_four_runs_at_once_share_one_cache_entry_and_one_output(tmp_path: Path) 
     assert len(entries) == 2  # the whole read's and the out-of-core read's options
     whole = load_dataset(data)
     for entry in entries:
-        hit = cache._read(entry, data)
+        hit = cache_entry.read_entry(entry, data)
         assert hit is not None
         np.testing.assert_array_equal(hit.X[0 : hit.X.shape[0]], whole.X)
         np.testing.assert_array_equal(hit.y, whole.y)

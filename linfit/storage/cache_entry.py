@@ -1,0 +1,338 @@
+"""One entry of the parsed-data cache on disk: what identifies a version of a file, and
+an entry read back and checked against its record, or written whole (see ``cache.py`` for
+what the cache guarantees)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from linfit.data import Dataset
+from linfit.data.rowfile import RowFile
+from linfit.errors import CacheWarning, quote_path
+
+FORMAT = 3  # bump when the entry layout changes: old entries then simply miss
+# A file whose modification or change time is this close to the start of its parse may
+# be written again within its timestamps' resolution (2 s on FAT, a few ms on ext4)
+# without them changing: its entry is checked against the file's SHA-256.
+RACY_NS = 2_000_000_000
+# The bytes of X.bin hashed at each end: a torn or overwritten start or end is caught
+# for ~0.1 ms a read; hashing all of it would cost ~0.2 s per 300 MB.
+SAMPLE_BYTES = 1 << 16
+# The largest meta.json read: names of a million columns fit.
+MAX_META_BYTES = 1 << 28
+DIGEST_BLOCK = 1 << 20
+
+
+class Damaged(Exception):
+    """An entry that does not match its record; the message says how."""
+
+
+class Stale(Exception):
+    """A racy entry whose file no longer holds what was parsed: a plain miss."""
+
+
+def cache_dir() -> Path:
+    if folder := os.environ.get("LINFIT_CACHE_DIR"):
+        return Path(folder)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "linfit"
+
+
+def file_state(path: str | Path) -> dict[str, int] | None:
+    """What identifies a version of ``path``: size, times in ns, inode and device (the
+    fields git's index compares); None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "ino": st.st_ino,
+        "dev": st.st_dev,
+    }
+
+
+def racy(state: dict[str, int], now_ns: int) -> bool:
+    return now_ns - max(state["mtime_ns"], state["ctime_ns"]) < RACY_NS
+
+
+def file_digest(path: str | Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            while block := stream.read(DIGEST_BLOCK):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def lookup(folder: Path, path: str | Path) -> Dataset | None:
+    """The entry in ``folder`` when there is one and it is whole and current; a damaged
+    one is reported, moved aside (so that it is rewritten) and missed."""
+    if not folder.exists():
+        return None
+    try:
+        return read_entry(folder, path)
+    except Damaged as exc:
+        report(path, folder, str(exc))
+    except Stale:
+        pass
+    discard(folder)  # so that the parse that follows rewrites it
+    return None
+
+
+def read_entry(folder: Path, path: str | Path) -> Dataset | None:
+    """The entry in ``folder``, its matrix as a RowFile (nothing of it read but its two
+    ends); None if it is gone; ``Damaged`` if it does not match its record."""
+    try:
+        meta = _read_meta(folder / "meta.json")
+        shape = meta["shape"]
+        dtype = np.dtype(meta["dtype"])
+        names = meta["feature_names"]
+        if not (
+            isinstance(shape, list)
+            and len(shape) == 2
+            and all(isinstance(s, int) and s >= 0 for s in shape)
+            and dtype.kind == "f"
+            and isinstance(names, list)
+            and len(names) == shape[1]
+            and all(isinstance(n, str) for n in names)
+            and isinstance(meta["target_name"], str)
+        ):
+            raise Damaged("meta.json describes no matrix")
+        X = RowFile(folder / "X.bin", (shape[0], shape[1]), dtype)
+        expected = shape[0] * shape[1] * dtype.itemsize
+        _check_size(folder / "X.bin", expected, "X.bin")
+        if _sample_digest(folder / "X.bin", expected) != meta["x_sample_sha256"]:
+            raise Damaged("the ends of X.bin do not match their checksum")
+        y = _read_y(folder / "y.npy", meta, shape[0])
+        source = meta["source"]
+        if source.get("sha256") is not None:
+            _check_racy_source(folder, path, meta)
+    except FileNotFoundError:
+        if folder.exists():
+            raise Damaged("a file of the entry is missing") from None
+        return None  # moved aside by another process: a plain miss
+    except OSError as exc:
+        raise Damaged(f"it cannot be read ({reason(exc)})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise Damaged(f"its record is malformed ({reason(exc)})") from None
+    if meta["labels_as_text"]:
+        y = y.astype(object)  # as the loader returns text labels
+    return Dataset(
+        X=X,  # type: ignore[arg-type]
+        y=y,
+        feature_names=tuple(names),
+        target_name=meta["target_name"],
+    )
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as stream:
+        raw = stream.read(MAX_META_BYTES + 1)
+    if len(raw) > MAX_META_BYTES:
+        raise Damaged("meta.json is too large")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Damaged("meta.json is not JSON") from None
+    if not isinstance(meta, dict):
+        raise Damaged("meta.json is not a record")
+    checksum = meta.pop("checksum", None)
+    if checksum != _meta_checksum(meta):
+        raise Damaged("meta.json does not match its checksum")
+    if meta.get("format") != FORMAT:
+        raise Damaged(f"meta.json is of format {meta.get('format')!r}, not {FORMAT}")
+    return meta
+
+
+def _meta_checksum(meta: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _check_size(path: Path, expected: int, name: str) -> None:
+    size = path.stat().st_size
+    if size != expected:
+        raise Damaged(f"{name} holds {size} bytes, its record says {expected}")
+
+
+def _sample_digest(path: Path, size: int) -> str:
+    """SHA-256 of the first and last ``SAMPLE_BYTES`` of a file of ``size`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        digest.update(stream.read(min(size, SAMPLE_BYTES)))
+        if size > SAMPLE_BYTES:
+            stream.seek(max(SAMPLE_BYTES, size - SAMPLE_BYTES))
+            digest.update(stream.read(SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
+def _read_y(path: Path, meta: dict[str, Any], n_rows: int) -> np.ndarray:
+    _check_size(path, meta["y_bytes"], "y.npy")
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != meta["y_sha256"]:
+        raise Damaged("y.npy does not match its checksum")
+    y = np.load(io.BytesIO(raw), allow_pickle=False)
+    text = meta["labels_as_text"]
+    if y.shape != (n_rows,) or y.dtype.kind not in ("U" if text else "iufb"):
+        raise Damaged(f"y.npy holds {y.dtype} {y.shape}, not the {n_rows} targets of X")
+    return y
+
+
+def _check_racy_source(folder: Path, path: str | Path, meta: dict[str, Any]) -> None:
+    """An entry of a file that was racy when parsed is served only when the file's content
+    is still what was parsed (else it is a plain miss, parsed again); once the file is
+    older than ``RACY_NS``, its stat alone decides, and the record says so from now on."""
+    now = time.time_ns()
+    state = file_state(path)
+    if file_digest(path) != meta["source"]["sha256"]:
+        raise Stale  # not damaged: the file changed unseen; parsed again
+    if state is not None and not racy(state, now):
+        meta["source"]["sha256"] = None
+        with contextlib.suppress(OSError):
+            _write_meta(folder, meta)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_entry(
+    folder: Path,
+    dataset: Dataset,
+    write_X: Callable[[Path], None] | None = None,
+    *,
+    source: dict[str, Any],
+    staging: Path | None = None,
+    name: str | Path,
+) -> bool:
+    """Make ``folder`` the entry of ``dataset``, atomically; False if it was not made (the
+    disk refused, reported as a warning; or another process made it first).
+
+    The matrix is written by ``write_X(staging)``, or is already in ``staging``.
+    """
+    text = dataset.y.dtype == object
+    own = staging is None
+    try:
+        if staging is None:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".entry."))
+        try:
+            if write_X is not None:
+                write_X(staging)
+            buffer = io.BytesIO()
+            np.save(buffer, dataset.y.astype(str) if text else dataset.y, allow_pickle=False)
+            y_bytes = buffer.getvalue()
+            (staging / "y.npy").write_bytes(y_bytes)
+            x_bytes = (staging / "X.bin").stat().st_size
+            meta = {
+                "format": FORMAT,
+                "source": source,
+                "feature_names": list(dataset.feature_names),
+                "target_name": dataset.target_name,
+                "labels_as_text": bool(text),
+                "shape": list(dataset.X.shape),
+                "dtype": np.dtype(dataset.X.dtype).str,
+                "x_bytes": x_bytes,
+                "x_sample_sha256": _sample_digest(staging / "X.bin", x_bytes),
+                "y_bytes": len(y_bytes),
+                "y_sha256": hashlib.sha256(y_bytes).hexdigest(),
+            }
+            _write_meta(staging, meta)
+            _sync(staging)
+            try:
+                os.replace(staging, folder)  # whole entries appear at once, or not at all
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and folder.is_dir():
+                    return False  # another process made it meanwhile: its copy stands
+                raise
+        finally:
+            if own:
+                shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        unwritable(name, exc)
+        return False
+    return True
+
+
+def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    """``folder/meta.json`` with its checksum, replaced atomically."""
+    record = {**meta, "checksum": _meta_checksum(meta)}
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".meta.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(record, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, folder / "meta.json")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _sync(folder: Path) -> None:
+    """The entry's files on disk before its rename makes it visible (a crash then leaves
+    a whole entry or none)."""
+    for name in ("X.bin", "y.npy"):
+        fd = os.open(folder / name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def discard(folder: Path) -> None:
+    """Move a damaged entry aside, then delete it: a reader never sees it half deleted."""
+    trash = folder.with_name(f".trash.{folder.name}.{os.getpid()}.{time.time_ns()}")
+    try:
+        os.replace(folder, trash)
+    except OSError:
+        return  # gone already, or the cache is read-only (then it is never rewritten)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def report(path: str | Path, folder: Path, what: str) -> None:
+    warnings.warn(
+        f"the cached copy of {quote_path(path)} in {quote_path(folder)} is damaged: {what}; "
+        "the file is parsed again and the entry rewritten",
+        CacheWarning,
+        stacklevel=4,
+    )
+
+
+def unwritable(path: str | Path, exc: OSError) -> None:
+    warnings.warn(
+        f"the parsed copy of {quote_path(path)} was not cached in {quote_path(cache_dir())} "
+        f"({reason(exc)}); training goes on without it (see docs/cache.md)",
+        CacheWarning,
+        stacklevel=4,
+    )
