@@ -127,13 +127,13 @@ def test_an_identifier_target_is_refused_before_any_rows_by_classes_allocation()
     assert peak < 20e6  # an n x n score matrix would be 7.2 GB
     message = str(caught.value)
     assert "30,000 distinct values in 30,000 rows" in message
-    assert "identifier column? choose the label with --target" in message
+    assert "identifier column? choose the label with target" in message
 
 
 def test_a_continuous_target_for_a_classifier_is_pointed_to_regression():
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(500, 2)), rng.normal(size=500)
-    with pytest.raises(DataError, match="use --model least-squares or relu"):
+    with pytest.raises(DataError, match="use model least-squares or relu"):
         fit(make_model("svm"), X, y)
 
 

@@ -67,7 +67,7 @@ def test_missing_values_drop_or_refuse_and_impute_cannot_stream(tmp_path):
         stream_dataset(path, tmp_path, chunk_rows=2)
     kept = stream_dataset(path, tmp_path, chunk_rows=2, missing="drop")
     np.testing.assert_array_equal(kept.X[0:2], load_dataset(path, missing="drop").X)
-    with pytest.raises(OptionError, match="--impute mean"):
+    with pytest.raises(OptionError, match="impute mean"):
         stream_dataset(path, tmp_path, missing="mean")
 
 

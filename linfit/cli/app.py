@@ -67,6 +67,14 @@ FLAGS = {
     "dropna": "--dropna",
     "impute": "--impute",
     "dtype": "--dtype",
+    "target": "--target",
+    "sep": "--sep",
+    "file_format": "--format",
+    "n_samples": "--n-samples",
+    "n_features": "--n-features",
+    "n_classes": "--n-classes",
+    "noise": "--noise",
+    "model": "--model",
 }
 COMMAND_FLAGS = {"solve-ls": {"solver": "--method"}}
 

@@ -107,11 +107,11 @@ def write_synthetic(
     ``seed`` and the chunk's index, so the file is the same whatever the machine.
     """
     if n_samples < 1 or n_features < 1:
-        raise OptionError("--n-samples and --n-features must be at least 1")
+        raise OptionError("`n_samples` and `n_features` must be at least 1")
     if task == "classification" and n_classes < 2:
-        raise OptionError(f"--n-classes must be at least 2, got {n_classes}")
+        raise OptionError(f"`n_classes` must be at least 2, got {n_classes}")
     if not (np.isfinite(noise) and noise >= 0):
-        raise OptionError(f"--noise must be a number >= 0, got {noise}")
+        raise OptionError(f"`noise` must be a number >= 0, got {noise}")
     check_target(path, what="dataset")
 
     n_outputs = n_classes if task == "classification" else 1

@@ -113,7 +113,7 @@ def _non_numeric_error(
     if not training:
         fix = "the model was trained on numbers there; fix the values"
     elif "encode" in remedies:
-        fix = "use --encode onehot to turn categories into indicator columns, or fix the values"
+        fix = "use `encode` onehot to turn categories into indicator columns, or fix the values"
     else:
         fix = "fix the values, or remove the column(s) from the file"
     return DataError(f"non-numeric feature column(s) {listed}{more} in {source_name}; {fix}")

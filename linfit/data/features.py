@@ -48,9 +48,9 @@ def keep_rows(
     if missing == "error":
         counts = feature_na.sum(axis=0)
         listed = [f"column {c!r} ({int(k)})" for c, k in zip(columns, counts, strict=True) if k]
-        fixes = ["drop those rows with --dropna"] if "dropna" in remedies else []
+        fixes = ["drop those rows with `dropna`"] if "dropna" in remedies else []
         if listed and "impute" in remedies:  # a missing target cannot be imputed
-            fixes.append("fill the features with --impute mean")
+            fixes.append("fill the features with `impute` mean")
         if target_na.any():
             listed.append(f"target {target_name!r} ({int(target_na.sum())})")
         if listed:
@@ -69,7 +69,7 @@ def keep_rows(
             f"no rows left in {source_name} after dropping rows with missing values; "
             "fill the gaps in the file"
             + (
-                " or use --impute mean"
+                " or use `impute` mean"
                 if missing == "drop" and not target_na.all() and "impute" in remedies
                 else ""
             )

@@ -52,7 +52,9 @@ def resolve_format(path: str | Path, file_format: str | None = None) -> Format:
     if file_format is not None:
         name = file_format.lower()
         if name not in FORMATS:
-            raise OptionError(f"--format takes one of {', '.join(FORMATS)}, got {file_format!r}")
+            raise OptionError(
+                f"`file_format` takes one of {', '.join(FORMATS)}, got {file_format!r}"
+            )
         return name  # type: ignore[return-value]
     if str(path) == "-":
         return "csv"
@@ -67,7 +69,7 @@ def text_separator(path: str | Path, file_format: Format, sep: str | None) -> st
     other formats, which take no ``--sep``."""
     if file_format not in TEXT_FORMATS:
         if sep is not None:
-            raise OptionError(f"--sep applies to CSV and TSV files, not to {file_format} files")
+            raise OptionError(f"`sep` applies to CSV and TSV files, not to {file_format} files")
         return None
     if sep is None and file_format == "tsv":
         return "\t"

@@ -77,7 +77,7 @@ def read_libsvm(source: Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndar
         raise DataError(
             f"cannot read {source.name} as LIBSVM ({one_line(str(exc))}); each line must "
             "be 'label index:value ...' with increasing indices, or name the file's format "
-            "with --format"
+            "with `file_format`"
         ) from None
     if X.shape[0] == 0:
         raise DataError(f"{source.name} has no data lines; expected 'label index:value ...'")
@@ -112,7 +112,7 @@ def libsvm_training(
     largest is a feature (``f1``... or ``f0``... where the file uses index 0)."""
     if target is not None:
         raise OptionError(
-            f"--target does not apply to {source.name}: the label of a LIBSVM line is its "
+            f"`target` does not apply to {source.name}: the label of a LIBSVM line is its "
             "first field"
         )
     X, y = read_libsvm(source, dtype)

@@ -43,7 +43,7 @@ def delimiter_hint(frame: pd.DataFrame) -> str:
     if best is None:
         return ""
     shown = "tab" if best == "\t" else f"'{best}'"
-    return f"; only 1 column found ({header!r}): wrong delimiter? use --sep {shown}"
+    return f"; only 1 column found ({header!r}): wrong delimiter? use `sep` {shown}"
 
 
 def _consistent_delimiter(lines: Sequence[str]) -> str | None:

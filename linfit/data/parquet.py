@@ -129,5 +129,5 @@ def _parquet_errors(source: Source) -> Iterator[None]:
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise DataError(
             f"cannot read {source.name} as Parquet ({one_line(str(exc))}); check the file, "
-            "or name its format with --format"
+            "or name its format with `file_format`"
         ) from None

@@ -71,7 +71,7 @@ def normalize_sep(sep: str | None, path: str | Path) -> str:
         return "\t"
     if len(sep) != 1 or sep in {'"', "\n", "\r"}:
         raise OptionError(
-            f"--sep must be a single character such as ',' ';' '|' or 'tab', got {sep!r}"
+            f"`sep` must be a single character such as ',' ';' '|' or 'tab', got {sep!r}"
         )
     return sep
 
@@ -180,7 +180,7 @@ def read_errors(name: str) -> Iterator[None]:
     except pd.errors.ParserWarning:
         raise DataError(
             f"{name}: data rows have more fields than the header; check the delimiter "
-            "(use --sep) or remove trailing delimiters"
+            "(use `sep`) or remove trailing delimiters"
         ) from None
     except UnicodeDecodeError as exc:
         bad = exc.object[exc.start : exc.start + 1]
@@ -196,10 +196,10 @@ def read_errors(name: str) -> Iterator[None]:
             expected, line, saw = m.groups()
             raise DataError(
                 f"{name}: line {line} has {saw} fields but the header has {expected}; "
-                "check the delimiter (use --sep) and quoting"
+                "check the delimiter (use `sep`) and quoting"
             ) from None
         raise DataError(
-            f"cannot parse {name} as a table ({msg}); check the delimiter (use --sep) and quoting"
+            f"cannot parse {name} as a table ({msg}); check the delimiter (use `sep`) and quoting"
         ) from None
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         # Corrupt compressed input, I/O errors and the odd pandas ValueError on garbage.

@@ -81,11 +81,11 @@ def stream_dataset(
     """
     if missing == "mean":
         raise OptionError(
-            "--impute mean needs the whole file's means before the first row is written, "
-            "so it cannot stream; fill the gaps in the file, or use --dropna"
+            "`impute` mean needs the whole file's means before the first row is written, "
+            "so it cannot stream; fill the gaps in the file, or use `dropna`"
         )
     if chunk_rows < 1:
-        raise OptionError(f"--chunksize must be at least 1 row, got {chunk_rows}")
+        raise OptionError(f"`chunk_rows` must be at least 1 row, got {chunk_rows}")
     resolved = check_dtype(dtype)
     source = Source(path)
     if file_format == "parquet":

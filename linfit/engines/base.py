@@ -89,7 +89,7 @@ def encode_targets(
     if y.dtype.kind not in "iufb":
         raise DataError(
             f"target {target_name!r} is not numeric, but {model.name} is a regression model; "
-            "use a classifier (softmax, svm) or a numeric --target"
+            "use a classifier (softmax, svm) or a numeric `target`"
         )
     return None, y.astype(np.float64, copy=False)
 
@@ -117,9 +117,9 @@ def refuse_identifier(n_classes: int, y: np.ndarray, target_name: str) -> None:
     if n_classes <= max(MANY_CLASSES, IDENTIFIER_SHARE * n):
         return
     rather = (
-        "for a regression use --model least-squares or relu"
+        "for a regression use `model` least-squares or relu"
         if y.dtype.kind == "f"
-        else "is it an identifier column? choose the label with --target"
+        else "is it an identifier column? choose the label with `target`"
     )
     raise DataError(
         f"the target {target_name!r} has {n_classes:,} distinct values in {n:,} rows, "

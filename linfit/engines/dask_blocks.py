@@ -92,7 +92,7 @@ def load_blocks(
     else:
         raise DataError(
             f"target {target_name!r} is not numeric, but this is a regression model; "
-            "use a classifier (softmax, svm) or a numeric --target"
+            "use a classifier (softmax, svm) or a numeric `target`"
         )
     scaled = client.map(_scale, raw_X, scaler=scaler) if standardize else raw_X
     rows = np.array([X.chunks[0][i] for i in keep], dtype=np.float64)
