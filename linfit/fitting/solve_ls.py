@@ -15,7 +15,7 @@ from linfit.errors import (
     SolverError,
     UnknownNameError,
 )
-from linfit.fitting import fit
+from linfit.fitting import TrainedModel, fit
 from linfit.fitting.inference import Inference, infer, total_sum_of_squares
 from linfit.fitting.solvers import ClosedFormResult, least_squares_methods
 from linfit.linalg.design import RowDesign
@@ -94,18 +94,9 @@ def solve_least_squares(
     names = (
         list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
     )
-    model = LeastSquares(reg=reg, fit_intercept=fit_intercept)
-    with warnings.catch_warnings():
-        # fit's warning advises train's options; ours below names solve-ls's
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        trained = fit(
-            model, X, y, solver=method, standardize=standardize, gtol=gtol, max_iter=max_iter,
-            flags=ADVICE_FLAGS,
-        )  # fmt: skip
+    trained = _train(X, y, method, reg, standardize, fit_intercept, gtol, max_iter)
     W, b = trained.coefficients()
     summary = trained.summary
-    if trained.result.status == Status.MAX_ITER:
-        warnings.warn(summary["message"], ConvergenceWarning, stacklevel=2)
     coef, intercept = W[:, 0], float(b[0])
     design = RowDesign(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), fit_intercept)
     result = trained.result
@@ -116,13 +107,7 @@ def solve_least_squares(
         closed if closed is not None and not standardize else solve_closed_form(design, "auto", reg)
     )
     theta = np.append(coef, intercept) if fit_intercept else coef
-    if closed is not None:
-        digits = closed.digits
-    else:  # an optimizer: as close as it came to the refined solution
-        gap = np.max(
-            np.abs(theta - analysis.theta[:, 0]) / np.maximum(np.abs(analysis.theta[:, 0]), 1e-300)
-        )
-        digits = min(analysis.digits, digits_of(float(gap)))
+    digits = closed.digits if closed is not None else _digits_of_iterate(theta, analysis)
     dependencies = tuple(describe(dep, names) for dep in analysis.dependencies)
     _check_rank(analysis, dependencies, require_full_rank, closed)
     rss = float(analysis.rss[0]) if analysis is closed else _rss(design, theta)
@@ -147,6 +132,29 @@ def solve_least_squares(
         dependencies=dependencies,
         inference=table,
     )
+
+
+def _train(X, y, method, reg, standardize, fit_intercept, gtol, max_iter) -> TrainedModel:
+    """``fit``'s least-squares run, warning (ConvergenceWarning) with solve-ls's own advice
+    when an iterative method stops at ``max_iter``."""
+    with warnings.catch_warnings():
+        # fit's warning advises train's options; ours below names solve-ls's
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        trained = fit(
+            LeastSquares(reg=reg, fit_intercept=fit_intercept), X, y, solver=method,
+            standardize=standardize, gtol=gtol, max_iter=max_iter, flags=ADVICE_FLAGS,
+        )  # fmt: skip
+    if trained.result.status == Status.MAX_ITER:
+        warnings.warn(trained.summary["message"], ConvergenceWarning, stacklevel=3)
+    return trained
+
+
+def _digits_of_iterate(theta: np.ndarray, analysis: LeastSquaresFit) -> float:
+    """An optimizer's digits: as close as it came to the refined solution, no closer than
+    that solution's own."""
+    exact = analysis.theta[:, 0]
+    gap = np.max(np.abs(theta - exact) / np.maximum(np.abs(exact), 1e-300))
+    return min(analysis.digits, digits_of(float(gap)))
 
 
 def _check_rank(
