@@ -90,3 +90,11 @@ def map_blocks(fn: Callable[[slice], T], blocks: list[slice]) -> list[T]:
         _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="linfit-blocks")
     with blas.limit(limits=1):
         return list(_POOLS[key].map(fn, blocks))
+
+
+def add_parts(a: Any, b: Any) -> Any:
+    """``a + b`` for the partial results of passes by blocks: arrays, numbers, or tuples of
+    them (nested), element by element."""
+    if isinstance(a, tuple):
+        return tuple(add_parts(u, v) for u, v in zip(a, b, strict=True))
+    return a + b

@@ -9,16 +9,16 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from linfit.linalg.blocks import map_blocks, row_blocks
+from linfit.linalg.blocks import add_parts, map_blocks, row_blocks
 from linfit.linalg.gram import gram_rhs, normal_equations, row_tasks
 from linfit.linalg.qr import tsqr
 
 T = TypeVar("T")
 
 # Extended precision for refinement's residuals: x86's 80-bit long double (64-bit
-# significand, eps 1.1e-19) where the platform has it, else float64.
+# significand, eps 1.1e-19) where the platform has it, else float64 (refinement then
+# stops at float64's accuracy, and the digits it reports say so).
 EXTENDED = np.longdouble
-EXTENDED_IS_WIDER = bool(np.finfo(np.longdouble).eps < np.finfo(np.float64).eps)
 
 # A design at most this many values (32 MB in float64) in memory is factored whole, with
 # its Q kept for refinement; a larger one, or one on disk, through the triangle of its QR.
@@ -110,7 +110,7 @@ class RowDesign:
             for start in range(rows.start, rows.stop, size):
                 part = slice(start, min(start + size, rows.stop))
                 value = fn(self._bordered(part), self.Y[part])
-                total = value if total is None else _add(total, value)
+                total = value if total is None else add_parts(total, value)
             return total
 
         parts = [part for part in map_blocks(task, tasks) if part is not None]
@@ -118,7 +118,7 @@ class RowDesign:
             return fn(self._bordered(slice(0, 0)), self.Y[:0])
         total = parts[0]
         for part in parts[1:]:
-            total = _add(total, part)
+            total = add_parts(total, part)
         return total
 
     def explicit(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -126,10 +126,3 @@ class RowDesign:
         if not isinstance(self.X, np.ndarray) or self.n * p > EXPLICIT_MAX_VALUES:
             return None
         return self._bordered(slice(0, self.n)), self.Y
-
-
-def _add(a: Any, b: Any) -> Any:
-    """``a + b`` for arrays or tuples of arrays."""
-    if isinstance(a, tuple):
-        return tuple(x + y for x, y in zip(a, b, strict=True))
-    return a + b

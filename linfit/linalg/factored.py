@@ -4,6 +4,10 @@ SVD-based pinv and lstsq, on ``Xh`` itself or on the triangle of its QR."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from linfit.linalg.design import Design, correlation
@@ -17,43 +21,69 @@ MAX_DEPENDENCIES = 5
 REFINE_INVERSE_MAX = 10_000_000
 
 
-def ridge_rows(ridge: np.ndarray) -> np.ndarray:
-    """Rows ``sqrt(ridge) e_j`` for the penalized coefficients: appended under ``Xh``, they
-    turn the penalty into least squares (``||sqrt(ridge) theta||^2``)."""
-    rows = np.diag(np.sqrt(ridge))
-    return rows[ridge > 0]
+@dataclass(frozen=True)
+class Augmented:
+    """The penalized problem as plain least squares ``min ||b - A theta||``: ``A`` (m, p) is
+    ``Xh`` with rows ``sqrt(n reg) e_j`` under it for the penalized coefficients
+    (``explicit``), or the triangle of that matrix's QR (p, p) with ``b`` its ``Q^T [Y;
+    0]``; ``T`` is then the triangle of ``[Xh, Y]`` before the penalty rows (its residual
+    block gives the data's residual)."""
+
+    A: np.ndarray
+    b: np.ndarray
+    explicit: bool
+    T: np.ndarray | None = None
+
+
+def augmented(design: Design, ridge: np.ndarray) -> Augmented:
+    """``design`` with the penalty ``||sqrt(ridge) theta||^2`` as rows of least squares:
+    the whole matrix when small enough (``design.explicit()``), else the triangle of its
+    QR, one pass over the rows."""
+    explicit = design.explicit()
+    if explicit is not None:
+        return explicit_system(*explicit, ridge)
+    p = design.d + int(design.intercept)
+    penalty = _penalty_rows(ridge)
+    T = design.triangle()
+    T11, T12 = T[:p, :p], T[:p, p:]
+    if penalty.shape[0]:
+        stacked = np.vstack(
+            [np.hstack([T11, T12]), np.hstack([penalty, np.zeros((penalty.shape[0], design.K))])]
+        )
+        R = qr_r(np.asfortranarray(stacked))
+        T11, T12 = R[:p, :p], R[:p, p:]
+    return Augmented(T11, T12, explicit=False, T=T)
+
+
+def explicit_system(Xh: np.ndarray, Y: np.ndarray, ridge: np.ndarray) -> Augmented:
+    """``[Xh; penalty rows]`` and ``[Y; 0]`` for ``Xh`` (n, p) and ``Y`` (n, K) in memory."""
+    penalty = _penalty_rows(ridge)
+    zeros = np.zeros((penalty.shape[0], Y.shape[1]))
+    return Augmented(np.vstack([Xh, penalty]), np.vstack([Y, zeros]), explicit=True)
+
+
+def _penalty_rows(ridge: np.ndarray) -> np.ndarray:
+    """Rows ``sqrt(ridge_j) e_j`` for the penalized coefficients (ridge (p,) = n reg D)."""
+    return np.diag(np.sqrt(ridge))[ridge > 0]
 
 
 def qr_fit(design: Design, reg: float, ridge: np.ndarray, note: str) -> LeastSquaresFit:
     """The equilibrated pivoted QR's fit, refined when full rank."""
-    p, K = design.d + int(design.intercept), design.K
-    explicit = design.explicit()
-    extra_rows = ridge_rows(ridge)
-    if explicit is not None:
-        Xh, Y = explicit
-        A = np.vstack([Xh, extra_rows])
-        b = np.vstack([Y, np.zeros((extra_rows.shape[0], K))])
-        qr = pivoted_qr(A, rows=design.n, keep_q=True)
-        theta = solve_pivoted(qr, qr.Q.T @ b)
-    else:
-        T = design.triangle()
-        T11, T12 = with_ridge(T[:p, :p], T[:p, p:], extra_rows)
-        qr = pivoted_qr(T11, rows=design.n, keep_q=True)
-        theta = solve_pivoted(qr, qr.Q.T @ T12)
+    p = design.d + int(design.intercept)
+    system = augmented(design, ridge)
+    qr = pivoted_qr(system.A, rows=design.n, keep_q=True)
+    theta = solve_pivoted(qr, qr.Q.T @ system.b)
     steps, refined = 0, None
-    if qr.rank == p and explicit is not None:
-        refined = refine_explicit(A, b, qr, theta)
+    if qr.rank == p and system.explicit:
+        refined = refine_explicit(system.A, system.b, qr, theta)
         c = refined.c + ridge[:, None] * refined.theta  # the ridge rows' share removed
         rss = refined.rss - np.einsum("p,pk->k", ridge, refined.theta**2)
     elif qr.rank == p and qr.cond**2 * EPS < 0.1:  # refinement through R^T R converges
-        refined = refine_by_passes(
-            design, theta, T[:p, :p].T @ T[:p, :p], lambda v: normal_solve(qr, v), ridge
-        )
+        T11 = system.T[:p, :p]
+        refined = refine_by_passes(design, theta, T11.T @ T11, lambda v: normal_solve(qr, v), ridge)
         c, rss = refined.c, refined.rss
-    elif explicit is not None:
-        c, rss = (np.asarray(v, dtype=np.float64) for v in correlation(theta, design))
     else:
-        c, rss = from_triangle(T, p, theta)
+        c, rss = _residual(design, system, theta)
     if refined is not None:
         theta, steps = refined.theta, refined.steps
     digits = digits_of(refined.last_correction) if steps else bound_digits(qr, theta, rss)
@@ -61,23 +91,17 @@ def qr_fit(design: Design, reg: float, ridge: np.ndarray, note: str) -> LeastSqu
         theta=theta, intercept=design.intercept, method="qr", n=design.n, reg=reg,
         rss=np.maximum(rss, 0.0), c=c, rank=qr.rank, cond=qr.cond, digits=digits,
         refinements=steps, dependencies=dependencies(qr), note=note,
-        inverse=inverse(qr, A if explicit is not None else None),
+        inverse_of=inverse_later(qr, system.A if system.explicit else None),
     )  # fmt: skip
 
 
 def svd_fit(design: Design, method: str, reg: float, ridge: np.ndarray) -> LeastSquaresFit:
     """numpy's pinv or LAPACK's gelsd on ``Xh`` (or on the triangle of its QR)."""
     p = design.d + int(design.intercept)
-    explicit = design.explicit()
-    extra_rows = ridge_rows(ridge)
-    if explicit is not None:
-        Xh, Y = explicit
-        A = np.vstack([Xh, extra_rows])
-        b = np.vstack([Y, np.zeros((extra_rows.shape[0], design.K))])
-        rcond, lstsq_rcond = PINV_RCOND, None
-    else:
-        T = design.triangle()
-        A, b = with_ridge(T[:p, :p], T[:p, p:], extra_rows)
+    system = augmented(design, ridge)
+    A, b = system.A, system.b
+    rcond, lstsq_rcond = PINV_RCOND, None
+    if not system.explicit:
         # Each block factored into R adds rounding to singular values that are exactly
         # zero: measured up to 1.3e-15 (relative to the largest) for a duplicated
         # column or a linear combination at 2 to 2,000 blocks, where numpy's SVD of
@@ -90,10 +114,7 @@ def svd_fit(design: Design, method: str, reg: float, ridge: np.ndarray) -> Least
     else:
         theta, _, rank, _ = np.linalg.lstsq(A, b, rcond=lstsq_rcond)
     qr = pivoted_qr(A, rows=design.n)
-    if explicit is not None:
-        c, rss = (np.asarray(v, dtype=np.float64) for v in correlation(theta, design))
-    else:
-        c, rss = from_triangle(T, p, theta)
+    c, rss = _residual(design, system, theta)
     note, digits = "", bound_digits(qr, theta, rss)
     if rank < qr.rank:
         digits = 0.0
@@ -105,23 +126,18 @@ def svd_fit(design: Design, method: str, reg: float, ridge: np.ndarray) -> Least
         theta=theta, intercept=design.intercept, method=method, n=design.n, reg=reg,
         rss=np.maximum(rss, 0.0), c=c, rank=int(rank), cond=qr.cond, digits=digits,
         dependencies=dependencies(qr), note=note, dropped=max(0, qr.rank - int(rank)),
-        inverse=inverse(qr, None) if qr.rank == p else None,
+        inverse_of=inverse_later(qr, None),
     )  # fmt: skip
 
 
-def with_ridge(T11: np.ndarray, T12: np.ndarray, ridge_rows: np.ndarray):
-    """The triangle of ``[[T11, T12], [ridge_rows, 0]]``'s QR, split as (p, p), (p, K)."""
-    if ridge_rows.shape[0] == 0:
-        return T11, T12
-    p = T11.shape[0]
-    stacked = np.vstack(
-        [
-            np.hstack([T11, T12]),
-            np.hstack([ridge_rows, np.zeros((ridge_rows.shape[0], T12.shape[1]))]),
-        ]
-    )
-    R = qr_r(np.asfortranarray(stacked))
-    return R[:p, :p], R[:p, p:]
+def _residual(
+    design: Design, system: Augmented, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``c = Xh^T (Y - Xh theta)`` and the residual sum of squares at ``theta``: one pass in
+    extended precision over a design in memory, else from the triangle, no pass at all."""
+    if system.explicit:
+        return tuple(np.asarray(v, dtype=np.float64) for v in correlation(theta, design))
+    return from_triangle(system.T, design.d + int(design.intercept), theta)
 
 
 def from_triangle(T: np.ndarray, p: int, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,9 +187,25 @@ def inverse(qr: PivotedQR, A: np.ndarray | None) -> np.ndarray | None:
     if qr.rank < p:
         return None
     inverse = normal_solve(qr, np.eye(p))
-    if A is not None and A.shape[0] * p * p <= REFINE_INVERSE_MAX and qr.cond > 1e3:
+    if A is not None and _refines_inverse(qr, A):
         inverse = refine_explicit(A, np.zeros((A.shape[0], p)), qr, inverse, -np.eye(p)).theta
     return (inverse + inverse.T) / 2
+
+
+def inverse_later(qr: PivotedQR, A: np.ndarray | None) -> Callable[[], np.ndarray | None]:
+    """``inverse(qr, A)`` for ``LeastSquaresFit.inverse_of``: computed now when ``A`` is at
+    hand for refining (small, by ``REFINE_INVERSE_MAX``), else on first use from the
+    triangle alone, so a fit kept with its model does not keep ``A`` or ``Q`` alive."""
+    if A is not None and _refines_inverse(qr, A):
+        value = inverse(qr, A)
+        return lambda: value
+    triangle = dataclasses.replace(qr, Q=None)
+    return lambda: inverse(triangle, None)
+
+
+def _refines_inverse(qr: PivotedQR, A: np.ndarray) -> bool:
+    p = qr.R.shape[1]
+    return A.shape[0] * p * p <= REFINE_INVERSE_MAX and qr.cond > 1e3
 
 
 def bound_digits(qr: PivotedQR, theta: np.ndarray, rss: np.ndarray) -> float:

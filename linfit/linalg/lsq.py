@@ -26,7 +26,7 @@ import numpy as np
 
 from linfit.errors import UnknownNameError
 from linfit.linalg.design import Design, correlation
-from linfit.linalg.factored import inverse, qr_fit, ridge_rows, svd_fit
+from linfit.linalg.factored import explicit_system, inverse, qr_fit, svd_fit
 from linfit.linalg.gram import cholesky, cholesky_solve, penalty_diagonal
 from linfit.linalg.qr import pivoted_qr
 from linfit.linalg.refine import EPS, refine_by_passes
@@ -103,7 +103,7 @@ def _normal(design: Design, method: str, reg: float, ridge: np.ndarray) -> Least
     return LeastSquaresFit(
         theta=theta, intercept=design.intercept, method="normal", n=design.n, reg=reg,
         rss=np.maximum(rss, 0.0), c=c, rank=H.shape[0], cond=_cond_of_factor(factor[0], cond_h),
-        digits=digits, refinements=steps, inverse=solve_h(np.eye(H.shape[0])),
+        digits=digits, refinements=steps, inverse_of=lambda: solve_h(np.eye(H.shape[0])),
         rss_error=rss_error,
     )  # fmt: skip
 
@@ -133,9 +133,9 @@ def accurate_inverse(fit: LeastSquaresFit, design: Design) -> np.ndarray | None:
     if explicit is None:
         return fit.inverse
     ridge = design.n * fit.reg * penalty_diagonal(fit.theta.shape[0], design.intercept)
-    A = np.vstack([explicit[0], ridge_rows(ridge)])
-    qr = pivoted_qr(A, rows=design.n, keep_q=True)
-    return inverse(qr, A) if qr.rank == A.shape[1] else fit.inverse
+    system = explicit_system(*explicit, ridge)
+    qr = pivoted_qr(system.A, rows=design.n, keep_q=True)
+    return inverse(qr, system.A) if qr.rank == system.A.shape[1] else fit.inverse
 
 
 __all__ = ["METHODS", "Dependency", "LeastSquaresFit", "accurate_inverse", "digits_of", "solve"]

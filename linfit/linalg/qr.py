@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -121,9 +122,10 @@ class PivotedQR:
         """2-norm condition number of the scaled ``A`` (inf when rank-deficient)."""
         return self.cond_of_rank if self.rank == self.R.shape[1] else float("inf")
 
-    @property
+    @cached_property
     def cond_of_rank(self) -> float:
-        """2-norm condition number of the scaled ``A``'s first ``rank`` pivoted columns."""
+        """2-norm condition number of the scaled ``A``'s first ``rank`` pivoted columns
+        (an SVD of the triangle, taken once)."""
         s = np.linalg.svd(self.R[: self.rank, : self.rank], compute_uv=False)
         return float(s[0] / s[-1]) if s.size and s[-1] > 0 else float("inf")
 
@@ -142,8 +144,12 @@ def pivoted_qr(A: np.ndarray, *, rows: int | None = None, keep_q: bool = False) 
 
     m, p = A.shape
     scale = column_norms(A)
-    Q, R, perm = scipy.linalg.qr(A / scale, mode="economic", pivoting=True, check_finite=False)
+    if keep_q:
+        Q, R, perm = scipy.linalg.qr(A / scale, mode="economic", pivoting=True, check_finite=False)
+    else:  # Q, as large as A, is not formed
+        (R, perm), Q = scipy.linalg.qr(A / scale, mode="r", pivoting=True, check_finite=False), None
+        R = R[: min(m, p)]
     diag = np.abs(np.diag(R))
     tol = max(rows if rows is not None else m, p) * np.finfo(np.float64).eps
     rank = int(np.sum(diag > tol * diag[0])) if p and diag[0] > 0 else 0
-    return PivotedQR(R=R, perm=perm, scale=scale, rank=rank, tol=tol, Q=Q if keep_q else None)
+    return PivotedQR(R=R, perm=perm, scale=scale, rank=rank, tol=tol, Q=Q)

@@ -96,10 +96,11 @@ def refine_explicit(
     Q, R, perm = qr.Q, qr.R, qr.perm
     scale = qr.scale[perm][:, None]
     Ax, bx = A.astype(EXTENDED), b.astype(EXTENDED)
-    r = np.asarray(bx - Ax @ theta.astype(EXTENDED), dtype=np.float64)
+    residual = bx - Ax @ theta.astype(EXTENDED)  # one product a step, reused below
+    r = np.asarray(residual, dtype=np.float64)
     steps, last = 0, float("inf")
     while steps < MAX_STEPS:
-        f = np.asarray(bx - Ax @ theta.astype(EXTENDED) - r, dtype=np.float64)
+        f = np.asarray(residual - r, dtype=np.float64)
         g = -(Ax.T @ r.astype(EXTENDED))
         if constraint is not None:
             g += constraint
@@ -114,10 +115,10 @@ def refine_explicit(
             break
         theta = theta + delta
         r = r + (Q @ h + f - Q @ qf)
+        residual = bx - Ax @ theta.astype(EXTENDED)
         steps, last = steps + 1, size
         if size <= 2 * EPS:
             break
-    residual = bx - Ax @ theta.astype(EXTENDED)
     c = np.asarray(Ax.T @ residual, dtype=np.float64)
     rss = np.asarray(np.einsum("ik,ik->k", residual, residual), dtype=np.float64)
     return Refined(theta, c, rss, steps, last)

@@ -3,7 +3,9 @@ the dependencies among columns."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -31,7 +33,9 @@ class LeastSquaresFit:
     penalty's aside); ``cond`` is the 2-norm condition of the column-equilibrated design
     (an estimate, inf when rank-deficient); ``digits`` the estimated correct significant
     digits of the worst coefficient; ``inverse`` (p, p) is ``(Xh^T Xh + n reg D)^{-1}``
-    when full rank (for standard errors), else None. ``method`` is the method that
+    when full rank (for standard errors), else None: formed from the factorization on
+    first use (``inverse_of``), since only the inference table needs it (p^3 flops and p^2
+    memory, for a fit that may have thousands of columns). ``method`` is the method that
     produced ``theta``; ``note`` says why, when it is not the one asked.
     """
 
@@ -47,10 +51,16 @@ class LeastSquaresFit:
     digits: float
     refinements: int = 0
     dependencies: tuple[Dependency, ...] = ()
-    inverse: np.ndarray | None = None
+    inverse_of: Callable[[], np.ndarray | None] = field(
+        default=lambda: None, repr=False, compare=False
+    )
     note: str = ""
     rss_error: float = 0.0  # relative error bound of ``rss`` (> 0: from the Gram identity)
     dropped: int = 0  # directions the equilibrated design resolves that pinv/lstsq cut
+
+    @cached_property
+    def inverse(self) -> np.ndarray | None:
+        return self.inverse_of()
 
     @property
     def params(self) -> np.ndarray:
