@@ -128,7 +128,7 @@ def infer(
         )
         for k, j in enumerate(order)
     }
-    r2 = 1.0 - rss / tss if tss > 0 else (0.0 if rss > 0 else 1.0)
+    r2 = r_squared(rss, tss)
     df_model = p - int(fit.intercept)
     adj_r2 = 1.0 - (n - int(fit.intercept)) / df * (1.0 - r2)
     f, f_p = _wald_f(theta, V, fit.intercept, df_model, df)
@@ -177,6 +177,14 @@ def covariance(fit: LeastSquaresFit, C: np.ndarray, design: Design, kind: str) -
     if kind == "hc1":
         V = V * fit.n / (fit.n - theta.shape[0])
     return (V + V.T) / 2
+
+
+def r_squared(rss: float, tss: float) -> float:
+    """``1 - rss / tss`` (0 or 1 for a constant ``y``, as ``metrics.r2``); ``tss`` about
+    the mean with an intercept, about zero without."""
+    if tss > 0:
+        return 1.0 - rss / tss
+    return 0.0 if rss > 0 else 1.0
 
 
 def total_sum_of_squares(y: np.ndarray, intercept: bool) -> float:

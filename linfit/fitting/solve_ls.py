@@ -16,9 +16,9 @@ from linfit.errors import (
     UnknownNameError,
 )
 from linfit.fitting import TrainedModel, fit
-from linfit.fitting.inference import Inference, infer, total_sum_of_squares
+from linfit.fitting.inference import Inference, infer, r_squared, total_sum_of_squares
 from linfit.fitting.solvers import ClosedFormResult, least_squares_methods
-from linfit.linalg.design import RowDesign
+from linfit.linalg.design import RowDesign, correlation
 from linfit.linalg.lsq import Dependency, LeastSquaresFit, digits_of
 from linfit.linalg.lsq import solve as solve_closed_form
 from linfit.models import LeastSquares
@@ -119,7 +119,7 @@ def solve_least_squares(
         method=method,
         coef=coef,
         intercept=intercept,
-        r2=_r2(rss, tss),
+        r2=r_squared(rss, tss),
         residual_norm=float(np.sqrt(rss)),
         rank=analysis.rank,
         cond=analysis.cond,
@@ -210,14 +210,4 @@ def describe(dependency: Dependency, names: list[str]) -> str:
 
 def _rss(design: RowDesign, theta: np.ndarray) -> float:
     """``||y - Xh theta||^2`` in extended precision (one pass)."""
-    from linfit.linalg.design import correlation
-
     return float(correlation(theta.reshape(-1, 1), design)[1][0])
-
-
-def _r2(rss: float, tss: float) -> float:
-    """``1 - rss / tss`` (0 or 1 for a constant ``y``, as ``metrics.r2``); ``tss`` about
-    the mean with an intercept, about zero without."""
-    if tss > 0:
-        return 1.0 - rss / tss
-    return 0.0 if rss > 0 else 1.0
