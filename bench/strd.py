@@ -120,10 +120,11 @@ def strd() -> list[Row]:
     if not STRD.is_dir():
         return [Row("NIST StRD", f"skipped: {STRD} not found", None)]
     rows = []
+    solvers = _solvers()
     for name, (_, intercept) in DATASETS.items():
         cert = parse(name)
         X = design(name, cert["x"])
-        for system, solver in _solvers().items():
+        for system, solver in solvers.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 theta, t = timed(lambda: solver(X, cert["y"], intercept))  # noqa: B023

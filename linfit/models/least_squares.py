@@ -13,14 +13,13 @@ solvers themselves live in ``linfit.linalg``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from linfit.linalg.design import RowDesign
+from linfit.linalg.lsq import LeastSquaresFit, solve
 from linfit.models.base import LinearModel
-
-if TYPE_CHECKING:
-    from linfit.linalg.lsq import LeastSquaresFit
 
 # every closed form by name (linfit.linalg.lsq.METHODS), the default first
 CLOSED_FORMS: tuple[str, ...] = ("auto", "normal", "qr", "pinv", "lstsq")
@@ -67,9 +66,6 @@ class LeastSquares(LinearModel):
         ``X`` (n, d) is read a block of rows at a time, in memory or on disk; a small
         ``X`` in memory is factored whole.
         """
-        from linfit.linalg.design import RowDesign
-        from linfit.linalg.lsq import solve
-
         n = X.shape[0]
         Y = y.reshape(n, -1).astype(np.float64, copy=False)
         return solve(RowDesign(X, Y, self.fit_intercept), method, self.reg)
