@@ -112,3 +112,16 @@ def test_train_no_intercept_on_the_command_line(tmp_path):
     )
     ls = json_stdout(invoke(["solve-ls", path, "--no-intercept", "--json", "--quiet"]).stdout)
     assert ls["intercept"] == 0.0 and "(intercept)" not in ls["inference"]["coef"]
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_solve_ls_lists_the_intercept_only_when_it_is_fitted(tmp_path, intercept):
+    """With a penalty there is no regression table: the plain coefficient table lists an
+    ``(intercept)`` row exactly when the intercept is estimated (even if it comes out 0)."""
+    path = tmp_path / "d.csv"
+    X, y = _regression(4)
+    y = y - y.mean()  # an intercept near 0 must still be listed when fitted
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,c,d,target", comments="")
+    flag = "--intercept" if intercept else "--no-intercept"
+    shown = invoke(["solve-ls", path, "--reg", "0.1", flag]).stderr
+    assert ("(intercept)" in shown) == intercept

@@ -123,7 +123,7 @@ def _coefficients(report, names: list[str], title: str) -> Table:
         table.add_column("coefficient", justify="right")
         for name, value in zip(names, report.coef, strict=True):
             table.add_row(fmt(name), f"{value:.10g}")
-        if report.intercept or report.rank == len(names) + 1:
+        if report.fit_intercept:
             table.add_row("(intercept)", f"{report.intercept:.10g}")
         return table
     level = f"{100 * (1 - report.inference.alpha):g}%"

@@ -59,6 +59,7 @@ class LeastSquaresReport:
     note: str = ""
     dependencies: tuple[str, ...] = ()
     inference: Inference | None = None
+    fit_intercept: bool = True  # False: ``intercept`` is held at 0, not estimated
 
 
 def solve_least_squares(
@@ -131,6 +132,7 @@ def solve_least_squares(
         note=closed.note if closed is not None else "",
         dependencies=dependencies,
         inference=table,
+        fit_intercept=fit_intercept,
     )
 
 
