@@ -523,13 +523,14 @@ def test_solve_ls_iterative_advice_names_only_its_own_options(tmp_path):
     ), message
     assert set(re.findall(r"--[a-z-]+", message)) <= _options("solve-ls")
     assert "--optimizer" not in _options("solve-ls")
-    # train's advice still names train's options
-    train = json_stdout(
-        invoke(
-            ["train", IRIS, "--max-iter", "2", "--out", tmp_path / "m.linfit", "--json", "-q"]
-        ).stdout
-    )
+    # train's advice still names train's options, in its output and its model file
+    args = ["train", IRIS, "--max-iter", "2", "--out", tmp_path / "m.linfit", "--json", "-q"]
+    train = json_stdout(invoke(args).stdout)
     assert train["message"].endswith("try more --max-iter, another --optimizer, a larger --tol")
+    assert persist.load(tmp_path / "m.linfit").summary["message"] == train["message"]
+    unscaled = json_stdout(invoke([*args, "--no-standardize"]).stdout)["message"]
+    assert "try standardized features (--standardize), more --max-iter" in unscaled
+    assert set(re.findall(r"--[a-z-]+", unscaled)) <= _options("train")
 
 
 def test_solve_ls_tol_and_max_iter_steer_the_iterative_method():

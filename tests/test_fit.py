@@ -164,3 +164,22 @@ def test_errors_name_parameters_in_python_and_flags_on_the_command_line():
         linfit.fit(LinearSVM(), np.zeros((2, 3)), np.array([0, 1]), solver="newton")
     assert "use solver lbfgs" in str(caught.value)
     assert "use --method lbfgs" in caught.value.render(flags_of("solve-ls"))
+
+
+def test_the_advice_of_an_unconverged_fit_names_parameters_each_caller_renders():
+    """fit's advice names its parameters in backquotes; each command renders them as its
+    own flags (solve-ls chooses the solver with --method), as errors are rendered."""
+    from linfit.cli.app import as_flags
+
+    X, y = _regression()
+    with pytest.warns(ConvergenceWarning, match="not converged") as caught:
+        trained = linfit.fit(LeastSquares(), X, y, solver="gd", max_iter=2, standardize=False)
+    message = trained.summary["message"]
+    assert str(caught[0].message) == message
+    advice = "try standardized features (`standardize`), more `max_iter`, another `solver`, "
+    assert message.endswith(advice + "a larger `gtol`"), message
+    assert as_flags(message, "train").endswith(
+        "try standardized features (--standardize), more --max-iter, another --optimizer, "
+        "a larger --tol"
+    )
+    assert as_flags(message, "solve-ls").endswith("another --method, a larger --tol")

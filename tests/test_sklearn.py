@@ -95,10 +95,13 @@ def test_fitted_attributes_and_shapes(iris):
     assert multi.coef_.shape == (2, 2) and multi.predict(X[:, :2]).shape == (150, 2)
 
 
-def test_convergence_warning_is_sklearns(iris):
+def test_convergence_warning_is_sklearns_and_names_the_estimators_parameters(iris):
     X, y = iris
-    with pytest.warns(ConvergenceWarning, match="not converged"):
+    with pytest.warns(ConvergenceWarning, match="not converged") as caught:
         SoftmaxClassifier(max_iter=2).fit(X, y)
+    assert str(caught[0].message).endswith("try more max_iter, another optimizer, a larger tol")
+    with pytest.warns(ConvergenceWarning, match="another method, a larger tol"):
+        LeastSquaresRegressor(method="gd", max_iter=2).fit(X[:, :3], X[:, 3])
 
 
 def test_bad_option_is_a_value_error(iris):

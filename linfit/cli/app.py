@@ -57,6 +57,7 @@ FLAGS = {
     "solver": "--optimizer",
     "gtol": "--tol",
     "max_iter": "--max-iter",
+    "standardize": "--standardize",
     "lr": "--lr",
     "batch_size": "--batch-size",
     "test_size": "--test-size",
@@ -82,6 +83,12 @@ COMMAND_FLAGS = {"solve-ls": {"solver": "--method"}}
 def flags_of(command: str | None) -> dict[str, str]:
     """The parameter-to-flag table of ``command``."""
     return {**FLAGS, **COMMAND_FLAGS.get(command or "", {})}
+
+
+def as_flags(text: str, command: str) -> str:
+    """A library text that names parameters in backquotes (a fit's summary message) as
+    ``command`` shows it: each parameter named as its flag, as errors are rendered."""
+    return LinfitError(text).render(flags_of(command))
 
 
 def load_commands(*names: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from linfit.cli.app import app
+from linfit.cli.app import app, as_flags
 from linfit.cli.options import (
     CacheOpt,
     DataArg,
@@ -91,7 +91,9 @@ def compare(
         title=f"{estimator.describe()} vs scikit-learn, reg={reg:g}",
         title_justify="left",
         caption="\n".join(
-            f"{fmt(row.system)}: {fmt(row.message)}" for row in results if not row.is_baseline
+            f"{fmt(row.system)}: {fmt(as_flags(row.message, 'compare'))}"
+            for row in results
+            if not row.is_baseline
         ),
         caption_justify="left",
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 
-from linfit.cli.app import app
+from linfit.cli.app import app, as_flags
 from linfit.cli.options import (
     CacheOpt,
     ChunksizeOpt,
@@ -139,7 +140,9 @@ def train(
             progress=lambda title: Progress(err, title), solver=optimizer,
             standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr, batch_size=batch_size,
         )  # fmt: skip
-    trained, result = run.trained, run.trained.result
+    # the advice in the summary (shown, and saved in the model file) names train's flags
+    summary = {**run.trained.summary, "message": as_flags(run.trained.summary["message"], "train")}
+    trained, result = replace(run.trained, summary=summary), run.trained.result
     if engine == "dask":
         where, data_path = {"engine": engine}, None
     else:

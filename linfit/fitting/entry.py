@@ -49,7 +49,6 @@ def fit(
     engine: str = "auto",
     chunk_rows: int | None = None,
     client: Any = None,
-    flags: dict[str, str | None] | None = None,
 ) -> TrainedModel:
     """Train ``model`` on raw features ``X`` (n_samples, n_features) and targets ``y``
     (n_samples,) (least squares also (n_samples, n_outputs)).
@@ -63,8 +62,7 @@ def fit(
     ``solver``: a name of ``SOLVERS``, an optimizer (default: ``default_solver``) or, for least
     squares, a closed form (``normal``, ``pinv``, ``lstsq``). ``max_iter`` defaults to the
     solver's own limit; ``lr`` and ``batch_size`` go to the optimizers that take them,
-    ``seed`` to those that draw random numbers (sgd's shuffles). ``flags`` names the
-    caller's options in the advice of a run that did not converge (see ``summarize``).
+    ``seed`` to those that draw random numbers (sgd's shuffles).
 
     Returns the trained model; its ``summary`` says how training ended and ``result`` is
     the solver's full result. Raises ``DivergenceError`` (with the result) when the
@@ -86,7 +84,7 @@ def fit(
     result, summary = solve(
         problem, chosen, options, gtol=gtol, ftol=ftol, callback=callback,
         max_iter=chosen.default_max_iter if max_iter is None else max_iter,
-        standardized=standardize, flags=flags,
+        standardized=standardize,
     )  # fmt: skip
     check_diverged(result)
     data.check_solution(model, result.x)
@@ -196,7 +194,6 @@ def solve(
     max_iter: int,
     callback: Callback | None,
     standardized: bool,
-    flags: dict[str, str | None] | None = None,
 ) -> tuple[OptimizeResult, dict[str, Any]]:
     """Run ``solver`` on ``problem`` from the engine's start, timed; the result and its
     ``summarize``d form.
@@ -215,7 +212,7 @@ def solve(
     small = solver.stochastic and data.n_samples < SGD_SMALL_DATA_ROWS
     summary = summarize(
         result, elapsed, gtol, smooth=model.differentiable, standardized=standardized,
-        rather=model.default_optimizer if small else None, flags=flags,
+        rather=model.default_optimizer if small else None,
     )  # fmt: skip
     if result.status == Status.MAX_ITER:
         warnings.warn(summary["message"], ConvergenceWarning, stacklevel=3)

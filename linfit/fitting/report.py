@@ -34,7 +34,6 @@ def summarize(
     *,
     smooth: bool,
     standardized: bool,
-    flags: dict[str, str | None] | None = None,
     rather: str | None = None,
 ) -> dict[str, Any]:
     """How an optimization ended, in JSON-ready form, with advice where it did not converge.
@@ -42,22 +41,10 @@ def summarize(
     ``rather`` names the optimizer to advise instead of "another" one: the model's default,
     when a stochastic optimizer ran on data small enough for full passes.
 
-    The advice names the calling command's options, given in ``flags`` by role:
-    ``"max_iter"``, ``"optimizer"`` (the option choosing the method), ``"tol"`` and
-    ``"standardize"``; a role mapped to None is advised without a flag name, or (all but
-    ``"standardize"``) not at all, since the command lacks it. Roles left out default to
-    ``linfit train``'s options (``--max-iter``, ``--optimizer``, ``--tol``).
+    The advice names ``fit``'s parameters (``max_iter``, ``solver``, ``gtol``,
+    ``standardize``) in backquotes, as the library's errors do: a caller shows them as its
+    own options (the command line as its flags, through ``linfit.cli.app.FLAGS``).
     """
-    names = {
-        "max_iter": "--max-iter",
-        "optimizer": "--optimizer",
-        "tol": "--tol",
-        "standardize": None,
-        **(flags or {}),
-    }
-    unknown = names.keys() - {"max_iter", "optimizer", "tol", "standardize"}
-    if unknown:
-        raise ValueError(f"unknown flag role(s) {sorted(unknown)} in summarize(flags=...)")
     message = _end_message(result, gtol)
     if not result.success and result.status not in (Status.DIVERGED, Status.STOPPED):
         message += f" (max |gradient| {result.grad_norm:.3g})"
@@ -67,9 +54,7 @@ def summarize(
                 "the optimum (a squared-hinge loss is smooth)"
             )
         else:
-            advice = _advice(result, standardized, names, rather)
-            if advice:
-                message += "; try " + ", ".join(advice)
+            message += "; try " + ", ".join(_advice(result, standardized, rather))
     return {
         "optimizer": result.method,
         "converged": result.success,
@@ -93,24 +78,17 @@ def _end_message(result: OptimizeResult, gtol: float) -> str:
     return result.message
 
 
-def _advice(
-    result: OptimizeResult, standardized: bool, names: dict[str, str | None], rather: str | None
-) -> list[str]:
-    """What to try after a smooth run that did not converge, naming the caller's options
-    (``names``: flag by role, see ``summarize``)."""
-    advice = []
-    if not standardized:
-        flag = names["standardize"]
-        advice.append("standardized features" + (f" ({flag})" if flag else ""))
-    if result.status == Status.MAX_ITER and names["max_iter"]:
-        advice.append(f"more {names['max_iter']}")
-    if names["optimizer"] and rather:
+def _advice(result: OptimizeResult, standardized: bool, rather: str | None) -> list[str]:
+    """What to try after a smooth run that did not converge, naming ``fit``'s parameters."""
+    advice = [] if standardized else ["standardized features (`standardize`)"]
+    if result.status == Status.MAX_ITER:
+        advice.append("more `max_iter`")
+    if rather:
         advice.append(
-            f"{names['optimizer']} {rather} (sgd is for data too large for full "
-            f"passes: below {SGD_SMALL_DATA_ROWS:,} rows {rather} converges sooner)"
+            f"`solver` {rather} (sgd is for data too large for full passes: below "
+            f"{SGD_SMALL_DATA_ROWS:,} rows {rather} converges sooner)"
         )
-    elif names["optimizer"]:
-        advice.append(f"another {names['optimizer']}")
-    if names["tol"]:
-        advice.append(f"a larger {names['tol']}")
+    else:
+        advice.append("another `solver`")
+    advice.append("a larger `gtol`")
     return advice

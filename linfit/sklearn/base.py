@@ -33,11 +33,13 @@ def _target_name(feature_names: tuple[str, ...]) -> str:
     return name
 
 
-def _reemit(caught: list[warnings.WarningMessage]) -> None:
-    """Warn again what ``fit`` warned, linfit's ConvergenceWarning as scikit-learn's."""
+def _reemit(caught: list[warnings.WarningMessage], names: dict[str, str]) -> None:
+    """Warn again what ``fit`` warned, linfit's ConvergenceWarning as scikit-learn's, its
+    advice naming the estimator's parameters (``names``: fit's parameter -> its own)."""
     for w in caught:
         if issubclass(w.category, ConvergenceWarning):
-            warnings.warn(str(w.message), SklearnConvergenceWarning, stacklevel=3)
+            message = LinfitError(str(w.message)).render(names)
+            warnings.warn(message, SklearnConvergenceWarning, stacklevel=3)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
@@ -52,6 +54,8 @@ class LinfitEstimator(BaseEstimator):
     model_name: ClassVar[str]  # the linfit model trained, by the command line's name
     _is_classifier: ClassVar[bool] = False
     _multi_output: ClassVar[bool] = False
+    # ``linfit.fit``'s parameters as the estimator calls them, in its errors and warnings
+    _parameters: ClassVar[dict[str, str]] = {"solver": "optimizer", "gtol": "tol"}
 
     def __init__(
         self,
@@ -118,8 +122,8 @@ class LinfitEstimator(BaseEstimator):
                 warnings.simplefilter("always")
                 trained, n_iter = self._train(model, X, y, names)
         except LinfitError as err:
-            raise ValueError(str(err)) from err
-        _reemit(caught)
+            raise ValueError(err.render(self._parameters)) from err
+        _reemit(caught, self._parameters)
         self._set_fitted(trained, n_iter, y_ndim=y.ndim)
         return self
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -31,6 +31,7 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
 
     model_name = "least-squares"
     _multi_output = True
+    _parameters: ClassVar[dict[str, str]] = {"solver": "method", "gtol": "tol"}
 
     def __init__(
         self,
