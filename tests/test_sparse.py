@@ -96,13 +96,16 @@ def test_fit_on_sparse_equals_fit_on_the_dense_scaled_matrix(dtype):
     solver = result.method
     expected = fit(model, dense, labels, standardize=False, gtol=1e-10, solver=solver).result
     assert result.fun == pytest.approx(expected.fun, rel=1e-12 if dtype == np.float64 else 1e-6)
-    tight = dtype == np.float64  # float32 products resolve the optimum to ~1e-4
+    tight = dtype == np.float64
+    # float32 products resolve the optimum to ~1e-4: a gradient rounded to ~1e-7 moves a
+    # parameter by up to that over the weakest curvature, 2 reg = 2e-3, so ~5e-5 whatever
+    # the parameter's size (measured on seeds 0-3: up to 2.5e-5, on parameters up to 0.1)
     # softmax's biases are defined up to a common shift, along which float32's rounding of
     # the gradient (not exactly zero there) lets tron's steps move: compared centred
     d = X.shape[1]
     np.testing.assert_allclose(
         center_bias(model, result.x, d), center_bias(model, expected.x, d),
-        rtol=1e-6 if tight else 1e-2, atol=1e-8,
+        rtol=1e-6 if tight else 1e-2, atol=1e-8 if tight else 1e-4,
     )  # fmt: skip
     # prediction on sparse and on dense rows of the same data agrees
     np.testing.assert_array_equal(trained.predict(X), trained.predict(X.toarray()))
