@@ -223,6 +223,36 @@ def test_a_full_disk_while_streaming_skips_the_cache(folder, tmp_path, monkeypat
     assert list(folder.iterdir()) == []
 
 
+def test_an_out_of_core_read_that_loses_the_race_to_write_serves_the_winners_entry(
+    folder, monkeypatch
+):
+    """Another process writes the entry while this one parses into its staging folder:
+    this one's rename fails, and it reads the other's entry rather than parsing again."""
+    from linfit.data import source
+    from linfit.data.source import ReadOptions, data_on_disk
+
+    parses = []
+    real = source.stream_dataset
+
+    def stream_dataset(data, out, **options):
+        parses.append(out)
+        dataset = real(data, out, **options)
+        if len(parses) == 1:  # the other process, done first
+            data_on_disk(IRIS, ReadOptions(), chunk_rows=40)
+        return dataset
+
+    monkeypatch.setattr(source, "stream_dataset", stream_dataset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # losing the race is no failure
+        ds = data_on_disk(IRIS, ReadOptions(), chunk_rows=40)
+    assert len(parses) == 2  # each process's parse, no third into a folder of its own
+    (entry,) = folder.iterdir()
+    assert ds.X.path == entry / "X.bin"
+    whole = load_dataset(IRIS)
+    np.testing.assert_array_equal(ds.X[0 : ds.X.shape[0]], whole.X)
+    np.testing.assert_array_equal(ds.y, whole.y)
+
+
 def _mount_tmpfs(where, options):
     """A tmpfs at ``where`` (root only); False where it cannot be mounted."""
     if os.geteuid() != 0 or shutil.which("mount") is None:

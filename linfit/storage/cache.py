@@ -141,11 +141,10 @@ def cached_on_disk(
             return None
         if not witness.unchanged():
             return None  # the caller parses it again, into a folder of its own
-        if not write_entry(folder, dataset, source=witness.record(), staging=staging, name=path):
-            return None
+        write_entry(folder, dataset, source=witness.record(), staging=staging, name=path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return lookup(folder, path)
+    return lookup(folder, path)  # ours, or the one another process wrote first
 
 
 @dataclasses.dataclass

@@ -224,9 +224,9 @@ def write_entry(
     source: dict[str, Any],
     staging: Path | None = None,
     name: str | Path,
-) -> bool:
-    """Make ``folder`` the entry of ``dataset``, atomically; False if it was not made (the
-    disk refused, reported as a warning; or another process made it first).
+) -> None:
+    """Make ``folder`` the entry of ``dataset``, atomically, unless another process made it
+    first (its copy stands) or the disk refuses (reported as a warning).
 
     The matrix is written by ``write_X(staging)``, or is already in ``staging``.
     """
@@ -263,15 +263,13 @@ def write_entry(
                 os.replace(staging, folder)  # whole entries appear at once, or not at all
             except OSError as exc:
                 if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and folder.is_dir():
-                    return False  # another process made it meanwhile: its copy stands
+                    return  # another process made it meanwhile: its copy stands
                 raise
         finally:
             if own:
                 shutil.rmtree(staging, ignore_errors=True)
     except OSError as exc:
         unwritable(name, exc)
-        return False
-    return True
 
 
 def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
