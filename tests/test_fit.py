@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import linfit
 from linfit.engines.memory import InMemory
@@ -129,6 +130,10 @@ def test_memory_engine_without_standardizing_does_not_copy_x():
     X, y = _regression(n=50)
     engine = make_engine("memory", LeastSquares(), X, y, standardize=False, target_name="y")
     assert engine.X is X
+    sparse = scipy.sparse.csr_matrix(X)
+    engine = make_engine("memory", LeastSquares(), sparse, y, standardize=False, target_name="y")
+    assert engine.X is sparse
+    np.testing.assert_allclose(engine.feature_means, X.mean(axis=0), rtol=1e-14)
 
 
 def test_a_diverged_fit_raises_with_its_result():

@@ -36,7 +36,8 @@ class InMemory(RowsHere):
         target_name: str,
     ) -> InMemory:  # fmt: skip
         """Encode ``y``, standardize raw ``X`` (a sparse X is scaled, not centred, and stays
-        sparse); with no standardizing, a C-ordered dense ``X`` is used as it is, uncopied."""
+        sparse); with no standardizing, a C-ordered dense ``X`` or a CSR ``X`` is used as it
+        is, uncopied."""
         if issparse(X) and not model.convex:
             raise OptionError(
                 f"{model.describe()} starts from a dense least-squares solve, so it does not "
@@ -48,8 +49,8 @@ class InMemory(RowsHere):
         raw_means = scaler.mean
         if standardize and not model.fit_intercept:
             scaler = scaler.uncentered()
-        if not standardize and not issparse(X):
-            Xs = np.ascontiguousarray(X)  # (x - 0) / 1 is x: no copy needed
+        if not standardize:  # (x - 0) / 1 is x: no copy needed
+            Xs = X.tocsr() if issparse(X) else np.ascontiguousarray(X)
         else:
             Xs = scaler.transform(X)
             Xs = Xs if issparse(Xs) else np.ascontiguousarray(Xs)
