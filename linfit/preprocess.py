@@ -165,7 +165,7 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found = f"a single class ({classes.tolist()[0]!r})" if classes.size else "no labels"
         raise DataError(
             f"the target has {found}; a classifier needs at least two "
-            "(check --target, or use a regression model)"
+            "(check `target`, or use a regression model)"
         )
     return classes, codes.astype(np.int64)
 

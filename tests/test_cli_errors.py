@@ -90,7 +90,7 @@ CASES = {
         [*TRAIN, "text_feature.csv"],
         ["non-numeric", "'colour'", "--encode onehot"],
     ),
-    "single class": ([*TRAIN, "single_class.csv"], ["single class", "setosa"]),
+    "single class": ([*TRAIN, "single_class.csv"], ["single class", "setosa", "check --target"]),
     "nan in data": ([*TRAIN, "nan.csv"], ["missing values", "sepal width (cm)", "--dropna"]),
     "newton on hinge": (
         [*TRAIN, "iris.csv", "--model", "svm", "--optimizer", "newton"],

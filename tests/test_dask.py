@@ -346,7 +346,7 @@ def test_without_the_extra_the_engine_is_refused_in_one_line(monkeypatch, tmp_pa
     monkeypatch.setattr("linfit.engines.dask_data.require", missing)
     result = invoke(["train", IRIS, "--engine", "dask", "--out", tmp_path / "m.linfit"], ok=False)
     assert result.exit_code == 2
-    assert "pip install 'linfit[dask]'" in result.stderr
+    assert "--engine dask needs distributed; pip install 'linfit[dask]'" in result.stderr
     assert not (tmp_path / "m.linfit").exists()
     assert optional.require  # the real helper is untouched
 

@@ -24,8 +24,8 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet")
 
 def require_dask() -> Any:
     """``dask.dataframe`` (with distributed), or the one-line error naming the extra."""
-    require("distributed", "dask", "--engine dask")
-    return require("dask.dataframe", "dask", "--engine dask")
+    require("distributed", "dask", "`engine` dask")
+    return require("dask.dataframe", "dask", "`engine` dask")
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,9 @@ class OutOfCore(RowsHere):
     ) -> OutOfCore:  # fmt: skip
         """Encode ``y`` and take the features' moments in one pass over ``X``'s chunks."""
         if issparse(X):
-            raise OptionError("chunk_rows reads a dense array or memmap by chunks, not a sparse X")
+            raise OptionError(
+                "`chunk_rows` reads a dense array or memmap by chunks, not a sparse X"
+            )
         if chunk_rows < 1:
             raise OptionError(f"`chunk_rows` must be at least 1 row, got {chunk_rows}")
         classes, targets = encode_targets(model, y, target_name)

@@ -159,7 +159,7 @@ def make_engine(
     """The engine ``engine`` holding ``X`` and ``y``; ``"auto"``: a dask array's cluster,
     out of core for a matrix on disk or when ``chunk_rows`` is given, else memory."""
     if engine not in ENGINES:
-        raise OptionError(f"engine takes {', '.join(ENGINES)}, got {engine!r}")
+        raise OptionError(f"`engine` takes {', '.join(ENGINES)}, got {engine!r}")
     if engine == "auto":
         if _is_dask(X):
             engine = "dask"
