@@ -59,11 +59,9 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
 
     @classmethod
     def _params_from_file(cls, hyperparams: dict[str, Any], optimizer: str) -> dict[str, Any]:
-        return {
-            "reg": hyperparams.get("reg", 1e-4),
-            "fit_intercept": hyperparams.get("fit_intercept", True),
-            "method": optimizer,
-        }
+        params = super()._params_from_file(hyperparams, optimizer)
+        params["method"] = params.pop("optimizer")
+        return params
 
 
 class ReLURegressor(RegressorMixin, LinfitEstimator):
