@@ -140,6 +140,26 @@ def test_the_python_fallback_takes_the_compiled_loops_steps(squared, monkeypatch
     assert b2 == pytest.approx(b1, abs=1e-12)
 
 
+@pytest.mark.skipif(dual_cd._dualcd is None, reason="the compiled loop was not built")
+def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
+    """A ValueError naming the array, before any write outside ``w`` (not a SystemError)."""
+    X = dual_cd.compiled_rows(_problem(n_samples=20)[0])
+    n, d = X.shape
+    args = [X.indptr, X.indices, X.data, np.ones(n), np.ones(n), np.zeros(n), np.zeros(d), n, d,
+            1.0, 1.0, 0.0, 0.1, 10, 0, 0.0]  # fmt: skip
+    out_of_range = X.indices.copy()
+    out_of_range[-1] = d
+    for position, bad, match in (
+        (1, X.indices.view(np.uint8)[:-1], "indices"),
+        (2, X.data[:-1], "data"),
+        (6, np.zeros(d - 1), "w"),
+        (0, X.indptr - 1, "indptr"),
+        (1, out_of_range, "column index"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            dual_cd._dualcd.svm_dual(*args[:position], bad, *args[position + 1 :])
+
+
 def test_the_seed_sets_the_order_not_the_optimum():
     X, y = _problem()
     model = _svm("squared_hinge")

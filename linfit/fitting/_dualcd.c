@@ -176,7 +176,8 @@ static PyObject *svm_dual(PyObject *self, PyObject *args)
     Py_buffer *all[] = {&indptr, &indices, &data, &t, &margin, &alpha, &w};
     if (!check(&indptr, n + 1, 8, "indptr") || !check(&t, n, 8, "t") ||
         !check(&margin, n, 8, "margin") || !check(&alpha, n, 8, "alpha") ||
-        !check(&w, d, 8, "w") || indices.len % 4 != 0 || data.len / 8 != indices.len / 4)
+        !check(&w, d, 8, "w") || !check(&indices, indices.len / 4, 4, "indices") ||
+        !check(&data, indices.len / 4, 8, "data"))
         goto done;
     {
         const int64_t *ip = indptr.buf;
