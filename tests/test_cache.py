@@ -109,8 +109,7 @@ def test_a_racy_entry_is_served_only_while_the_file_holds_what_was_parsed(
     assert record["source"]["sha256"] is not None
     state = cache.file_state(path)
     path.write_text("a,b,target\n1,2,3\n4,5,9\n")
-    for module in (cache, cache_entry):  # timestamps unmoved, as the key and the read see them
-        monkeypatch.setattr(module, "file_state", lambda p: dict(state))
+    monkeypatch.setattr(cache, "file_state", lambda p: dict(state))  # the key: unmoved
     assert _load(path).y.tolist() == [3, 9]
 
 
@@ -125,6 +124,60 @@ def test_a_racy_entry_is_trusted_by_its_stat_once_the_file_is_old(folder, tmp_pa
     assert calls == []
     assert json.loads((entry / "meta.json").read_text())["source"]["sha256"] is None
     assert cache.cached(path, {}, lambda: calls.append(1)).y.tolist() == [3, 6]
+
+
+def _entries(folder):
+    return list(folder.iterdir()) if folder.exists() else []
+
+
+def test_a_file_whose_stat_changes_while_it_is_parsed_is_not_cached(folder, tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n")
+    monkeypatch.setattr(cache_entry, "RACY_NS", 0)  # not racy: its stat alone decides
+
+    def parse():
+        dataset = load_dataset(path)
+        path.write_text("a,b,target\n1,2,3\n4,5,6\n7,8,9\n")
+        return dataset
+
+    assert cache.cached(path, {}, parse).y.tolist() == [3, 6]
+    assert _entries(folder) == []
+
+
+def test_a_racy_file_whose_bytes_change_unseen_while_it_is_parsed_is_not_cached(
+    folder, tmp_path, monkeypatch
+):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n")
+    state = cache.file_state(path)
+    monkeypatch.setattr(cache, "file_state", lambda p: dict(state))  # timestamps unmoved
+
+    def parse():
+        dataset = load_dataset(path)
+        path.write_text("a,b,target\n1,2,3\n4,5,9\n")
+        return dataset
+
+    assert cache.cached(path, {}, parse).y.tolist() == [3, 6]
+    assert _entries(folder) == []
+
+
+def test_a_file_racy_when_its_parse_starts_but_not_when_it_ends_is_recorded_by_its_stat(
+    folder, tmp_path, monkeypatch
+):
+    """A long parse of a file written just before: its digest, checked after the parse,
+    is not recorded, so no read hashes the file again."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n")
+
+    def parse():
+        monkeypatch.setattr(cache_entry, "RACY_NS", 0)  # the window passes meanwhile
+        return load_dataset(path)
+
+    cache.cached(path, {}, parse)
+    (entry,) = folder.iterdir()
+    assert _meta(entry)["source"]["sha256"] is None
+    monkeypatch.setattr(cache_entry, "file_digest", lambda p: pytest.fail("hashed again"))
+    assert cache.cached(path, {}, lambda: pytest.fail("parsed again")).y.tolist() == [3, 6]
 
 
 def _meta(entry):

@@ -161,9 +161,19 @@ class _Witness:
         self.digest = file_digest(self.path) if self.racy else None
 
     def unchanged(self) -> bool:
+        """Whether the file is still what the parse began on. A racy file whose window
+        has passed by now is recorded without its digest: its stat decides from here on,
+        so no read hashes it again (as a read would drop the digest; see
+        ``cache_entry.read_entry``)."""
+        now = time.time_ns()
         if file_state(self.path) != self.state:
             return False
-        return not self.racy or (self.digest is not None and file_digest(self.path) == self.digest)
+        if self.racy:
+            if self.digest is None or file_digest(self.path) != self.digest:
+                return False
+            if not racy(self.state, now):
+                self.digest = None
+        return True
 
     def record(self) -> dict[str, Any]:
         return {**self.state, "sha256": self.digest}

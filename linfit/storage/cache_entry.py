@@ -204,10 +204,9 @@ def _check_racy_source(folder: Path, path: str | Path, meta: dict[str, Any]) -> 
     is still what was parsed (else it is a plain miss, parsed again); once the file is
     older than ``RACY_NS``, its stat alone decides, and the record says so from now on."""
     now = time.time_ns()
-    state = file_state(path)
     if file_digest(path) != meta["source"]["sha256"]:
         raise Stale  # not damaged: the file changed unseen; parsed again
-    if state is not None and not racy(state, now):
+    if not racy(meta["source"], now):  # the state the entry's key was made of
         meta["source"]["sha256"] = None
         with contextlib.suppress(OSError):
             _write_meta(folder, meta)
