@@ -348,8 +348,13 @@ def test_an_unwritable_cache_is_skipped(tmp_path, monkeypatch):
         _same(_load(IRIS), load_dataset(IRIS))
 
 
-def test_standard_input_is_not_cached():
-    assert cache.entry_key("-", {}) is None
+def test_standard_input_is_not_cached(folder, tmp_path, monkeypatch):
+    """``-`` is standard input even where a file of that name is in the folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_text("a,b,target\n1,2,3\n4,5,6\n")
+    calls = []
+    cache.cached("-", {}, lambda: calls.append(1) or load_dataset(tmp_path / "-"))
+    assert calls == [1] and _entries(folder) == []
 
 
 def test_no_cache_flag_writes_no_entry(folder, tmp_path):

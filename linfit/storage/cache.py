@@ -76,12 +76,6 @@ def _identity(path: str | Path, options: dict[str, Any]) -> tuple[str, dict[str,
     return key, state
 
 
-def entry_key(path: str | Path, options: dict[str, Any]) -> str | None:
-    """The entry's name for ``path`` read with ``options``; None for standard input."""
-    found = _identity(path, options)
-    return None if found is None else found[0]
-
-
 def cached(path: str | Path, options: dict[str, Any], load: Callable[[], Dataset]) -> Dataset:
     """``load()``'s dataset for ``path``, from the cache when an entry matches."""
     found = _identity(path, options)
