@@ -251,7 +251,6 @@ def write_entry(
                 "labels_as_text": bool(text),
                 "shape": list(dataset.X.shape),
                 "dtype": np.dtype(dataset.X.dtype).str,
-                "x_bytes": x_bytes,
                 "x_sample_sha256": _sample_digest(staging / "X.bin", x_bytes),
                 "y_bytes": len(y_bytes),
                 "y_sha256": hashlib.sha256(y_bytes).hexdigest(),
