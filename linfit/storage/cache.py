@@ -3,8 +3,9 @@
 An entry holds the features as a raw row-major matrix (``X.bin``), the target as ``y.npy``
 (read without pickle) and ``meta.json``: the shape and dtype of X (which give the size
 of ``X.bin``), the byte size of ``y.npy``, the SHA-256 of ``y.npy``, of the first and last
-``SAMPLE_BYTES`` of ``X.bin`` and of the record itself. The same entry serves a whole read (``cached``) and an out-of-core one
-(``cached_on_disk``, whose matrix stays on disk and is read a block at a time).
+``SAMPLE_BYTES`` of ``X.bin`` and of the record itself. The same entry serves a whole
+read (``cached``) and an out-of-core one (``cached_on_disk``, whose matrix stays on disk
+and is read a block at a time).
 
 What it guarantees:
 
