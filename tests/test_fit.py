@@ -104,14 +104,18 @@ def test_closed_forms_refuse_other_models_before_any_work(method):
 
 @pytest.mark.parametrize("solver", [*CLOSED_FORMS, "lbfgs", "newton"])
 def test_out_of_core_engine_gives_the_in_memory_fit(tmp_path, solver):
-    """A memmap read by chunks of 64 rows (7 chunks) gives the in-memory parameters."""
+    """A memmap read by chunks of 64 rows (7 chunks) gives the in-memory parameters: a
+    closed form up to rounding (cond ~10; measured 2e-14), an optimizer within its
+    stopping distance of the optimum, max |gradient| 1e-11 over a Hessian whose least
+    eigenvalue is about 2 on these standardized, nearly uncorrelated features."""
     X, y = _regression(n=420)
     np.save(tmp_path / "X.npy", X)
     X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
     options = dict(solver=solver, gtol=1e-11, ftol=0.0, max_iter=5000)
     memory = linfit.fit(LeastSquares(reg=1e-2), X, y, **options)
     on_disk = linfit.fit(LeastSquares(reg=1e-2), X_map, y, chunk_rows=64, **options)
-    np.testing.assert_allclose(on_disk.params, memory.params, rtol=1e-8, atol=1e-10)
+    tol = 1e-12 if SOLVERS[solver].closed_form else 1e-11
+    np.testing.assert_allclose(on_disk.params, memory.params, rtol=tol, atol=tol)
     np.testing.assert_allclose(on_disk.scaler.mean, memory.scaler.mean, rtol=1e-13)
 
 
