@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -162,7 +161,6 @@ def _peak_run(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[s
         "sys.stdout.write(done.stderr)\n"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, t, done.returncode)\n"
     )
-    start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", script, *args], cwd=cwd, capture_output=True, text=True,
         env=_CLEAN_ENV, timeout=120,
@@ -170,8 +168,13 @@ def _peak_run(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[s
     *stderr, last = done.stdout.splitlines()
     peak_kb, seconds, code = last.split()
     child = subprocess.CompletedProcess(args, int(code), "", "\n".join(stderr))
-    assert time.perf_counter() - start < 120
     return child, int(peak_kb) * 1024, float(seconds)
+
+
+# Peak resident memory of a command on a tiny file: 196 MB measured (the interpreter,
+# numpy, scipy and scikit-learn); predicting with scipy's column indexing over the
+# 50,000,001 indices, as before, peaked at 599 MB.
+SMALL_RUN_BYTES = 350e6
 
 
 def test_a_libsvm_index_of_fifty_million_trains_cheaply(tmp_path):
@@ -184,14 +187,14 @@ def test_a_libsvm_index_of_fifty_million_trains_cheaply(tmp_path):
     args = ["train", "--model", "softmax", str(data), "--no-cache", "--quiet", "--out", str(out)]
     done, peak, seconds = _peak_run(args, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert peak < 600e6 and seconds < 30, (peak, seconds)
+    assert peak < SMALL_RUN_BYTES and seconds < 30, (peak, seconds)
     model = persist.load(out)
     assert model.feature_names == ("f1", "f2", "f3", "f50000000")
     predicted, peak, _ = _peak_run(
         ["predict", str(out), str(data), "--quiet", "--out", str(tmp_path / "p.csv")], tmp_path
     )
     assert predicted.returncode == 0, predicted.stderr
-    assert peak < 600e6
+    assert peak < SMALL_RUN_BYTES, peak
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 5
 
 
