@@ -72,9 +72,14 @@ def test_cg_step_on_the_boundary_has_the_radius_and_lowers_the_model(indefinite)
     assert boundary
     assert np.sqrt(s @ (M * s)) == pytest.approx(delta, rel=1e-12)  # on the M-norm sphere
     np.testing.assert_allclose(r, -g - H @ s, atol=1e-9)
-    # Steihaug's step does at least as well as the Cauchy point along -M^-1 g, which does
-    # better than standing still
-    assert g @ s + 0.5 * s @ H @ s < 0
+    # Steihaug's step does at least as well as the Cauchy point, the model's minimum along
+    # CG's first direction -M^-1 g inside the region (its iterates only lower the model;
+    # equal, to rounding, when CG leaves at once, as along negative curvature here)
+    p = -g / M
+    reach, pHp = delta / np.sqrt(p @ (M * p)), p @ H @ p
+    t = reach if pHp <= 0 else min(-(g @ p) / pHp, reach)
+    cauchy = t * (g @ p) + 0.5 * t * t * pHp
+    assert g @ s + 0.5 * s @ H @ s <= cauchy - 1e-12 * cauchy < 0
 
 
 def _text_problem(model, n_samples=1500, n_features=200, seed=74):
@@ -119,7 +124,10 @@ def test_tron_reaches_the_lbfgs_optimum_on_sparse_text_like_data(model):
     )
     assert res.success, res.message
     gap = (res.fun - oracle.fun) / abs(oracle.fun)
-    assert -1e-10 <= gap <= 1e-6, gap
+    # with a penalty the curvature is at least 2 reg, so f - f* <= |g|^2 / (4 reg): ~1e-11
+    # for the oracle's |g|_max ~1e-8 over 603 parameters (measured: |gap| <= 5e-15); without
+    # one, flat directions bound nothing (measured: softmax 8e-10)
+    assert -1e-10 <= gap <= (1e-10 if model.reg > 0 else 1e-6), gap
 
 
 def _counted(objective: Objective) -> tuple[Objective, list[int]]:
@@ -139,7 +147,7 @@ def _counted(objective: Objective) -> tuple[Objective, list[int]]:
 
 def test_the_diagonal_preconditioner_cuts_the_hessian_products_on_zipf_features():
     """Feature frequencies spanning orders of magnitude make H's diagonal span them too;
-    scaling by it is what makes CG short (measured here: 179 products against 374)."""
+    scaling by it is what makes CG short (measured here: 177 products against 374)."""
     model = LinearSVM(reg=1e-5, variant="squared_hinge", multiclass="one-vs-rest")
     X, y = _text_problem(model, n_samples=3000, n_features=2000)
     runs = {}
