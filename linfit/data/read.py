@@ -32,6 +32,9 @@ _TAB_EXTENSIONS = {".tsv", ".tab"}
 COMPRESSION_EXTENSIONS = {".gz", ".bz2", ".xz", ".zst", ".zip"}
 # The read buffer of a compressed file read with progress (see tracked_file).
 COMPRESSED_BUFFER_BYTES = 1 << 20
+# How every read of a delimited table asks pandas: the first row is the header, no column
+# is an index, UTF-8 text, the C parser.
+_PANDAS_OPTIONS = {"header": 0, "index_col": False, "encoding": "utf-8", "engine": "c"}
 
 
 class Source:
@@ -82,8 +85,7 @@ def read_csv(source: Source, sep: str, *, tracked: bool = False, **kwargs: objec
     progress (see :func:`tracked_file`)."""
     import pandas as pd  # on first use: a plain numeric CSV is read without it
 
-    kwargs.setdefault("header", 0)
-    options = {"sep": sep, "index_col": False, "encoding": "utf-8", "engine": "c", **kwargs}
+    options = {**_PANDAS_OPTIONS, "sep": sep, **kwargs}
     with read_errors(source.name):
         if not tracked:
             return pd.read_csv(source.handle(), **options)
@@ -101,14 +103,7 @@ def read_chunks(source: Source, sep: str, chunk_rows: int) -> Iterator[pd.DataFr
         with read_errors(source.name):
             handle, compression = opened.enter_context(tracked_file(source))
             reader = pd.read_csv(
-                handle,
-                sep=sep,
-                index_col=False,
-                encoding="utf-8",
-                engine="c",
-                header=0,
-                chunksize=chunk_rows,
-                compression=compression,
+                handle, sep=sep, chunksize=chunk_rows, compression=compression, **_PANDAS_OPTIONS
             )
         with reader:
             while True:
@@ -246,7 +241,7 @@ def _read_whole(source: Source, sep: str) -> pd.DataFrame:
     import pandas as pd  # on first use: a plain numeric CSV is read without it
     from pandas.io.common import infer_compression
 
-    options = {"sep": sep, "index_col": False, "encoding": "utf-8", "engine": "c", "header": 0}
+    options = {**_PANDAS_OPTIONS, "sep": sep}
     path = source.path
     with read_errors(source.name):
         if path is not None and infer_compression(str(path), "infer") is None:
