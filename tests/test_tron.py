@@ -124,9 +124,10 @@ def test_tron_reaches_the_lbfgs_optimum_on_sparse_text_like_data(model):
     )
     assert res.success, res.message
     gap = (res.fun - oracle.fun) / abs(oracle.fun)
-    # with a penalty the curvature is at least 2 reg, so f - f* <= |g|^2 / (4 reg): ~1e-11
-    # for the oracle's |g|_max ~1e-8 over 603 parameters (measured: |gap| <= 5e-15); without
-    # one, flat directions bound nothing (measured: softmax 8e-10)
+    # with a penalty the curvature is at least 2 reg on the weights (the loss's, larger, on
+    # the biases), so f - f* <= |g|^2 / (4 reg): ~1e-11 for the oracle's |g|_max ~1e-8 over
+    # 603 parameters (measured: |gap| <= 5e-15); without one, flat directions bound nothing
+    # (measured: softmax 8e-10)
     assert -1e-10 <= gap <= (1e-10 if model.reg > 0 else 1e-6), gap
 
 
