@@ -81,12 +81,12 @@ def gradcheck(
         with read_progress(quiet, json):
             dataset = load_data(data, read)
         require_dense(dataset.X, "gradcheck")
+        X = Scaler.fit(dataset.X).transform(dataset.X)  # every model is checked on it
     reports = []
     for m in _models_to_check(model, reg):
         if dataset is None:
             X, y, params = random_problem(m, rng)
         else:
-            X = Scaler.fit(dataset.X).transform(dataset.X)
             codes = encode_labels(dataset.y)[1] if m.is_classifier else _numeric(dataset.y)
             y, params = codes, random_params(m, X, codes, rng)
         reports.append(check_model(m, X, y, params, rng=rng))
