@@ -144,7 +144,7 @@ def dual_cd(
     K = model.n_outputs(y)
     C = 1.0 / (2.0 * model.reg * n)
     squared = model.variant == "squared_hinge"
-    intercept = getattr(model, "fit_intercept", True)
+    intercept = model.fit_intercept
     # binary: the two one-vs-rest problems are one another's mirror image, solved once
     solved = [1] if K == 2 else list(range(K))
     states: dict[int, dict[str, Any] | None] = dict.fromkeys(solved)
