@@ -21,8 +21,9 @@ from sklearn.datasets import dump_svmlight_file
 
 from linfit.data import libsvm as libsvm_module
 from linfit.data import load_dataset, load_features, load_labeled
-from linfit.data.formats import resolve_format
+from linfit.data.formats import require_dense, resolve_format
 from linfit.data.stream import stream_dataset
+from linfit.errors import DataError
 from linfit.storage import persist
 
 SAME = 1e-12
@@ -324,6 +325,19 @@ def test_libsvm_too_large_to_densify_stays_sparse(tmp_path, monkeypatch):
         assert result.exit_code == 2
         line = assert_one_error_line(result.stderr)
         assert f"{command} needs a dense matrix" in line and "442 x 10" in line
+
+
+def test_libsvm_kept_sparse_by_the_memory_budget_says_so(tmp_path, monkeypatch):
+    """Under DENSE_CELLS but over a quarter of the budget, the matrix stays CSR too, and
+    a command that needs it dense names the budget, not the cell count."""
+    svm, _ = libsvm_and_csv(tmp_path, DIABETES)
+    monkeypatch.setattr(libsvm_module, "FLOOR_BYTES", 0)
+    monkeypatch.setenv("LINFIT_MEMORY_BUDGET", "1e5")  # a quarter: 25 kB; dense, 35.4 kB
+    X = load_dataset(svm).X
+    assert sp.issparse(X)
+    said = r"442 x 10 \(35.4 kB dense, over a quarter of the memory budget\)"
+    with pytest.raises(DataError, match=said):
+        require_dense(X, "solve-ls")
 
 
 def test_libsvm_needs_a_model_with_index_names(tmp_path):

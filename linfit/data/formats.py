@@ -26,6 +26,7 @@ from linfit.data.read import (
 )
 from linfit.errors import DataError, OptionError
 from linfit.lazy import issparse
+from linfit.memory import human
 
 if TYPE_CHECKING:
     # Annotations only: pandas is imported by the reads that use it, and scipy by
@@ -103,8 +104,11 @@ def require_dense(X: np.ndarray | sp.spmatrix, what: str) -> None:
     command, e.g. ``"solve-ls"``) needs a dense matrix."""
     if issparse(X):
         n, d = X.shape
+        if n * d > libsvm.DENSE_CELLS:
+            why = f"{n * d:.3g} cells, over the {libsvm.DENSE_CELLS:.0e} made dense"
+        else:  # libsvm._dense: over a quarter of the memory budget
+            why = f"{human(n * d * X.dtype.itemsize)} dense, over a quarter of the memory budget"
         raise DataError(
-            f"{what} needs a dense matrix, and this LIBSVM data is {n} x {d} ({n * d:.3g} "
-            f"cells, over the {libsvm.DENSE_CELLS:.0e} made dense); train, predict and evaluate "
-            "take it sparse"
+            f"{what} needs a dense matrix, and this LIBSVM data is {n} x {d} ({why}); train, "
+            "predict and evaluate take it sparse"
         )
