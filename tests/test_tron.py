@@ -18,7 +18,7 @@ from bench.sparse import text_matrix
 from linfit.linalg import blocks
 from linfit.models import LeastSquares, LinearSVM, SoftmaxClassifier
 from linfit.optim import Objective, Status, minimize
-from linfit.optim.tron import _steihaug_pcg
+from linfit.optim.tron import MAX_REFUSALS, _steihaug_pcg
 
 HESSIAN_MODELS = [(label, m) for label, m in model_cases() if m.has_hessian]
 
@@ -80,6 +80,19 @@ def test_cg_step_on_the_boundary_has_the_radius_and_lowers_the_model(indefinite)
     t = reach if pHp <= 0 else min(-(g @ p) / pHp, reach)
     cauchy = t * (g @ p) + 0.5 * t * t * pHp
     assert g @ s + 0.5 * s @ H @ s <= cauchy - 1e-12 * cauchy < 0
+
+
+def test_tron_stops_when_the_region_shrinks_without_a_lower_objective():
+    """A gradient that disagrees with f (here off by a constant: f's minimum is at the
+    start) makes every step fail: tron refuses MAX_REFUSALS of them, then stops there."""
+    offset = np.array([1.0, -2.0, 0.5])
+    objective = Objective(
+        fun=lambda x: (float(x @ x), 2.0 * x + offset), hess_operator=lambda x: lambda v: 2.0 * v
+    )
+    res = minimize(objective, np.zeros(3), "tron")
+    assert res.status == Status.TRUST_REGION and not res.success
+    assert res.nit == 0 and res.nfev == 1 + MAX_REFUSALS  # the start, then each refused step
+    np.testing.assert_array_equal(res.x, np.zeros(3))
 
 
 def _text_problem(model, n_samples=1500, n_features=200, seed=74):
