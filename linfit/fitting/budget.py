@@ -30,6 +30,7 @@ from linfit.fitting.solvers import Solver
 from linfit.lazy import issparse
 from linfit.memory import require
 from linfit.models import LinearModel
+from linfit.optim.newton import DENSE_LIMIT
 
 FLOAT = 8  # bytes of a float64
 # Copies of the parameter vector each optimizer keeps at once (iterate, gradient, step,
@@ -37,7 +38,6 @@ FLOAT = 8  # bytes of a float64
 VECTORS = {"gd": 8, "sgd": 10, "newton": 12, "tron": 12, "bfgs": 8}
 LBFGS_VECTORS = 8
 LBFGS_PAIRS = 10
-DENSE_NEWTON_PARAMS = 2000  # optim.newton.DENSE_LIMIT: above it, CG on H v
 SCORE_ARRAYS = 3
 
 
@@ -99,7 +99,7 @@ def _solver_parts(
     parts = {"the optimizer's vectors": vectors * p * FLOAT}
     if name == "bfgs":
         parts["BFGS's p x p inverse Hessian"] = 4 * p * p * FLOAT
-    elif name == "newton" and p <= DENSE_NEWTON_PARAMS:
+    elif name == "newton" and p <= DENSE_LIMIT:  # above it, CG on H v
         parts["Newton's p x p Hessian"] = 3 * p * p * FLOAT
     return parts
 
