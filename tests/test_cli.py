@@ -16,6 +16,7 @@ import re
 import select
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -669,6 +670,25 @@ def test_compare_has_one_row_per_system(model, data, extra, systems):
         ridge = next(r for r in rows if r["system"] == "sklearn Ridge")
         assert rows[0]["objective"] <= ridge["objective"] * (1 + 1e-6)
         assert abs(rows[0]["objective"] - ridge["objective"]) <= 1e-6 * ridge["objective"]
+
+
+def test_linfits_warnings_name_the_commands_flags_others_are_shown_as_they_are(
+    monkeypatch, tmp_path
+):
+    """A warning of linfit's own names parameters in backquotes, as its errors do, and the
+    command line shows them as its flags; another package's warning is left as it is."""
+    from linfit.errors import OptionError, RankWarning
+
+    def warn_then_stop(test_size):
+        warnings.warn("`reg` and `solver` as flags", RankWarning, stacklevel=2)
+        warnings.warn("`reg` as written", UserWarning, stacklevel=2)
+        raise OptionError("stopped")
+
+    monkeypatch.setattr("linfit.cli.train.check_test_size", warn_then_stop)
+    result = invoke(["train", IRIS, "--out", tmp_path / "m.linfit"], ok=False)
+    err = " ".join(result.stderr.split())
+    assert "warning: --reg and --optimizer as flags" in err
+    assert "warning: `reg` as written" in err and "error: stopped" in err
 
 
 def test_compare_says_when_linfits_run_did_not_converge():

@@ -146,9 +146,14 @@ class LinfitGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
+        def show(
+            message: Warning | str, category: type[Warning], *rest: object, **kw: object
+        ) -> None:
+            _show_warning(message, category, ctx.invoked_subcommand)
+
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.showwarning = _show_warning
+            warnings.showwarning = show
             try:
                 return super().invoke(ctx)
             except LinfitError as err:
@@ -172,9 +177,14 @@ def _error_line(message: str) -> None:
     )
 
 
-def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
+def _show_warning(message: Warning | str, category: type[Warning], command: str) -> None:
+    """One line on stderr; a warning of linfit's own names its parameters in backquotes,
+    shown as ``command``'s flags (another package's is shown as it is)."""
+    text = str(message)
+    if category.__module__.split(".")[0] == "linfit":
+        text = as_flags(text, command)
     stderr.print(
-        f"[bold yellow]warning:[/] {escape(str(message))}",
+        f"[bold yellow]warning:[/] {escape(text)}",
         markup=True,
         highlight=False,
         soft_wrap=True,
