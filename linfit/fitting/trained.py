@@ -104,15 +104,12 @@ class TrainedModel:
         return self.scaler.unscale(W, b)
 
 
-def by_chunks(
-    X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk_rows: int | None = None
-) -> np.ndarray:
+def by_chunks(X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``fn(X)`` for an array in memory; for a matrix on disk (a RowFile), ``fn`` over
-    blocks of ``chunk_rows`` rows, concatenated, so memory holds one block of ``X``."""
+    blocks of ``DEFAULT_CHUNK_ROWS`` rows, concatenated, so memory holds one block of ``X``."""
     if isinstance(X, np.ndarray):
         return fn(X)
     from linfit.data.stream import DEFAULT_CHUNK_ROWS
 
-    rows_per_chunk = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
-    parts = [fn(np.asarray(X[rows])) for rows in row_chunks(X.shape[0], rows_per_chunk)]
+    parts = [fn(np.asarray(X[rows])) for rows in row_chunks(X.shape[0], DEFAULT_CHUNK_ROWS)]
     return np.concatenate(parts) if parts else fn(np.asarray(X[0:0]))
