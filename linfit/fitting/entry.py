@@ -60,9 +60,10 @@ def fit(
     labels (encoded here, predicted back in the originals).
 
     ``solver``: a name of ``SOLVERS``, an optimizer (default: ``default_solver``) or, for least
-    squares, a closed form (``normal``, ``pinv``, ``lstsq``). ``max_iter`` defaults to the
-    solver's own limit; ``lr`` and ``batch_size`` go to the optimizers that take them,
-    ``seed`` to those that draw random numbers (sgd's shuffles).
+    squares, a closed form (``CLOSED_FORMS``: ``auto``, ``normal``, ``qr``, ``pinv``,
+    ``lstsq``). ``max_iter`` defaults to the solver's own limit; ``lr`` and ``batch_size``
+    go to the optimizers that take them, ``seed`` to those that draw random numbers (sgd's
+    shuffles).
 
     Returns the trained model; its ``summary`` says how training ended and ``result`` is
     the solver's full result. Raises ``DivergenceError`` (with the result) when the
