@@ -424,18 +424,23 @@ def test_zip_bomb_by_ratio(tmp_path: Path) -> None:
     assert "'W.npy'" in message and "zip bomb" in message
 
 
+def declare_size(path: Path, member: str, size: int) -> None:
+    """Rewrite the uncompressed size that ``member``'s central-directory entry declares."""
+    data = bytearray(path.read_bytes())
+    entry = -1
+    while True:
+        entry = data.index(b"PK\x01\x02", entry + 1)
+        name_length = struct.unpack_from("<H", data, entry + 28)[0]
+        if data[entry + 46 : entry + 46 + name_length] == member.encode():
+            break
+    struct.pack_into("<I", data, entry + 24, size)
+    path.write_bytes(bytes(data))
+
+
 def test_zip_bomb_by_declared_size(tmp_path: Path) -> None:
     # A small member whose central-directory entry claims 3.5 GiB.
     path = make_zip(tmp_path / "liar.linfit", valid_members())
-    data = bytearray(path.read_bytes())
-    entry = bytes(data).index(b"PK\x01\x02")
-    while True:
-        name_len = struct.unpack_from("<H", data, entry + 28)[0]
-        if bytes(data[entry + 46 : entry + 46 + name_len]) == b"W.npy":
-            break
-        entry = bytes(data).index(b"PK\x01\x02", entry + 4)
-    struct.pack_into("<I", data, entry + 24, 0xE0000000)
-    path.write_bytes(bytes(data))
+    declare_size(path, "W.npy", 0xE0000000)
     message = read_error(path)
     assert "'W.npy'" in message and "declares" in message
 
@@ -443,12 +448,9 @@ def test_zip_bomb_by_declared_size(tmp_path: Path) -> None:
 def test_member_larger_than_declared_is_cut_off(tmp_path: Path) -> None:
     # Central directory claims fewer bytes than the data holds: never read past the claim.
     path = make_zip(tmp_path / "m.linfit", valid_members())
-    data = bytearray(path.read_bytes())
-    entry = bytes(data).rindex(b"PK\x01\x02")
-    assert bytes(data[entry + 46 : entry + 51]) == b"W.npy"
-    size = struct.unpack_from("<I", data, entry + 24)[0]
-    struct.pack_into("<I", data, entry + 24, size - 8)
-    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo("W.npy").file_size
+    declare_size(path, "W.npy", size - 8)
     assert "corrupted" in read_error(path)
 
 
