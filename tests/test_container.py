@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from file_helpers import file_holding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -462,13 +463,8 @@ def test_member_larger_than_declared_is_cut_off(tmp_path: Path) -> None:
     content=st.one_of(st.binary(max_size=512), st.binary(max_size=200).map(b"PK\x03\x04".__add__))
 )
 def test_arbitrary_bytes_raise_model_file_error(content: bytes) -> None:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "fuzz.linfit"
-        path.write_bytes(content)
-        with pytest.raises(ModelFileError):
-            read_model_file(path)
+    with file_holding(content, ".linfit") as path, pytest.raises(ModelFileError):
+        read_model_file(path)
 
 
 def _valid_file_bytes() -> bytes:
@@ -493,14 +489,10 @@ _VALID = _valid_file_bytes()
 def test_damaged_model_file_reads_or_raises_model_file_error(
     cut: int, flips: list[tuple[int, int]]
 ) -> None:
-    import tempfile
-
     data = bytearray(_VALID)
     for offset, mask in flips:
         data[offset] ^= mask
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "fuzz.linfit"
-        path.write_bytes(bytes(data[:cut]) if cut < len(data) else bytes(data))
+    with file_holding(bytes(data[:cut]), ".linfit") as path:
         try:
             meta, arrays = read_model_file(path)
         except ModelFileError:
