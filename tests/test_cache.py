@@ -7,13 +7,13 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import subprocess
 import warnings
 
 import numpy as np
 import pytest
 from cli_helpers import IRIS, invoke
+from file_helpers import mount_tmpfs
 
 from linfit.data import load_dataset
 from linfit.errors import CacheWarning
@@ -306,17 +306,6 @@ def test_an_out_of_core_read_that_loses_the_race_to_write_serves_the_winners_ent
     np.testing.assert_array_equal(ds.y, whole.y)
 
 
-def _mount_tmpfs(where, options):
-    """A tmpfs at ``where`` (root only); False where it cannot be mounted."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    where.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True
-    )
-    return done.returncode == 0
-
-
 @pytest.mark.parametrize(
     ("options", "said"),
     [("size=16k", "No space left on device"), ("size=1m,ro", "Read-only file system")],
@@ -325,7 +314,7 @@ def test_a_real_full_or_read_only_cache_folder(tmp_path, monkeypatch, options, s
     """The same on a real file system: a 16 kB tmpfs (the matrix needs 4.8 kB, iris' labels
     more) and a read-only one, where the test runs as root and may mount."""
     disk = tmp_path / "disk"
-    if not _mount_tmpfs(disk, options):
+    if not mount_tmpfs(disk, options):
         pytest.skip("needs root and mount to make a small tmpfs")
     try:
         monkeypatch.setenv("LINFIT_CACHE_DIR", str(disk / "cache"))

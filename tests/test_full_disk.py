@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import _CLEAN_ENV, IRIS, assert_one_error_line, checksums
+from file_helpers import mount_tmpfs
 
 from linfit.storage import persist
 
@@ -54,15 +55,6 @@ class Disk:
         )  # fmt: skip
 
 
-def _mount(where: Path, options: str) -> bool:
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True
-    )
-    return done.returncode == 0
-
-
 def _fill(folder: Path) -> None:
     """Write zeros into ``folder`` until the file system is full."""
     for name, block in (("filler", 4096), ("filler2", 1)):  # the last page too
@@ -80,7 +72,7 @@ def disk(request, tmp_path: Path) -> Iterator[tuple[Disk, bytes]]:
     code = getattr(errno, request.param)
     folder = tmp_path / "disk"
     folder.mkdir()
-    real = _mount(folder, "size=256k")
+    real = mount_tmpfs(folder, "size=256k")
     previous = tmp_path / "previous.linfit"
     done = subprocess.run(
         [sys.executable, "-m", "linfit", "train", str(IRIS), "--quiet", "--no-cache",
