@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tempfile
 import warnings
 import zipfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -54,11 +56,15 @@ def teardown_module() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _file(content: bytes, suffix: str) -> Path:
-    """The scratch file ``fuzz<suffix>``, now holding exactly ``content``."""
+def _scratch() -> Path:
     if not _SCRATCH:
         _SCRATCH.append(Path(tempfile.mkdtemp(prefix="linfit-fuzz-")))
-    path = _SCRATCH[0] / f"fuzz{suffix}"
+    return _SCRATCH[0]
+
+
+def _file(content: bytes, suffix: str) -> Path:
+    """The scratch file ``fuzz<suffix>``, now holding exactly ``content``."""
+    path = _scratch() / f"fuzz{suffix}"
     path.write_bytes(content)
     return path
 
@@ -524,21 +530,15 @@ def test_damaged_parquet_files_load_or_fail_cleanly(
 def test_a_damaged_cache_entry_is_never_served(member: str, how: str, at: int, noise) -> None:
     """Whatever happens to an entry's files, a read gives what a parse gives (after a
     one-line CacheWarning when the damage shows), never an exception or other data."""
-    import os
-
     from linfit.errors import CacheWarning
     from linfit.storage import cache
 
-    folder = _SCRATCH[0] if _SCRATCH else Path(tempfile.mkdtemp(prefix="linfit-fuzz-"))
-    if not _SCRATCH:
-        _SCRATCH.append(folder)
+    folder = _scratch()
     data = folder / "cached.csv"
     if not data.exists():
         data.write_text("a,b,y\n1,2,x\n3,4,y\n5,6,x\n7,8.5,y\n")
     fresh = load_dataset(data)
-    previous = os.environ.get("LINFIT_CACHE_DIR")
-    os.environ["LINFIT_CACHE_DIR"] = str(folder / "cache")
-    try:
+    with mock.patch.dict(os.environ, {"LINFIT_CACHE_DIR": str(folder / "cache")}):
         cache.cached(data, {}, lambda: load_dataset(data))  # made, or found whole
         (entry,) = (folder / "cache").iterdir()
         target = entry / member
@@ -564,8 +564,3 @@ def test_a_damaged_cache_entry_is_never_served(member: str, how: str, at: int, n
         np.testing.assert_array_equal(got.X, fresh.X)
         assert got.y.tolist() == fresh.y.tolist() and got.y.dtype == fresh.y.dtype
         assert (got.feature_names, got.target_name) == (fresh.feature_names, fresh.target_name)
-    finally:
-        if previous is None:
-            os.environ.pop("LINFIT_CACHE_DIR")
-        else:
-            os.environ["LINFIT_CACHE_DIR"] = previous
