@@ -92,6 +92,6 @@ def looks_like_model_file(path: str | Path) -> bool:
     """Whether ``path`` is a zip archive holding ``meta.json`` (a cheap check, no validation)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return "meta.json" in archive.namelist()
+            return META_NAME in archive.namelist()
     except (OSError, zipfile.BadZipFile):
         return False
