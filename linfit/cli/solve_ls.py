@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from linfit.cli.app import app
+from linfit.cli.app import app, as_flags
 from linfit.cli.options import (
     CacheOpt,
     ChunksizeOpt,
@@ -150,7 +150,7 @@ def _fit_rows(report) -> dict[str, object]:
     rows.update({
         "rank of the design": report.rank, "cond (columns scaled)": report.cond,
         "digits (estimated)": round(report.digits, 1), "solved by": report.solved_by,
-        "time s": report.time_s, "status": report.message,
+        "time s": report.time_s, "status": as_flags(report.message, "solve-ls"),
     })  # fmt: skip
     if report.note:
         rows["note"] = report.note
@@ -171,7 +171,7 @@ def _payload(report, names: list[str]) -> dict[str, object]:
         "dependencies": list(report.dependencies),
         "time_s": report.time_s,
         "converged": report.converged,
-        "message": report.message,
+        "message": as_flags(report.message, "solve-ls"),
         "note": report.note,
     }
     if report.inference is not None:

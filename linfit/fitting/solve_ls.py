@@ -9,29 +9,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from linfit.errors import (
-    ConvergenceWarning,
     OptionError,
     RankWarning,
     SolverError,
     UnknownNameError,
 )
-from linfit.fitting import TrainedModel, fit
+from linfit.fitting import fit
 from linfit.fitting.inference import Inference, infer, r_squared, total_sum_of_squares
 from linfit.fitting.solvers import ClosedFormResult, least_squares_methods
 from linfit.linalg.design import RowDesign, correlation
 from linfit.linalg.lsq import Dependency, LeastSquaresFit, digits_of
 from linfit.linalg.lsq import solve as solve_closed_form
 from linfit.models import LeastSquares
-from linfit.optim import Status
-
-# The options of ``linfit solve-ls`` that the advice for an unconverged iterative fit names
-# (see ``linfit.fitting.summarize``): it chooses the optimizer with --method.
-ADVICE_FLAGS = {
-    "max_iter": "--max-iter",
-    "optimizer": "--method",
-    "tol": "--tol",
-    "standardize": "--standardize",
-}
 
 
 @dataclass(frozen=True)
@@ -95,7 +84,10 @@ def solve_least_squares(
     names = (
         list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
     )
-    trained = _train(X, y, method, reg, standardize, fit_intercept, gtol, max_iter)
+    trained = fit(
+        LeastSquares(reg=reg, fit_intercept=fit_intercept), X, y, solver=method,
+        standardize=standardize, gtol=gtol, max_iter=max_iter,
+    )  # fmt: skip
     W, b = trained.coefficients()
     summary = trained.summary
     coef, intercept = W[:, 0], float(b[0])
@@ -134,21 +126,6 @@ def solve_least_squares(
         inference=table,
         fit_intercept=fit_intercept,
     )
-
-
-def _train(X, y, method, reg, standardize, fit_intercept, gtol, max_iter) -> TrainedModel:
-    """``fit``'s least-squares run, warning (ConvergenceWarning) with solve-ls's own advice
-    when an iterative method stops at ``max_iter``."""
-    with warnings.catch_warnings():
-        # fit's warning advises train's options; ours below names solve-ls's
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        trained = fit(
-            LeastSquares(reg=reg, fit_intercept=fit_intercept), X, y, solver=method,
-            standardize=standardize, gtol=gtol, max_iter=max_iter, flags=ADVICE_FLAGS,
-        )  # fmt: skip
-    if trained.result.status == Status.MAX_ITER:
-        warnings.warn(trained.summary["message"], ConvergenceWarning, stacklevel=3)
-    return trained
 
 
 def _digits_of_iterate(theta: np.ndarray, analysis: LeastSquaresFit) -> float:
