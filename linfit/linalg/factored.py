@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -197,10 +198,8 @@ def inverse_later(qr: PivotedQR, A: np.ndarray | None) -> Callable[[], np.ndarra
     hand for refining (small, by ``REFINE_INVERSE_MAX``), else on first use from the
     triangle alone, so a fit kept with its model does not keep ``A`` or ``Q`` alive."""
     if A is not None and _refines_inverse(qr, A):
-        value = inverse(qr, A)
-        return lambda: value
-    triangle = dataclasses.replace(qr, Q=None)
-    return lambda: inverse(triangle, None)
+        return partial(np.array, inverse(qr, A))
+    return partial(inverse, dataclasses.replace(qr, Q=None), None)
 
 
 def _refines_inverse(qr: PivotedQR, A: np.ndarray) -> bool:

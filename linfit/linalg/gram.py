@@ -121,3 +121,8 @@ def cholesky_solve(factor: tuple[np.ndarray, bool], H_scale: np.ndarray, rhs: np
 
     s = H_scale.reshape(-1, *([1] * (rhs.ndim - 1)))
     return s * scipy.linalg.cho_solve(factor, s * rhs, check_finite=False)
+
+
+def cholesky_inverse(factor: tuple[np.ndarray, bool], H_scale: np.ndarray) -> np.ndarray:
+    """``H^{-1}`` (p, p) from ``cholesky``'s factor of the scaled ``H`` and its scale."""
+    return cholesky_solve(factor, H_scale, np.eye(H_scale.size))

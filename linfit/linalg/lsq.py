@@ -22,12 +22,14 @@ coefficient.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from linfit.errors import UnknownNameError
 from linfit.linalg.design import Design, correlation
 from linfit.linalg.factored import explicit_system, inverse, qr_fit, svd_fit
-from linfit.linalg.gram import cholesky, cholesky_solve, penalty_diagonal
+from linfit.linalg.gram import cholesky, cholesky_inverse, cholesky_solve, penalty_diagonal
 from linfit.linalg.qr import pivoted_qr
 from linfit.linalg.refine import EPS, refine_by_passes
 from linfit.linalg.solution import Dependency, LeastSquaresFit, digits_of
@@ -96,14 +98,15 @@ def _normal(design: Design, method: str, reg: float, ridge: np.ndarray) -> Least
         c = B - AT
         rss = YtY - 2 * np.einsum("pk,pk->k", theta, B) + np.einsum("pk,pk->k", theta, AT)
         # the identity cancels when the fit is close: then one pass, in extended precision
-        rss_error = EPS * float(np.max(YtY / np.maximum(rss, np.finfo(float).tiny)))
-        if rss_error > 1e-10:
+        # (its relative error is eps Y^T Y / rss, trusted up to 1e-10)
+        if np.all(EPS * YtY <= 1e-10 * rss):
+            rss_error = EPS * float(np.max(YtY / rss))
+        else:
             c, rss = (np.asarray(v, dtype=np.float64) for v in correlation(theta, design))
-            rss_error = 0.0
     return LeastSquaresFit(
         theta=theta, intercept=design.intercept, method="normal", n=design.n, reg=reg,
         rss=np.maximum(rss, 0.0), c=c, rank=H.shape[0], cond=_cond_of_factor(factor[0], cond_h),
-        digits=digits, refinements=steps, inverse_of=lambda: solve_h(np.eye(H.shape[0])),
+        digits=digits, refinements=steps, inverse_of=partial(cholesky_inverse, factor, scale),
         rss_error=rss_error,
     )  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -14,6 +14,11 @@ from linfit.linalg.refine import EPS
 
 # the most digits a float64 answer can claim (a correction at rounding level, 2 eps)
 MAX_DIGITS = float(-np.log10(2 * EPS))
+
+
+def none() -> None:
+    """No inverse: the default ``inverse_of`` (a rank-deficient or pinv/lstsq fit)."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,10 @@ class LeastSquaresFit:
     digits: float
     refinements: int = 0
     dependencies: tuple[Dependency, ...] = ()
+    # a module-level function and its arguments (functools.partial), so that a fit kept in
+    # a model, a scikit-learn estimator among them, pickles
     inverse_of: Callable[[], np.ndarray | None] = field(
-        default=lambda: None, repr=False, compare=False
+        default=partial(none), repr=False, compare=False
     )
     note: str = ""
     rss_error: float = 0.0  # relative error bound of ``rss`` (> 0: from the Gram identity)
