@@ -351,3 +351,17 @@ def test_no_cache_flag_writes_no_entry(folder, tmp_path):
     assert not folder.exists()
     invoke(["train", IRIS, "--quiet", "--out", tmp_path / "m.linfit"])
     assert len(list(folder.iterdir())) == 1
+
+
+def test_a_whole_read_and_an_out_of_core_read_share_one_entry(folder, tmp_path):
+    """The key holds the separator as resolved (',' for a .csv), whichever read made it:
+    after a whole read, the out-of-core read of the same file parses nothing."""
+    from linfit.data.source import ReadOptions, data_on_disk, load_data
+
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,3\n4,5,6\n7,8,9\n")
+    whole = load_data(path, ReadOptions())
+    (entry,) = folder.iterdir()
+    on_disk = data_on_disk(path, ReadOptions(), chunk_rows=2)
+    assert list(folder.iterdir()) == [entry]
+    np.testing.assert_array_equal(np.asarray(on_disk.X[0:3]), whole.X)

@@ -128,8 +128,9 @@ def _load_options(read: ReadOptions, sep: str | None) -> dict:
 def load_data(data: Path, read: ReadOptions) -> Dataset:
     """Read a training table whole, as ``read`` describes it, through the parsed-binary
     cache unless ``read.cache`` is false (a LIBSVM file, parsed quickly, is never cached)."""
-    options = _load_options(read, read.sep)
     fmt = resolve_format(data, read.file_format)
+    # the separator as resolved, as data_on_disk keys it: one entry serves both reads
+    options = _load_options(read, text_separator(data, fmt, read.sep))
     load = partial(
         load_dataset, data, **{**options, "dtype": dtype_of(read.dtype)}, file_format=fmt
     )
