@@ -83,6 +83,10 @@ class RankWarning(UserWarning):
     method's cut-off dropped a direction the design resolves."""
 
 
+class TargetWarning(UserWarning):
+    """A classifier's target that looks like a regression's (many distinct floats)."""
+
+
 class CacheWarning(UserWarning):
     """The parsed-data cache held a damaged entry or could not be written: the file is
     parsed instead, since the cache only ever saves time."""

@@ -253,3 +253,17 @@ def test_divergence_is_real(workdir):
     with np.errstate(over="ignore", invalid="ignore"):
         f_next = model.loss(result.x - 1e3 * result.jac, X_train, y_train)
     assert not f_next <= 1e6 * f0  # NaN counts as past it
+
+
+def test_a_warning_of_linfit_names_the_commands_flags(tmp_path):
+    """A library warning names parameters in backquotes; the command shows its flags:
+    a softmax target of 60 distinct floats in 200 rows looks continuous."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "floats.csv"
+    y = rng.choice(np.linspace(0.5, 30.5, 60), 200)
+    np.savetxt(path, np.column_stack([rng.normal(size=(200, 2)), y]), delimiter=",",
+               header="a,b,target", comments="")  # fmt: skip
+    result = run(["train", path, "--out", tmp_path / "m.linfit", "--quiet"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    (line,) = [s for s in result.stderr.splitlines() if s.startswith("warning:")]
+    assert "looks continuous" in line and "use --model least-squares or relu" in line

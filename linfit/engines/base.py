@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from linfit.errors import DataError
+from linfit.errors import DataError, TargetWarning
 from linfit.models import LinearModel
 from linfit.optim import Objective
 from linfit.preprocess import Scaler, encode_labels
@@ -104,8 +104,8 @@ def check_labels(classes: np.ndarray, y: np.ndarray, target_name: str) -> None:
         warnings.warn(
             f"the target {target_name!r} has {classes.size} distinct values for "
             f"{y.shape[0]} rows: it looks continuous, and each value becomes a class; "
-            "for a regression use --model least-squares or relu",
-            UserWarning,
+            "for a regression use `model` least-squares or relu",
+            TargetWarning,
             stacklevel=4,
         )
 

@@ -47,7 +47,7 @@ class ReLURegressor(LinearModel):
         if not self.kink_pattern(params, X, y).any():
             warnings.warn(
                 f"every sample is inactive {when} (w.x + b <= 0 for all rows): the ReLU "
-                "predicts 0 and its gradient is zero; check the target's sign or lower --reg",
+                "predicts 0 and its gradient is zero; check the target's sign or lower `reg`",
                 DeadReLUWarning,
                 stacklevel=3,
             )
