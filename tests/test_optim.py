@@ -432,7 +432,7 @@ def test_fit_at_max_iter_warns_once_with_its_advice(chunk_rows):
     assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
     message = str(caught[0].message)
     assert message == trained.summary["message"]
-    assert "max_iter=2" in message and "try more --max-iter" in message
+    assert "max_iter=2" in message and "try more `max_iter`" in message
     assert caught[0].filename == __file__  # pointed at the caller of fit
 
 
