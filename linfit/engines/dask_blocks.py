@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from linfit.errors import DataError
+from linfit.linalg.blocks import add_parts
 from linfit.preprocess import Scaler, block_moments, encode_labels, merge_moments
 
 
@@ -48,7 +49,7 @@ class ClusterData:
         workers: log2(blocks) levels, only the total comes back."""
         while len(parts) > 1:
             pairs = [parts[i : i + 2] for i in range(0, len(parts), 2)]
-            parts = [self.client.submit(_add, *p) if len(p) == 2 else p[0] for p in pairs]
+            parts = [self.client.submit(add_parts, *p) if len(p) == 2 else p[0] for p in pairs]
         return parts[0].result()
 
     def first_block(self) -> tuple[np.ndarray, np.ndarray]:
@@ -109,12 +110,6 @@ def load_blocks(
         raw_means=mean,
         dtype=np.dtype(X.dtype),
     )
-
-
-def _add(a: Any, b: Any) -> Any:
-    if isinstance(a, tuple):
-        return tuple(_add(u, v) for u, v in zip(a, b, strict=True))
-    return a + b
 
 
 def _block_stats(X: np.ndarray, y: np.ndarray, *, classify: bool) -> tuple:

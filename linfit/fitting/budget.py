@@ -30,6 +30,7 @@ from linfit.fitting.solvers import Solver
 from linfit.lazy import issparse
 from linfit.memory import require
 from linfit.models import LinearModel
+from linfit.optim.lbfgs import MEMORY as LBFGS_MEMORY
 from linfit.optim.newton import DENSE_LIMIT
 
 FLOAT = 8  # bytes of a float64
@@ -37,7 +38,6 @@ FLOAT = 8  # bytes of a float64
 # trial point, line-search state, history); L-BFGS adds 2 per saved pair.
 VECTORS = {"gd": 8, "sgd": 10, "newton": 12, "tron": 12, "bfgs": 8}
 LBFGS_VECTORS = 8
-LBFGS_PAIRS = 10
 SCORE_ARRAYS = 3
 
 
@@ -92,7 +92,7 @@ def _solver_parts(
             return {"the Gram matrix": gram * K}
         return {"the factored copy of X": 2 * n * (d + 1) * FLOAT, "the Gram matrix": gram}
     if name == "lbfgs":
-        pairs = int(options.get("memory", LBFGS_PAIRS))
+        pairs = int(options.get("memory", LBFGS_MEMORY))
         vectors = 2 * pairs + LBFGS_VECTORS
     else:
         vectors = VECTORS.get(name, 12)

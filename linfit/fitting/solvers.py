@@ -55,8 +55,8 @@ class Problem:
 
 def bias_held(objective: Objective, n_outputs: int) -> Objective:
     """``objective`` restricted to bias zero: the gradient's last ``n_outputs`` entries (the
-    bias) are zero and the Hessian is the identity there, so no optimizer moves the bias
-    from the zero it starts at."""
+    bias) are zero and the Hessian (and its diagonal) is the identity there, so no
+    optimizer moves the bias from the zero it starts at."""
     K = n_outputs
 
     def held(g: np.ndarray) -> np.ndarray:
@@ -99,6 +99,14 @@ def bias_held(objective: Objective, n_outputs: int) -> Objective:
             return held_hvp
 
         changes["hess_operator"] = hess_operator
+    if objective.hess_diagonal is not None:  # tron's preconditioner: 1 where H is I
+
+        def hess_diagonal(x: np.ndarray) -> np.ndarray:
+            diagonal = np.array(objective.hess_diagonal(x))
+            diagonal[diagonal.size - K :] = 1.0
+            return diagonal
+
+        changes["hess_diagonal"] = hess_diagonal
     if objective.batches is not None:
         batches = objective.batches
         changes["batches"] = lambda rng, rows: (batch(mb) for mb in batches(rng, rows))

@@ -11,11 +11,14 @@ from linfit.optim.linesearch import curvature, get_line_search
 from linfit.optim.registry import register
 from linfit.optim.run import Run
 
-
 # On kinked losses the curvature pairs carry the geometry of the kinks; 30 of them reach
 # the hinge SVM's exact optimum to ~1e-9 where 10 stall 1e-6 to 1e-4 above it (measured).
+# (s, y) pairs kept by default; fitting/budget.py counts their memory
+MEMORY = 10
+
+
 @register("lbfgs", nonsmooth_options={"line_search": "weak-wolfe", "memory": 30})
-def lbfgs(run: Run, memory: int = 10, line_search: str = "strong-wolfe") -> None:
+def lbfgs(run: Run, memory: int = MEMORY, line_search: str = "strong-wolfe") -> None:
     """Quasi-Newton with ``memory`` pairs (s, y); pairs with ``s.y <= 0`` are not stored.
 
     ``line_search="weak-wolfe"`` suits non-smooth objectives (see ``linesearch.weak_wolfe``).
