@@ -66,9 +66,12 @@ def test_four_runs_at_once_share_one_cache_entry_and_one_output(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     expected = persist.load(reference)
     # an empty cache (all parse, all write the entry), the entry filled (all read it), and
-    # out of core (the matrix parsed straight into the entry, which all write)
-    for wave in ([], [], ["--chunksize", "700"]):
-        runs = [_start([*train, "--out", str(out), *wave], tmp_path, env) for _ in range(RUNS)]
+    # out of core into a cache of its own (the matrix parsed straight into the entry, which
+    # all write; in the first cache the whole read's entry would serve it)
+    waves = [([], folder), ([], folder), (["--chunksize", "700"], tmp_path / "cache2")]
+    for wave, cache in waves:
+        wave_env = {"LINFIT_CACHE_DIR": str(cache)}
+        runs = [_start([*train, "--out", str(out), *wave], tmp_path, wave_env) for _ in range(RUNS)]
         for proc in runs:
             _, stderr = proc.communicate(timeout=120)
             assert proc.returncode == 0, stderr
@@ -78,11 +81,10 @@ def test_four_runs_at_once_share_one_cache_entry_and_one_output(tmp_path: Path) 
             np.testing.assert_array_equal(model.params, expected.params)
         assert model.feature_names == expected.feature_names
         assert _leftovers(tmp_path) == [], "a temporary model file was left"
-        assert _leftovers(folder) == [], "a staging or discarded entry was left"
-    entries = sorted(folder.iterdir())
-    assert len(entries) == 2  # the whole read's and the out-of-core read's options
+        assert _leftovers(cache) == [], "a staging or discarded entry was left"
     whole = load_dataset(data)
-    for entry in entries:
+    for cache in (folder, tmp_path / "cache2"):
+        (entry,) = cache.iterdir()  # one entry, whole: the four writers' race left no other
         hit = cache_entry.read_entry(entry, data)
         assert hit is not None
         np.testing.assert_array_equal(hit.X[0 : hit.X.shape[0]], whole.X)
