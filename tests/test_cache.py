@@ -17,7 +17,7 @@ from file_helpers import mount_tmpfs
 
 from linfit.data import load_dataset
 from linfit.errors import CacheWarning
-from linfit.storage import cache, cache_entry
+from linfit.storage import cache, cache_entry, cache_writer
 
 
 @pytest.fixture
@@ -244,9 +244,9 @@ def _full(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("where", ["_write_meta", "_sync"])
+@pytest.mark.parametrize("where", ["write_meta", "_sync"])
 def test_a_full_disk_skips_the_entry_with_a_warning(folder, monkeypatch, where):
-    monkeypatch.setattr(cache_entry, where, _full)
+    monkeypatch.setattr(cache_writer, where, _full)
     with pytest.warns(CacheWarning, match="No space left on device") as caught:
         _same(_load(IRIS), load_dataset(IRIS))
     assert len(caught) == 1

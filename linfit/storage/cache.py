@@ -37,7 +37,6 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,9 +55,8 @@ from linfit.storage.cache_entry import (
     racy,
     reason,
     report,
-    unwritable,
-    write_entry,
 )
+from linfit.storage.cache_writer import staging_folder, unwritable, write_entry
 
 
 def _identity(path: str | Path, options: dict[str, Any]) -> tuple[str, dict[str, int]] | None:
@@ -122,8 +120,7 @@ def cached_on_disk(
     if hit is not None:
         return hit
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".entry."))
+        staging = staging_folder(folder)
     except OSError as exc:
         unwritable(path, exc)
         return None

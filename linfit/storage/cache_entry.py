@@ -1,11 +1,11 @@
-"""One entry of the parsed-data cache on disk: what identifies a version of a file, and
-an entry read back and checked against its record, or written whole (see ``cache.py`` for
+"""One entry of the parsed-data cache on disk: what identifies a version of a file, an
+entry's record (``meta.json``, read and written with its checksum), and an entry read back
+and checked against it (``cache_writer.py`` writes an entry whole; see ``cache.py`` for
 what the cache guarantees)."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import io
 import json
@@ -14,7 +14,6 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +82,61 @@ def file_digest(path: str | Path) -> str | None:
     return digest.hexdigest()
 
 
+# --------------------------------------------------------------------------- the record
+
+
+def meta_checksum(meta: dict[str, Any]) -> str:
+    """SHA-256 of the record without its checksum, keys sorted (so a reader recomputes it)."""
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def sample_digest(path: Path, size: int) -> str:
+    """SHA-256 of the first and last ``SAMPLE_BYTES`` of a file of ``size`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        digest.update(stream.read(min(size, SAMPLE_BYTES)))
+        if size > SAMPLE_BYTES:
+            stream.seek(max(SAMPLE_BYTES, size - SAMPLE_BYTES))
+            digest.update(stream.read(SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    """``folder/meta.json`` with its checksum, replaced atomically."""
+    record = {**meta, "checksum": meta_checksum(meta)}
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".meta.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(record, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, folder / "meta.json")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """The record in ``path``, its checksum and format checked; ``Damaged`` if not."""
+    with open(path, "rb") as stream:
+        raw = stream.read(MAX_META_BYTES + 1)
+    if len(raw) > MAX_META_BYTES:
+        raise Damaged("meta.json is too large")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Damaged("meta.json is not JSON") from None
+    if not isinstance(meta, dict):
+        raise Damaged("meta.json is not a record")
+    checksum = meta.pop("checksum", None)
+    if checksum != meta_checksum(meta):
+        raise Damaged("meta.json does not match its checksum")
+    if meta.get("format") != FORMAT:
+        raise Damaged(f"meta.json is of format {meta.get('format')!r}, not {FORMAT}")
+    return meta
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -123,7 +177,7 @@ def read_entry(folder: Path, path: str | Path) -> Dataset | None:
         X = RowFile(folder / "X.bin", (shape[0], shape[1]), dtype)
         expected = shape[0] * shape[1] * dtype.itemsize
         _check_size(folder / "X.bin", expected, "X.bin")
-        if _sample_digest(folder / "X.bin", expected) != meta["x_sample_sha256"]:
+        if sample_digest(folder / "X.bin", expected) != meta["x_sample_sha256"]:
             raise Damaged("the ends of X.bin do not match their checksum")
         y = _read_y(folder / "y.npy", meta, shape[0])
         source = meta["source"]
@@ -147,44 +201,10 @@ def read_entry(folder: Path, path: str | Path) -> Dataset | None:
     )
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
-    with open(path, "rb") as stream:
-        raw = stream.read(MAX_META_BYTES + 1)
-    if len(raw) > MAX_META_BYTES:
-        raise Damaged("meta.json is too large")
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise Damaged("meta.json is not JSON") from None
-    if not isinstance(meta, dict):
-        raise Damaged("meta.json is not a record")
-    checksum = meta.pop("checksum", None)
-    if checksum != _meta_checksum(meta):
-        raise Damaged("meta.json does not match its checksum")
-    if meta.get("format") != FORMAT:
-        raise Damaged(f"meta.json is of format {meta.get('format')!r}, not {FORMAT}")
-    return meta
-
-
-def _meta_checksum(meta: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode("utf-8")).hexdigest()
-
-
 def _check_size(path: Path, expected: int, name: str) -> None:
     size = path.stat().st_size
     if size != expected:
         raise Damaged(f"{name} holds {size} bytes, its record says {expected}")
-
-
-def _sample_digest(path: Path, size: int) -> str:
-    """SHA-256 of the first and last ``SAMPLE_BYTES`` of a file of ``size`` bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        digest.update(stream.read(min(size, SAMPLE_BYTES)))
-        if size > SAMPLE_BYTES:
-            stream.seek(max(SAMPLE_BYTES, size - SAMPLE_BYTES))
-            digest.update(stream.read(SAMPLE_BYTES))
-    return digest.hexdigest()
 
 
 def _read_y(path: Path, meta: dict[str, Any], n_rows: int) -> np.ndarray:
@@ -209,92 +229,7 @@ def _check_racy_source(folder: Path, path: str | Path, meta: dict[str, Any]) -> 
     if not racy(meta["source"], now):  # the state the entry's key was made of
         meta["source"]["sha256"] = None
         with contextlib.suppress(OSError):
-            _write_meta(folder, meta)
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_entry(
-    folder: Path,
-    dataset: Dataset,
-    write_X: Callable[[Path], None] | None = None,
-    *,
-    source: dict[str, Any],
-    staging: Path | None = None,
-    name: str | Path,
-) -> None:
-    """Make ``folder`` the entry of ``dataset``, atomically, unless another process made it
-    first (its copy stands) or the disk refuses (reported as a warning).
-
-    The matrix is written by ``write_X(staging)``, or is already in ``staging``.
-    """
-    text = dataset.y.dtype == object
-    own = staging is None
-    try:
-        if staging is None:
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".entry."))
-        try:
-            if write_X is not None:
-                write_X(staging)
-            buffer = io.BytesIO()
-            np.save(buffer, dataset.y.astype(str) if text else dataset.y, allow_pickle=False)
-            y_bytes = buffer.getvalue()
-            (staging / "y.npy").write_bytes(y_bytes)
-            x_bytes = (staging / "X.bin").stat().st_size
-            meta = {
-                "format": FORMAT,
-                "source": source,
-                "feature_names": list(dataset.feature_names),
-                "target_name": dataset.target_name,
-                "labels_as_text": bool(text),
-                "shape": list(dataset.X.shape),
-                "dtype": np.dtype(dataset.X.dtype).str,
-                "x_sample_sha256": _sample_digest(staging / "X.bin", x_bytes),
-                "y_bytes": len(y_bytes),
-                "y_sha256": hashlib.sha256(y_bytes).hexdigest(),
-            }
-            _write_meta(staging, meta)
-            _sync(staging)
-            try:
-                os.replace(staging, folder)  # whole entries appear at once, or not at all
-            except OSError as exc:
-                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and folder.is_dir():
-                    return  # another process made it meanwhile: its copy stands
-                raise
-        finally:
-            if own:
-                shutil.rmtree(staging, ignore_errors=True)
-    except OSError as exc:
-        unwritable(name, exc)
-
-
-def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
-    """``folder/meta.json`` with its checksum, replaced atomically."""
-    record = {**meta, "checksum": _meta_checksum(meta)}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".meta.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(record, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, folder / "meta.json")
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _sync(folder: Path) -> None:
-    """The entry's files on disk before its rename makes it visible (a crash then leaves
-    a whole entry or none)."""
-    for name in ("X.bin", "y.npy"):
-        fd = os.open(folder / name, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            write_meta(folder, meta)
 
 
 def discard(folder: Path) -> None:
@@ -320,15 +255,6 @@ def report(path: str | Path, folder: Path, what: str) -> None:
     warnings.warn(
         f"the cached copy of {quote_path(path)} in {quote_path(folder)} is damaged: {what}; "
         "the file is parsed again and the entry rewritten",
-        CacheWarning,
-        stacklevel=4,
-    )
-
-
-def unwritable(path: str | Path, exc: OSError) -> None:
-    warnings.warn(
-        f"the parsed copy of {quote_path(path)} was not cached in {quote_path(cache_dir())} "
-        f"({reason(exc)}); training goes on without it (see docs/cache.md)",
         CacheWarning,
         stacklevel=4,
     )
