@@ -75,44 +75,76 @@ def register(
     def decorate(loop: Callable[..., None]) -> Optimizer:
         if name in OPTIMIZERS:
             raise ValueError(f"optimizer {name!r} is registered twice")
-
-        @functools.wraps(loop)
-        def optimizer(
-            objective: Objective,
-            x0: np.ndarray,
-            *,
-            gtol: float = DEFAULT_GTOL,
-            ftol: float = DEFAULT_FTOL,
-            max_iter: int | None = None,
-            callback: Callback | None = None,
-            **options: Any,
-        ) -> OptimizeResult:
-            check_options(options)
-            max_iter = default_max_iter if max_iter is None else max_iter
-            run = Run(
-                name, objective, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback
-            )
-            try:
-                if run.running:
-                    loop(run, **options)
-            except KeyboardInterrupt:
-                # Ctrl-C ends the run at the last accepted point, which the caller may save.
-                run.stop(Status.STOPPED)
-            result = run.result()
-            if result.status == Status.MAX_ITER:
-                # never silent: the result says it, and so does a warning the caller can see
-                warnings.warn(result.message, ConvergenceWarning, stacklevel=2)
-            return result
-
-        optimizer.needs_hessian = needs_hessian  # type: ignore[attr-defined]
-        optimizer.stochastic = stochastic  # type: ignore[attr-defined]
-        optimizer.default_max_iter = default_max_iter  # type: ignore[attr-defined]
-        optimizer.options = tuple(inspect.signature(loop).parameters)[1:]  # type: ignore[attr-defined]
-        optimizer.nonsmooth_options = dict(nonsmooth_options or {})  # type: ignore[attr-defined]
+        optimizer = _wrap(name, loop, default_max_iter)
+        _describe(
+            optimizer,
+            loop,
+            needs_hessian=needs_hessian,
+            stochastic=stochastic,
+            default_max_iter=default_max_iter,
+            nonsmooth_options=nonsmooth_options,
+        )
         OPTIMIZERS[name] = optimizer
         return optimizer
 
     return decorate
+
+
+def _wrap(name: str, loop: Callable[..., None], default_max_iter: int) -> Optimizer:
+    """``loop`` behind the public ``Optimizer`` signature: options checked, a ``Run``
+    started at ``x0`` (shape (d,)), the loop driven, an iteration limit reached warned."""
+
+    @functools.wraps(loop)
+    def optimizer(
+        objective: Objective,
+        x0: np.ndarray,
+        *,
+        gtol: float = DEFAULT_GTOL,
+        ftol: float = DEFAULT_FTOL,
+        max_iter: int | None = None,
+        callback: Callback | None = None,
+        **options: Any,
+    ) -> OptimizeResult:
+        check_options(options)
+        max_iter = default_max_iter if max_iter is None else max_iter
+        run = Run(name, objective, x0, gtol=gtol, ftol=ftol, max_iter=max_iter, callback=callback)
+        result = _drive(loop, run, options)
+        if result.status == Status.MAX_ITER:
+            # never silent: the result says it, and so does a warning the caller can see
+            # (issued here, so that stacklevel 2 names the optimizer's caller)
+            warnings.warn(result.message, ConvergenceWarning, stacklevel=2)
+        return result
+
+    return optimizer  # type: ignore[return-value]  # its attributes are set by _describe
+
+
+def _drive(loop: Callable[..., None], run: Run, options: dict[str, Any]) -> OptimizeResult:
+    """Run ``loop`` on ``run`` unless the start already stops it; the result of the run."""
+    try:
+        if run.running:
+            loop(run, **options)
+    except KeyboardInterrupt:
+        # Ctrl-C ends the run at the last accepted point, which the caller may save.
+        run.stop(Status.STOPPED)
+    return run.result()
+
+
+def _describe(
+    optimizer: Optimizer,
+    loop: Callable[..., None],
+    *,
+    needs_hessian: bool,
+    stochastic: bool,
+    default_max_iter: int,
+    nonsmooth_options: dict[str, Any] | None,
+) -> None:
+    """Set what callers read off an optimizer before running it (see ``register``); its
+    own options are the loop's keyword parameters, after ``run``."""
+    optimizer.needs_hessian = needs_hessian
+    optimizer.stochastic = stochastic
+    optimizer.default_max_iter = default_max_iter
+    optimizer.options = tuple(inspect.signature(loop).parameters)[1:]
+    optimizer.nonsmooth_options = dict(nonsmooth_options or {})
 
 
 def check_options(options: dict[str, Any]) -> None:
