@@ -85,9 +85,31 @@ def infer(
     """The inference table of ``fit`` (one output) on ``design``; ``names`` (d,) are the
     feature names, ``tss`` the total sum of squares of ``y`` (about its mean with an
     intercept, about zero without)."""
-    import scipy.stats  # on first use: a command that never asks skips it
-
     check_options(alpha, cov)
+    n, p, df = _check_fit(fit)
+    theta = fit.theta[:, 0]
+    rss = _residual_sum_of_squares(fit, design)
+    sigma2 = rss / df
+    C = accurate_inverse(fit, design)
+    V = covariance(fit, C, design, cov) if cov != "nonrobust" else sigma2 * C
+    coef = _coefficients(fit, V, names, df, alpha=alpha, cov=cov)
+    r2 = r_squared(rss, tss)
+    df_model = p - int(fit.intercept)
+    adj_r2 = 1.0 - (n - int(fit.intercept)) / df * (1.0 - r2)
+    f, f_p = _wald_f(theta, V, fit.intercept, df_model, df)
+    loglik = -n / 2 * (np.log(2 * np.pi) + np.log(rss / n) + 1) if rss > 0 else np.inf
+    return Inference(
+        coef=coef, residual_se=float(np.sqrt(sigma2)), r2=float(r2), adj_r2=float(adj_r2),
+        f=f, f_p=f_p, loglik=float(loglik), aic=float(-2 * loglik + 2 * p),
+        bic=float(-2 * loglik + np.log(n) * p), n=n, df_model=df_model, df_resid=df,
+        alpha=alpha, cov=cov,
+    )  # fmt: skip
+
+
+def _check_fit(fit: LeastSquaresFit) -> tuple[int, int, int]:
+    """``(n, p, df)``: rows, coefficients and residual degrees of freedom ``n - p`` of a fit
+    the table is valid for; ``SolverError`` for a penalized, rank-deficient or
+    saturated one."""
     if fit.reg > 0:
         raise SolverError(
             "the inference table is not valid for a penalized fit (`reg` > 0): its standard "
@@ -102,12 +124,27 @@ def infer(
     n, df = fit.n, fit.n - p
     if df <= 0:
         raise SolverError(f"the inference table needs more rows ({n}) than coefficients ({p})")
-    theta = fit.theta[:, 0]
+    return n, p, df
+
+
+def _residual_sum_of_squares(fit: LeastSquaresFit, design: Design) -> float:
+    """The fit's residual sum of squares, computed again by a pass over ``design`` when
+    the solve's own figure is not accurate enough."""
     # the table's figures need the residual to more digits than a solve reports it with
-    rss = float(fit.rss[0] if fit.rss_error <= 1e-13 else correlation(fit.theta, design)[1][0])
-    sigma2 = rss / df
-    C = accurate_inverse(fit, design)
-    V = covariance(fit, C, design, cov) if cov != "nonrobust" else sigma2 * C
+    if fit.rss_error <= 1e-13:
+        return float(fit.rss[0])
+    return float(correlation(fit.theta, design)[1][0])
+
+
+def _coefficients(
+    fit: LeastSquaresFit, V: np.ndarray, names: list[str], df: int, *, alpha: float, cov: str
+) -> dict[str, Coefficient]:
+    """The table's rows from the estimates ``fit.theta[:, 0]`` (p,) and their covariance
+    ``V`` (p, p): named by ``names`` (d,), the intercept (last in ``theta``) first."""
+    import scipy.stats  # on first use: a command that never asks skips it
+
+    theta = fit.theta[:, 0]
+    p = theta.shape[0]
     se = np.sqrt(np.maximum(np.diag(V), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, theta / se, np.sign(theta) * np.inf)
@@ -117,7 +154,7 @@ def infer(
     q = dist.ppf(1 - alpha / 2)
     order = [p - 1, *range(p - 1)] if fit.intercept else list(range(p))
     labels = [INTERCEPT_NAME, *names] if fit.intercept else list(names)
-    coef = {
+    return {
         labels[k]: Coefficient(
             float(theta[j]),
             float(se[j]),
@@ -128,17 +165,6 @@ def infer(
         )
         for k, j in enumerate(order)
     }
-    r2 = r_squared(rss, tss)
-    df_model = p - int(fit.intercept)
-    adj_r2 = 1.0 - (n - int(fit.intercept)) / df * (1.0 - r2)
-    f, f_p = _wald_f(theta, V, fit.intercept, df_model, df)
-    loglik = -n / 2 * (np.log(2 * np.pi) + np.log(rss / n) + 1) if rss > 0 else np.inf
-    return Inference(
-        coef=coef, residual_se=float(np.sqrt(sigma2)), r2=float(r2), adj_r2=float(adj_r2),
-        f=f, f_p=f_p, loglik=float(loglik), aic=float(-2 * loglik + 2 * p),
-        bic=float(-2 * loglik + np.log(n) * p), n=n, df_model=df_model, df_resid=df,
-        alpha=alpha, cov=cov,
-    )  # fmt: skip
 
 
 def _wald_f(theta, V, intercept: bool, df_model: int, df: int) -> tuple[float, float]:
