@@ -26,7 +26,7 @@ from linfit.engines.base import add_penalty, add_penalty_hvp
 from linfit.engines.dask_blocks import ClusterData
 from linfit.engines.out_of_core import mixed_chunks
 from linfit.models import LinearModel
-from linfit.models.base import DENSE_HESSIAN_BUDGET
+from linfit.models.curvature import dense_is_cheap
 from linfit.models.blocks import shuffled_batches
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch, first_rows
@@ -90,7 +90,7 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
             for X_b, y_b in zip(np.split(X_s, ends), np.split(y_s, ends), strict=True)
         ]
 
-    dense = model.has_hessian and n_outputs**2 * (d + 1) <= DENSE_HESSIAN_BUDGET
+    dense = model.has_hessian and dense_is_cheap(n_outputs, d)
     return Objective(
         fun=fun,
         value=value,

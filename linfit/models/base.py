@@ -11,6 +11,10 @@ Conventions (written once, here):
   row-major first, the bias last, so ``params.size == (n_features + 1) * n_outputs``.
   ``unpack`` and ``pack`` are the only places that know this layout.
 - Objective = mean per-sample loss + ``reg * ||W||_F^2``. The bias is never penalized.
+  With ``sample_weight`` (n_samples,), each sample's loss (and so its gradient and
+  curvature) is multiplied by its weight: ``(1/n) sum_i w_i L_i``. ``linfit.fit`` passes
+  weights of mean 1 (``w / mean(w)``), which makes this ``sum_i w_i L_i / sum_i w_i``,
+  and mini-batches of such weights estimate it without bias.
 - Layout: denominator. Every gradient has the shape of the parameter it
   differentiates (``dJ/dW`` is ``(n_features, n_outputs)``), and is returned flat,
   in the same layout as ``params``.
@@ -34,7 +38,7 @@ the caller's ``params`` vector, never in attributes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -43,16 +47,11 @@ import numpy as np
 from linfit.errors import CapabilityError, OptionError
 from linfit.lazy import issparse
 from linfit.linalg.blocks import block_of, map_blocks, row_blocks
-from linfit.models.blocks import column_sums, minibatches
+from linfit.models import curvature
+from linfit.models.blocks import column_sums, minibatches, rows_of
 from linfit.optim.objective import Objective
 
 HessianOperator = Callable[[np.ndarray], np.ndarray]
-
-# Measured: forming the dense Hessian costs about K^2 (d + 1) / 70 + 10 Hessian-vector
-# products (146 at d = 100, K = 10; 12 at K = 3), while a Newton-CG step takes 5 to 30.
-# So an objective offers the dense form (Newton then factors it) only when it costs at
-# most ~20 products; otherwise Newton solves by conjugate gradient on products.
-DENSE_HESSIAN_BUDGET = 1400
 
 
 @dataclass(frozen=True)
@@ -130,13 +129,14 @@ class LinearModel(ABC):
     # ---- objective -------------------------------------------------------------------
     @abstractmethod
     def _loss_grad_scores(
-        self, S: np.ndarray, y: np.ndarray, need_grad: bool
+        self, S: np.ndarray, y: np.ndarray, need_grad: bool, weights: np.ndarray | None = None
     ) -> tuple[float, np.ndarray | None]:
         """Mean data loss and its gradient with respect to the scores.
 
-        ``S`` is (n_samples, K) and may be overwritten. Returns the mean loss over
-        samples and ``G = dloss/dS`` of shape (n_samples, K) (already divided by
-        n_samples), or ``None`` when ``need_grad`` is false.
+        ``S`` is (n_samples, K) and may be overwritten; ``weights`` (n_samples,) or None
+        multiplies each sample's loss. Returns ``(1/n) sum_i w_i L_i`` and
+        ``G = dloss/dS`` of shape (n_samples, K) (already divided by n_samples), or
+        ``None`` when ``need_grad`` is false.
         """
 
     def _scores64(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -148,25 +148,41 @@ class LinearModel(ABC):
         S = self.decision_function(params, X)
         return S if self.native_scores else S.astype(np.float64, copy=False)
 
-    def loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+    def penalty(self, W: np.ndarray) -> float:
+        """``reg * ||W||_F^2`` for ``W`` (n_features, K): the one place it is written."""
+        return float(self.reg * np.dot(W.ravel(), W.ravel()))
+
+    def loss(
+        self,
+        params: np.ndarray,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> float:
         """Objective value alone (one pass over ``X``), e.g. for line searches."""
         W, _ = self.unpack(params, X.shape[1])
         n_samples = X.shape[0]
 
         def block(rows: slice) -> float:
             X_block = block_of(X, rows)
-            block_loss, _ = self._loss_grad_scores(self._scores(params, X_block), y[rows], False)
+            S = self._scores(params, X_block)
+            block_loss, _ = self._loss_grad_scores(S, y[rows], False, rows_of(sample_weight, rows))
             return block_loss * ((rows.stop - rows.start) / n_samples)
 
         data_loss = 0.0
         for block_loss in map_blocks(block, row_blocks(X)):
             data_loss += block_loss
-        return float(data_loss + self.reg * np.dot(W.ravel(), W.ravel()))
+        return float(data_loss) + self.penalty(W)
 
     def loss_gradient(
-        self, params: np.ndarray, X: np.ndarray, y: np.ndarray
+        self,
+        params: np.ndarray,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray]:
-        """Objective value and its gradient, flat like ``params``: one pass over ``X``."""
+        """Objective value and its gradient, flat like ``params``: one pass over ``X``
+        (n, d); ``sample_weight`` (n,) multiplies each sample's loss (see the module)."""
         W, _ = self.unpack(params, X.shape[1])
         n_samples = X.shape[0]
 
@@ -174,7 +190,8 @@ class LinearModel(ABC):
             X_block = block_of(X, rows)
             # the block's mean loss and G (already divided by the block's rows), reweighted
             weight = (rows.stop - rows.start) / n_samples
-            block_loss, G = self._loss_grad_scores(self._scores(params, X_block), y[rows], True)
+            S = self._scores(params, X_block)
+            block_loss, G = self._loss_grad_scores(S, y[rows], True, rows_of(sample_weight, rows))
             grad = X_block.T @ G.astype(X.dtype, copy=False)  # X_block from cache
             return weight * block_loss, weight * grad, weight * column_sums(G)
 
@@ -183,10 +200,9 @@ class LinearModel(ABC):
             data_loss += block_loss
             grad_W += block_W
             grad_b += block_b
-        loss = data_loss + self.reg * np.dot(W.ravel(), W.ravel())
-        return float(loss), self.pack(grad_W, grad_b)
+        return float(data_loss) + self.penalty(W), self.pack(grad_W, grad_b)
 
-    # ---- second order -------------------------------------------------------------
+    # ---- second order (linfit.models.curvature) -----------------------------------
     def _curvature(self, S: np.ndarray, y: np.ndarray) -> object:
         """Per-sample curvature of the loss in the scores at ``S`` (model specific)."""
         raise NotImplementedError
@@ -206,116 +222,41 @@ class LinearModel(ABC):
         """Short human name, e.g. ``svm (hinge)``."""
         return self.name
 
-    def hessian_operator(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> HessianOperator:
+    def hessian_operator(
+        self,
+        params: np.ndarray,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> HessianOperator:
         """``v -> H(params) @ v`` for flat ``v``: curvature computed once, one pass per product."""
         self.require_hessian()
-        n_samples, n_features = X.shape
-        blocks = row_blocks(X)
-        curvatures = map_blocks(
-            lambda rows: self._curvature(self._scores64(params, block_of(X, rows)), y[rows]), blocks
-        )
-        by_start = dict(zip((rows.start for rows in blocks), curvatures, strict=True))
-
-        def hvp(v: np.ndarray) -> np.ndarray:
-            V, vb = self.unpack(np.asarray(v, dtype=np.float64), n_features)
-            V_x = V.astype(X.dtype, copy=False)
-
-            def block(rows: slice) -> tuple[np.ndarray, np.ndarray]:
-                X_block = block_of(X, rows)
-                weight = (rows.stop - rows.start) / n_samples
-                dS = (X_block @ V_x).astype(np.float64, copy=False) + vb
-                R = self._apply_curvature(by_start[rows.start], dS)
-                return weight * (X_block.T @ R.astype(X.dtype, copy=False)), weight * column_sums(R)
-
-            Hv_W, Hv_b = (2.0 * self.reg) * V, np.zeros(vb.size)
-            for block_W, block_b in map_blocks(block, blocks):
-                Hv_W += block_W
-                Hv_b += block_b
-            return self.pack(Hv_W, Hv_b)
-
-        return hvp
+        return curvature.hessian_operator(self, params, X, y, sample_weight)
 
     def hessp(self, params: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hessian-vector product ``H(params) @ v`` (flat), scipy's ``hessp`` plus data."""
         return self.hessian_operator(params, X, y)(v)
 
-    def hessian(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Dense Hessian, (n_params, n_params), for small problems (Newton by Cholesky).
-
-        With the bias as feature row ``d`` of ``Theta = [W; b]`` (which is what the flat
-        layout is), ``H[(a,k), (a',k')] = sum_i xh_ia xh_ia' C_i[k,k'] + 2 reg [a=a'<d][k=k']``,
-        ``xh = [x, 1]`` and ``C_i`` the per-sample curvature in the scores. It is built from
-        K(K+1)/2 weighted Gram matrices, never from n_params Hessian-vector products.
-        """
+    def hessian(
+        self,
+        params: np.ndarray,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Dense Hessian, (n_params, n_params), for small problems (Newton by Cholesky);
+        built from K(K+1)/2 weighted Gram matrices (``curvature.dense_hessian``)."""
         self.require_hessian()
-        if issparse(X):
-            X = X.toarray()  # (n_params)^2 entries: never offered for large sparse problems
-        n_samples, d = X.shape
-        K = params.size // (d + 1)
-        curvature = self._curvature(self._scores64(params, X), y)
-        H = np.empty((d + 1, K, d + 1, K))
-        for k, C_k in enumerate(self._curvature_columns(curvature, n_samples, K, X.dtype)):
-            for m in range(k, K):
-                w = C_k[:, m]
-                Xw = X.T * w  # (d, n_samples)
-                block = np.empty((d + 1, d + 1))
-                block[:d, :d] = Xw @ X
-                block[:d, d] = block[d, :d] = Xw.sum(axis=1)
-                block[d, d] = w.sum()
-                H[:, m, :, k] = block
-                H[:, k, :, m] = block.T
-        H = H.reshape(params.size, params.size)
-        H[np.arange(d * K), np.arange(d * K)] += 2.0 * self.reg
-        return H
+        return curvature.dense_hessian(self, params, X, y, sample_weight)
 
-    def preconditioner_diagonal(self, params: np.ndarray, X: Any, y: np.ndarray) -> np.ndarray:
+    def preconditioner_diagonal(
+        self, params: np.ndarray, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         """The Hessian's diagonal averaged over the K outputs of each feature and of the
-        bias, flat like ``params``: what ``Objective.hess_diagonal`` offers a diagonal
-        preconditioner (tron's conjugate gradient), for ``X`` (n, d) dense or sparse.
-
-        From ``hessian``'s formula, ``mean_k H[(a,k), (a,k)] = sum_i xh_ia^2 c_i + 2 reg [a < d]``
-        with ``c_i = mean_k C_i[k,k]``: one pass, whose product is the squared features with
-        one vector, cheaper than a Hessian-vector product.
-
-        Why averaged: softmax and the Weston-Watkins SVM see only differences of scores, so
-        shifting every class's bias (and, without a penalty, weights) by the same amount
-        changes nothing; gradients and Hessian products never move along that shift, and
-        plain CG's iterates stay centred as L-BFGS's do. A diagonal that differs between
-        classes would rotate steps into it (measured: softmax biases off by a common 0.12
-        between a float32 and a float64 fit); one constant across classes keeps them out.
-        What the preconditioner is for, the orders of magnitude between feature
-        frequencies, is the same in every class.
-        """
+        bias, flat like ``params``, for ``X`` (n, d) dense or sparse: what tron's conjugate
+        gradient is preconditioned with (``curvature.preconditioner_diagonal`` says why)."""
         self.require_hessian()
-        n_samples, n_features = X.shape
-        K = params.size // (n_features + 1)
-
-        def block(rows: slice) -> tuple[np.ndarray, float]:
-            X_block = block_of(X, rows)
-            n_rows = rows.stop - rows.start
-            curvature = self._curvature(self._scores64(params, X_block), y[rows])
-            c = np.zeros(n_rows)
-            for k, C_k in enumerate(self._curvature_columns(curvature, n_rows, K)):
-                c += C_k[:, k]
-            c *= n_rows / (n_samples * K)  # the curvature is per block's mean; mean over k
-            return np.asarray(_squared(X_block).T @ c), float(c.sum())
-
-        diag_W, diag_b = np.full(n_features, 2.0 * self.reg), 0.0
-        for block_W, block_b in map_blocks(block, row_blocks(X)):
-            diag_W += block_W
-            diag_b += block_b
-        return self.pack(np.repeat(diag_W[:, None], K, axis=1), np.full(K, diag_b))
-
-    def _curvature_columns(
-        self, curvature: object, n_rows: int, K: int, dtype: np.dtype = np.float64
-    ) -> Iterator[np.ndarray]:
-        """``C e_k`` (n_rows, K) for k = 0..K-1, column l holding ``C_i[l, k]``: the
-        per-sample curvature applied to each unit score direction."""
-        unit = np.zeros((n_rows, K), dtype=dtype)
-        for k in range(K):
-            unit[:, k] = 1.0
-            yield self._apply_curvature(curvature, unit)  # a new array: unit is reused
-            unit[:, k] = 0.0
+        return curvature.preconditioner_diagonal(self, params, X, y, sample_weight)
 
     def kink_pattern(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
         """Which piece of a piecewise loss each sample sits on (None for smooth losses).
@@ -330,16 +271,21 @@ class LinearModel(ABC):
         return None
 
     def objective(
-        self, X: np.ndarray, y: np.ndarray, dense_hessian: bool | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        dense_hessian: bool | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Objective:
         """Bind data to this model: the callables an optimizer needs, and nothing else.
+        ``sample_weight`` (n_samples,) multiplies each sample's loss (see the module).
 
         ``hess_operator`` (Hessian-vector products) is offered whenever the model has a
         Hessian. The dense ``hess`` (which Newton factors by Cholesky instead of solving by
         conjugate gradient) depends on ``dense_hessian``:
 
         - ``None`` (default): the measured cost rule, offered only when forming it is
-          cheap, ``K^2 (n_features + 1) <= DENSE_HESSIAN_BUDGET`` (see that constant);
+          cheap, ``curvature.dense_is_cheap``;
         - ``True``: always offered (e.g. to force Newton's Cholesky path);
         - ``False``: never offered (Newton then always uses conjugate gradient).
 
@@ -347,29 +293,16 @@ class LinearModel(ABC):
         """
         K = self.n_outputs(y)
         if dense_hessian is None:
-            dense_hessian = K * K * (X.shape[1] + 1) <= DENSE_HESSIAN_BUDGET
-            dense_hessian = dense_hessian and not issparse(X)
+            dense_hessian = curvature.dense_is_cheap(K, X.shape[1]) and not issparse(X)
         second = self.has_hessian
         dense = second and bool(dense_hessian)
+        w = sample_weight
         return Objective(
-            fun=lambda p: self.loss_gradient(p, X, y),
-            value=lambda p: self.loss(p, X, y),
-            hess=(lambda p: self.hessian(p, X, y)) if dense else None,
-            hess_operator=(lambda p: self.hessian_operator(p, X, y)) if second else None,
-            hess_diagonal=(lambda p: self.preconditioner_diagonal(p, X, y)) if second else None,
-            batches=lambda rng, rows: minibatches(self.loss_gradient, [(X, y)], rng, rows),
+            fun=lambda p: self.loss_gradient(p, X, y, w),
+            value=lambda p: self.loss(p, X, y, w),
+            hess=(lambda p: self.hessian(p, X, y, w)) if dense else None,
+            hess_operator=(lambda p: self.hessian_operator(p, X, y, w)) if second else None,
+            hess_diagonal=(lambda p: self.preconditioner_diagonal(p, X, y, w)) if second else None,
+            batches=lambda rng, rows: minibatches(self.loss_gradient, [(X, y, w)], rng, rows),
             n_samples=X.shape[0],
         )
-
-
-def _squared(X: Any) -> Any:
-    """``X`` with every entry squared, in float64: a sparse ``X`` keeps (shares) its index
-    arrays, so only its stored values are copied."""
-    if issparse(X):
-        import scipy.sparse as sp
-
-        X = X.tocsr()
-        return sp.csr_matrix(
-            (np.square(X.data, dtype=np.float64), X.indices, X.indptr), shape=X.shape
-        )
-    return np.square(X, dtype=np.float64)

@@ -42,22 +42,54 @@ def column_sums(G: np.ndarray) -> np.ndarray:
     return np.ones(G.shape[0]) @ G
 
 
+def rows_of(weights: np.ndarray | None, rows: slice | np.ndarray) -> np.ndarray | None:
+    """``weights[rows]``, or None for unweighted data."""
+    return None if weights is None else weights[rows]
+
+
+def weighted_mean(losses: np.ndarray, weights: np.ndarray | None) -> float:
+    """``(1/n) sum_i w_i L_i`` for per-sample ``losses`` (n,): the mean when unweighted."""
+    if weights is None:
+        return float(np.mean(losses))
+    return float(losses @ weights) / losses.shape[0]
+
+
+def per_row(scale: float, weights: np.ndarray | None) -> float | np.ndarray:
+    """``scale`` for unweighted rows, else ``scale * weights`` (n,): a factor on each row
+    of a gradient, e.g. ``2 / n`` for a mean of squares."""
+    return scale if weights is None else scale * weights
+
+
+def scale_rows(G: np.ndarray, scale: float, weights: np.ndarray | None) -> np.ndarray:
+    """``G`` (n, K) times ``scale``, and row i times ``weights[i]`` too: in place."""
+    if weights is None:
+        G *= scale
+    else:
+        G *= (scale * weights)[:, None]
+    return G
+
+
 def minibatches(
     loss_gradient: Callable[..., tuple[float, np.ndarray]],
-    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+    blocks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
     rng: np.random.Generator,
     batch_rows: int,
 ) -> Iterator[MiniBatch]:
-    """One epoch of mini-batches, each ``params -> loss_gradient(params, X_B, y_B)``.
+    """One epoch of mini-batches, each ``params -> loss_gradient(params, X_B, y_B, w_B)``.
 
-    ``blocks`` yields ``(X_c (n_c, d), y_c (n_c,))`` pieces of the data in the order to
-    visit them (one piece for data in memory; shuffled chunks for data on disk); each
-    piece's rows are shuffled and cut into batches of ``batch_rows`` (the last of a piece
-    may be shorter), so every row is used once.
+    ``blocks`` yields ``(X_c (n_c, d), y_c (n_c,), w_c (n_c,) or None)`` pieces of the data
+    in the order to visit them (one piece for data in memory; shuffled chunks for data on
+    disk); each piece's rows are shuffled and cut into batches of ``batch_rows`` (the last
+    of a piece may be shorter), so every row is used once. The weights are not
+    renormalized per batch: with weights of mean 1 over the data, a batch's mean of
+    weighted losses estimates the objective without bias.
     """
-    for X_c, y_c in blocks:
+    for X_c, y_c, w_c in blocks:
         for rows in shuffled_batches(X_c.shape[0], rng, batch_rows):
-            yield MiniBatch(rows.size, partial(loss_gradient, X=X_c[rows], y=y_c[rows]))
+            batch = partial(
+                loss_gradient, X=X_c[rows], y=y_c[rows], sample_weight=rows_of(w_c, rows)
+            )
+            yield MiniBatch(rows.size, batch)
 
 
 def shuffled_batches(

@@ -20,6 +20,7 @@ import numpy as np
 from linfit.linalg.design import RowDesign
 from linfit.linalg.lsq import LeastSquaresFit, solve
 from linfit.models.base import LinearModel
+from linfit.models.blocks import scale_rows, weighted_mean
 
 # every closed form by name (linfit.linalg.lsq.METHODS), the default first
 CLOSED_FORMS: tuple[str, ...] = ("auto", "normal", "qr", "pinv", "lstsq")
@@ -34,11 +35,14 @@ class LeastSquares(LinearModel):
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return self.decision_function(params, X)
 
-    def _loss_grad_scores(self, S, y, need_grad):
+    def _loss_grad_scores(self, S, y, need_grad, weights=None):
         n = S.shape[0]
         S -= y.reshape(n, -1)
-        loss = float(np.einsum("ij,ij->", S, S)) / n
-        return loss, (S * (2.0 / n) if need_grad else None)
+        if weights is None:
+            loss = float(np.einsum("ij,ij->", S, S)) / n
+        else:
+            loss = weighted_mean(np.einsum("ij,ij->i", S, S), weights)
+        return loss, (scale_rows(S, 2.0 / n, weights) if need_grad else None)
 
     def _curvature(self, S, y):
         return 2.0 / S.shape[0]

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from linfit.models.base import LinearModel
+from linfit.models.blocks import per_row, weighted_mean
 from linfit.models.least_squares import LeastSquares
 
 
@@ -55,15 +56,20 @@ class ReLURegressor(LinearModel):
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return np.maximum(self.decision_function(params, X), 0.0)
 
-    def _loss_grad_scores(self, S, y, need_grad):
+    def _loss_grad_scores(self, S, y, need_grad, weights=None):
         n = S.shape[0]
         z = S[:, 0]
         active = z > 0
         residual = np.where(active, z, 0.0) - y.reshape(n)
-        loss = float(residual @ residual) / n
+        loss = (
+            weighted_mean(residual * residual, weights)
+            if weights is not None
+            else float(residual @ residual) / n
+        )
         if not need_grad:
             return loss, None
-        return loss, (residual * active * (2.0 / n))[:, None].astype(S.dtype, copy=False)
+        G = residual * active * per_row(2.0 / n, weights)
+        return loss, G[:, None].astype(S.dtype, copy=False)
 
     def _curvature(self, S, y):
         return ((S[:, 0] > 0) * (2.0 / S.shape[0]))[:, None]

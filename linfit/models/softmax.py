@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from linfit.models.base import LinearModel
-from linfit.models.blocks import row_sums, true_class_cells
+from linfit.models.blocks import per_row, row_sums, true_class_cells, weighted_mean
 
 # exp(-600) ~ 1e-261 is still a normal double: when every score lies within this range of
 # the largest, one shift for the whole matrix keeps exp from overflowing and every row's
@@ -57,7 +57,7 @@ class SoftmaxClassifier(LinearModel):
         """Class probabilities, (n_samples, K), rows summing to 1."""
         return softmax_inplace(self.decision_function(params, X))
 
-    def _loss_grad_scores(self, S, y, need_grad):
+    def _loss_grad_scores(self, S, y, need_grad, weights=None):
         n = S.shape[0]
         S = np.ascontiguousarray(S)  # the cells below are a view of S only when C-ordered
         cells, true = S.ravel(), true_class_cells(S, y)
@@ -65,11 +65,12 @@ class SoftmaxClassifier(LinearModel):
         correct = cells.take(true)  # a copy, before S is overwritten
         np.exp(S, out=S)
         sums = row_sums(S)
-        loss = float(np.mean(np.log(sums) - correct))
+        loss = weighted_mean(np.log(sums) - correct, weights)
         if not need_grad:
             return loss, None
-        S *= (1.0 / (n * sums))[:, None]  # (p - onehot(y)) / n, in place
-        cells[true] -= 1.0 / n
+        scale = per_row(1.0 / n, weights)
+        S *= (scale / sums)[:, None]  # w (p - onehot(y)) / n, in place
+        cells[true] -= scale
         return loss, S
 
     def _curvature(self, S, y):

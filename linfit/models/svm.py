@@ -10,7 +10,7 @@ import numpy as np
 
 from linfit.errors import OptionError
 from linfit.models.base import LinearModel
-from linfit.models.blocks import row_sums, true_class_cells
+from linfit.models.blocks import row_sums, scale_rows, true_class_cells, weighted_mean
 
 
 @dataclass(frozen=True)
@@ -92,16 +92,19 @@ class LinearSVM(LinearModel):
             cells[true] = 0.0
         return S, true
 
-    def _loss_grad_scores(self, S, y, need_grad):
+    def _loss_grad_scores(self, S, y, need_grad, weights=None):
         n = S.shape[0]
         S, true = self._margins(S, y)
         M = np.maximum(S, 0.0, out=S)
         squared = self.variant == "squared_hinge"
-        loss = (float(np.einsum("ij,ij->", M, M)) if squared else float(M.sum())) / n
+        if weights is not None:
+            loss = weighted_mean(row_sums(M * M if squared else M), weights)
+        else:
+            loss = (float(np.einsum("ij,ij->", M, M)) if squared else float(M.sum())) / n
         G = None
         if need_grad:  # in place: M is not needed again
             G = M if squared else np.greater(M, 0.0, out=M)  # the indicators, as 0.0 / 1.0
-            G *= (2.0 if squared else 1.0) / n
+            scale_rows(G, (2.0 if squared else 1.0) / n, weights)
             self._to_scores(G, true)
         return loss, G
 
