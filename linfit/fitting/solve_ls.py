@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,11 +77,7 @@ def solve_least_squares(
     (RankWarning) naming the dependencies, or raises SolverError with
     ``require_full_rank``.
     """
-    if method not in least_squares_methods():
-        raise UnknownNameError("solve-ls method", method, least_squares_methods())
-    for option, value in (("`gtol`", gtol), ("`max_iter`", max_iter)):
-        if not value >= 0:  # checked for closed forms too, which ignore them
-            raise OptionError(f"{option} must be >= 0, got {value}")
+    _check_options(method, gtol, max_iter)
     names = (
         list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
     )
@@ -89,25 +86,65 @@ def solve_least_squares(
         standardize=standardize, gtol=gtol, max_iter=max_iter,
     )  # fmt: skip
     W, b = trained.coefficients()
-    summary = trained.summary
     coef, intercept = W[:, 0], float(b[0])
     design = RowDesign(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), fit_intercept)
     result = trained.result
     closed = result.least_squares if isinstance(result, ClosedFormResult) else None
-    # the diagnostics and the table need the fit in raw units: the solver's own, unless it
-    # ran on standardized features or iterated
-    analysis = (
-        closed if closed is not None and not standardize else solve_closed_form(design, "auto", reg)
-    )
+    analysis = _raw_units_fit(closed, design, reg, standardize)
     theta = np.append(coef, intercept) if fit_intercept else coef
     digits = closed.digits if closed is not None else _digits_of_iterate(theta, analysis)
     dependencies = tuple(describe(dep, names) for dep in analysis.dependencies)
-    _check_rank(analysis, dependencies, require_full_rank, closed)
+    _check_rank(analysis, dependencies, require_full_rank, closed)  # warns to our caller
     rss = float(analysis.rss[0]) if analysis is closed else _rss(design, theta)
     tss = total_sum_of_squares(y, fit_intercept)
     table = None
     if reg == 0 and analysis.rank == analysis.theta.shape[0] and X.shape[0] > analysis.rank:
         table = infer(analysis, design, names, tss, alpha=alpha, cov=cov)
+    return _report(
+        method, coef, intercept, trained.summary, closed, analysis, rss=rss, tss=tss,
+        digits=digits, dependencies=dependencies, table=table, fit_intercept=fit_intercept,
+    )  # fmt: skip
+
+
+def _check_options(method: str, gtol: float, max_iter: int) -> None:
+    """Refuse, before fitting, a method solve-ls does not know or a negative tolerance or
+    iteration limit."""
+    if method not in least_squares_methods():
+        raise UnknownNameError("solve-ls method", method, least_squares_methods())
+    for option, value in (("`gtol`", gtol), ("`max_iter`", max_iter)):
+        if not value >= 0:  # checked for closed forms too, which ignore them
+            raise OptionError(f"{option} must be >= 0, got {value}")
+
+
+def _raw_units_fit(
+    closed: LeastSquaresFit | None, design: RowDesign, reg: float, standardize: bool
+) -> LeastSquaresFit:
+    """The closed-form fit on ``design`` (raw units) that the diagnostics and the table
+    read: the solver's own, unless it ran on standardized features or iterated (then
+    ``auto`` solves it again)."""
+    if closed is not None and not standardize:
+        return closed
+    return solve_closed_form(design, "auto", reg)
+
+
+def _report(
+    method: str,
+    coef: np.ndarray,
+    intercept: float,
+    summary: dict[str, Any],
+    closed: LeastSquaresFit | None,
+    analysis: LeastSquaresFit,
+    *,
+    rss: float,
+    tss: float,
+    digits: float,
+    dependencies: tuple[str, ...],
+    table: Inference | None,
+    fit_intercept: bool,
+) -> LeastSquaresReport:
+    """The report of a fit of ``coef`` (d,) and ``intercept`` by ``method`` (its run's
+    ``summary``; ``closed`` when a closed form solved it), with ``analysis``'s rank and
+    condition and the fit's residual and total sums of squares ``rss`` and ``tss``."""
     return LeastSquaresReport(
         method=method,
         coef=coef,
