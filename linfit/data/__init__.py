@@ -14,7 +14,10 @@ A plain numeric CSV skips pandas: :mod:`~linfit.data.fastcsv` has the compiled s
 (``_csvscan.c``) parse it straight into the matrix, and leaves every other file to pandas;
 :mod:`~linfit.data.fast_paths` takes a table with nothing to repair past the per-column
 work. :mod:`~linfit.data.formats` says which format a file is: Parquet is read by
-:mod:`~linfit.data.parquet`, LIBSVM by :mod:`~linfit.data.libsvm`.
+:mod:`~linfit.data.parquet`, LIBSVM by :mod:`~linfit.data.libsvm`. :mod:`~linfit.data.choice`
+says which columns a read takes (``features``, ``drop``), :mod:`~linfit.data.weights`
+reads and checks the column of sample weights (``weights``), and
+:mod:`~linfit.data.dataset` holds the :class:`Dataset` they make.
 
 The names below are loaded on first use (PEP 562), so that importing one submodule, say
 :mod:`~linfit.data.progress` at start-up, does not import all the others; and no module
@@ -28,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from linfit.data.columns import MAX_CATEGORIES, REMEDIES, Encode, Remedy
+    from linfit.data.dataset import Dataset
     from linfit.data.features import Missing, feature_matrix
     from linfit.data.labels import align_labels
-    from linfit.data.load import Dataset, load_dataset, load_features, load_labeled
+    from linfit.data.load import load_dataset, load_features, load_labeled
     from linfit.data.read import read_table
 
 # Each exported name -> the submodule that defines it.
@@ -42,7 +46,7 @@ _EXPORTS = {
     "Missing": "features",
     "feature_matrix": "features",
     "align_labels": "labels",
-    "Dataset": "load",
+    "Dataset": "dataset",
     "load_dataset": "load",
     "load_features": "load",
     "load_labeled": "load",

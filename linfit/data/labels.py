@@ -9,7 +9,7 @@ import numpy as np
 
 from linfit.data.columns import numeric_values, text_values
 from linfit.data.features import check_finite
-from linfit.data.messages import names_list
+from linfit.data.messages import delimiter_hint, names_list
 from linfit.errors import DataError
 
 if TYPE_CHECKING:
@@ -38,6 +38,20 @@ def resolve_target(columns: list[str], target: str | int | None, source_name: st
             f"{len(columns)} column(s); use 0..{len(columns) - 1}, or -1 for the last column"
         )
     return columns[index]
+
+
+def training_target(frame: pd.DataFrame, target: str | int | None, source_name: str) -> str:
+    """The name of a training table's target column (``target`` as
+    :func:`~linfit.data.load.load_dataset` takes it); the table must hold a feature
+    besides it."""
+    columns = [str(c) for c in frame.columns]
+    target_name = resolve_target(columns, target, source_name)
+    if len(columns) < 2:
+        raise DataError(
+            f"{source_name} needs at least one feature column besides the target "
+            f"{target_name!r}" + delimiter_hint(frame)
+        )
+    return target_name
 
 
 def _target_values(series: pd.Series) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from linfit.data import fastcsv
+from linfit.data.choice import ColumnChoice, read_chosen
 from linfit.data.columns import (
     REMEDIES,
     Encode,
@@ -19,6 +19,7 @@ from linfit.data.columns import (
     predict_columns,
     train_columns,
 )
+from linfit.data.dataset import Dataset
 from linfit.data.fast_paths import clean_numeric, scan_named
 from linfit.data.features import (
     Missing,
@@ -33,28 +34,11 @@ from linfit.data.labels import resolve_target, target_column
 from linfit.data.libsvm import LIBSVM_TARGET, libsvm_features, libsvm_training
 from linfit.data.messages import delimiter_hint
 from linfit.data.read import Source
+from linfit.data.weights import check_weights, weight_rows, weight_values
 from linfit.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd  # annotations only: a read that needs pandas imports it (formats, read)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A training table split into features and target.
-
-    Attributes:
-        X: (n_samples, n_features) C-contiguous matrix of the requested float dtype.
-        y: (n_samples,) raw target values: float or int for numbers, object array of str for
-            labels (booleans become the strings "True"/"False").
-        feature_names: n_features names, one per column of X (``col=value`` for one-hot columns).
-        target_name: name of the target column in the file.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    feature_names: tuple[str, ...]
-    target_name: str
 
 
 def load_dataset(
@@ -67,8 +51,11 @@ def load_dataset(
     dtype: DTypeLike = np.float64,
     remedies: Collection[Remedy] = REMEDIES,
     file_format: str | None = None,
+    features: Sequence[str] | None = None,
+    drop: Sequence[str] = (),
+    weights: str | None = None,
 ) -> Dataset:
-    """Read a training table: every column but the target is a feature.
+    """Read a training table: every column but the target (and the weights) is a feature.
 
     Args:
         path: data file, or ``"-"`` for standard input (see :func:`read_table`).
@@ -93,9 +80,12 @@ def load_dataset(
             file's ending (see :mod:`linfit.data.formats`). A LIBSVM file takes no
             ``target``, and ``encode`` and ``missing`` have nothing to act on there; one
             over ``DENSE_CELLS`` cells gives a sparse (CSR) X.
+        features, drop, weights: the columns read (see :mod:`linfit.data.choice`): only
+            ``features``, or all but ``drop`` (in the file's order, before encoding and
+            missing values); ``weights`` names the column of sample weights. None for LIBSVM.
 
     Returns:
-        Dataset with X (n_kept, n_features) and y (n_kept,).
+        Dataset with X (n_kept, n_features), y (n_kept,) and weights (n_kept,) or None.
 
     Raises:
         DataError: any problem with the file or its values, in one line naming the culprit.
@@ -104,51 +94,53 @@ def load_dataset(
     resolved = check_dtype(dtype)
     fmt = resolve_format(path, file_format)
     sep_char = text_separator(path, fmt, sep)
+    choice = ColumnChoice.of(features, drop, weights)
     source = Source(path)
     if fmt == "libsvm":
-        X, y, features = libsvm_training(source, resolved, target)
-        return Dataset(X=X, y=y, feature_names=features, target_name=LIBSVM_TARGET)
+        choice.refuse_libsvm(source.name)
+        X, y, names = libsvm_training(source, resolved, target)
+        return Dataset(X=X, y=y, feature_names=names, target_name=LIBSVM_TARGET)
+    scanned = None
     if sep_char is not None:
-        scanned = _scan_training(source, sep_char, target, resolved)
-        if scanned is not None:
-            return scanned
-    frame = read_frame(source, fmt, sep_char)
-    target_name = training_target(frame, target, source.name)
-    return training_arrays(frame, target_name, encode, missing, resolved, source.name, remedies)
+        scanned = _scan_training(source, sep_char, target, resolved, choice)
+    if scanned is None:
+        frame, target_name = read_chosen(source, fmt, sep_char, target, choice)
+        scanned = training_arrays(
+            frame, target_name, encode, missing, resolved, source.name, remedies, weights
+        )
+    if weights is not None:  # the whole file's: a chunk may hold only zero weights
+        check_weights(scanned.weights, weights, source.name)
+    return scanned
 
 
 def _scan_training(
-    source: Source, sep: str, target: str | int | None, dtype: np.dtype
+    source: Source,
+    sep: str,
+    target: str | int | None,
+    dtype: np.dtype,
+    choice: ColumnChoice = ColumnChoice(),  # noqa: B008 (frozen: shared safely)
 ) -> Dataset | None:
     """The Dataset of a clean numeric table read by the compiled scanner (see
     :mod:`linfit.data.fastcsv`); None for any other table, which pandas then reads (and
     whose problems, a bad ``target`` among them, it reports)."""
     head = fastcsv.header(source, sep)
-    if head is None:
-        return None
+    weights = choice.weights
+    if head is None or (weights is not None and dtype != np.float64):
+        return None  # float32 would round the weights, which are float64: pandas reads them
     try:
         target_name = resolve_target(head[0], target, source.name)
     except DataError:
         return None
-    features = [c for c in head[0] if c != target_name]
-    scanned = scan_named(source, sep, head, features, target_name, dtype)
+    features = choice.feature_columns(head[0], target_name, source.name)
+    read = features if weights is None else [*features, weights]
+    scanned = scan_named(source, sep, head, read, target_name, dtype)
     if scanned is None:
         return None
     X, y = scanned
-    return Dataset(X=X, y=y, feature_names=tuple(features), target_name=target_name)
-
-
-def training_target(frame: pd.DataFrame, target: str | int | None, source_name: str) -> str:
-    """The name of a training table's target column (``target`` as :func:`load_dataset`
-    takes it); the table must hold a feature besides it."""
-    columns = [str(c) for c in frame.columns]
-    target_name = resolve_target(columns, target, source_name)
-    if len(columns) < 2:
-        raise DataError(
-            f"{source_name} needs at least one feature column besides the target "
-            f"{target_name!r}" + delimiter_hint(frame)
-        )
-    return target_name
+    w = None
+    if weights is not None:  # scanned as X's last column: split off (a copy of X, once)
+        w, X = X[:, -1].copy(), np.ascontiguousarray(X[:, :-1])
+    return Dataset(X=X, y=y, feature_names=tuple(features), target_name=target_name, weights=w)
 
 
 def training_arrays(
@@ -159,20 +151,28 @@ def training_arrays(
     dtype: np.dtype,
     source_name: str,
     remedies: Collection[Remedy] = REMEDIES,
+    weights: str | None = None,
 ) -> Dataset:
     """The Dataset of a training table (or of one chunk of it): every column but
-    ``target_name`` is a feature, under the ``encode`` and ``missing`` policies."""
-    feature_columns = [c for c in frame.columns if c != target_name]
+    ``target_name`` and ``weights`` (the sample weights' column, read as the Dataset's
+    weights) is a feature, under the ``encode`` and ``missing`` policies."""
+    feature_columns = [c for c in frame.columns if c not in (target_name, weights)]
+    if weights is not None:  # a row without its weight is dropped (dropna) or refused
+        frame = take_rows(frame, weight_rows(frame, weights, missing, source_name))
     clean = clean_numeric(frame, feature_columns, target_name, dtype, source_name)
     if clean is not None:
         X, y = clean
-        return Dataset(X=X, y=y, feature_names=tuple(feature_columns), target_name=target_name)
-    keep = keep_rows(frame, feature_columns, target_name, missing, source_name, remedies)
-    frame = take_rows(frame, keep)
-    y = target_column(frame, target_name, source_name)
-    cols = train_columns(frame[feature_columns], encode, source_name, [target_name], remedies)
-    X = columns_matrix(cols, len(frame), missing, dtype, source_name)
-    return Dataset(X=X, y=y, feature_names=tuple(cols.names), target_name=target_name)
+        names = tuple(feature_columns)
+    else:
+        keep = keep_rows(frame, feature_columns, target_name, missing, source_name, remedies)
+        frame = take_rows(frame, keep)
+        y = target_column(frame, target_name, source_name)
+        reserved = [target_name, *([weights] if weights is not None else [])]
+        cols = train_columns(frame[feature_columns], encode, source_name, reserved, remedies)
+        X = columns_matrix(cols, len(frame), missing, dtype, source_name)
+        names = tuple(cols.names)
+    w = None if weights is None else weight_values(frame[weights], weights, source_name)
+    return Dataset(X=X, y=y, feature_names=names, target_name=target_name, weights=w)
 
 
 def load_features(

@@ -7,7 +7,7 @@ in the file is not a column, and is ignored.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,15 +21,17 @@ if TYPE_CHECKING:
     import pandas as pd  # annotations only: a read imports pandas when it runs
 
 
-def read_parquet(source: Source) -> pd.DataFrame:
-    """The table of a Parquet file: at least one row, unique string names."""
+def read_parquet(source: Source, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The table of a Parquet file: at least one row, unique string names; only the
+    ``columns`` named (None: all), the others never decoded."""
     import pandas as pd  # on first use: resolving a file's format needs no pandas
 
     # pyarrow decodes the columns on every core and says nothing meanwhile: the read is
     # reported when it starts and when it ends, in rows.
     with _parquet_errors(source), progress.track(source.name, None, "rows") as read:
         _check_parquet_names(source)
-        frame = pd.read_parquet(source.handle(), engine="pyarrow")
+        chosen = None if columns is None else list(columns)
+        frame = pd.read_parquet(source.handle(), engine="pyarrow", columns=chosen)
         read.update(len(frame))
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
@@ -37,15 +39,19 @@ def read_parquet(source: Source) -> pd.DataFrame:
     return frame
 
 
-def parquet_chunks(source: Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def parquet_chunks(
+    source: Source, chunk_rows: int, columns: Sequence[str] | None = None
+) -> Iterator[pd.DataFrame]:
     """The table of a Parquet file as DataFrames of at most ``chunk_rows`` rows, in file
-    order, read a row group at a time (pyarrow's batches), with a whole read's errors."""
+    order, read a row group at a time (pyarrow's batches), with a whole read's errors;
+    only the ``columns`` named (None: all)."""
     with _parquet_errors(source):
         _check_parquet_names(source)
         import pyarrow.parquet as pq
 
         table = pq.ParquetFile(source.handle())
-        batches = table.iter_batches(batch_size=chunk_rows)
+        chosen = None if columns is None else list(columns)
+        batches = table.iter_batches(batch_size=chunk_rows, columns=chosen)
     n_rows = table.metadata.num_rows
     _check_parquet_shape(source, n_rows, _data_columns(table.schema_arrow))
     with progress.track(source.name, n_rows, "rows") as read:
@@ -60,6 +66,20 @@ def parquet_chunks(source: Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
             done += len(frame)
             read.update(done)
             yield frame
+
+
+def parquet_names(source: Source) -> list[str]:
+    """The column names of a Parquet file, from its footer, without those pandas wrote
+    for its index (which a read makes the index, not a column)."""
+    with _parquet_errors(source):
+        _check_parquet_names(source)
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(source.handle())
+    index = {
+        n for n in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(n, str)
+    }
+    return [str(n) for n in schema.names if n not in index]
 
 
 def parquet_matrix_bytes(path: str | Path) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from linfit.data import Dataset, Encode, Missing, load_dataset
+from linfit.data.choice import ColumnChoice
 from linfit.data.formats import TEXT_FORMATS, resolve_format, text_separator
 from linfit.data.parquet import parquet_matrix_bytes
 from linfit.data.stream import DEFAULT_CHUNK_ROWS, memory_budget, stream_dataset, too_big_for_memory
@@ -31,7 +32,10 @@ class ReadOptions:
 
     ``target``, ``sep``, ``file_format``, ``encode``, ``dropna``, ``impute``, ``dtype``
     and ``cache`` as :func:`load_data` takes them; ``chunk_rows``, rows per chunk of a
-    read out of core (None: :func:`load_table` decides by the memory budget).
+    read out of core (None: :func:`load_table` decides by the memory budget);
+    ``features`` (only these columns are features) or ``drop`` (every column but these),
+    and ``weights`` (the column of sample weights, the Dataset's ``weights``), as
+    :func:`linfit.data.load_dataset` takes them.
     """
 
     target: str | None = None
@@ -43,6 +47,9 @@ class ReadOptions:
     dtype: str = "float64"
     cache: bool = True
     chunk_rows: int | None = None
+    features: tuple[str, ...] | None = None
+    drop: tuple[str, ...] = ()
+    weights: str | None = None
 
 
 def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None) -> int | None:
@@ -95,9 +102,11 @@ def data_on_disk(data: Path, read: ReadOptions, *, chunk_rows: int) -> Dataset:
             dtype=dtype_of(read.dtype),
             chunk_rows=chunk_rows,
             file_format=fmt,
+            **_choice(options),
         )
 
-    dataset = cached_on_disk(data, {**options, "format": fmt}, stream) if read.cache else None
+    use_cache = read.cache and read.weights is None  # an entry holds no weights
+    dataset = cached_on_disk(data, {**options, "format": fmt}, stream) if use_cache else None
     if dataset is None:
         try:
             folder = Path(tempfile.mkdtemp(prefix="linfit-"))
@@ -115,14 +124,28 @@ def data_on_disk(data: Path, read: ReadOptions, *, chunk_rows: int) -> Dataset:
 
 def _load_options(read: ReadOptions, sep: str | None) -> dict:
     """The options that shape a parse (``sep`` as resolved): the loader's arguments, and the
-    cache's key."""
+    cache's key. The columns chosen enter only when some are (a read of every column
+    keeps the key it always had, and its entries); features and drop as sets, since
+    the features keep the file's order whatever order names them."""
+    ColumnChoice(read.features, read.drop, read.weights)  # both, or none: refused here
+    chosen = {
+        "features": None if read.features is None else sorted(set(read.features)),
+        "drop": sorted(set(read.drop)),
+        "weights": read.weights,
+    }
     return {
         "target": read.target,
         "sep": sep,
         "encode": encode_mode(read.encode),
         "missing": missing_mode(read.dropna, read.impute),
         "dtype": read.dtype,
+        **{key: value for key, value in chosen.items() if value not in (None, [])},
     }
+
+
+def _choice(options: dict) -> dict:
+    """The loaders' ``features``, ``drop`` and ``weights`` arguments among ``options``."""
+    return {key: options[key] for key in ("features", "drop", "weights") if key in options}
 
 
 def load_data(data: Path, read: ReadOptions) -> Dataset:
@@ -134,7 +157,8 @@ def load_data(data: Path, read: ReadOptions) -> Dataset:
     load = partial(
         load_dataset, data, **{**options, "dtype": dtype_of(read.dtype)}, file_format=fmt
     )
-    use_cache = read.cache and fmt != "libsvm"
+    # LIBSVM is parsed quickly; an entry holds no weights, so a read with them parses
+    use_cache = read.cache and fmt != "libsvm" and read.weights is None
     return cached(data, {**options, "format": fmt}, load) if use_cache else load()
 
 

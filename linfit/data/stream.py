@@ -13,19 +13,22 @@ refusal names the column, as always. Memory holds one chunk of text and its rows
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from linfit.data.choice import ColumnChoice
 from linfit.data.columns import Remedy
 from linfit.data.features import Missing, check_dtype
 from linfit.data.formats import Format
-from linfit.data.load import Dataset, training_arrays, training_target
-from linfit.data.parquet import parquet_chunks
+from linfit.data.labels import resolve_target, training_target
+from linfit.data.load import Dataset, training_arrays
+from linfit.data.parquet import parquet_chunks, parquet_names
 from linfit.data.read import Source, check_duplicates, normalize_sep, read_chunks
 from linfit.data.rowfile import RowWriter
+from linfit.data.weights import check_weights
 from linfit.errors import DataError, OptionError
 from linfit.memory import BUDGET_VARIABLE, budget_bytes
 
@@ -66,18 +69,23 @@ def stream_dataset(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     remedies: Collection[Remedy] = ("dropna",),
     file_format: Format = "csv",
+    features: Sequence[str] | None = None,
+    drop: Sequence[str] = (),
+    weights: str | None = None,
 ) -> Dataset:
     """Parse the training table ``path`` (CSV/TSV, or Parquet) into ``folder/X.bin``,
     ``chunk_rows`` rows at a time.
 
     Args and checks as :func:`linfit.data.load_dataset`, except that features must be
     numeric (one-hot encoding needs every category before the first row is written) and
-    ``missing="mean"`` is refused (it needs the whole file's means first).
+    ``missing="mean"`` is refused (it needs the whole file's means first). ``features``,
+    ``drop`` and ``weights`` choose each chunk's columns as they choose a whole read's (a
+    Parquet file's other columns are never decoded).
 
     Returns:
         A Dataset whose ``X`` is a :class:`~linfit.data.rowfile.RowFile` of shape
         (n_kept, n_features) in ``folder``, read a block at a time, and ``y`` (n_kept,)
-        in memory.
+        and ``weights`` (n_kept,) or None in memory.
     """
     if missing == "mean":
         raise OptionError(
@@ -87,16 +95,24 @@ def stream_dataset(
     if chunk_rows < 1:
         raise OptionError(f"`chunk_rows` must be at least 1 row, got {chunk_rows}")
     resolved = check_dtype(dtype)
+    choice = ColumnChoice.of(features, drop, weights)
     source = Source(path)
+    needed: list[str] | None = None  # the columns each chunk keeps (None: all)
+    target_name: str | None = None
     if file_format == "parquet":
-        sep_char, chunks = None, parquet_chunks(source, chunk_rows)
+        sep_char = None
+        if not choice.everything:  # chosen from the footer: the rest is never decoded
+            columns = parquet_names(source)
+            target_name = resolve_target(columns, target, source.name)
+            needed = choice.needed(columns, target_name, source.name)
+        chunks = parquet_chunks(source, chunk_rows, needed)
     else:
         sep_char = normalize_sep(sep, path)
         chunks = read_chunks(source, sep_char, chunk_rows)
     writer = RowWriter(Path(folder) / "X.bin", resolved)
     labels: list[np.ndarray] = []
+    weight_parts: list[np.ndarray] = []
     names: tuple[str, ...] = ()
-    target_name: str | None = None
     try:
         for frame in chunks:
             frame.columns = [str(c) for c in frame.columns]
@@ -104,17 +120,28 @@ def stream_dataset(
                 if sep_char is not None:
                     check_duplicates(frame, source, sep_char)
                 target_name = training_target(frame, target, source.name)
+                if not choice.everything:
+                    needed = choice.needed(list(frame.columns), target_name, source.name)
+            if needed is not None and len(needed) < frame.shape[1]:
+                frame = frame[needed]
             part = training_arrays(
-                frame, target_name, "none", missing, resolved, source.name, remedies
+                frame, target_name, "none", missing, resolved, source.name, remedies, weights
             )
             writer.append(part.X)
             labels.append(part.y)
+            if part.weights is not None:
+                weight_parts.append(part.weights)
             names = part.feature_names
     finally:
         X = writer.close()
     if target_name is None or X.shape[0] == 0:
         raise DataError(f"{source.name} has a header but no data rows; add rows of data")
-    return Dataset(X=X, y=_merge_labels(labels), feature_names=names, target_name=target_name)
+    w = None
+    if weights is not None:  # the whole file's: a chunk may hold only zero weights
+        w = np.concatenate(weight_parts)
+        check_weights(w, weights, source.name)
+    return Dataset(X=X, y=_merge_labels(labels), feature_names=names, target_name=target_name,
+                   weights=w)  # fmt: skip
 
 
 def _merge_labels(parts: list[np.ndarray]) -> np.ndarray:

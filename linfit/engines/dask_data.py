@@ -4,6 +4,7 @@ Parquet files, as dask arrays with known row chunks (one per partition)."""
 from __future__ import annotations
 
 import glob
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from linfit.data.choice import ColumnChoice
 from linfit.data.features import Missing
 from linfit.data.formats import resolve_format, text_separator
 from linfit.data.labels import resolve_target
+from linfit.data.weights import check_weight_counts
 from linfit.errors import DataError, OptionError
 from linfit.optional import require
 from linfit.preprocess import check_test_size
@@ -31,12 +34,14 @@ def require_dask() -> Any:
 @dataclass(frozen=True)
 class DaskTable:
     """A table on the cluster: raw features ``X`` (n, d) and target ``y`` (n,), dask
-    arrays whose row chunks are known; ``y`` keeps the file's values (labels or numbers)."""
+    arrays whose row chunks are known; ``y`` keeps the file's values (labels or numbers);
+    ``weights`` (n,) float64 sample weights chunked as ``y`` (None: none asked for)."""
 
     X: Any
     y: Any
     feature_names: tuple[str, ...]
     target_name: str
+    weights: Any = None
 
     @property
     def n_rows(self) -> int:
@@ -66,16 +71,23 @@ def read_table(
     blocksize: str | int = "64MB",
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
+    features: Sequence[str] | None = None,
+    drop: Sequence[str] = (),
+    weights: str | None = None,
 ) -> DaskTable:
     """Read ``source`` on the cluster and persist it there: every column but the target
-    (by name or 0-based index, default the last) is a feature, and must be numeric.
+    (by name or 0-based index, default the last) is a feature, and must be numeric;
+    ``features``, ``drop`` and ``weights`` choose the columns as
+    :func:`linfit.data.load_dataset` does (the others are never read from a Parquet file:
+    dask pushes the choice into its reader).
 
     ``missing`` as in :func:`linfit.data.load_dataset`: ``"error"`` leaves missing cells to
     be refused when the blocks are loaded; ``"drop"`` drops rows with a missing feature or
     target; ``"mean"`` drops rows with a missing target and fills each missing feature with
-    its column's mean over the kept rows (computed on the cluster). Features come as
-    ``dtype`` (float64 or float32)."""
+    its column's mean over the kept rows (computed on the cluster); a missing weight is
+    refused but under ``"drop"``. Features come as ``dtype`` (float64 or float32)."""
     dd = require_dask()
+    choice = ColumnChoice.of(features, drop, weights)
     files = table_files(source)
     fmt = resolve_format(files[0], file_format)
     name = Path(str(source)).name
@@ -88,7 +100,9 @@ def read_table(
         raise OptionError(f"`engine` dask reads CSV, TSV and Parquet files, not {fmt}")
     columns = [str(c) for c in frame.columns]
     target_name = resolve_target(columns, target, name)
-    features = [c for c in columns if c != target_name]
+    if not choice.everything:
+        frame = frame[choice.needed(columns, target_name, name)]
+    features = choice.feature_columns(columns, target_name, name)
     if not features:
         raise DataError(f"{name} needs at least one feature column besides {target_name!r}")
     text = [c for c in features if frame[c].dtype.kind not in "iufb"]
@@ -109,7 +123,28 @@ def read_table(
     if labels.dtype.kind not in "iufb":  # text labels: plain object arrays, as in memory
         labels = labels.astype(object)
     y = labels.to_dask_array(lengths=True)
-    return DaskTable(X=X, y=y, feature_names=tuple(features), target_name=target_name)
+    w = None if weights is None else _weights(frame[weights], weights, name)
+    return DaskTable(X, y, tuple(features), target_name, w)
+
+
+def _weights(column: Any, name: str, source_name: str) -> Any:
+    """(n,) float64 dask array of the weights ``column``, checked as a read in memory
+    checks them (its NaN, inf, negative and positive counts, in one pass on the workers)."""
+    import dask
+
+    if column.dtype.kind not in "iuf":
+        raise DataError(
+            f"{source_name}: `weights` column {name!r} is {column.dtype}, not numeric; "
+            "sample weights are numbers >= 0"
+        )
+    w = column.astype("float64").to_dask_array(lengths=True)
+    counts = dask.compute((w != w).sum(), (abs(w) == np.inf).sum(), (w < 0).sum(), (w > 0).sum())
+    missing, infinite, negative, positive = (int(c) for c in counts)
+    check_weight_counts(
+        name, source_name, missing=missing, infinite=infinite, negative=negative,
+        positive=positive,
+    )  # fmt: skip
+    return w
 
 
 def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTable, DaskTable]:
@@ -124,7 +159,11 @@ def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTabl
         X, y = table.X[keep], table.y[keep]
         X.compute_chunk_sizes()
         y.compute_chunk_sizes()
-        parts.append(DaskTable(X, y, table.feature_names, table.target_name))
+        w = None
+        if table.weights is not None:  # the same rows as X and y
+            w = table.weights[keep]
+            w.compute_chunk_sizes()
+        parts.append(DaskTable(X, y, table.feature_names, table.target_name, w))
     if parts[0].n_rows == 0:
         raise OptionError(f"`test_size` {test_size} leaves no training rows; use a smaller one")
     return parts[0], parts[1]
