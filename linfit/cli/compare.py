@@ -9,7 +9,9 @@ from linfit.cli.options import (
     CacheOpt,
     DataArg,
     DropnaOpt,
+    DropOpt,
     EncodeOpt,
+    FeaturesOpt,
     FormatOpt,
     ImputeOpt,
     JsonOpt,
@@ -26,6 +28,8 @@ from linfit.cli.options import (
     TargetOpt,
     TestSizeOpt,
     TolOpt,
+    WeightsOpt,
+    column_names,
     model_from_flags,
 )
 from linfit.cli.output import console, emit_json, fmt
@@ -49,6 +53,9 @@ def compare(
     sep: SepOpt = None,
     file_format: FormatOpt = None,
     encode: EncodeOpt = "none",
+    features: FeaturesOpt = None,
+    drop: DropOpt = None,
+    weights: WeightsOpt = None,
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     cache: CacheOpt = True,
@@ -67,7 +74,9 @@ def compare(
     from linfit.fitting.workflow import load_split
 
     read = ReadOptions(target=target, sep=sep, file_format=file_format, encode=encode,
-                       dropna=dropna, impute=impute, cache=cache)  # fmt: skip
+                       dropna=dropna, impute=impute, cache=cache,
+                       features=column_names(features), drop=column_names(drop) or (),
+                       weights=weights)  # fmt: skip
     with read_progress(quiet, json):
         ds, (X_train, y_train, X_test, y_test) = load_split(
             data, estimator, read, test_size=test_size, seed=seed

@@ -65,6 +65,24 @@ TestSizeOpt = Annotated[
 StandardizeOpt = Annotated[
     bool, typer.Option(help="Scale features to zero mean and unit variance (kept in the model).")
 ]
+FeaturesOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="A,B,...",
+        help="Only these columns (comma-separated) are features; the others are not read.",
+    ),
+]
+DropOpt = Annotated[
+    str | None,
+    typer.Option(metavar="A,B,...", help="Every column but these (comma-separated) is a feature."),
+]
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="COLUMN",
+        help="The column of sample weights (numbers >= 0), not a feature.",
+    ),
+]
 CacheOpt = Annotated[
     bool,
     typer.Option(help="Reuse the parsed copy of an unchanged file (see docs/cache.md)."),
@@ -153,6 +171,15 @@ def model_from_flags(
     if given and name != "svm":
         raise OptionError(f"--loss, --margin and --multiclass apply to --model svm, not {name}")
     return make_model(name, reg=reg, fit_intercept=intercept, **given)
+
+
+def column_names(text: str | None) -> tuple[str, ...] | None:
+    """The names of a comma-separated list (--features, --drop), spaces around each
+    stripped and empty names left out; None when the flag is not given (an empty list
+    given is refused by the reader, which names the flag)."""
+    if text is None:
+        return None
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _formats() -> tuple[str, ...]:

@@ -16,13 +16,17 @@ from linfit.cli.options import (
     ChunksizeOpt,
     DataArg,
     DropnaOpt,
+    DropOpt,
     EncodeOpt,
+    FeaturesOpt,
     FormatOpt,
     ImputeOpt,
     JsonOpt,
     QuietOpt,
     SepOpt,
     TargetOpt,
+    WeightsOpt,
+    column_names,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.cli.progress import read_progress
@@ -78,6 +82,9 @@ def solve_ls(
     sep: SepOpt = None,
     file_format: FormatOpt = None,
     encode: EncodeOpt = "none",
+    features: FeaturesOpt = None,
+    drop: DropOpt = None,
+    weights: WeightsOpt = None,
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     cache: CacheOpt = True,
@@ -95,7 +102,8 @@ def solve_ls(
     with read_progress(quiet, json):
         ds = load_table(data, ReadOptions(
             target=target, sep=sep, file_format=file_format, encode=encode, dropna=dropna,
-            impute=impute, cache=cache, chunk_rows=chunksize,
+            impute=impute, cache=cache, chunk_rows=chunksize, features=column_names(features),
+            drop=column_names(drop) or (), weights=weights,
         ))  # fmt: skip
     require_dense(ds.X, "solve-ls")
     if ds.y.dtype.kind not in "iuf":
