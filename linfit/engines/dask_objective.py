@@ -26,8 +26,8 @@ from linfit.engines.base import add_penalty, add_penalty_hvp
 from linfit.engines.dask_blocks import ClusterData
 from linfit.engines.out_of_core import mixed_chunks
 from linfit.models import LinearModel
-from linfit.models.curvature import dense_is_cheap
 from linfit.models.blocks import shuffled_batches
+from linfit.models.curvature import dense_is_cheap
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch, first_rows
 
@@ -56,6 +56,26 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
         H[np.arange(n_weights), np.arange(n_weights)] += 2.0 * model.reg
         return H
 
+    batches, sample = _sgd_batches(model, data)
+    dense = model.has_hessian and dense_is_cheap(n_outputs, d)
+    return Objective(
+        fun=fun,
+        value=value,
+        hess=hess if dense else None,
+        hess_operator=_hessian_operator(model, term, data) if model.has_hessian else None,
+        batches=batches,
+        n_samples=data.n_samples,
+        sample=sample,
+    )
+
+
+def _hessian_operator(
+    model: LinearModel, term: LinearModel, data: ClusterData
+) -> Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """``params -> (v -> H v)``: the Hessian's products on the cluster, ``v`` and ``H v``
+    of the parameters' shape, the data term from ``term`` and the penalty from ``model``."""
+    d = data.n_features
+
     def hess_operator(params: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         # each block's curvature is computed once, and stays on its worker
         operators = data.map(_operator, data.X, data.y, term=term, params=params, pure=False)
@@ -65,6 +85,19 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
             return add_penalty_hvp(model, d, v, np.array(data.tree_sum(parts)))
 
         return hvp
+
+    return hess_operator
+
+
+def _sgd_batches(
+    model: LinearModel, data: ClusterData
+) -> tuple[
+    Callable[[np.random.Generator, int], Iterator[MiniBatch]],
+    Callable[[np.random.Generator, int, int], list[MiniBatch]],
+]:
+    """sgd's ``(batches, sample)`` for ``Objective``: an epoch's mini-batches, each one
+    round trip to the worker holding its gathered group, and the epoch's first batches
+    brought to the client (see the module's docstring)."""
 
     def batch(group: Future, rows: np.ndarray, params: np.ndarray) -> tuple[float, np.ndarray]:
         # one round trip: the rows' positions and the parameters go to the group's worker
@@ -90,16 +123,7 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
             for X_b, y_b in zip(np.split(X_s, ends), np.split(y_s, ends), strict=True)
         ]
 
-    dense = model.has_hessian and dense_is_cheap(n_outputs, d)
-    return Objective(
-        fun=fun,
-        value=value,
-        hess=hess if dense else None,
-        hess_operator=hess_operator if model.has_hessian else None,
-        batches=batches,
-        n_samples=data.n_samples,
-        sample=sample,
-    )
+    return batches, sample
 
 
 def mixed_groups(data: ClusterData, rng: np.random.Generator) -> Iterator[np.ndarray]:
