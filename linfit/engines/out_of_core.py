@@ -83,12 +83,9 @@ def chunked_objective(
     """
     n_samples, n_features = X.shape
     data_term = dataclasses.replace(model, reg=0.0)  # the penalty is added once, below
-    slices = list(row_chunks(n_samples, chunk_rows))
-
     rows = ScaledRows(X, scaler) if scaler is not None else X  # scaled as each chunk is read
-
-    def chunk(sl: slice) -> np.ndarray:
-        return np.asarray(rows[sl])
+    chunks = _Chunks(rows, y, list(row_chunks(n_samples, chunk_rows)), n_samples, n_features)
+    chunk, slices = chunks.read, chunks.slices
 
     def penalized(params: np.ndarray, f: float, g: np.ndarray | None) -> tuple:
         return add_penalty(model, n_features, params, f, g)
@@ -109,37 +106,64 @@ def chunked_objective(
         )
         return penalized(params, f, None)[0]
 
-    def hess_operator(params: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        def hvp(v: np.ndarray) -> np.ndarray:
-            # chunks are read again for every product (holding them would hold X)
-            out = np.zeros_like(params)
-            for sl in slices:
-                weight = (sl.stop - sl.start) / n_samples
-                out += weight * data_term.hessp(params, chunk(sl), y[sl], v)
-            return add_penalty_hvp(model, n_features, v, out)
-
-        return hvp
-
-    def gather(group: list[slice]) -> tuple[np.ndarray, np.ndarray]:
-        # filled block by block: memory holds the chunk and one block, not two chunks
-        X_g = np.empty((sum(sl.stop - sl.start for sl in group), n_features), dtype=X.dtype)
-        at = 0
-        for sl in group:
-            X_g[at : at + sl.stop - sl.start] = chunk(sl)
-            at += sl.stop - sl.start
-        return X_g, np.concatenate([y[sl] for sl in group])
-
     def batches(rng: np.random.Generator, batch_rows: int) -> Iterator[MiniBatch]:
         groups = mixed_chunks(n_samples, X.dtype.itemsize * n_features, chunk_rows, rng)
-        return minibatches(model.loss_gradient, map(gather, groups), rng, batch_rows)
+        return minibatches(model.loss_gradient, map(chunks.gather, groups), rng, batch_rows)
 
     return Objective(
         fun=fun,
         value=value,
-        hess_operator=hess_operator if model.has_hessian else None,
+        hess_operator=_hessian_operator(model, data_term, chunks) if model.has_hessian else None,
         batches=batches,
         n_samples=n_samples,
     )
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """The rows of ``X`` (n, d) by ``slices`` of ``chunk_rows``, each read (and scaled,
+    when ``rows`` is a ``ScaledRows``) as it is used, and the targets ``y`` (n,)."""
+
+    rows: Any  # X, or ScaledRows over it
+    y: np.ndarray
+    slices: list[slice]
+    n_samples: int
+    n_features: int
+
+    def read(self, sl: slice) -> np.ndarray:
+        """The chunk ``X[sl]`` (m, d), scaled, in memory."""
+        return np.asarray(self.rows[sl])
+
+    def gather(self, group: list[slice]) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` of the rows of ``group``'s slices, concatenated in order: (m, d), (m,)."""
+        # filled block by block: memory holds the chunk and one block, not two chunks
+        size = sum(sl.stop - sl.start for sl in group)
+        X_g = np.empty((size, self.n_features), dtype=self.rows.dtype)
+        at = 0
+        for sl in group:
+            X_g[at : at + sl.stop - sl.start] = self.read(sl)
+            at += sl.stop - sl.start
+        return X_g, np.concatenate([self.y[sl] for sl in group])
+
+
+def _hessian_operator(
+    model: LinearModel, data_term: LinearModel, chunks: _Chunks
+) -> Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """``params -> (v -> H v)`` over the chunks, ``v`` and ``H v`` of the parameters'
+    shape: ``data_term``'s products summed by chunk, then ``model``'s penalty added."""
+
+    def hess_operator(params: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        def hvp(v: np.ndarray) -> np.ndarray:
+            # chunks are read again for every product (holding them would hold X)
+            out = np.zeros_like(params)
+            for sl in chunks.slices:
+                weight = (sl.stop - sl.start) / chunks.n_samples
+                out += weight * data_term.hessp(params, chunks.read(sl), chunks.y[sl], v)
+            return add_penalty_hvp(model, chunks.n_features, v, out)
+
+        return hvp
+
+    return hess_operator
 
 
 @dataclass(frozen=True)
