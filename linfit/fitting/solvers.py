@@ -58,62 +58,93 @@ def bias_held(objective: Objective, n_outputs: int) -> Objective:
     bias) are zero and the Hessian (and its diagonal) is the identity there, so no
     optimizer moves the bias from the zero it starts at."""
     K = n_outputs
-
-    def held(g: np.ndarray) -> np.ndarray:
-        g = np.array(g)
-        g[g.size - K :] = 0.0
-        return g
-
-    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        f, g = objective.fun(x)
-        return f, held(g)
-
-    def batch(mb: MiniBatch) -> MiniBatch:
-        def fun_b(x: np.ndarray) -> tuple[float, np.ndarray]:
-            f, g = mb.fun(x)
-            return f, held(g)
-
-        return MiniBatch(rows=mb.rows, fun=fun_b)
-
-    changes: dict[str, Any] = {"fun": fun}
+    changes: dict[str, Any] = {"fun": _held_fun(objective.fun, K)}
     if objective.hess is not None:
-
-        def hess(x: np.ndarray) -> np.ndarray:
-            H = np.array(objective.hess(x))
-            H[-K:, :] = 0.0
-            H[:, -K:] = 0.0
-            H[np.arange(H.shape[0] - K, H.shape[0]), np.arange(H.shape[0] - K, H.shape[0])] = 1.0
-            return H
-
-        changes["hess"] = hess
+        changes["hess"] = _held_hess(objective.hess, K)
     if objective.hess_operator is not None:
-
-        def hess_operator(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-            hvp = objective.hess_operator(x)
-
-            def held_hvp(v: np.ndarray) -> np.ndarray:
-                out = held(hvp(held(v)))
-                out[out.size - K :] = v[v.size - K :]
-                return out
-
-            return held_hvp
-
-        changes["hess_operator"] = hess_operator
-    if objective.hess_diagonal is not None:  # tron's preconditioner: 1 where H is I
-
-        def hess_diagonal(x: np.ndarray) -> np.ndarray:
-            diagonal = np.array(objective.hess_diagonal(x))
-            diagonal[diagonal.size - K :] = 1.0
-            return diagonal
-
-        changes["hess_diagonal"] = hess_diagonal
+        changes["hess_operator"] = _held_hess_operator(objective.hess_operator, K)
+    if objective.hess_diagonal is not None:
+        changes["hess_diagonal"] = _held_hess_diagonal(objective.hess_diagonal, K)
     if objective.batches is not None:
         batches = objective.batches
-        changes["batches"] = lambda rng, rows: (batch(mb) for mb in batches(rng, rows))
+        changes["batches"] = lambda rng, rows: (_held_batch(mb, K) for mb in batches(rng, rows))
     if objective.sample is not None:
         sample = objective.sample
-        changes["sample"] = lambda rng, n, rows: [batch(mb) for mb in sample(rng, n, rows)]
+        changes["sample"] = lambda rng, n, rows: [_held_batch(mb, K) for mb in sample(rng, n, rows)]
     return dataclasses.replace(objective, **changes)
+
+
+def _held(g: np.ndarray, K: int) -> np.ndarray:
+    """A copy of the gradient ``g`` (p,) with its last ``K`` entries (the bias) zero."""
+    g = np.array(g)
+    g[g.size - K :] = 0.0
+    return g
+
+
+def _held_fun(
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]], K: int
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """``x -> (f, g)`` of ``fun`` with the bias's gradient (the last ``K`` entries) zero."""
+
+    def held_fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        f, g = fun(x)
+        return f, _held(g, K)
+
+    return held_fun
+
+
+def _held_batch(mb: MiniBatch, K: int) -> MiniBatch:
+    """The mini-batch ``mb`` with the bias's gradient zero."""
+    return MiniBatch(rows=mb.rows, fun=_held_fun(mb.fun, K))
+
+
+def _held_hess(
+    hess: Callable[[np.ndarray], np.ndarray], K: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> H`` (p, p) of ``hess`` with the bias's last ``K`` rows and columns those of
+    the identity."""
+
+    def held_hess(x: np.ndarray) -> np.ndarray:
+        H = np.array(hess(x))
+        H[-K:, :] = 0.0
+        H[:, -K:] = 0.0
+        H[np.arange(H.shape[0] - K, H.shape[0]), np.arange(H.shape[0] - K, H.shape[0])] = 1.0
+        return H
+
+    return held_hess
+
+
+def _held_hess_operator(
+    hess_operator: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]], K: int
+) -> Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """``x -> (v -> H v)`` with ``H`` as ``_held_hess`` makes it: the product of ``v`` (p,)
+    with its bias part zero, its own bias part passed through."""
+
+    def held_hess_operator(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        hvp = hess_operator(x)
+
+        def held_hvp(v: np.ndarray) -> np.ndarray:
+            out = _held(hvp(_held(v, K)), K)
+            out[out.size - K :] = v[v.size - K :]
+            return out
+
+        return held_hvp
+
+    return held_hess_operator
+
+
+def _held_hess_diagonal(
+    hess_diagonal: Callable[[np.ndarray], np.ndarray], K: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> diag(H)`` (p,) with the bias's last ``K`` entries 1, as ``H`` is the identity
+    there (tron's preconditioner)."""
+
+    def held_hess_diagonal(x: np.ndarray) -> np.ndarray:
+        diagonal = np.array(hess_diagonal(x))
+        diagonal[diagonal.size - K :] = 1.0
+        return diagonal
+
+    return held_hess_diagonal
 
 
 @dataclass(frozen=True)
