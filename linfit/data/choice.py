@@ -111,7 +111,8 @@ class ColumnChoice:
             unknown = [n for n in dict.fromkeys(names) if n not in present]
             if unknown:
                 raise DataError(
-                    f"`{option}` names {names_list(unknown)}, not a column of {source_name}; "
+                    f"`{option}` names {names_list(unknown)}, not "
+                    f"{'a column' if len(unknown) == 1 else 'columns'} of {source_name}; "
                     f"its columns are: {names_list(columns)}"
                 )
             if target_name in names:
