@@ -87,6 +87,21 @@ def fit(
         max_iter=chosen.default_max_iter if max_iter is None else max_iter,
         standardized=standardize,
     )  # fmt: skip
+    return _accepted(model, data, result, summary, feature_names, target_name)
+
+
+def _accepted(
+    model: LinearModel,
+    data: Engine,
+    result: OptimizeResult,
+    summary: dict[str, Any],
+    feature_names: tuple[str, ...] | None,
+    target_name: str,
+) -> TrainedModel:
+    """The trained model of a finished run (``result.x`` the parameters, ``summary`` how
+    it ended), once the run is accepted: ``DivergenceError`` if it diverged, then the
+    engine's check of the solution on its data (a ReLU's dead units warn). The features
+    are named ``x0``, ``x1``, ... when ``feature_names`` is None."""
     check_diverged(result)
     data.check_solution(model, result.x)
     return TrainedModel(
