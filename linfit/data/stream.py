@@ -13,8 +13,9 @@ refusal names the column, as always. Memory holds one chunk of text and its rows
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -31,6 +32,9 @@ from linfit.data.rowfile import RowWriter
 from linfit.data.weights import check_weights
 from linfit.errors import DataError, OptionError
 from linfit.memory import BUDGET_VARIABLE, budget_bytes
+
+if TYPE_CHECKING:
+    import pandas as pd  # annotations only: the chunks come from pandas
 
 # 65,536 rows of 100 float64 features is 52 MB: big enough that pandas parses at full
 # speed, small enough that the text and the parsed rows of a chunk stay well under 1 GB.
@@ -97,33 +101,14 @@ def stream_dataset(
     resolved = check_dtype(dtype)
     choice = ColumnChoice.of(features, drop, weights)
     source = Source(path)
-    needed: list[str] | None = None  # the columns each chunk keeps (None: all)
-    target_name: str | None = None
-    if file_format == "parquet":
-        sep_char = None
-        if not choice.everything:  # chosen from the footer: the rest is never decoded
-            columns = parquet_names(source)
-            target_name = resolve_target(columns, target, source.name)
-            needed = choice.needed(columns, target_name, source.name)
-        chunks = parquet_chunks(source, chunk_rows, needed)
-    else:
-        sep_char = normalize_sep(sep, path)
-        chunks = read_chunks(source, sep_char, chunk_rows)
+    sep_char = None if file_format == "parquet" else normalize_sep(sep, path)
     writer = RowWriter(Path(folder) / "X.bin", resolved)
     labels: list[np.ndarray] = []
     weight_parts: list[np.ndarray] = []
     names: tuple[str, ...] = ()
+    target_name: str | None = None
     try:
-        for frame in chunks:
-            frame.columns = [str(c) for c in frame.columns]
-            if target_name is None:  # the first chunk: the header's checks, once
-                if sep_char is not None:
-                    check_duplicates(frame, source, sep_char)
-                target_name = training_target(frame, target, source.name)
-                if not choice.everything:
-                    needed = choice.needed(list(frame.columns), target_name, source.name)
-            if needed is not None and len(needed) < frame.shape[1]:
-                frame = frame[needed]
+        for frame, target_name in _chosen_chunks(source, sep_char, chunk_rows, target, choice):
             part = training_arrays(
                 frame, target_name, "none", missing, resolved, source.name, remedies, weights
             )
@@ -142,6 +127,40 @@ def stream_dataset(
         check_weights(w, weights, source.name)
     return Dataset(X=X, y=_merge_labels(labels), feature_names=names, target_name=target_name,
                    weights=w)  # fmt: skip
+
+
+def _chosen_chunks(
+    source: Source,
+    sep: str | None,
+    chunk_rows: int,
+    target: str | int | None,
+    choice: ColumnChoice,
+) -> Iterator[tuple[pd.DataFrame, str]]:
+    """Each chunk of a CSV/TSV (``sep``) or Parquet (``sep`` None) table, narrowed to the
+    chosen columns, with the target's name. The header is checked once, on the first
+    chunk; a Parquet file's choice is made from its footer, so that its other columns
+    are never decoded."""
+    needed: list[str] | None = None  # the columns each chunk keeps (None: all)
+    target_name: str | None = None
+    if sep is None:
+        if not choice.everything:
+            columns = parquet_names(source)
+            target_name = resolve_target(columns, target, source.name)
+            needed = choice.needed(columns, target_name, source.name)
+        chunks = parquet_chunks(source, chunk_rows, needed)
+    else:
+        chunks = read_chunks(source, sep, chunk_rows)
+    for frame in chunks:
+        frame.columns = [str(c) for c in frame.columns]
+        if target_name is None:  # the first chunk: the header's checks, once
+            if sep is not None:
+                check_duplicates(frame, source, sep)
+            target_name = training_target(frame, target, source.name)
+            if not choice.everything:
+                needed = choice.needed(list(frame.columns), target_name, source.name)
+        if needed is not None and len(needed) < frame.shape[1]:
+            frame = frame[needed]
+        yield frame, target_name
 
 
 def _merge_labels(parts: list[np.ndarray]) -> np.ndarray:

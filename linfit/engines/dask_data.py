@@ -86,18 +86,9 @@ def read_table(
     target; ``"mean"`` drops rows with a missing target and fills each missing feature with
     its column's mean over the kept rows (computed on the cluster); a missing weight is
     refused but under ``"drop"``. Features come as ``dtype`` (float64 or float32)."""
-    dd = require_dask()
     choice = ColumnChoice.of(features, drop, weights)
-    files = table_files(source)
-    fmt = resolve_format(files[0], file_format)
+    frame = _lazy_frame(source, sep, file_format, blocksize)
     name = Path(str(source)).name
-    if fmt == "parquet":
-        frame = dd.read_parquet(files)
-    elif fmt in ("csv", "tsv"):
-        separator = text_separator(files[0], fmt, sep) or ","
-        frame = dd.read_csv(files, sep=separator, blocksize=blocksize)
-    else:
-        raise OptionError(f"`engine` dask reads CSV, TSV and Parquet files, not {fmt}")
     columns = [str(c) for c in frame.columns]
     target_name = resolve_target(columns, target, name)
     if not choice.everything:
@@ -145,6 +136,22 @@ def _weights(column: Any, name: str, source_name: str) -> Any:
         positive=positive,
     )  # fmt: skip
     return w
+
+
+def _lazy_frame(
+    source: str | Path, sep: str | None, file_format: str | None, blocksize: str | int
+) -> Any:
+    """The dask DataFrame of the files ``source`` names, not read yet (so that a choice
+    of its columns reaches the Parquet reader)."""
+    dd = require_dask()
+    files = table_files(source)
+    fmt = resolve_format(files[0], file_format)
+    if fmt == "parquet":
+        return dd.read_parquet(files)
+    if fmt in ("csv", "tsv"):
+        separator = text_separator(files[0], fmt, sep) or ","
+        return dd.read_csv(files, sep=separator, blocksize=blocksize)
+    raise OptionError(f"`engine` dask reads CSV, TSV and Parquet files, not {fmt}")
 
 
 def split_table(table: DaskTable, test_size: float, seed: int) -> tuple[DaskTable, DaskTable]:
