@@ -68,9 +68,9 @@ class SoftmaxClassifier(LinearModel):
         loss = weighted_mean(np.log(sums) - correct, weights)
         if not need_grad:
             return loss, None
-        scale = per_row(1.0 / n, weights)
-        S *= (scale / sums)[:, None]  # w (p - onehot(y)) / n, in place
-        cells[true] -= scale
+        # w (p - onehot(y)) / n, in place; unweighted, exactly as 1 / (n sums)
+        S *= (1.0 / (n * sums) if weights is None else weights / (n * sums))[:, None]
+        cells[true] -= per_row(1.0 / n, weights)
         return loss, S
 
     def _curvature(self, S, y):
