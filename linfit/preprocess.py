@@ -15,16 +15,22 @@ if TYPE_CHECKING:
     from scipy.sparse import sparray, spmatrix
 
 
-# (rows, column means (d,), sums of squared deviations from them (d,)) of a block of rows
-Moments = tuple[int, np.ndarray, np.ndarray]
+# (rows, column means (d,), sums of squared deviations from them (d,)) of a block of rows;
+# with sample weights, (the rows' total weight, weighted means, weighted sums of squares)
+Moments = tuple[float, np.ndarray, np.ndarray]
 
 
-def block_moments(X: np.ndarray) -> Moments:
-    """The moments of a block of rows ``X`` (n, d), in float64."""
+def block_moments(X: np.ndarray, weights: np.ndarray | None = None) -> Moments:
+    """The moments of a block of rows ``X`` (n, d), in float64, each row counted
+    ``weights[i]`` times (once without weights)."""
     block = np.asarray(X, dtype=np.float64)
-    n = block.shape[0]
-    mean = block.mean(axis=0) if n else np.zeros(block.shape[1])
-    return n, mean, ((block - mean) ** 2).sum(axis=0)
+    if weights is None:
+        n = block.shape[0]
+        mean = block.mean(axis=0) if n else np.zeros(block.shape[1])
+        return n, mean, ((block - mean) ** 2).sum(axis=0)
+    total = float(weights.sum())
+    mean = weights @ block / total if total > 0 else np.zeros(block.shape[1])
+    return total, mean, weights @ (block - mean) ** 2
 
 
 def merge_moments(parts: Iterable[Moments]) -> Moments:
@@ -35,7 +41,7 @@ def merge_moments(parts: Iterable[Moments]) -> Moments:
     for n_b, mean_b, m2_b in parts:
         if mean is None:
             mean, m2 = np.zeros_like(mean_b), np.zeros_like(m2_b)
-        if n_b == 0:
+        if n_b == 0:  # no rows, or rows of weight 0
             continue
         delta, total = mean_b - mean, count + n_b
         mean = mean + delta * (n_b / total)
@@ -63,22 +69,32 @@ class Scaler:
         return Scaler(mean=np.zeros_like(self.mean), scale=np.hypot(self.mean, self.scale))
 
     @classmethod
-    def fit(cls, X: np.ndarray) -> Scaler:
+    def fit(cls, X: np.ndarray, weights: np.ndarray | None = None) -> Scaler:
+        """The means and standard deviations of ``X`` (n, d), dense or sparse, each row
+        counted ``weights[i]`` times (n,) when given: a row of integer weight m scales as
+        m copies of it would."""
         if issparse(X):
-            return cls.fit_sparse(X)
+            return cls.fit_sparse(X, weights)
+        if weights is not None:
+            return cls.from_moments(block_moments(X, weights))
         mean = X.mean(axis=0, dtype=np.float64)
         return cls(mean=mean, scale=_unit_if_constant(X.std(axis=0, dtype=np.float64), mean))
 
     @classmethod
-    def fit_chunks(cls, X: np.ndarray, chunk_rows: int) -> Scaler:
+    def fit_chunks(
+        cls, X: np.ndarray, chunk_rows: int, weights: np.ndarray | None = None
+    ) -> Scaler:
         """As ``fit``, reading ``X`` (n, d) a chunk of rows at a time (e.g. a memmap).
 
         Per-chunk means and sums of squared deviations are merged with Chan et al.'s
         update, which stays exact where a running sum of squares would cancel.
         """
-        starts = range(0, X.shape[0], chunk_rows)
+        chunks = (slice(start, start + chunk_rows) for start in range(0, X.shape[0], chunk_rows))
         return cls.from_moments(
-            merge_moments(block_moments(X[start : start + chunk_rows]) for start in starts)
+            merge_moments(
+                block_moments(X[rows], None if weights is None else weights[rows])
+                for rows in chunks
+            )
         )
 
     @classmethod
@@ -89,18 +105,27 @@ class Scaler:
         return cls(mean=mean, scale=_unit_if_constant(np.sqrt(m2 / count), mean))
 
     @classmethod
-    def fit_sparse(cls, X: spmatrix | sparray) -> Scaler:
+    def fit_sparse(cls, X: spmatrix | sparray, weights: np.ndarray | None = None) -> Scaler:
         """For a sparse ``X`` (n, d): scale each column by its standard deviation, but do
         not centre (``mean`` is zeros), since subtracting the means would fill in every
-        zero. The deviation is exact (two passes over the stored values), as ``fit``'s."""
+        zero. The deviation is exact (two passes over the stored values), as ``fit``'s;
+        ``weights`` (n,) count each row as ``fit``'s do."""
         X = X.tocsr()
         n, d = X.shape
         values = X.data.astype(np.float64)
-        present = np.bincount(X.indices, minlength=d)
-        mean = np.bincount(X.indices, weights=values, minlength=d) / n
+        if weights is None:
+            total, w_value = float(n), None
+            present = np.bincount(X.indices, minlength=d)
+        else:  # each stored value carries its row's weight
+            total = float(weights.sum())
+            w_value = np.repeat(weights, np.diff(X.indptr))
+            present = np.bincount(X.indices, weights=w_value, minlength=d)
+        weighted = values if w_value is None else values * w_value
+        mean = np.bincount(X.indices, weights=weighted, minlength=d) / total
         deviation = values - mean[X.indices]
-        squares = np.bincount(X.indices, weights=deviation * deviation, minlength=d)
-        scale = np.sqrt((squares + (n - present) * mean * mean) / n)
+        squared = deviation * deviation if w_value is None else deviation * deviation * w_value
+        squares = np.bincount(X.indices, weights=squared, minlength=d)
+        scale = np.sqrt((squares + (total - present) * mean * mean) / total)
         return cls(mean=np.zeros(d), scale=_unit_if_constant(scale, mean))
 
     @classmethod

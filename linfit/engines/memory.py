@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from linfit.engines.base import RowsHere, encode_targets
+from linfit.engines.weights import ClassWeight, row_multipliers
 from linfit.errors import OptionError
 from linfit.lazy import issparse
 from linfit.models import LinearModel
@@ -22,22 +23,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class InMemory(RowsHere):
-    """Scaled ``X`` (n, d), dense C-ordered or CSR, and encoded targets ``y`` (n,) or (n, K)."""
+    """Scaled ``X`` (n, d), dense C-ordered or CSR, encoded targets ``y`` (n,) or (n, K),
+    and each row's multiplier ``weights`` (n,), of mean 1 (None: unweighted)."""
 
     X: np.ndarray | csr_matrix
     y: np.ndarray
     scaler: Scaler
     classes: np.ndarray | None
     feature_means: np.ndarray
+    weights: np.ndarray | None = None
 
     @classmethod
     def prepare(
         cls, model: LinearModel, X: np.ndarray, y: np.ndarray, *, standardize: bool,
-        target_name: str,
+        target_name: str, sample_weight: np.ndarray | None = None,
+        class_weight: ClassWeight = None,
     ) -> InMemory:  # fmt: skip
-        """Encode ``y``, standardize raw ``X`` (a sparse X is scaled, not centred, and stays
-        sparse); with no standardizing, a C-ordered dense ``X`` or a CSR ``X`` is used as it
-        is, uncopied."""
+        """Encode ``y``, weigh the rows (``engines.weights``), standardize raw ``X`` by the
+        weighted moments (a sparse X is scaled, not centred, and stays sparse); with no
+        standardizing, a C-ordered dense ``X`` or a CSR ``X`` is used as it is, uncopied."""
         if issparse(X) and not model.convex:
             raise OptionError(
                 f"{model.describe()} starts from a dense least-squares solve, so it does not "
@@ -45,7 +49,8 @@ class InMemory(RowsHere):
                 "made dense"
             )
         classes, targets = encode_targets(model, y, target_name)
-        scaler = Scaler.fit(X) if standardize else Scaler.identity(X.shape[1])
+        weights = row_multipliers(sample_weight, class_weight, classes, targets)
+        scaler = Scaler.fit(X, weights) if standardize else Scaler.identity(X.shape[1])
         raw_means = scaler.mean
         if standardize and not model.fit_intercept:
             scaler = scaler.uncentered()
@@ -54,20 +59,20 @@ class InMemory(RowsHere):
         else:
             Xs = scaler.transform(X)
             Xs = Xs if issparse(Xs) else np.ascontiguousarray(Xs)
-        if standardize and not issparse(X):
+        if standardize and not issparse(X) and weights is None:
             means = raw_means
-        else:
+        else:  # the plain means fill missing values at prediction, as at reading
             means = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()  # sparse: a matrix
-        return cls(Xs, targets, scaler, classes, means)
+        return cls(Xs, targets, scaler, classes, means, weights)
 
     def objective(self, model: LinearModel) -> Objective:
-        return model.objective(self.X, self.y)
+        return model.objective(self.X, self.y, sample_weight=self.weights)
 
     def start(self, model: LinearModel) -> np.ndarray:
-        return model.initial_params(self.X, self.y)
+        return model.initial_params(self.X, self.y, self.weights)
 
     def least_squares(self, model: LinearModel, method: str) -> LeastSquaresFit:
-        return model.solution(self.X, self.y, method=method)
+        return model.solution(self.X, self.y, method, self.weights)
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
         model.check_solution(params, self.X, self.y)

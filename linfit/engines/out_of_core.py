@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from linfit.engines.base import RowsHere, add_penalty, add_penalty_hvp, encode_targets, zeros_start
+from linfit.engines.weights import ClassWeight, row_multipliers
 from linfit.errors import OptionError
 from linfit.lazy import issparse
 from linfit.models import LinearModel
 from linfit.models.blocks import minibatches
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch
-from linfit.preprocess import ScaledRows, Scaler
+from linfit.preprocess import ScaledRows, Scaler, block_moments, merge_moments
 
 if TYPE_CHECKING:
     from linfit.linalg.lsq import LeastSquaresFit
@@ -74,18 +75,22 @@ def chunked_objective(
     *,
     chunk_rows: int,
     scaler: Scaler | None = None,
+    weights: np.ndarray | None = None,
 ) -> Objective:
-    """The objective of ``model`` on ``X`` (n, d) and ``y`` (n,), evaluated chunk by chunk.
+    """The objective of ``model`` on ``X`` (n, d) and ``y`` (n,), evaluated chunk by chunk,
+    each row's loss multiplied by ``weights`` (n,) of mean 1 when given.
 
-    Equal to ``model.objective(scaler.transform(X), y)`` up to summation order. No dense
+    Equal to ``model.objective(scaler.transform(X), y, sample_weight=weights)`` up to
+    summation order. No dense
     Hessian is offered: Newton solves by conjugate gradient on products, each of which
     reads the chunks again, so memory never holds more than one chunk of ``X``.
     """
     n_samples, n_features = X.shape
     data_term = dataclasses.replace(model, reg=0.0)  # the penalty is added once, below
     rows = ScaledRows(X, scaler) if scaler is not None else X  # scaled as each chunk is read
-    chunks = _Chunks(rows, y, list(row_chunks(n_samples, chunk_rows)), n_samples, n_features)
-    chunk, slices = chunks.read, chunks.slices
+    slices = list(row_chunks(n_samples, chunk_rows))
+    chunks = _Chunks(rows, y, weights, slices, n_samples, n_features)
+    chunk, w = chunks.read, chunks.weights_of
 
     def penalized(params: np.ndarray, f: float, g: np.ndarray | None) -> tuple:
         return add_penalty(model, n_features, params, f, g)
@@ -93,7 +98,7 @@ def chunked_objective(
     def fun(params: np.ndarray) -> tuple[float, np.ndarray]:
         f, g = 0.0, np.zeros_like(params)
         for sl in slices:
-            fc, gc = data_term.loss_gradient(params, chunk(sl), y[sl])
+            fc, gc = data_term.loss_gradient(params, chunk(sl), y[sl], w(sl))
             weight = (sl.stop - sl.start) / n_samples
             f += weight * fc
             g += weight * gc
@@ -101,7 +106,7 @@ def chunked_objective(
 
     def value(params: np.ndarray) -> float:
         f = sum(
-            (sl.stop - sl.start) / n_samples * data_term.loss(params, chunk(sl), y[sl])
+            (sl.stop - sl.start) / n_samples * data_term.loss(params, chunk(sl), y[sl], w(sl))
             for sl in slices
         )
         return penalized(params, f, None)[0]
@@ -122,10 +127,12 @@ def chunked_objective(
 @dataclass(frozen=True)
 class _Chunks:
     """The rows of ``X`` (n, d) by ``slices`` of ``chunk_rows``, each read (and scaled,
-    when ``rows`` is a ``ScaledRows``) as it is used, and the targets ``y`` (n,)."""
+    when ``rows`` is a ``ScaledRows``) as it is used, the targets ``y`` (n,) and the rows'
+    ``weights`` (n,) or None."""
 
     rows: Any  # X, or ScaledRows over it
     y: np.ndarray
+    weights: np.ndarray | None
     slices: list[slice]
     n_samples: int
     n_features: int
@@ -134,8 +141,13 @@ class _Chunks:
         """The chunk ``X[sl]`` (m, d), scaled, in memory."""
         return np.asarray(self.rows[sl])
 
-    def gather(self, group: list[slice]) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, y)`` of the rows of ``group``'s slices, concatenated in order: (m, d), (m,)."""
+    def weights_of(self, sl: slice) -> np.ndarray | None:
+        """The weights of the rows ``sl`` (m,), or None."""
+        return None if self.weights is None else self.weights[sl]
+
+    def gather(self, group: list[slice]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(X, y, weights)`` of the rows of ``group``'s slices, concatenated in order:
+        (m, d), (m,), (m,) or None."""
         # filled block by block: memory holds the chunk and one block, not two chunks
         size = sum(sl.stop - sl.start for sl in group)
         X_g = np.empty((size, self.n_features), dtype=self.rows.dtype)
@@ -143,7 +155,10 @@ class _Chunks:
         for sl in group:
             X_g[at : at + sl.stop - sl.start] = self.read(sl)
             at += sl.stop - sl.start
-        return X_g, np.concatenate([self.y[sl] for sl in group])
+        weights = (
+            None if self.weights is None else np.concatenate([self.weights[sl] for sl in group])
+        )
+        return X_g, np.concatenate([self.y[sl] for sl in group]), weights
 
 
 def _hessian_operator(
@@ -158,7 +173,8 @@ def _hessian_operator(
             out = np.zeros_like(params)
             for sl in chunks.slices:
                 weight = (sl.stop - sl.start) / chunks.n_samples
-                out += weight * data_term.hessp(params, chunks.read(sl), chunks.y[sl], v)
+                X_c, y_c, w_c = chunks.read(sl), chunks.y[sl], chunks.weights_of(sl)
+                out += weight * data_term.hessian_operator(params, X_c, y_c, w_c)(v)
             return add_penalty_hvp(model, chunks.n_features, v, out)
 
         return hvp
@@ -169,7 +185,8 @@ def _hessian_operator(
 @dataclass(frozen=True)
 class OutOfCore(RowsHere):
     """Raw ``X`` (n, d) read ``chunk_rows`` rows at a time (a RowFile on disk, a memmap or
-    an array) and scaled as each chunk is read; encoded targets ``y`` (n,) in memory."""
+    an array) and scaled as each chunk is read; encoded targets ``y`` (n,) and the rows'
+    multipliers ``weights`` (n,), of mean 1 (None: unweighted), in memory."""
 
     X: Any
     y: np.ndarray
@@ -177,13 +194,16 @@ class OutOfCore(RowsHere):
     scaler: Scaler
     classes: np.ndarray | None
     feature_means: np.ndarray
+    weights: np.ndarray | None = None
 
     @classmethod
     def prepare(
         cls, model: LinearModel, X: Any, y: np.ndarray, *, standardize: bool, target_name: str,
-        chunk_rows: int,
+        chunk_rows: int, sample_weight: np.ndarray | None = None,
+        class_weight: ClassWeight = None,
     ) -> OutOfCore:  # fmt: skip
-        """Encode ``y`` and take the features' moments in one pass over ``X``'s chunks."""
+        """Encode ``y``, weigh the rows and take the features' moments (weighted) and
+        plain means in one pass over ``X``'s chunks."""
         if issparse(X):
             raise OptionError(
                 "`chunk_rows` reads a dense array or memmap by chunks, not a sparse X"
@@ -191,21 +211,24 @@ class OutOfCore(RowsHere):
         if chunk_rows < 1:
             raise OptionError(f"`chunk_rows` must be at least 1 row, got {chunk_rows}")
         classes, targets = encode_targets(model, y, target_name)
-        moments = Scaler.fit_chunks(X, chunk_rows)
+        weights = row_multipliers(sample_weight, class_weight, classes, targets)
+        moments, means = chunk_moments(X, chunk_rows, weights)
         scaler = moments if standardize else Scaler.identity(X.shape[1])
         if standardize and not model.fit_intercept:
             scaler = scaler.uncentered()
-        return cls(X, targets, chunk_rows, scaler, classes, moments.mean)
+        return cls(X, targets, chunk_rows, scaler, classes, means, weights)
 
-    def first_chunk(self) -> tuple[np.ndarray, np.ndarray]:
-        """The first chunk's scaled rows and targets."""
+    def first_chunk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The first chunk's scaled rows, targets and weights."""
         rows = slice(0, self.chunk_rows)
-        return self.scaler.transform(np.asarray(self.X[rows])), self.y[rows]
+        weights = None if self.weights is None else self.weights[rows]
+        return self.scaler.transform(np.asarray(self.X[rows])), self.y[rows], weights
 
     def objective(self, model: LinearModel) -> Objective:
         return chunked_objective(
-            model, self.X, self.y, chunk_rows=self.chunk_rows, scaler=self.scaler
-        )
+            model, self.X, self.y, chunk_rows=self.chunk_rows, scaler=self.scaler,
+            weights=self.weights,
+        )  # fmt: skip
 
     def start(self, model: LinearModel) -> np.ndarray:
         """Zeros for a convex model; another model's own rule, on the first chunk."""
@@ -214,7 +237,23 @@ class OutOfCore(RowsHere):
         return model.initial_params(*self.first_chunk())
 
     def least_squares(self, model: LinearModel, method: str) -> LeastSquaresFit:
-        return model.solution(self.scaler.lazy_transform(self.X), self.y, method=method)
+        rows = self.scaler.lazy_transform(self.X)
+        return model.solution(rows, self.y, method, self.weights)
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
-        model.check_solution(params, *self.first_chunk())
+        model.check_solution(params, *self.first_chunk()[:2])
+
+
+def chunk_moments(X: Any, chunk_rows: int, weights: np.ndarray | None) -> tuple[Scaler, np.ndarray]:
+    """The scaler of ``X`` (n, d) by its (weighted) moments and the plain column means
+    (d,), which fill missing values at prediction as they did at reading: one pass,
+    ``chunk_rows`` rows at a time."""
+    if weights is None:
+        scaler = Scaler.fit_chunks(X, chunk_rows)
+        return scaler, scaler.mean
+    plain, weighted = [], []
+    for rows in row_chunks(X.shape[0], chunk_rows):
+        chunk = np.asarray(X[rows], dtype=np.float64)  # read once for both
+        plain.append(block_moments(chunk))
+        weighted.append(block_moments(chunk, weights[rows]))
+    return Scaler.from_moments(merge_moments(weighted)), merge_moments(plain)[1]

@@ -17,6 +17,7 @@ import numpy as np
 from linfit.engines.base import Engine
 from linfit.engines.memory import InMemory
 from linfit.engines.out_of_core import OutOfCore
+from linfit.engines.weights import ClassWeight, check_sample_weight
 from linfit.errors import ConvergenceWarning, OptionError
 from linfit.fitting.budget import check_training_memory
 from linfit.fitting.report import SGD_SMALL_DATA_ROWS, check_diverged, summarize
@@ -49,9 +50,17 @@ def fit(
     engine: str = "auto",
     chunk_rows: int | None = None,
     client: Any = None,
+    sample_weight: Any = None,
+    class_weight: ClassWeight = None,
 ) -> TrainedModel:
     """Train ``model`` on raw features ``X`` (n_samples, n_features) and targets ``y``
     (n_samples,) (least squares also (n_samples, n_outputs)).
+
+    ``sample_weight`` (n_samples,), finite and >= 0, and ``class_weight`` (classifiers:
+    ``"balanced"``, or a mapping from labels to weights) weigh the rows: the objective is
+    ``sum_i w_i L_i / sum_i w_i + reg ||W||^2``, and standardization takes the weighted
+    moments, so a row of integer weight m trains as m copies of it and a row of weight 0
+    as no row.
 
     ``X`` may be a dense array or a sparse matrix (in memory), a matrix on disk such as
     the RowFile of an out-of-core read (read ``chunk_rows`` rows at a time), or a dask
@@ -79,7 +88,8 @@ def fit(
     )  # fmt: skip
     data = make_engine(
         engine, model, X, y, standardize=standardize, target_name=target_name,
-        chunk_rows=chunk_rows, client=client,
+        chunk_rows=chunk_rows, client=client, sample_weight=sample_weight,
+        class_weight=class_weight,
     )  # fmt: skip
     problem = Problem(model, data)
     result, summary = solve(
@@ -171,9 +181,12 @@ def make_engine(
     target_name: str,
     chunk_rows: int | None = None,
     client: Any = None,
+    sample_weight: Any = None,
+    class_weight: ClassWeight = None,
 ) -> Engine:
-    """The engine ``engine`` holding ``X`` and ``y``; ``"auto"``: a dask array's cluster,
-    out of core for a matrix on disk or when ``chunk_rows`` is given, else memory."""
+    """The engine ``engine`` holding ``X``, ``y`` and the rows' weights; ``"auto"``: a dask
+    array's cluster, out of core for a matrix on disk or when ``chunk_rows`` is given, else
+    memory."""
     if engine not in ENGINES:
         raise OptionError(f"`engine` takes {', '.join(ENGINES)}, got {engine!r}")
     if engine == "auto":
@@ -183,7 +196,12 @@ def make_engine(
             engine = "out-of-core"
         else:
             engine = "memory"
-    prepare = {"standardize": standardize, "target_name": target_name}
+    prepare = {
+        "standardize": standardize, "target_name": target_name, "class_weight": class_weight,
+        "sample_weight": sample_weight if engine == "dask" else check_sample_weight(
+            sample_weight, X.shape[0]
+        ),
+    }  # fmt: skip
     if engine == "dask":
         from linfit.engines.dask_fit import OnCluster
 

@@ -67,11 +67,19 @@ def correlation(theta: np.ndarray, design: Design) -> tuple[np.ndarray, np.ndarr
 
 @dataclass(frozen=True)
 class RowDesign:
-    """``X`` (n, d) in memory, a memmap or on disk (anything sliced by rows), and ``Y``."""
+    """``X`` (n, d) in memory, a memmap or on disk (anything sliced by rows), and ``Y``
+    (n, K); with ``weights`` w (n,), the rows of weighted least squares, ``sqrt(w_i)``
+    times ``[x_i, 1]`` and ``y_i``, scaled a block at a time as they are read: every
+    solver then sees an ordinary least-squares problem."""
 
     X: Any
     Y: np.ndarray
     intercept: bool = True
+    weights: np.ndarray | None = None
+
+    @property
+    def root_weights(self) -> np.ndarray | None:
+        return None if self.weights is None else np.sqrt(self.weights)
 
     @property
     def n(self) -> int:
@@ -90,17 +98,25 @@ class RowDesign:
         return len(row_blocks(self.X))
 
     def gram(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        A, XtY, Ysum = normal_equations(self.X, self.Y, self.intercept)
-        return A, gram_rhs(XtY, Ysum, self.intercept), np.einsum("ik,ik->k", self.Y, self.Y)
+        r = self.root_weights
+        A, XtY, Ysum = normal_equations(self.X, self.Y, self.intercept, r)
+        Y = self.Y if r is None else self.Y * r[:, None]
+        return A, gram_rhs(XtY, Ysum, self.intercept), np.einsum("ik,ik->k", Y, Y)
 
     def triangle(self) -> np.ndarray:
-        return tsqr(self.X, self.Y, self.intercept)
+        return tsqr(self.X, self.Y, self.intercept, self.root_weights)
 
     def _bordered(self, rows: slice) -> np.ndarray:
+        """``Xh``'s rows (m, p) in float64, weighted."""
         X_b = np.asarray(self.X[rows], dtype=np.float64)
-        if not self.intercept:
-            return X_b
-        return np.hstack([X_b, np.ones((X_b.shape[0], 1))])
+        if self.intercept:
+            X_b = np.hstack([X_b, np.ones((X_b.shape[0], 1))])
+        return X_b if self.weights is None else X_b * np.sqrt(self.weights[rows])[:, None]
+
+    def _targets(self, rows: slice) -> np.ndarray:
+        """``Y``'s rows (m, K), weighted."""
+        Y_b = self.Y[rows]
+        return Y_b if self.weights is None else Y_b * np.sqrt(self.weights[rows])[:, None]
 
     def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T]) -> T:
         tasks, size = row_tasks(self.X)
@@ -109,13 +125,13 @@ class RowDesign:
             total = None
             for start in range(rows.start, rows.stop, size):
                 part = slice(start, min(start + size, rows.stop))
-                value = fn(self._bordered(part), self.Y[part])
+                value = fn(self._bordered(part), self._targets(part))
                 total = value if total is None else add_parts(total, value)
             return total
 
         parts = [part for part in map_blocks(task, tasks) if part is not None]
         if not parts:  # no rows: fn's zeros, from an empty block
-            return fn(self._bordered(slice(0, 0)), self.Y[:0])
+            return fn(self._bordered(slice(0, 0)), self._targets(slice(0, 0)))
         total = parts[0]
         for part in parts[1:]:
             total = add_parts(total, part)
@@ -125,4 +141,4 @@ class RowDesign:
         p = self.d + int(self.intercept)
         if not isinstance(self.X, np.ndarray) or self.n * p > EXPLICIT_MAX_VALUES:
             return None
-        return self._bordered(slice(0, self.n)), self.Y
+        return self._bordered(slice(0, self.n)), self._targets(slice(0, self.n))

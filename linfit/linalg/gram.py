@@ -23,10 +23,12 @@ def row_tasks(X) -> tuple[list[slice], int]:
 
 
 def normal_equations(
-    X: np.ndarray, Y: np.ndarray, intercept: bool = True
+    X: np.ndarray, Y: np.ndarray, intercept: bool = True, root_weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``Xh^T Xh`` (p, p), ``X^T Y`` (d, K) and ``1^T Y`` (K,) for ``Xh = [X, 1]`` (or
-    ``X`` alone without ``intercept``, p = d + intercept) and ``Y`` (n, K).
+    ``X`` alone without ``intercept``, p = d + intercept) and ``Y`` (n, K); with
+    ``root_weights`` r (n,), of the rows ``r_i [x_i, 1]`` and ``r_i y_i`` (weighted least
+    squares, weights ``r^2``), each block scaled as it is read.
 
     One pass over ``X`` (in memory, a memmap or on disk), a cache-sized block of rows at a
     time, with no copy of a float64 block: ``X_b^T X_b`` is one symmetric product (numpy
@@ -46,6 +48,8 @@ def normal_equations(
     K = Y.shape[1]
     tasks, size = row_tasks(X)
 
+    r = root_weights
+
     def partial_sums(rows: slice) -> tuple[np.ndarray, np.ndarray]:
         gram, border = np.zeros((d, d)), np.zeros((1 + K, d))
         ones_y = np.empty((1 + K, size))
@@ -53,9 +57,13 @@ def normal_equations(
         for start in range(rows.start, rows.stop, size):
             X_b = np.asarray(X[start : min(start + size, rows.stop)], dtype=np.float64)
             m = X_b.shape[0]
-            gram += X_b.T @ X_b
             ones_y[1:, :m] = Y[start : start + m].T
+            if r is not None:  # a scaled copy: the weighted rows
+                X_b = X_b * r[start : start + m, None]
+                ones_y[:, :m] *= r[start : start + m]
+            gram += X_b.T @ X_b
             border += ones_y[:, :m] @ X_b
+            ones_y[0] = 1.0
         return gram, border
 
     A = np.zeros((d + 1, d + 1))
@@ -64,10 +72,10 @@ def normal_equations(
         A[:d, :d] += gram_part
         border += border_part
     A[d, :d] = A[:d, d] = border[0]
-    A[d, d] = n
+    A[d, d] = n if r is None else r @ r
     if not intercept:
         A = A[:d, :d]
-    return A, border[1:].T, Y.sum(axis=0)
+    return A, border[1:].T, (Y.sum(axis=0) if r is None else (r * r) @ Y)
 
 
 def gram_rhs(XtY: np.ndarray, Ysum: np.ndarray, intercept: bool) -> np.ndarray:

@@ -13,10 +13,13 @@ from linfit.linalg.gram import row_tasks
 PINV_RCOND = 1e-15  # numpy.linalg.pinv's default cut-off, relative to the largest singular value
 
 
-def tsqr(X: np.ndarray, Y: np.ndarray, intercept: bool = True) -> np.ndarray:
+def tsqr(
+    X: np.ndarray, Y: np.ndarray, intercept: bool = True, root_weights: np.ndarray | None = None
+) -> np.ndarray:
     """The triangle ``R`` (w, w) of ``B = [X, 1, Y] = Q R`` for ``X`` (n, d) and ``Y``
     (n, K), w = d + 1 + K (without ``intercept``, ``B = [X, Y]`` and w = d + K); one pass
-    over ``X`` (in memory, a memmap or on disk).
+    over ``X`` (in memory, a memmap or on disk). With ``root_weights`` r (n,), row i of
+    ``B`` is multiplied by ``r_i`` (weighted least squares, weights ``r^2``).
 
     TSQR: each cache-sized block of rows is copied under the triangle so far, as
     ``[R; X_b, 1, Y_b]`` in the column-major order LAPACK wants, and factored again
@@ -49,6 +52,8 @@ def tsqr(X: np.ndarray, Y: np.ndarray, intercept: bool = True) -> np.ndarray:
             if intercept:
                 stacked[width:, d] = 1.0
             stacked[width:, p:] = Y[start : start + m]
+            if root_weights is not None:
+                stacked[width:] *= root_weights[start : start + m, None]
             R = qr_r(stacked)
         return R
 

@@ -110,7 +110,9 @@ class LinearModel(ABC):
             return int(y.max()) + 1
         return 1 if y.ndim == 1 else y.shape[1]
 
-    def initial_params(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def initial_params(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         """Starting point for an optimizer: zeros, of size ``(n_features + 1) * K``."""
         return np.zeros((X.shape[1] + 1) * self.n_outputs(y), dtype=np.float64)
 

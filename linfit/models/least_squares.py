@@ -50,12 +50,24 @@ class LeastSquares(LinearModel):
     def _apply_curvature(self, curvature, dS):
         return dS * curvature
 
-    def solve(self, X: np.ndarray, y: np.ndarray, method: str = "auto") -> np.ndarray:
+    def solve(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        method: str = "auto",
+        sample_weight: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Closed-form minimizer of ``J`` as flat params ``[W.ravel(), b]``; see
         ``solution`` for the methods."""
-        return self.solution(X, y, method).params
+        return self.solution(X, y, method, sample_weight).params
 
-    def solution(self, X: Any, y: np.ndarray, method: str = "auto") -> LeastSquaresFit:
+    def solution(
+        self,
+        X: Any,
+        y: np.ndarray,
+        method: str = "auto",
+        sample_weight: np.ndarray | None = None,
+    ) -> LeastSquaresFit:
         """The closed-form minimizer of ``J`` by ``method``, with its rank, condition and
         estimated digits (``linfit.linalg.lsq``).
 
@@ -68,8 +80,10 @@ class LeastSquares(LinearModel):
         pinv: ``V S+ U^T y`` from the SVD of the small R of a QR of ``Xh`` (numpy's
             cut-off); lstsq: LAPACK's ``gelsd``.
         ``X`` (n, d) is read a block of rows at a time, in memory or on disk; a small
-        ``X`` in memory is factored whole.
+        ``X`` in memory is factored whole. ``sample_weight`` (n,) multiplies each row's
+        squared residual: weighted least squares, on rows scaled by its square root.
         """
         n = X.shape[0]
         Y = y.reshape(n, -1).astype(np.float64, copy=False)
-        return solve(RowDesign(X, Y, self.fit_intercept), method, self.reg)
+        design = RowDesign(X, Y, self.fit_intercept, sample_weight)
+        return solve(design, method, self.reg)

@@ -35,9 +35,11 @@ class ReLURegressor(LinearModel):
     def n_outputs(self, y: np.ndarray) -> int:
         return 1
 
-    def initial_params(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The least-squares solution: a start on the live side for most targets."""
-        params = LeastSquares(reg=max(self.reg, 1e-8)).solve(X, y, method="lstsq")
+    def initial_params(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The (weighted) least-squares solution: a start on the live side for most targets."""
+        params = LeastSquares(reg=max(self.reg, 1e-8)).solve(X, y, "lstsq", sample_weight)
         self._warn_if_dead(params, X, y, "at the least-squares start")
         return params
 
