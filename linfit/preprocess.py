@@ -255,13 +255,26 @@ def _stratified_test_counts(counts: np.ndarray, test_size: float) -> np.ndarray:
     return n_test
 
 
+def split_rows(
+    X: Any, y: np.ndarray, *, test_size: float, seed: int, stratify: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, test)`` of ``X`` (n, d) and ``y`` (n,), stratified on the labels
+    of ``y`` if asked; in file order for a matrix on disk, so its reads go forward."""
+    strata = np.unique(y, return_inverse=True)[1] if stratify else None
+    train, test = train_test_split(X.shape[0], test_size, seed=seed, strata=strata)
+    if hasattr(X, "subset"):
+        return np.sort(train), np.sort(test)
+    return train, test
+
+
+def take_rows(X: Any, rows: np.ndarray) -> Any:
+    """``X[rows]``; for a matrix on disk, a view selecting them (nothing is read)."""
+    return X.subset(rows) if hasattr(X, "subset") else X[rows]
+
+
 def split_xy(
     X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int, stratify: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_train, y_train, X_test, y_test)``; stratified on the labels of ``y`` if asked."""
-    strata = np.unique(y, return_inverse=True)[1] if stratify else None
-    train, test = train_test_split(X.shape[0], test_size, seed=seed, strata=strata)
-    if hasattr(X, "subset"):  # a matrix on disk: select rows (in file order), read nothing
-        train, test = np.sort(train), np.sort(test)
-        return X.subset(train), y[train], X.subset(test), y[test]
-    return X[train], y[train], X[test], y[test]
+    train, test = split_rows(X, y, test_size=test_size, seed=seed, stratify=stratify)
+    return take_rows(X, train), y[train], take_rows(X, test), y[test]

@@ -7,6 +7,7 @@ from rich.table import Table
 from linfit.cli.app import app, as_flags
 from linfit.cli.options import (
     CacheOpt,
+    ClassWeightOpt,
     DataArg,
     DropnaOpt,
     DropOpt,
@@ -29,6 +30,7 @@ from linfit.cli.options import (
     TestSizeOpt,
     TolOpt,
     WeightsOpt,
+    class_weight_of,
     column_names,
     model_from_flags,
 )
@@ -56,6 +58,7 @@ def compare(
     features: FeaturesOpt = None,
     drop: DropOpt = None,
     weights: WeightsOpt = None,
+    class_weight: ClassWeightOpt = None,
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     cache: CacheOpt = True,
@@ -68,6 +71,7 @@ def compare(
     the same problem (for baselines with another loss, e.g. one-vs-rest, it is a yardstick).
     """
     estimator = model_from_flags(model, reg, loss, margin, multiclass)
+    classes_weigh = class_weight_of(class_weight, estimator)
     from linfit.data.formats import require_dense
     from linfit.data.source import ReadOptions
     from linfit.evaluation.comparison import compare_models
@@ -78,21 +82,13 @@ def compare(
                        features=column_names(features), drop=column_names(drop) or (),
                        weights=weights)  # fmt: skip
     with read_progress(quiet, json):
-        ds, (X_train, y_train, X_test, y_test) = load_split(
-            data, estimator, read, test_size=test_size, seed=seed
-        )
+        ds, split = load_split(data, estimator, read, test_size=test_size, seed=seed)
     require_dense(ds.X, "compare")  # scikit-learn's baselines are fitted on dense X
     results = compare_models(
-        estimator,
-        X_train,
-        y_train,
-        X_test,
-        y_test,
-        optimizers=(optimizer,),
-        gtol=tol,
-        max_iter=max_iter,
-        seed=seed,
-    )
+        estimator, split.X_train, split.y_train, split.X_test, split.y_test,
+        optimizers=(optimizer,), gtol=tol, max_iter=max_iter, seed=seed,
+        sample_weight=split.w_train, class_weight=classes_weigh,
+    )  # fmt: skip
     rows = [row.as_dict() for row in results]
     # How linfit's run ended (and, if it did not converge, what to try) goes under the
     # table: a column could not say why, and would make the regressors' table too wide.

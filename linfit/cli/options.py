@@ -83,6 +83,20 @@ WeightsOpt = Annotated[
         help="The column of sample weights (numbers >= 0), not a feature.",
     ),
 ]
+ClassWeightOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="balanced|LABEL=W,...",
+        help="Class weights (classifiers): 'balanced' (n / (classes x count)) or the file's "
+        "labels with weights, e.g. 'spam=5,ham=1' (others weigh 1).",
+    ),
+]
+WeightedMetricsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--weighted-metrics", help="Weigh the train/test metrics as the rows weigh in training."
+    ),
+]
 CacheOpt = Annotated[
     bool,
     typer.Option(help="Reuse the parsed copy of an unchanged file (see docs/cache.md)."),
@@ -180,6 +194,34 @@ def column_names(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def class_weight_of(text: str | None, model: LinearModel) -> str | dict[str, float] | None:
+    """--class-weight as ``linfit.fit`` takes it: "balanced", or labels (as text, matched
+    to the file's labels after reading) mapped to weights; refused before any data is read
+    when malformed or given to a regressor."""
+    if text is None:
+        return None
+    if not model.is_classifier:
+        raise OptionError(f"--class-weight is for classifiers, not --model {model.name}")
+    if text.strip() == "balanced":
+        return "balanced"
+    weights: dict[str, float] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        label, sep, value = pair.rpartition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if not sep or not label.strip() or not (weight >= 0 and weight != float("inf")):
+            raise OptionError(
+                f"--class-weight takes 'balanced' or LABEL=WEIGHT pairs with weights >= 0, "
+                f"e.g. 'spam=5,ham=1'; got {pair!r}"
+            )
+        weights[label.strip()] = weight
+    if not weights:
+        raise OptionError("--class-weight is empty; give 'balanced' or LABEL=WEIGHT pairs")
+    return weights
 
 
 def _formats() -> tuple[str, ...]:

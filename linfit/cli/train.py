@@ -14,6 +14,7 @@ from linfit.cli.app import app, as_flags
 from linfit.cli.options import (
     CacheOpt,
     ChunksizeOpt,
+    ClassWeightOpt,
     DataArg,
     DropnaOpt,
     DropOpt,
@@ -40,7 +41,9 @@ from linfit.cli.options import (
     TargetOpt,
     TestSizeOpt,
     TolOpt,
+    WeightedMetricsOpt,
     WeightsOpt,
+    class_weight_of,
     column_names,
     model_from_flags,
     plot_option,
@@ -116,6 +119,8 @@ def train(
     features: FeaturesOpt = None,
     drop: DropOpt = None,
     weights: WeightsOpt = None,
+    class_weight: ClassWeightOpt = None,
+    weighted_metrics: WeightedMetricsOpt = False,
     dropna: DropnaOpt = False,
     impute: ImputeOpt = None,
     dtype: DtypeOpt = "float64",
@@ -133,6 +138,9 @@ def train(
     # before any data is read or a cluster started: a bad flag fails at once, in one line
     prepare_solver(estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter)
     check_test_size(test_size)
+    classes_weigh = class_weight_of(class_weight, estimator)
+    if weighted_metrics and weights is None and classes_weigh is None:
+        raise OptionError("--weighted-metrics needs --weights or --class-weight to weigh by")
     from linfit.data.source import ReadOptions
     from linfit.fitting.workflow import train_file  # reading data: pandas, the cache
 
@@ -146,6 +154,7 @@ def train(
                              chunk_rows=chunksize, features=column_names(features),
                              drop=column_names(drop) or (), weights=weights),
             progress=lambda title: Progress(err, title), solver=optimizer,
+            class_weight=classes_weigh, weighted_metrics=weighted_metrics,
             standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr, batch_size=batch_size,
         )  # fmt: skip
     # the advice in the summary (shown, and saved in the model file) names train's flags

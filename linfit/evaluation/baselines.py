@@ -30,12 +30,17 @@ class Baseline:
     time_s: float
 
 
-def fit_baselines(model: LinearModel, X: np.ndarray, y: np.ndarray) -> list[Baseline]:
+def fit_baselines(
+    model: LinearModel, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> list[Baseline]:
     """scikit-learn's closest models to ``model`` on scaled ``X`` (n, d) and targets ``y``.
 
-    ``y`` holds class codes 0..K-1 for classifiers, values for regressors.
+    ``y`` holds class codes 0..K-1 for classifiers, values for regressors;
+    ``sample_weight`` (n,), of mean 1 as linfit's models take it, so that the penalty's
+    mapping onto scikit-learn's ``C`` and ``alpha`` (which count n rows) still holds.
     """
-    return [_run(name, make, X, y) for name, make in _candidates(model, X.shape[0], y)]
+    candidates = _candidates(model, X.shape[0], y)
+    return [_run(name, make, X, y, sample_weight) for name, make in candidates]
 
 
 def _candidates(model: LinearModel, n: int, y: np.ndarray) -> list[tuple[str, Callable]]:
@@ -81,13 +86,15 @@ def _candidates(model: LinearModel, n: int, y: np.ndarray) -> list[tuple[str, Ca
     return [("sklearn LinearRegression (least squares)", LinearRegression)]
 
 
-def _run(name: str, make: Callable, X: np.ndarray, y: np.ndarray) -> Baseline:
+def _run(
+    name: str, make: Callable, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
+) -> Baseline:
     estimator = make()
     start = time.perf_counter()
     with warnings.catch_warnings():
         # a baseline that stops at its own max_iter still gets compared; its row says so
         warnings.simplefilter("ignore")
-        estimator.fit(X, y)
+        estimator.fit(X, y, sample_weight=sample_weight)
     elapsed = time.perf_counter() - start
     coef = np.atleast_2d(estimator.coef_)  # (K, d) or (1, d)
     intercept = np.atleast_1d(estimator.intercept_).astype(np.float64)

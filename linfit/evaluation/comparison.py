@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from linfit.engines.weights import ClassWeight, check_sample_weight, row_multipliers
 from linfit.errors import ConvergenceWarning
 from linfit.evaluation.baselines import fit_baselines
 from linfit.fitting import TrainedModel, fit
@@ -62,11 +63,15 @@ def compare_models(
     gtol: float = 1e-6,
     max_iter: int | None = None,
     seed: int = 0,
+    sample_weight: np.ndarray | None = None,
+    class_weight: ClassWeight = None,
 ) -> list[Row]:
     """Train ``model`` with each optimizer (None: its default), then scikit-learn's baselines.
 
     Raw ``X_*`` (n, d) and labels/values ``y_*`` (n,); every system sees the same
-    standardization (the training split's). ``seed`` fixes stochastic optimizers' shuffles.
+    standardization (the training split's) and the same training weights
+    (``sample_weight`` (n_train,) and ``class_weight``, as ``linfit.fit`` takes them).
+    ``seed`` fixes stochastic optimizers' shuffles.
     """
     rows, trained = [], None
     for optimizer in optimizers:
@@ -74,7 +79,7 @@ def compare_models(
             warnings.simplefilter("ignore", ConvergenceWarning)  # rows report convergence
             trained = fit(
                 model, X_train, y_train, solver=optimizer, gtol=gtol, max_iter=max_iter,
-                seed=seed,
+                seed=seed, sample_weight=sample_weight, class_weight=class_weight,
             )  # fmt: skip
         result = trained.result
         rows.append(
@@ -94,22 +99,29 @@ def compare_models(
             )
         )
     if baselines and trained is not None:
-        rows.extend(_baseline_rows(model, trained, X_train, y_train, X_test, y_test))
+        weights = (sample_weight, class_weight)
+        rows.extend(_baseline_rows(model, trained, X_train, y_train, X_test, y_test, weights))
     return rows
 
 
 def _baseline_rows(
-    model: LinearModel, trained: TrainedModel, X_train, y_train, X_test, y_test
+    model: LinearModel, trained: TrainedModel, X_train, y_train, X_test, y_test, weights
 ) -> list[Row]:
+    """scikit-learn's rows, each scored by linfit's (weighted) objective; ``weights`` is
+    ``(sample_weight, class_weight)`` as linfit's fit took them."""
     Xs = trained.scaler.transform(X_train)
     targets = trained.class_codes(y_train) if trained.classes is not None else y_train
+    sample_weight, class_weight = weights
+    u = row_multipliers(
+        check_sample_weight(sample_weight, Xs.shape[0]), class_weight, trained.classes, targets
+    )
     rows = []
-    for baseline in fit_baselines(model, Xs, targets):
+    for baseline in fit_baselines(model, Xs, targets, u):
         as_linfit = dataclasses.replace(trained, params=baseline.params)
         rows.append(
             Row(
                 system=baseline.name,
-                objective=model.loss(baseline.params, Xs, targets),
+                objective=model.loss(baseline.params, Xs, targets, u),
                 metrics={
                     **as_linfit.scores(X_train, y_train, "train"),
                     **as_linfit.scores(X_test, y_test, "test"),

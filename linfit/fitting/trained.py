@@ -78,17 +78,20 @@ class TrainedModel:
 
         return align_labels(y, self.classes)
 
-    def scores(self, X: np.ndarray, y: np.ndarray, prefix: str) -> dict[str, float]:
-        """Accuracy, or R^2 and RMSE, of predictions on raw ``X`` against ``y``; {} if empty.
+    def scores(
+        self, X: np.ndarray, y: np.ndarray, prefix: str, sample_weight: np.ndarray | None = None
+    ) -> dict[str, float]:
+        """Accuracy, or R^2 and RMSE, of predictions on raw ``X`` against ``y``, rows
+        weighted by ``sample_weight`` (n,) when given; {} if empty (or of weight 0).
 
         Labels are matched to ``classes`` as ``align_labels`` does (an unseen label
         counts as wrong), so a file whose labels read as numbers still scores.
         """
-        if y.shape[0] == 0:
+        if y.shape[0] == 0 or (sample_weight is not None and not sample_weight.sum() > 0):
             return {}
         if self.classes is None:
-            return scores(False, y, self.predict(X), prefix)
-        return scores(True, self.class_codes(y), self.predict_codes(X), prefix)
+            return scores(False, y, self.predict(X), prefix, sample_weight)
+        return scores(True, self.class_codes(y), self.predict_codes(X), prefix, sample_weight)
 
     def confusion(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
         """Counts (K, K), rows true and columns predicted class, and how many labels of

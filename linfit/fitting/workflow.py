@@ -18,12 +18,13 @@ import numpy as np
 
 from linfit.data import Dataset
 from linfit.data.source import ReadOptions, dtype_of, encode_mode, load_table, missing_mode
+from linfit.engines.weights import ClassWeight, class_weights
 from linfit.errors import OptionError
 from linfit.fitting.entry import fit
 from linfit.fitting.trained import TrainedModel
 from linfit.models import LinearModel
 from linfit.optim import Callback
-from linfit.preprocess import split_xy
+from linfit.preprocess import split_rows, take_rows
 
 # Where ``train_file`` trains: "memory" reads the table into this process (out of core
 # when it exceeds the memory budget), "dask" onto a dask.distributed cluster.
@@ -32,7 +33,18 @@ FILE_ENGINES = ("memory", "dask")
 # Given the title of the run, a context that yields the optimizer's callback.
 ProgressFactory = Callable[[str], AbstractContextManager[Callback | None]]
 
-Splits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+@dataclass(frozen=True)
+class Split:
+    """A table's rows held out: features, targets and sample weights (None when the
+    table has none) of the training and the test rows."""
+
+    X_train: Any
+    y_train: np.ndarray
+    w_train: np.ndarray | None
+    X_test: Any
+    y_test: np.ndarray
+    w_test: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -47,12 +59,18 @@ class FileRun:
 
 def load_split(
     data: Path, model: LinearModel, read: ReadOptions, *, test_size: float, seed: int
-) -> tuple[Dataset, Splits]:
-    """The table (read as :func:`linfit.data.source.load_table` reads it) and its
-    ``(X_train, y_train, X_test, y_test)``, stratified for classifiers; a matrix on disk
-    stays there, the split selecting its rows without reading them."""
+) -> tuple[Dataset, Split]:
+    """The table (read as :func:`linfit.data.source.load_table` reads it) and its rows
+    split, stratified for classifiers; a matrix on disk stays there, the split selecting
+    its rows without reading them."""
     ds = load_table(data, read)
-    return ds, split_xy(ds.X, ds.y, test_size=test_size, seed=seed, stratify=model.is_classifier)
+    train, test = split_rows(ds.X, ds.y, test_size=test_size, seed=seed,
+                             stratify=model.is_classifier)  # fmt: skip
+    w = ds.weights
+    return ds, Split(
+        take_rows(ds.X, train), ds.y[train], None if w is None else w[train],
+        take_rows(ds.X, test), ds.y[test], None if w is None else w[test],
+    )  # fmt: skip
 
 
 def _no_progress(title: str) -> AbstractContextManager[Callback | None]:
@@ -69,14 +87,16 @@ def train_file(
     seed: int = 0,
     read: ReadOptions | None = None,
     progress: ProgressFactory = _no_progress,
+    weighted_metrics: bool = False,
     **fit_options: Any,
 ) -> FileRun:
     """Train ``model`` on the file ``data``, holding out ``test_size`` of its rows.
 
-    ``read``: how to read the table (default: as :class:`ReadOptions` defaults it);
-    ``fit_options`` go to
-    :func:`linfit.fit`. ``progress(title)`` is entered around the fit and yields its
-    callback. On ``engine="dask"`` DATA may be a glob or a folder, read on the cluster at
+    ``read``: how to read the table (default: as :class:`ReadOptions` defaults it); its
+    ``weights`` column weighs the training rows, and the metrics too with
+    ``weighted_metrics``; ``fit_options`` go to :func:`linfit.fit`. ``progress(title)``
+    is entered around the fit and yields its callback. On ``engine="dask"`` DATA may be a
+    glob or a folder, read on the cluster at
     ``scheduler`` (default: a local cluster, closed on return).
     """
     read = read or ReadOptions()
@@ -89,24 +109,47 @@ def train_file(
         raise OptionError("`scheduler` needs `engine` dask")
     # load_table makes the library's choice: in memory, or out of core (a RowFile, which
     # fit reads by chunks) when the table exceeds the memory budget
-    ds, (X_train, y_train, X_test, y_test) = load_split(
-        data, model, read, test_size=test_size, seed=seed
-    )
-    title = f"training {model.describe()} on {X_train.shape[0]} x {X_train.shape[1]}"
+    if weighted_metrics and read.weights is None and fit_options.get("class_weight") is None:
+        raise OptionError("`weighted_metrics` needs `weights` or `class_weight` to weigh by")
+    ds, split = load_split(data, model, read, test_size=test_size, seed=seed)
+    title = f"training {model.describe()} on {split.X_train.shape[0]} x {ds.X.shape[1]}"
     with progress(title) as callback:
         trained = fit(
-            model, X_train, y_train, feature_names=ds.feature_names,
+            model, split.X_train, split.y_train, feature_names=ds.feature_names,
             target_name=ds.target_name, seed=seed, callback=callback,
-            chunk_rows=read.chunk_rows, **fit_options,
+            chunk_rows=read.chunk_rows, sample_weight=split.w_train, **fit_options,
         )  # fmt: skip
-    metrics = {
-        **trained.scores(X_train, y_train, "train"),
-        **trained.scores(X_test, y_test, "test"),
-    }
-    summary = {**trained.summary, "metrics": metrics, "n_train": len(y_train),
-               "n_test": len(y_test)}  # fmt: skip
+    metrics = split_scores(trained, split, weighted_metrics, fit_options.get("class_weight"))
+    summary = {**trained.summary, "metrics": metrics, "n_train": len(split.y_train),
+               "n_test": len(split.y_test)}  # fmt: skip
     trained = replace(trained, summary=summary, encode=encode_mode(read.encode))
     return FileRun(trained, getattr(ds.X, "path", None))
+
+
+def split_scores(
+    trained: TrainedModel, split: Split, weighted: bool, class_weight: ClassWeight = None
+) -> dict[str, float]:
+    """The train and test metrics; with ``weighted``, each row counted by its sample
+    weight times its class's weight, as it counted in training."""
+    parts = []
+    for X, y, w, prefix in ((split.X_train, split.y_train, split.w_train, "train"),
+                            (split.X_test, split.y_test, split.w_test, "test")):  # fmt: skip
+        weights = row_weights(trained, y, w, class_weight) if weighted else None
+        parts.append(trained.scores(X, y, prefix, weights))
+    return {**parts[0], **parts[1]}
+
+
+def row_weights(
+    trained: TrainedModel, y: np.ndarray, w: np.ndarray | None, class_weight: ClassWeight
+) -> np.ndarray | None:
+    """Each row's weight (n,) for weighted metrics: ``w`` times its class's weight (a
+    label the model never saw weighs 1)."""
+    if class_weight is None or trained.classes is None:
+        return w
+    codes = trained.class_codes(y)
+    per_class = class_weights(class_weight, trained.classes, codes[codes >= 0])
+    by_row = np.where(codes >= 0, per_class[np.maximum(codes, 0)], 1.0)
+    return by_row if w is None else by_row * w
 
 
 def _train_on_cluster(
