@@ -118,3 +118,42 @@ def test_refusals_are_one_line_errors():
     ):
         report = solve_least_squares(Xd, y)
     assert report.inference is None and report.rank == 5
+
+
+@pytest.mark.parametrize("cov", ["nonrobust", "hc0", "hc3"])
+@pytest.mark.parametrize("intercept", [True, False])
+def test_weighted_table_equals_statsmodels_wls(cov, intercept):
+    """Weighted least squares through solve_least_squares: every figure equals
+    statsmodels' WLS with the same weights (1e-10), the fit's R^2 and residual too."""
+    X, y = _problem(3)
+    w = np.random.default_rng(4).uniform(0.2, 5.0, y.size)
+    report = solve_least_squares(X, y, fit_intercept=intercept, sample_weight=w, cov=cov)
+    exog = sm.add_constant(X, prepend=True) if intercept else X
+    wls = sm.WLS(y, exog, weights=w).fit(
+        cov_type="nonrobust" if cov == "nonrobust" else cov.upper()
+    )
+    rows = list(report.inference.coef.values())
+    _close([r.estimate for r in rows], wls.params, "estimate")
+    _close([r.std_err for r in rows], wls.bse, "std_err")
+    _close([r.p for r in rows], wls.pvalues, "p")
+    table = report.inference
+    for ours, theirs in [
+        (table.r2, wls.rsquared), (table.adj_r2, wls.rsquared_adj), (table.f, wls.fvalue),
+        (table.loglik, wls.llf), (table.aic, wls.aic), (table.bic, wls.bic),
+        (report.r2, wls.rsquared), (report.residual_norm**2, wls.ssr),
+    ]:  # fmt: skip
+        assert ours == pytest.approx(theirs, rel=RTOL)
+
+
+def test_zero_weights_are_rows_left_out():
+    """A row of weight 0 is no observation (as in R's lm): the table equals the one
+    without those rows, degrees of freedom included."""
+    X, y = _problem(5)
+    w = np.random.default_rng(6).uniform(0.2, 5.0, y.size)
+    w[::7] = 0.0
+    keep = w > 0
+    zeroed = solve_least_squares(X, y, sample_weight=w).inference
+    dropped = solve_least_squares(X[keep], y[keep], sample_weight=w[keep]).inference
+    assert zeroed.df_resid == dropped.df_resid == keep.sum() - X.shape[1] - 1
+    for a, b in zip(zeroed.coef.values(), dropped.coef.values(), strict=True):
+        assert a.std_err == pytest.approx(b.std_err, rel=1e-12)

@@ -114,7 +114,7 @@ def solve_ls(
             ds.X, ds.y.astype(np.float64), method=method, reg=reg, standardize=standardize,
             fit_intercept=intercept, max_iter=max_iter, gtol=tol,
             feature_names=list(ds.feature_names), require_full_rank=require_full_rank,
-            alpha=alpha, cov=cov,
+            alpha=alpha, cov=cov, sample_weight=ds.weights,
         )  # fmt: skip
     err = console(quiet)
     err.print(_coefficients(report, ds.feature_names, f"least squares ({method}) on {data.name}"))

@@ -81,10 +81,16 @@ def infer(
     *,
     alpha: float = 0.05,
     cov: str = "nonrobust",
+    weights: np.ndarray | None = None,
 ) -> Inference:
     """The inference table of ``fit`` (one output) on ``design``; ``names`` (d,) are the
     feature names, ``tss`` the total sum of squares of ``y`` (about its mean with an
-    intercept, about zero without)."""
+    intercept, about zero without), weighted as the rows are.
+
+    Weighted least squares (``design`` of weighted rows, ``weights`` (n,) > 0 the same
+    ones): every figure is ordinary least squares' on the rows scaled by ``sqrt(w)``,
+    as statsmodels' WLS computes them, except the log-likelihood, which counts the
+    scaling's Jacobian, ``sum log(w) / 2``."""
     check_options(alpha, cov)
     n, p, df = _check_fit(fit)
     theta = fit.theta[:, 0]
@@ -98,6 +104,8 @@ def infer(
     adj_r2 = 1.0 - (n - int(fit.intercept)) / df * (1.0 - r2)
     f, f_p = _wald_f(theta, V, fit.intercept, df_model, df)
     loglik = -n / 2 * (np.log(2 * np.pi) + np.log(rss / n) + 1) if rss > 0 else np.inf
+    if weights is not None:
+        loglik += 0.5 * float(np.sum(np.log(weights)))
     return Inference(
         coef=coef, residual_se=float(np.sqrt(sigma2)), r2=float(r2), adj_r2=float(adj_r2),
         f=f, f_p=f_p, loglik=float(loglik), aic=float(-2 * loglik + 2 * p),
@@ -213,9 +221,17 @@ def r_squared(rss: float, tss: float) -> float:
     return 0.0 if rss > 0 else 1.0
 
 
-def total_sum_of_squares(y: np.ndarray, intercept: bool) -> float:
-    """``sum (y - mean)^2`` with an intercept, ``sum y^2`` without, in extended precision."""
+def total_sum_of_squares(
+    y: np.ndarray, intercept: bool, weights: np.ndarray | None = None
+) -> float:
+    """``sum (y - mean)^2`` with an intercept, ``sum y^2`` without, in extended precision;
+    with ``weights`` (n,), ``sum w (y - weighted mean)^2`` (or ``sum w y^2``)."""
     yx = np.asarray(y, dtype=EXTENDED).ravel()
+    if weights is None:
+        if intercept and yx.size:
+            yx = yx - yx.sum() / yx.size
+        return float(np.dot(yx, yx))
+    wx = np.asarray(weights, dtype=EXTENDED)
     if intercept and yx.size:
-        yx = yx - yx.sum() / yx.size
-    return float(np.dot(yx, yx))
+        yx = yx - np.dot(wx, yx) / wx.sum()
+    return float(np.dot(wx, yx * yx))

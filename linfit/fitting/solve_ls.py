@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from linfit.engines.weights import check_sample_weight
 from linfit.errors import (
     OptionError,
     RankWarning,
@@ -66,6 +67,7 @@ def solve_least_squares(
     require_full_rank: bool = False,
     alpha: float = 0.05,
     cov: str = "nonrobust",
+    sample_weight: np.ndarray | None = None,
 ) -> LeastSquaresReport:
     """Fit ``y (n,) ~ X (n, d) w + b`` (``b = 0`` without ``fit_intercept``) and report it
     in raw units, with the inference table when ``reg`` is 0 and the design full rank.
@@ -76,34 +78,52 @@ def solve_least_squares(
     data, and its digits from the distance to that solution. A rank-deficient design warns
     (RankWarning) naming the dependencies, or raises SolverError with
     ``require_full_rank``.
+
+    ``sample_weight`` (n,) makes it weighted least squares, reported as statsmodels' WLS
+    reports it (residual and total sums of squares weighted); rows of weight 0 are left
+    out, as R's ``lm`` leaves them, so they count in no degree of freedom.
     """
     _check_options(method, gtol, max_iter)
+    X, y, w = positive_rows(X, y, sample_weight)
     names = (
         list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
     )
     trained = fit(
         LeastSquares(reg=reg, fit_intercept=fit_intercept), X, y, solver=method,
-        standardize=standardize, gtol=gtol, max_iter=max_iter,
+        standardize=standardize, gtol=gtol, max_iter=max_iter, sample_weight=w,
     )  # fmt: skip
     W, b = trained.coefficients()
     coef, intercept = W[:, 0], float(b[0])
-    design = RowDesign(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), fit_intercept)
+    design = RowDesign(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), fit_intercept, w)
     result = trained.result
     closed = result.least_squares if isinstance(result, ClosedFormResult) else None
-    analysis = _raw_units_fit(closed, design, reg, standardize)
+    # fit weighs by w / mean(w); the report by w itself, as statsmodels' WLS does
+    analysis = _raw_units_fit(closed if w is None else None, design, reg, standardize)
     theta = np.append(coef, intercept) if fit_intercept else coef
     digits = closed.digits if closed is not None else _digits_of_iterate(theta, analysis)
     dependencies = tuple(describe(dep, names) for dep in analysis.dependencies)
     _check_rank(analysis, dependencies, require_full_rank, closed)  # warns to our caller
     rss = float(analysis.rss[0]) if analysis is closed else _rss(design, theta)
-    tss = total_sum_of_squares(y, fit_intercept)
+    tss = total_sum_of_squares(y, fit_intercept, w)
     table = None
     if reg == 0 and analysis.rank == analysis.theta.shape[0] and X.shape[0] > analysis.rank:
-        table = infer(analysis, design, names, tss, alpha=alpha, cov=cov)
+        table = infer(analysis, design, names, tss, alpha=alpha, cov=cov, weights=w)
     return _report(
         method, coef, intercept, trained.summary, closed, analysis, rss=rss, tss=tss,
         digits=digits, dependencies=dependencies, table=table, fit_intercept=fit_intercept,
     )  # fmt: skip
+
+
+def positive_rows(
+    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``X`` (n, d), ``y`` (n,) and the checked weights (n,), without the rows of weight 0
+    (all of them when unweighted)."""
+    w = check_sample_weight(sample_weight, X.shape[0])
+    if w is None or np.all(w > 0):
+        return X, y, w
+    keep = w > 0
+    return X[keep], np.asarray(y)[keep], w[keep]
 
 
 def _check_options(method: str, gtol: float, max_iter: int) -> None:
