@@ -3,22 +3,26 @@
  * Sundararajan, "A dual coordinate descent method for large-scale linear SVM", ICML 2008,
  * Algorithm 3 with shrinking; LIBLINEAR's solve_l2r_l1l2_svc).
  *
- * The dual solved, over alpha (n,) with 0 <= alpha_i <= upper:
+ * The dual solved, over alpha (n,) with 0 <= alpha_i <= upper_i:
  *
- *     min  1/2 |sum_i t_i alpha_i xh_i|^2 + diag/2 sum_i alpha_i^2 - sum_i m_i alpha_i
+ *     min  1/2 |sum_i t_i alpha_i xh_i|^2 + 1/2 sum_i diag_i alpha_i^2 - sum_i m_i alpha_i
  *
  * with xh_i = [x_i, bias_scale], labels t_i = +-1 and per-sample margins m_i. The hinge
  * (L1 loss) has upper = C and diag = 0; the squared hinge (L2 loss) upper = inf and
- * diag = 1 / (2 C). The primal weights w = sum_i t_i alpha_i x_i (d,) and the bias
- * feature's weight wb = bias_scale sum_i t_i alpha_i are kept up to date, so that each
- * coordinate's gradient G_i = t_i (w.x_i + wb bias_scale) - m_i + diag alpha_i costs one
- * sparse dot product, and each update one sparse axpy. The Python side (dual_cd.py) turns
+ * diag = 1 / (2 C). Weighted samples (cost C u_i, as LIBLINEAR's instance weights) have
+ * their own upper_i = C u_i or diag_i = 1 / (2 C u_i), given as arrays; a sample of
+ * weight 0 has upper_i = 0, its alpha_i stays 0 and it is never visited. The primal
+ * weights w = sum_i t_i alpha_i x_i (d,) and the bias feature's weight
+ * wb = bias_scale sum_i t_i alpha_i are kept up to date, so that each coordinate's
+ * gradient G_i = t_i (w.x_i + wb bias_scale) - m_i + diag_i alpha_i costs one sparse dot
+ * product, and each update one sparse axpy. The Python side (dual_cd.py) turns
  * linfit's unpenalized bias into the margins m_i and bias_scale (a proximal point method).
  *
  * Rows are visited in a random order each epoch (a xorshift generator seeded by the
- * caller, so runs repeat), variables stuck at a bound are shrunk away from the epochs
- * (Hsieh et al.'s shrinking), and the run stops when the projected gradient's spread over
- * all variables is at most eps. The GIL is released for the whole run.
+ * caller, so runs repeat), variables stuck at a bound (each at its own) are shrunk away
+ * from the epochs (Hsieh et al.'s shrinking), and the run stops when the projected
+ * gradient's spread over all the variables that can move is at most eps. The GIL is
+ * released for the whole run.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -46,15 +50,106 @@ typedef struct {
     double *alpha, *w, *wb;
     Py_ssize_t n;
     double bias_scale, upper, diag, eps;
+    /* per-sample bounds and diagonal terms (n,), or NULL for the scalars above */
+    const double *upper_each, *diag_each;
     Py_ssize_t max_epochs;
     uint64_t seed;
 } problem_t;
 
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* Q's diagonal qd (n,) and the visiting order (its first entries the samples that can
+ * move); returns how many can: all n, less those with a per-sample bound of 0 (weight 0:
+ * alpha_i stays 0, never visited, so that 1/(2 C u_i) is never formed). */
+static Py_ssize_t prepare(const problem_t *p, Py_ssize_t *order, double *qd)
+{
+    double b2 = p->bias_scale * p->bias_scale;
+    Py_ssize_t live = 0;
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        if (p->upper_each != NULL && !(p->upper_each[i] > 0.0))
+            continue;
+        double sq = b2 + (p->diag_each != NULL ? p->diag_each[i] : p->diag);
+        for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
+            sq += p->data[k] * p->data[k];
+        qd[i] = sq;
+        order[live++] = i;
+    }
+    return live;
+}
+
+/* One epoch over the `active` first samples of `order` (already shuffled): each one's
+ * coordinate step, or its shrinking when it sits at its bound and the last epoch's
+ * projected gradients (pg_old: max, min) say it stays there. Returns the new active count;
+ * pg gets this epoch's (max, min). `weighted` is a constant at each call, so the compiler
+ * makes two loops: the unweighted one reads the scalar bounds exactly as before. */
+static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order,
+                                           const double *qd, Py_ssize_t active, double *wb,
+                                           const double pg_old[2], double pg_out[2],
+                                           const int weighted)
+{
+    double pg_max = -INFINITY, pg_min = INFINITY, wbv = *wb;
+    for (Py_ssize_t s = 0; s < active; s++) {
+        Py_ssize_t i = order[s];
+        double ti = p->t[i], a = p->alpha[i];
+        double upper = weighted ? p->upper_each[i] : p->upper;
+        double diag = weighted ? p->diag_each[i] : p->diag;
+        double dot = wbv * p->bias_scale;
+        for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
+            dot += p->w[p->indices[k]] * p->data[k];
+        double G = ti * dot - p->margin[i] + diag * a;
+        double pg = 0.0;
+        if (a == 0.0) {
+            if (G > pg_old[0]) { /* at its bound and likely to stay: shrink */
+                active--;
+                order[s] = order[active];
+                order[active] = i;
+                s--;
+                continue;
+            }
+            if (G < 0.0)
+                pg = G;
+        } else if (a == upper) { /* its own bound: C u_i for the weighted hinge */
+            if (G < pg_old[1]) {
+                active--;
+                order[s] = order[active];
+                order[active] = i;
+                s--;
+                continue;
+            }
+            if (G > 0.0)
+                pg = G;
+        } else {
+            pg = G;
+        }
+        if (pg > pg_max)
+            pg_max = pg;
+        if (pg < pg_min)
+            pg_min = pg;
+        if (fabs(pg) > 1e-12 && qd[i] > 0.0) {
+            double a_new = a - G / qd[i];
+            a_new = a_new < 0.0 ? 0.0 : (a_new > upper ? upper : a_new);
+            double step = (a_new - a) * ti;
+            p->alpha[i] = a_new;
+            for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
+                p->w[p->indices[k]] += step * p->data[k];
+            wbv += step * p->bias_scale;
+        }
+    }
+    *wb = wbv;
+    pg_out[0] = pg_max;
+    pg_out[1] = pg_min;
+    return active;
+}
+
 /* Returns the number of epochs run, or -1 when out of memory; *converged says whether
- * the projected-gradient test held over all variables. */
+ * the projected-gradient test held over all the samples that can move. */
 static Py_ssize_t solve(problem_t *p, int *converged)
 {
-    Py_ssize_t n = p->n, active = n, epoch = 0;
+    Py_ssize_t n = p->n, epoch = 0;
     Py_ssize_t *order = malloc((size_t)(n > 0 ? n : 1) * sizeof(Py_ssize_t));
     double *qd = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
     if (order == NULL || qd == NULL) {
@@ -62,89 +157,39 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         free(qd);
         return -1;
     }
-    double b2 = p->bias_scale * p->bias_scale;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double sq = b2 + p->diag;
-        for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
-            sq += p->data[k] * p->data[k];
-        qd[i] = sq;
-        order[i] = i;
-    }
+    Py_ssize_t live = prepare(p, order, qd), active = live;
+    int weighted = p->upper_each != NULL;
     uint64_t state = p->seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
     if (state == 0)
         state = 1;
-    double pg_max_old = INFINITY, pg_min_old = -INFINITY;
+    double pg_old[2] = {INFINITY, -INFINITY}, pg[2];
     double wb = *p->wb;
     *converged = 0;
     while (epoch < p->max_epochs) {
-        double pg_max = -INFINITY, pg_min = INFINITY;
         for (Py_ssize_t s = active - 1; s > 0; s--) { /* Fisher-Yates over the active */
             Py_ssize_t j = (Py_ssize_t)(next_random(&state) % (uint64_t)(s + 1));
             Py_ssize_t tmp = order[s];
             order[s] = order[j];
             order[j] = tmp;
         }
-        for (Py_ssize_t s = 0; s < active; s++) {
-            Py_ssize_t i = order[s];
-            double ti = p->t[i], a = p->alpha[i];
-            double dot = wb * p->bias_scale;
-            for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
-                dot += p->w[p->indices[k]] * p->data[k];
-            double G = ti * dot - p->margin[i] + p->diag * a;
-            double pg = 0.0;
-            if (a == 0.0) {
-                if (G > pg_max_old) { /* at its bound and likely to stay: shrink */
-                    active--;
-                    order[s] = order[active];
-                    order[active] = i;
-                    s--;
-                    continue;
-                }
-                if (G < 0.0)
-                    pg = G;
-            } else if (a == p->upper) {
-                if (G < pg_min_old) {
-                    active--;
-                    order[s] = order[active];
-                    order[active] = i;
-                    s--;
-                    continue;
-                }
-                if (G > 0.0)
-                    pg = G;
-            } else {
-                pg = G;
-            }
-            if (pg > pg_max)
-                pg_max = pg;
-            if (pg < pg_min)
-                pg_min = pg;
-            if (fabs(pg) > 1e-12 && qd[i] > 0.0) {
-                double a_new = a - G / qd[i];
-                a_new = a_new < 0.0 ? 0.0 : (a_new > p->upper ? p->upper : a_new);
-                double step = (a_new - a) * ti;
-                p->alpha[i] = a_new;
-                for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
-                    p->w[p->indices[k]] += step * p->data[k];
-                wb += step * p->bias_scale;
-            }
-        }
+        active = weighted ? epoch_pass(p, order, qd, active, &wb, pg_old, pg, 1)
+                          : epoch_pass(p, order, qd, active, &wb, pg_old, pg, 0);
         epoch++;
         if (active == 0)
-            pg_max = pg_min = 0.0;
-        if (pg_max - pg_min <= p->eps) {
-            if (active == n) {
+            pg[0] = pg[1] = 0.0;
+        if (pg[0] - pg[1] <= p->eps) {
+            if (active == live) {
                 *converged = 1;
                 break;
             }
             /* converged on the active set: check every variable again before stopping */
-            active = n;
-            pg_max_old = INFINITY;
-            pg_min_old = -INFINITY;
+            active = live;
+            pg_old[0] = INFINITY;
+            pg_old[1] = -INFINITY;
             continue;
         }
-        pg_max_old = pg_max <= 0.0 ? INFINITY : pg_max;
-        pg_min_old = pg_min >= 0.0 ? -INFINITY : pg_min;
+        pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
+        pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
     }
     *p->wb = wb;
     free(order);
@@ -162,22 +207,45 @@ static int check(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char
     return 1;
 }
 
+/* The per-sample bounds and diagonal terms: both None (the scalars) or both n doubles. */
+static int each_buffers(PyObject *upper, PyObject *diag, Py_buffer *ub, Py_buffer *db,
+                        Py_ssize_t n)
+{
+    if ((upper == Py_None) != (diag == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "upper_each and diag_each go together");
+        return 0;
+    }
+    if (upper == Py_None)
+        return 1;
+    if (PyObject_GetBuffer(upper, ub, PyBUF_SIMPLE) < 0)
+        return 0;
+    if (PyObject_GetBuffer(diag, db, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(ub);
+        ub->obj = NULL;
+        return 0;
+    }
+    return check(ub, n, 8, "upper_each") && check(db, n, 8, "diag_each");
+}
+
 static PyObject *svm_dual(PyObject *self, PyObject *args)
 {
     Py_buffer indptr, indices, data, t, margin, alpha, w;
+    Py_buffer upper_each = {0}, diag_each = {0};
+    PyObject *upper_obj = Py_None, *diag_obj = Py_None;
     Py_ssize_t n, d, max_epochs;
     double bias_scale, upper, diag, eps, wb;
     unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*nnddddnKd", &indptr, &indices, &data, &t,
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*nnddddnKd|OO", &indptr, &indices, &data, &t,
                           &margin, &alpha, &w, &n, &d, &bias_scale, &upper, &diag, &eps,
-                          &max_epochs, &seed, &wb))
+                          &max_epochs, &seed, &wb, &upper_obj, &diag_obj))
         return NULL;
     PyObject *result = NULL;
     Py_buffer *all[] = {&indptr, &indices, &data, &t, &margin, &alpha, &w};
     if (!check(&indptr, n + 1, 8, "indptr") || !check(&t, n, 8, "t") ||
         !check(&margin, n, 8, "margin") || !check(&alpha, n, 8, "alpha") ||
         !check(&w, d, 8, "w") || !check(&indices, indices.len / 4, 4, "indices") ||
-        !check(&data, indices.len / 4, 8, "data"))
+        !check(&data, indices.len / 4, 8, "data") ||
+        !each_buffers(upper_obj, diag_obj, &upper_each, &diag_each, n))
         goto done;
     {
         const int64_t *ip = indptr.buf;
@@ -194,7 +262,9 @@ static PyObject *svm_dual(PyObject *self, PyObject *args)
         }
     }
     problem_t p = {indptr.buf, indices.buf, data.buf, t.buf, margin.buf, alpha.buf, w.buf,
-                   &wb, n, bias_scale, upper, diag, eps, max_epochs, (uint64_t)seed};
+                   &wb, n, bias_scale, upper, diag, eps,
+                   upper_each.obj ? upper_each.buf : NULL,
+                   diag_each.obj ? diag_each.buf : NULL, max_epochs, (uint64_t)seed};
     Py_ssize_t epochs;
     int converged = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -208,13 +278,19 @@ static PyObject *svm_dual(PyObject *self, PyObject *args)
 done:
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         PyBuffer_Release(all[k]);
+    if (upper_each.obj)
+        PyBuffer_Release(&upper_each);
+    if (diag_each.obj)
+        PyBuffer_Release(&diag_each);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"svm_dual", svm_dual, METH_VARARGS,
      "svm_dual(indptr i8, indices i4, data f8, t, margin, alpha, w, n, d, bias_scale, upper, "
-     "diag, eps, max_epochs, seed, wb) -> (epochs, wb, converged): alpha and w in place."},
+     "diag, eps, max_epochs, seed, wb, upper_each=None, diag_each=None) -> (epochs, wb, "
+     "converged): alpha and w in place. upper_each and diag_each (n,) replace upper and "
+     "diag sample by sample (weights); a sample whose upper_each is 0 is never visited."},
     {NULL, NULL, 0, NULL},
 };
 
