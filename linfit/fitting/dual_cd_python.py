@@ -15,16 +15,22 @@ import numpy as np
 def svm_dual_python(
     X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray, wb: float,
     bias_scale: float, upper: float, diag: float, eps: float, max_epochs: int, seed: int,
+    upper_each: np.ndarray | None = None, diag_each: np.ndarray | None = None,
 ) -> tuple[int, float, bool]:  # fmt: skip
     """``_dualcd.svm_dual`` in Python, step for step (the same shuffles from the same
     xorshift64* generator): where no C compiler built the extension. A Python loop over
     samples, ~100x slower than the compiled one. ``alpha`` (n,) and ``w`` (d,) are updated
-    in place; ``(epochs, wb, converged)``."""
-    dual = _BinaryDual(X, t, margin, alpha, w, bias_scale, upper, diag)
-    n = X.shape[0]
+    in place; ``(epochs, wb, converged)``. ``upper_each`` and ``diag_each`` (n,), given
+    together, replace ``upper`` and ``diag`` sample by sample (weighted samples); a sample
+    whose bound is 0 (weight 0) keeps ``alpha_i`` (0) and is never visited."""
+    dual = _BinaryDual(X, t, margin, alpha, w, bias_scale, upper, diag, upper_each, diag_each)
     rng = _XorShift64Star(seed)
-    order = list(range(n))
-    active, epoch, converged = n, 0, False
+    # the samples that can move (weighted: those of bound > 0), in index order as the C
+    # kernel lists them, so that the shuffles draw alike
+    n = X.shape[0]
+    order = list(range(n)) if upper_each is None else np.flatnonzero(upper_each > 0.0).tolist()
+    live = len(order)
+    active, epoch, converged = live, 0, False
     # the projected gradient's bounds in the last epoch, which decide what is shrunk
     pg_max_old, pg_min_old = math.inf, -math.inf
     while epoch < max_epochs:
@@ -34,11 +40,11 @@ def svm_dual_python(
         if active == 0:
             pg_max = pg_min = 0.0
         if pg_max - pg_min <= eps:
-            if active == n:
+            if active == live:
                 converged = True
                 break
             # converged on the active set only: check once more on all the samples
-            active, pg_max_old, pg_min_old = n, math.inf, -math.inf
+            active, pg_max_old, pg_min_old = live, math.inf, -math.inf
             continue
         pg_max_old = math.inf if pg_max <= 0.0 else pg_max
         pg_min_old = -math.inf if pg_min >= 0.0 else pg_min
@@ -66,18 +72,26 @@ class _XorShift64Star:
 class _BinaryDual:
     """One binary dual's data as the fallback's loop reads it: the CSR arrays of ``X``
     (n, d), labels ``t`` (n,), margins (n,), ``alpha`` (n,) and ``w`` (d,) (updated in
-    place), the box ``[0, upper]``, the diagonal shift and the Hessian's diagonal ``qd``
-    (n,)."""
+    place), each sample's box ``[0, upper_i]`` and diagonal shift ``diag_i`` (n,) (the
+    scalars repeated when unweighted: the same values, so the same steps), and the
+    Hessian's diagonal ``qd`` (n,)."""
 
     def __init__(
         self, X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray,
-        bias_scale: float, upper: float, diag: float,
+        bias_scale: float, upper: float, diag: float, upper_each: np.ndarray | None,
+        diag_each: np.ndarray | None,
     ) -> None:  # fmt: skip
+        if (upper_each is None) != (diag_each is None):
+            raise ValueError("upper_each and diag_each go together")
+        n = X.shape[0]
         self.indptr, self.indices, self.data = X.indptr, X.indices, X.data
         self.t, self.margin, self.alpha, self.w = t, margin, alpha, w
-        self.bias_scale, self.upper, self.diag = bias_scale, upper, diag
-        # Q_ii = bias_scale^2 + diag + |x_i|^2: the step's curvature in alpha_i
-        self.qd = np.full(X.shape[0], bias_scale * bias_scale + diag)
+        self.bias_scale = bias_scale
+        self.upper = np.full(n, upper) if upper_each is None else upper_each
+        self.diag = np.full(n, diag) if diag_each is None else diag_each
+        # Q_ii = bias_scale^2 + diag_i + |x_i|^2: the step's curvature in alpha_i (not read
+        # for a sample of weight 0, whose diag_i is a placeholder)
+        self.qd = bias_scale * bias_scale + self.diag
         self.qd += np.asarray(X.multiply(X).sum(axis=1)).ravel()
 
 
@@ -107,9 +121,9 @@ def _epoch(
         grad = (
             dual.t[i] * (float(dual.w[cols] @ vals) + wb * dual.bias_scale)
             - dual.margin[i]
-            + dual.diag * a
+            + dual.diag[i] * a
         )
-        pg = _projected_gradient(a, grad, dual.upper, pg_max_old, pg_min_old)
+        pg = _projected_gradient(a, grad, dual.upper[i], pg_max_old, pg_min_old)
         if pg is None:  # shrunk: the last active sample takes slot s, which is seen next
             active -= 1
             order[s], order[active] = order[active], i
@@ -124,9 +138,9 @@ def _epoch(
 def _projected_gradient(
     a: float, grad: float, upper: float, pg_max_old: float, pg_min_old: float
 ) -> float | None:
-    """The gradient ``grad`` of the dual at ``alpha_i = a`` projected on the box
-    ``[0, upper]``; None when ``a`` sits at a bound the gradient pushes it further past
-    than the last epoch's extreme projected gradient (the sample is shrunk)."""
+    """The gradient ``grad`` of the dual at ``alpha_i = a`` projected on the sample's box
+    ``[0, upper]``; None when ``a`` sits at a bound (its own) the gradient pushes it
+    further past than the last epoch's extreme projected gradient (the sample is shrunk)."""
     if a == 0.0:
         if grad > pg_max_old:
             return None
@@ -144,7 +158,7 @@ def _coordinate_step(
 ) -> float:  # fmt: skip
     """The exact minimization in ``alpha_i`` (clipped to the box), ``w`` on the columns
     ``cols`` of sample ``i`` (values ``vals``) updated in place to match; the new ``wb``."""
-    a_new = min(max(a - grad / dual.qd[i], 0.0), dual.upper)
+    a_new = min(max(a - grad / dual.qd[i], 0.0), dual.upper[i])
     step = (a_new - a) * dual.t[i]
     dual.alpha[i] = a_new
     dual.w[cols] += step * vals
