@@ -77,6 +77,7 @@ FLAGS = {
     "sample_weight": "--weights",
     "class_weight": "--class-weight",
     "weighted_metrics": "--weighted-metrics",
+    "init": "--init",
     "n_samples": "--n-samples",
     "n_features": "--n-features",
     "n_classes": "--n-classes",

@@ -81,6 +81,13 @@ HistoryOpt = Annotated[
     Path | None,
     typer.Option(help="Write the optimizer's per-iteration records to this CSV file."),
 ]
+InitOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Start from this saved model's coefficients (a warm start): the same "
+        "features and classes."
+    ),
+]
 TrainPlotOpt = Annotated[
     Path | None,
     plot_option("the convergence plot (objective and max |gradient| by iteration and time)"),
@@ -113,6 +120,7 @@ def train(
     ] = False,
     plot: TrainPlotOpt = None,
     history: HistoryOpt = None,
+    init: InitOpt = None,
     sep: SepOpt = None,
     file_format: FormatOpt = None,
     encode: EncodeOpt = "none",
@@ -139,6 +147,7 @@ def train(
     prepare_solver(estimator, optimizer, lr=lr, batch_size=batch_size, gtol=tol, max_iter=max_iter)
     check_test_size(test_size)
     classes_weigh = class_weight_of(class_weight, estimator)
+    previous = persist.load(init) if init is not None else None  # a bad file: before reading
     if weighted_metrics and weights is None and classes_weigh is None:
         raise OptionError("--weighted-metrics needs --weights or --class-weight to weigh by")
     from linfit.data.source import ReadOptions
@@ -154,7 +163,7 @@ def train(
                              chunk_rows=chunksize, features=column_names(features),
                              drop=column_names(drop) or (), weights=weights),
             progress=lambda title: Progress(err, title), solver=optimizer,
-            class_weight=classes_weigh, weighted_metrics=weighted_metrics,
+            class_weight=classes_weigh, weighted_metrics=weighted_metrics, init=previous,
             standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr, batch_size=batch_size,
         )  # fmt: skip
     # the advice in the summary (shown, and saved in the model file) names train's flags

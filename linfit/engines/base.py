@@ -45,6 +45,11 @@ class Engine(Protocol):
     classes: np.ndarray | None
     feature_means: np.ndarray
 
+    @property
+    def n_outputs(self) -> int:
+        """Score columns K: the classes of a classifier, the targets' columns else."""
+        ...
+
     def objective(self, model: LinearModel) -> Objective:
         """``model``'s objective on the scaled data."""
         ...
@@ -63,9 +68,12 @@ class Engine(Protocol):
 
 
 class RowsHere:
-    """The shape of an engine whose rows ``X`` (n, d) are in reach of this process."""
+    """The shape of an engine whose rows ``X`` (n, d) and targets ``y`` (n,) or (n, K) are
+    in reach of this process."""
 
     X: Any
+    y: np.ndarray
+    classes: np.ndarray | None
 
     @property
     def n_samples(self) -> int:
@@ -74,6 +82,12 @@ class RowsHere:
     @property
     def n_features(self) -> int:
         return self.X.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        if self.classes is not None:
+            return self.classes.size
+        return 1 if self.y.ndim == 1 else self.y.shape[1]
 
 
 def encode_targets(

@@ -23,6 +23,7 @@ from linfit.fitting.budget import check_training_memory
 from linfit.fitting.report import SGD_SMALL_DATA_ROWS, check_diverged, summarize
 from linfit.fitting.solvers import SOLVERS, Problem, Solver, get_solver
 from linfit.fitting.trained import TrainedModel
+from linfit.fitting.warm import warm_start
 from linfit.lazy import issparse
 from linfit.models import LinearModel
 from linfit.optim import Callback, OptimizeResult, Status
@@ -52,6 +53,7 @@ def fit(
     client: Any = None,
     sample_weight: Any = None,
     class_weight: ClassWeight = None,
+    init: TrainedModel | None = None,
 ) -> TrainedModel:
     """Train ``model`` on raw features ``X`` (n_samples, n_features) and targets ``y``
     (n_samples,) (least squares also (n_samples, n_outputs)).
@@ -60,7 +62,9 @@ def fit(
     ``"balanced"``, or a mapping from labels to weights) weigh the rows: the objective is
     ``sum_i w_i L_i / sum_i w_i + reg ||W||^2``, and standardization takes the weighted
     moments, so a row of integer weight m trains as m copies of it and a row of weight 0
-    as no row.
+    as no row. ``init``, a model trained before on the same features (and classes),
+    warm-starts the iterative solvers from its coefficients (closed forms and dcd solve
+    from scratch).
 
     ``X`` may be a dense array or a sparse matrix (in memory), a matrix on disk such as
     the RowFile of an out-of-core read (read ``chunk_rows`` rows at a time), or a dask
@@ -91,7 +95,8 @@ def fit(
         chunk_rows=chunk_rows, client=client, sample_weight=sample_weight,
         class_weight=class_weight,
     )  # fmt: skip
-    problem = Problem(model, data)
+    start = None if init is None else warm_start(init, model, data, feature_names)
+    problem = Problem(model, data, start)
     result, summary = solve(
         problem, chosen, options, gtol=gtol, ftol=ftol, callback=callback,
         max_iter=chosen.default_max_iter if max_iter is None else max_iter,

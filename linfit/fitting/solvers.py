@@ -30,10 +30,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Problem:
-    """A model and the engine holding its (scaled) training data."""
+    """A model and the engine holding its (scaled) training data; ``init`` (flat, in the
+    engine's scaled units), where an iterative solver starts instead of the engine's rule
+    (a warm start)."""
 
     model: LinearModel
     engine: Engine
+    init: np.ndarray | None = None
 
     @cached_property
     def objective(self) -> Objective:
@@ -46,7 +49,7 @@ class Problem:
     def start(self) -> np.ndarray:
         """Where an iterative solver starts (the engine's rule for the model); a model
         without intercept starts, and stays, at bias zero."""
-        start = self.engine.start(self.model)
+        start = self.engine.start(self.model) if self.init is None else self.init
         if not self.model.fit_intercept:
             start = start.copy()
             start[start.size - start.size // (self.engine.n_features + 1) :] = 0.0
@@ -225,7 +228,7 @@ def closed_form_solver(method: str) -> Solver:
 
 def dual_cd_solver() -> Solver:
     """Dual coordinate descent for the one-vs-rest SVMs (``fitting/dual_cd.py``): it needs
-    the rows themselves, in memory."""
+    the rows themselves, in memory, and their weights."""
     from linfit.fitting import dual_cd
 
     def run(problem: Problem, *, gtol: float, ftol: float, max_iter: int, seed: int = 0,
@@ -233,9 +236,11 @@ def dual_cd_solver() -> Solver:
         X, y = getattr(problem.engine, "X", None), getattr(problem.engine, "y", None)
         if X is None or y is None or not hasattr(X, "shape"):
             raise CapabilityError("dcd needs the rows in memory (`engine` memory)")
+        # the rows' multipliers (n,) of mean 1, None unweighted: each sample's dual cost
+        weights = getattr(problem.engine, "weights", None)
         return dual_cd.dual_cd(
             problem.model, X, y, problem.objective.fun, gtol=gtol, ftol=ftol,
-            max_iter=max_iter, seed=seed,
+            max_iter=max_iter, seed=seed, weights=weights,
         )  # fmt: skip
 
     return Solver(
