@@ -9,8 +9,13 @@ data only.
 
 The mapping to linfit's objective, per class k of the one-vs-rest SVM:
 
-    linfit:    (1/n) sum_i h(margin - t_ik s_ik) + reg |w_k|^2,  s_ik = w_k.x_i + b_k
-    LIBLINEAR: 1/2 |w_k|^2 + C sum_i h(...),  C = 1 / (2 reg n)   (the same minimizer)
+    linfit:    (1/n) sum_i u_i h(margin - t_ik s_ik) + reg |w_k|^2,  s_ik = w_k.x_i + b_k
+    LIBLINEAR: 1/2 |w_k|^2 + C sum_i u_i h(...),  C = 1 / (2 reg n)   (the same minimizer)
+
+with the engine's row multipliers ``u`` (mean 1; all 1 unweighted). As LIBLINEAR's
+instance weights, sample i's cost is ``C u_i``: the hinge's box is ``0 <= alpha_i <= C u_i``
+and the squared hinge's diagonal term ``1 / (2 C u_i)``; a row of weight 0 keeps
+``alpha_i = 0`` and is skipped. Unweighted, the kernel runs on the scalars, as it always has.
 
 The bias: linfit does not penalize it, which in the dual is the equality constraint
 ``sum_i t_i alpha_i = 0`` that single-variable updates cannot keep. LIBLINEAR's ``-B 1``
@@ -79,18 +84,40 @@ def compiled_rows(X: Any) -> Any:
     return X
 
 
+def dual_box(
+    C: float, squared: bool, weights: np.ndarray | None
+) -> tuple[float, float, np.ndarray | None, np.ndarray | None]:
+    """The dual's box and diagonal term for cost ``C``: ``(upper, diag, upper_each,
+    diag_each)``, the last two (n,) for row multipliers ``weights`` (n,) (sample i's cost
+    ``C u_i``), None unweighted. A row of weight 0 gets bound 0 (the kernels skip it) and
+    diagonal 0 (a placeholder: 1/(2 C 0) is never formed)."""
+    upper, diag = (math.inf, 0.5 / C) if squared else (C, 0.0)
+    if weights is None:
+        return upper, diag, None, None
+    u = np.asarray(weights, dtype=np.float64)
+    live = u > 0.0
+    if squared:
+        # (0.5 / C) / u_i: exactly the scalar diag where u_i = 1
+        diag_each = np.divide(diag, u, out=np.zeros(u.shape), where=live)
+        return upper, diag, np.where(live, math.inf, 0.0), diag_each
+    return upper, diag, C * u, np.zeros(u.shape)
+
+
 def _svm_dual(
     X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray, wb: float,
-    *, bias_scale: float, upper: float, diag: float, eps: float, max_epochs: int, seed: int,
+    *, bias_scale: float, box: tuple[float, float, np.ndarray | None, np.ndarray | None],
+    eps: float, max_epochs: int, seed: int,
 ) -> tuple[int, float, bool]:  # fmt: skip
     """One binary dual to ``eps`` from ``alpha`` (n,), ``w`` (d,) and ``wb`` (both
-    ``sum_i t_i alpha_i [x_i, bias_scale]``), updated in place; ``(epochs, wb, converged)``."""
+    ``sum_i t_i alpha_i [x_i, bias_scale]``), updated in place, in the ``box`` of
+    :func:`dual_box`; ``(epochs, wb, converged)``."""
+    upper, diag, upper_each, diag_each = box
     args = (X, t, margin, alpha, w, wb, bias_scale, upper, diag, eps, max_epochs, seed)
     if _dualcd is None:
-        return svm_dual_python(*args)
+        return svm_dual_python(*args, upper_each, diag_each)
     epochs, wb, converged = _dualcd.svm_dual(
         X.indptr, X.indices, X.data, t, margin, alpha, w, X.shape[0], X.shape[1], bias_scale,
-        upper, diag, eps, max_epochs, seed & (2**64 - 1), wb,
+        upper, diag, eps, max_epochs, seed & (2**64 - 1), wb, upper_each, diag_each,
     )  # fmt: skip
     return epochs, wb, bool(converged)
 
@@ -98,17 +125,19 @@ def _svm_dual(
 def solve_binary(
     X: Any, t: np.ndarray, *, C: float, margin: float, squared: bool, intercept: bool,
     eps: float, max_epochs: int, seed: int, state: dict[str, Any] | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, int, dict[str, Any]]:  # fmt: skip
-    """The binary SVM ``1/2 |w|^2 + C sum_i h(margin - t_i (w.x_i + b))`` for labels ``t``
-    (n,) of +-1, its bias unpenalized (or zero without ``intercept``), to the dual tolerance
-    ``eps``: ``(w (d,), b, epochs so far, state)``; pass ``state`` back to continue warm
-    (``max_epochs`` bounds the epochs over all the calls on one state)."""
+    """The binary SVM ``1/2 |w|^2 + C sum_i u_i h(margin - t_i (w.x_i + b))`` for labels
+    ``t`` (n,) of +-1 and row multipliers ``weights`` u (n,) (None: all 1), its bias
+    unpenalized (or zero without ``intercept``), to the dual tolerance ``eps``: ``(w (d,),
+    b, epochs so far, state)``; pass ``state`` back to continue warm (``max_epochs`` bounds
+    the epochs over all the calls on one state)."""
     X = compiled_rows(X)
     n, d = X.shape
     if state is None:
         state = {"alpha": np.zeros(n), "w": np.zeros(d), "wb": 0.0, "b": 0.0, "epochs": 0}
     alpha, w = state["alpha"], state["w"]
-    upper, diag = (math.inf, 0.5 / C) if squared else (C, 0.0)
+    box = dual_box(C, squared, weights)
     bias_scale = 1.0 if intercept else 0.0
     epochs = state["epochs"]  # over every call on this state: max_epochs bounds them all
     for _ in range(MAX_BIAS_ROUNDS if intercept else 1):
@@ -116,8 +145,8 @@ def solve_binary(
         # wb = sum t alpha is the round's correction to it
         shifted = margin - t * state["b"]
         ran, wb, converged = _svm_dual(
-            X, t, shifted, alpha, w, state["wb"], bias_scale=bias_scale, upper=upper,
-            diag=diag, eps=eps, max_epochs=max_epochs - epochs, seed=seed + epochs,
+            X, t, shifted, alpha, w, state["wb"], bias_scale=bias_scale, box=box, eps=eps,
+            max_epochs=max_epochs - epochs, seed=seed + epochs,
         )  # fmt: skip
         epochs += ran
         correction = bias_scale * wb
@@ -134,11 +163,13 @@ def solve_binary(
 
 def dual_cd(
     model: LinearSVM, X: Any, y: np.ndarray, objective_fun: Any, *, gtol: float, ftol: float,
-    max_iter: int, seed: int,
+    max_iter: int, seed: int, weights: np.ndarray | None = None,
 ) -> OptimizeResult:  # fmt: skip
     """Dual coordinate descent on every class of the one-vs-rest SVM ``model``, on ``X``
-    (n, d) CSR and class codes ``y`` (n,); ``max_iter`` bounds the epochs per class.
-    ``objective_fun`` is the engine's ``params -> (f, g)`` that reports the answer."""
+    (n, d) CSR and class codes ``y`` (n,), rows weighed by the engine's multipliers
+    ``weights`` (n,) of mean 1 (None: unweighted); ``max_iter`` bounds the epochs per class.
+    ``objective_fun`` is the engine's ``params -> (f, g)`` that reports the answer (weighted
+    as the engine weighs it)."""
     check_dual_model(model)
     X = compiled_rows(X)
     n, d = X.shape
@@ -158,6 +189,7 @@ def dual_cd(
             W[:, k], b[k], ran, states[k] = solve_binary(
                 X, t, C=C, margin=model.margin, squared=squared, intercept=intercept,
                 eps=eps, max_epochs=max_iter, seed=seed + 7919 * k, state=states[k],
+                weights=weights,
             )  # fmt: skip
             epochs = max(epochs, ran)
         if K == 2:
