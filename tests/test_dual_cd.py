@@ -185,3 +185,116 @@ def test_what_dcd_does_not_solve_is_refused_before_any_work(model):
     X, y = _problem()
     with pytest.raises(CapabilityError, match="dcd"):
         fit(model, X, y, solver="dcd", standardize=False)
+
+
+# Weighted rows: sample i's dual cost is C u_i (LIBLINEAR's instance weights). Oracles: the
+# primal optimizers on the same weighted objective, the data themselves (counts are
+# repeated rows, zeros dropped rows) and the compiled loop against its fallback.
+
+
+def _weighted_problem(n_classes=3, seed=82):
+    X, y = _problem(n_samples=240, n_classes=n_classes, seed=seed)
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 4, size=y.size).astype(float)  # a quarter of zeros
+    counts[:n_classes] = 1.0
+    return X, y, counts
+
+
+@pytest.mark.parametrize("weighing", ["counts", "balanced"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
+def test_weighted_dcd_reaches_the_primal_solvers_optimum(variant, n_classes, weighing):
+    X, y, counts = _weighted_problem(n_classes)
+    weights = (
+        {"sample_weight": np.sqrt(counts) * 1.7}  # not counts: real multipliers, zeros kept
+        if weighing == "counts" else {"class_weight": "balanced"}
+    )  # fmt: skip
+    model = _svm(variant)
+    oracle = "tron" if variant == "squared_hinge" else "bfgs"  # bfgs: hinge has no Hessian
+    exact = fit(model, X, y, solver=oracle, gtol=1e-10, ftol=0.0, max_iter=5000,
+                standardize=False, **weights).result  # fmt: skip
+    got = fit(model, X, y, solver="dcd", gtol=1e-9, standardize=False, **weights).result
+    assert got.success
+    gap = (got.fun - exact.fun) / exact.fun
+    # squared hinge: both gradients <= 1e-9, so both within ~1e-13 (measured: 1e-16). Hinge,
+    # looser: bfgs stops in the kinks' noise and dcd at a projected gradient of gtol (1e-6,
+    # margin units), a duality gap of up to ~1e-6 of f here (measured: at most 2e-12)
+    assert abs(gap) <= (1e-6 if variant == "squared_hinge" else 1e-5), gap
+
+
+def _repeat(X, y, counts):
+    rows = np.repeat(np.arange(y.size), counts.astype(int))
+    return X[rows], y[rows]
+
+
+@pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
+def test_integer_weights_are_repeated_rows_and_zeros_dropped_rows(variant):
+    X, y, counts = _weighted_problem()
+    model = _svm(variant)
+    keep = counts > 0
+    # the same optimum on the same objective: squared hinge both at |g| <= 1e-9 (~1e-13;
+    # measured 1e-15); hinge both at the projected-gradient tolerance 1e-6 (margin units,
+    # up to ~1e-6 of f; measured 4e-13). Zero weights: the live rows are visited in the same
+    # order as the dropped rows' problem, so the steps are the same up to C u_i's rounding
+    rel = 1e-10 if variant == "squared_hinge" else 1e-6
+    for weights, (Xr, yr) in ((counts, _repeat(X, y, counts)), (keep * 1.0, (X[keep], y[keep]))):
+        weighted = fit(model, X, y, solver="dcd", sample_weight=weights, gtol=1e-9,
+                       standardize=False).result  # fmt: skip
+        rows = fit(model, Xr, yr, solver="dcd", gtol=1e-9, standardize=False).result
+        assert weighted.fun == pytest.approx(rows.fun, rel=rel)
+        if variant == "squared_hinge":  # strictly convex: the same parameters too
+            np.testing.assert_allclose(weighted.x, rows.x, rtol=1e-6, atol=1e-8)
+
+
+def _binary_runs(squared, weights, monkeypatch, seed=3):
+    X, y = _problem(n_samples=200, seed=seed)
+    t = np.where(y == 0, 1.0, -1.0)
+    runs = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(dual_cd, "_dualcd", None)
+        w, b, epochs, state = dual_cd.solve_binary(
+            sp.csr_matrix(X), t, C=0.5, margin=1.0, squared=squared, intercept=True,
+            eps=1e-6, max_epochs=500, seed=seed, weights=weights,
+        )  # fmt: skip
+        runs.append((w, b, epochs, state["alpha"]))
+    monkeypatch.undo()
+    return runs
+
+
+@pytest.mark.skipif(dual_cd._dualcd is None, reason="the compiled loop was not built")
+@pytest.mark.parametrize("seed", [3, 4, 5])
+@pytest.mark.parametrize("squared", [True, False])
+def test_the_fallback_takes_the_compiled_steps_with_weights(squared, seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    weights = rng.exponential(size=200) * (rng.random(200) > 0.3)  # ~30% zeros
+    (w1, b1, e1, a1), (w2, b2, e2, a2) = _binary_runs(squared, weights, monkeypatch, seed)
+    assert e1 == e2  # the same shuffles of the same live rows, shrinking, stop
+    np.testing.assert_allclose(a2, a1, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(w2, w1, rtol=0, atol=1e-12)
+    assert b2 == pytest.approx(b1, abs=1e-12)
+    assert not a1[weights == 0].any() and not a2[weights == 0].any()  # never visited
+    if not squared:  # each alpha in its own box [0, C u_i]
+        assert np.all(a1 <= 0.5 * weights) and np.all(a2 <= 0.5 * weights)
+
+
+@pytest.mark.parametrize("squared", [True, False])
+def test_weights_of_one_take_the_unweighted_steps_bit_for_bit(squared, monkeypatch):
+    ones = _binary_runs(squared, np.ones(200), monkeypatch)
+    unweighted = _binary_runs(squared, None, monkeypatch)
+    for (w1, b1, e1, a1), (w2, b2, e2, a2) in zip(ones, unweighted, strict=True):
+        assert e1 == e2 and b1 == b2
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(w1, w2)
+
+
+@pytest.mark.skipif(dual_cd._dualcd is None, reason="the compiled loop was not built")
+def test_the_compiled_loop_refuses_per_sample_arrays_that_do_not_fit():
+    X = dual_cd.compiled_rows(_problem(n_samples=20)[0])
+    n, d = X.shape
+    args = [X.indptr, X.indices, X.data, np.ones(n), np.ones(n), np.zeros(n), np.zeros(d), n, d,
+            1.0, 1.0, 0.0, 0.1, 10, 0, 0.0]  # fmt: skip
+    for each, match in (((np.ones(n), None), "together"), ((np.ones(n - 1), np.zeros(n - 1)),
+                        "upper_each"), ((np.ones(n), np.zeros(n + 1)), "diag_each")):  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            dual_cd._dualcd.svm_dual(*args, *each)
