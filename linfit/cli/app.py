@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "check",
         "Compare each model's gradient (and Hessian-vector product) with finite differences.",
     ),
+    "cv": ("cv", "Cross-validate a path of penalties; refit the best on all rows and save it."),
     "datasets": ("datasets", "The bundled datasets, and synthetic CSVs of any size."),
     "reproduce": (
         "reproduce",
@@ -78,6 +79,8 @@ FLAGS = {
     "class_weight": "--class-weight",
     "weighted_metrics": "--weighted-metrics",
     "init": "--init",
+    "metric": "--metric",
+    "folds": "--folds",
     "n_samples": "--n-samples",
     "n_features": "--n-features",
     "n_classes": "--n-classes",

@@ -138,6 +138,24 @@ def convergence_figure(history: Sequence[IterationRecord], title: str) -> Figure
     return figure
 
 
+def cv_figure(result: Any, title: str) -> Figure:
+    """A cross-validation's mean validation score against ``reg`` (log scale), one
+    standard deviation over the folds shaded, the chosen ``reg`` marked; ``result`` a
+    :class:`linfit.fitting.cv.CVResult`."""
+    figure = new_figure(figsize=(7, 4.5))
+    ax = figure.subplots()
+    regs, mean, sd = result.regs, result.mean, result.sd
+    positive = regs > 0  # a reg of 0 has no place on a log axis
+    ax.semilogx(regs[positive], mean[positive], marker="o", markersize=3)
+    ax.fill_between(regs[positive], (mean - sd)[positive], (mean + sd)[positive], alpha=0.25)
+    ax.axvline(result.best_reg, color="k", linestyle="--", linewidth=1)
+    ax.set_xlabel("reg")
+    ax.set_ylabel(f"validation {result.metric} (mean ± sd over folds)")
+    grid(ax)
+    figure.suptitle(f"{title}: best reg {result.best_reg:.3g}")
+    return figure
+
+
 def confusion_figure(matrix: np.ndarray, classes: Sequence[Any], title: str) -> Figure:
     """Counts of true (rows) against predicted (columns) classes, as a heat map."""
     matrix = np.asarray(matrix)

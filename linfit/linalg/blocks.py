@@ -8,9 +8,10 @@ per thread (``map_blocks``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -72,6 +73,19 @@ def map_blocks(fn: Callable[[slice], T], blocks: list[slice]) -> list[T]:
     """
     if len(blocks) < 2 or threading.current_thread() is not threading.main_thread():
         return [fn(rows) for rows in blocks]
+    blas = blas_controller()
+    workers = min(len(blocks), worker_count())
+    if workers < 2:
+        return [fn(rows) for rows in blocks]
+    key = (os.getpid(), workers)
+    if key not in _POOLS:
+        _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="linfit-blocks")
+    with blas.limit(limits=1):
+        return list(_POOLS[key].map(fn, blocks))
+
+
+def blas_controller() -> Any:
+    """threadpoolctl's handle on BLAS (None without threadpoolctl or a BLAS it knows)."""
     if not _BLAS:
         try:
             from threadpoolctl import ThreadpoolController  # scikit-learn's dependency
@@ -80,16 +94,25 @@ def map_blocks(fn: Callable[[slice], T], blocks: list[slice]) -> list[T]:
             _BLAS.append(blas if blas.info() else None)
         except ImportError:
             _BLAS.append(None)
-    blas = _BLAS[0]
-    threads = 1 if blas is None else max(lib["num_threads"] for lib in blas.info())
-    workers = min(len(blocks), threads)
-    if workers < 2:
-        return [fn(rows) for rows in blocks]
-    key = (os.getpid(), workers)
-    if key not in _POOLS:
-        _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="linfit-blocks")
+    return _BLAS[0]
+
+
+def worker_count() -> int:
+    """How many threads work at once: as many as BLAS uses (the cores it was given)."""
+    blas = blas_controller()
+    return 1 if blas is None else max(lib["num_threads"] for lib in blas.info())
+
+
+@contextlib.contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """BLAS on one thread meanwhile, for work spread over threads of its own (e.g. the
+    folds of a cross-validation), which would otherwise each spread over every core."""
+    blas = blas_controller()
+    if blas is None:
+        yield
+        return
     with blas.limit(limits=1):
-        return list(_POOLS[key].map(fn, blocks))
+        yield
 
 
 def add_parts(a: Any, b: Any) -> Any:

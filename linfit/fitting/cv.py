@@ -1,0 +1,233 @@
+"""Cross-validation over a regularization path: choosing ``reg``.
+
+Each of k folds (stratified for classifiers) trains on the other folds along the whole
+path, from the strongest penalty down, every fit warm-started from the one before
+(``linfit.fit(init=...)``): a weaker penalty's optimum is near a stronger one's, as in
+LIBLINEAR's search over C. The folds run in parallel, one per core, each on one BLAS
+thread. The best ``reg`` has the best mean validation score (or, with ``one_se``, the
+strongest penalty within one standard error of it), and is refitted on all the rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from linfit.engines.weights import ClassWeight, check_sample_weight
+from linfit.errors import ConvergenceWarning, DataError, OptionError
+from linfit.fitting.entry import fit
+from linfit.fitting.metrics import accuracy, r2, rmse
+from linfit.fitting.trained import TrainedModel
+from linfit.linalg.blocks import single_blas_thread, worker_count
+from linfit.models import LinearModel
+
+# metric -> (for classifiers, greater is better)
+METRICS: dict[str, tuple[bool, bool]] = {
+    "accuracy": (True, True),
+    "log-loss": (True, False),
+    "r2": (False, True),
+    "rmse": (False, False),
+}
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """A path's validation scores and the choice made from them.
+
+    ``regs`` (R,) strongest first; ``scores`` and ``n_iter`` (folds, R): each fold's
+    validation metric and its fit's iterations at each ``reg``; ``best`` the index of the
+    chosen ``reg``; ``trained`` the model refitted on all rows with it (None when not
+    asked)."""
+
+    regs: np.ndarray
+    scores: np.ndarray
+    n_iter: np.ndarray
+    metric: str
+    best: int
+    one_se: bool
+    trained: TrainedModel | None
+    time_s: float
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean validation score per reg (R,)."""
+        return self.scores.mean(axis=0)
+
+    @property
+    def sd(self) -> np.ndarray:
+        """Standard deviation over the folds per reg (R,), with k - 1 degrees of freedom."""
+        return self.scores.std(axis=0, ddof=1)
+
+    @property
+    def best_reg(self) -> float:
+        return float(self.regs[self.best])
+
+    @property
+    def greater_is_better(self) -> bool:
+        return METRICS[self.metric][1]
+
+
+def default_metric(model: LinearModel) -> str:
+    """accuracy for a classifier, R^2 for a regressor."""
+    return "accuracy" if model.is_classifier else "r2"
+
+
+def check_cv_options(model: LinearModel, regs: Sequence[float], folds: int, metric: str) -> None:
+    """Refuse, before any data is read, a path or metric ``model`` cannot use."""
+    if metric not in METRICS:
+        raise OptionError(f"`metric` takes {', '.join(METRICS)}, got {metric!r}")
+    if METRICS[metric][0] != model.is_classifier:
+        kind = "classifiers" if METRICS[metric][0] else "regressors"
+        raise OptionError(f"`metric` {metric} is for {kind}, not {model.describe()}")
+    if metric == "log-loss" and not hasattr(model, "predict_proba"):
+        raise OptionError(
+            f"`metric` log-loss needs probabilities, which {model.describe()} has not"
+        )
+    if len(regs) == 0 or not all(np.isfinite(r) and r >= 0 for r in regs):
+        raise OptionError("`reg` needs one or more finite values >= 0 to search over")
+    if folds < 2:
+        raise OptionError(f"`folds` must be at least 2, got {folds}")
+
+
+def fold_of(y: np.ndarray, folds: int, seed: int, stratify: bool) -> np.ndarray:
+    """Each row's fold (n,) in 0..folds-1, the rows shuffled by ``seed``; stratified, each
+    class is dealt round the folds in turn, so every fold holds its share of each class
+    (and the folds' sizes differ by at most one)."""
+    n = y.shape[0]
+    if folds > n:
+        raise DataError(f"`folds` {folds} is more than the {n} rows")
+    order = np.random.default_rng(seed).permutation(n)
+    fold = np.empty(n, dtype=np.int64)
+    if not stratify:
+        fold[order] = np.arange(n) % folds
+        return fold
+    codes = np.unique(y, return_inverse=True)[1][order]
+    counts = np.bincount(codes)
+    if counts.min() < folds:
+        raise DataError(
+            f"`folds` {folds} is more than the {counts.min()} rows of the smallest class: "
+            "every fold needs a row of each class; use fewer folds"
+        )
+    sort = np.argsort(codes, kind="stable")  # by class, shuffled within it
+    fold[order[sort]] = np.arange(n) % folds  # one class after another, dealt in turn
+    return fold
+
+
+def cross_validate(
+    model: LinearModel,
+    X: np.ndarray,
+    y: np.ndarray,
+    regs: Sequence[float],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    metric: str | None = None,
+    one_se: bool = False,
+    refit: bool = True,
+    sample_weight: Any = None,
+    class_weight: ClassWeight = None,
+    **fit_options: Any,
+) -> CVResult:
+    """k-fold cross-validation of ``model`` over the penalties ``regs`` on ``X`` (n, d)
+    and ``y`` (n,); ``fit_options`` go to every :func:`linfit.fit` (solver, gtol,
+    max_iter, standardize, feature_names, ...). Weights weigh the training rows and the
+    validation scores alike."""
+    metric = metric or default_metric(model)
+    check_cv_options(model, regs, folds, metric)
+    started = time.perf_counter()
+    path = np.array(sorted(set(map(float, regs)), reverse=True))
+    w = check_sample_weight(sample_weight, X.shape[0])
+    fold = fold_of(np.asarray(y), folds, seed, model.is_classifier)
+    runs = _run_folds(model, X, y, w, fold, path, metric, class_weight, fit_options)
+    scores = np.array([scores for scores, _ in runs])
+    n_iter = np.array([nits for _, nits in runs])
+    best = choose(scores, METRICS[metric][1], one_se)
+    trained = None
+    if refit:
+        best_model = dataclasses.replace(model, reg=float(path[best]))
+        trained = fit(best_model, X, y, sample_weight=w, class_weight=class_weight, **fit_options)
+    elapsed = time.perf_counter() - started
+    return CVResult(path, scores, n_iter, metric, best, one_se, trained, elapsed)
+
+
+def choose(scores: np.ndarray, greater_is_better: bool, one_se: bool) -> int:
+    """The index of the best mean score over the folds ``scores`` (folds, R), regs
+    strongest first; with ``one_se``, the first (strongest) whose mean is within one
+    standard error (sd / sqrt(folds)) of the best."""
+    sign = 1.0 if greater_is_better else -1.0
+    mean = sign * scores.mean(axis=0)
+    best = int(np.argmax(mean))
+    if not one_se:
+        return best
+    se = scores.std(axis=0, ddof=1)[best] / np.sqrt(scores.shape[0])
+    return int(np.flatnonzero(mean >= mean[best] - se)[0])
+
+
+def _run_folds(model, X, y, w, fold, path, metric, class_weight, fit_options) -> list:
+    """Each fold's ``(scores (R,), n_iter (R,))``, the folds spread over the cores."""
+    k = int(fold.max()) + 1
+
+    def one(i: int) -> tuple[np.ndarray, np.ndarray]:
+        train, valid = fold != i, fold == i
+        return fold_path(
+            model, path, (X[train], y[train], None if w is None else w[train]),
+            (X[valid], y[valid], None if w is None else w[valid]), metric, class_weight,
+            fit_options,
+        )  # fmt: skip
+
+    workers = min(k, worker_count())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # n_iter shows a capped path
+        if workers < 2:
+            return [one(i) for i in range(k)]
+        with single_blas_thread(), ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, range(k)))
+
+
+def fold_path(
+    model: LinearModel,
+    path: np.ndarray,
+    train: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    valid: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    metric: str,
+    class_weight: ClassWeight,
+    fit_options: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """One fold: ``model`` fitted on ``train`` ``(X, y, w)`` at each reg of ``path``
+    (strongest first), each fit starting from the one before; the validation scores
+    (R,) on ``valid`` and the iterations (R,)."""
+    X, y, w = train
+    scores, n_iter, previous = np.empty(path.size), np.empty(path.size, dtype=np.int64), None
+    for j, reg in enumerate(path):
+        trained = fit(
+            dataclasses.replace(model, reg=float(reg)), X, y, sample_weight=w,
+            class_weight=class_weight, init=previous, **fit_options,
+        )  # fmt: skip
+        scores[j] = score(trained, *valid, metric)
+        n_iter[j] = trained.result.nit
+        previous = trained
+    return scores, n_iter
+
+
+def score(
+    trained: TrainedModel, X: np.ndarray, y: np.ndarray, w: np.ndarray | None, metric: str
+) -> float:
+    """``metric`` of ``trained`` on raw ``X`` (n, d) against ``y`` (n,), rows weighted by
+    ``w`` (n,) when given."""
+    if metric == "accuracy":
+        return accuracy(trained.class_codes(y), trained.predict_codes(X), w)
+    if metric == "log-loss":
+        codes = trained.class_codes(y)
+        proba = trained.predict_proba(X)
+        p = np.where(codes >= 0, proba[np.arange(codes.size), np.maximum(codes, 0)], 0.0)
+        return float(np.average(-np.log(np.maximum(p, 1e-300)), weights=w))
+    if metric == "r2":
+        return r2(y, trained.predict(X), w)
+    return rmse(y, trained.predict(X), w)
