@@ -13,6 +13,7 @@ from bench.least_squares import least_squares
 from bench.out_of_core import out_of_core
 from bench.startup import startup
 from bench.strd import strd
+from bench.tuning import cv_path, weighted_fit
 
 SIZES = {
     # the workloads: minutes on 2 cores
@@ -41,6 +42,8 @@ WORKLOADS = (
     "out_of_core",
     "startup",
     "strd",
+    "weighted",
+    "cv",
 )
 
 
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     data = (
         make_data(*sizes["classify"])
-        if {"softmax", "floor", "float32", "svm"} & set(args.only)
+        if {"softmax", "floor", "float32", "svm", "weighted", "cv"} & set(args.only)
         else None
     )
     steps = {
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         "out_of_core": lambda: out_of_core(*sizes["out_of_core"]),
         "startup": startup,
         "strd": strd,
+        "weighted": lambda: weighted_fit(data),
+        "cv": lambda: cv_path(data),
     }
     for name in args.only:
         print(f"bench: {name}", file=sys.stderr, flush=True)
