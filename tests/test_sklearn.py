@@ -29,9 +29,21 @@ from linfit.sklearn import (
 
 IRIS = Path(__file__).resolve().parent.parent / "datasets" / "iris.csv"
 
+# check_sample_weight_equivalence_on_dense_data compares predictions to rtol 1e-7 after a
+# fit on 15 rows of 30 features, which the SVMs separate: the objective is then tiny and
+# its curvature about 2 reg, so at reg 1e-4 the weighted and repeated fits (the same
+# objective, to 3e-13) stop at points 1e-5 to 1e-1 apart in their predictions:
+# - the hinge is not differentiable, and BFGS stops on an objective decrease below
+#   ftol * max(|f|, 1), an absolute 1e-12 when f* is 1.7e-5 (a relative 6e-8), before it
+#   settles on the kinks (2e-5 apart); at reg 1e-3 (f* 1.7e-4) it settles (2e-9);
+# - on the squared hinge, L-BFGS's tol 1e-6 pins the coefficients to tol / (2 reg) only
+#   (both runs converge, 7e-2 apart); Newton on the generalized Hessian solves that
+#   piecewise quadratic exactly once it has the active set (2 iterations, 3e-12).
 ESTIMATORS = [
-    LinearSVMClassifier(max_iter=200),
-    LinearSVMClassifier(loss="squared_hinge", multiclass="one-vs-rest", max_iter=200),
+    LinearSVMClassifier(reg=1e-3, max_iter=200),
+    LinearSVMClassifier(
+        loss="squared_hinge", multiclass="one-vs-rest", optimizer="newton", max_iter=200
+    ),
     SoftmaxClassifier(max_iter=200),
     LeastSquaresRegressor(max_iter=200),
     LeastSquaresRegressor(method="lstsq"),

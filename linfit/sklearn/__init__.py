@@ -15,6 +15,10 @@ for a binary one (scores of ``classes_[1]`` minus ``classes_[0]``), (n_features,
 single-output regressor and (n_targets, n_features) for a multi-output least squares;
 ``intercept_`` is (n_classes,), (1,), a float, or (n_targets,) accordingly.
 
+``fit(X, y, sample_weight=None)`` weighs rows as ``linfit.fit`` does (and the
+classifiers' ``class_weight`` classes); ``warm_start=True`` starts each fit after the
+first from the previous coefficients.
+
 linfit's ``ConvergenceWarning`` is re-emitted as ``sklearn.exceptions.ConvergenceWarning``,
 and linfit's own errors about the data or options are raised as ``ValueError``.
 """
@@ -46,10 +50,12 @@ ESTIMATORS: dict[str, type[LinfitEstimator]] = {
 def load(path: str | Path) -> LinfitEstimator:
     """The fitted estimator saved in the model file ``path`` (from ``save`` or ``linfit train``).
 
-    Hyper-parameters and the optimizer come from the file; ``max_iter`` and ``tol`` (not
-    recorded) take their defaults, and ``standardize`` is False when the stored scaler is
-    the identity. ``feature_names_in_`` is set unless the names are linfit's defaults
-    (``x0``, ``x1``, ...), so the model predicts on a DataFrame with the file's columns.
+    Hyper-parameters and the optimizer come from the file; ``max_iter``, ``tol``,
+    ``class_weight`` and ``warm_start`` (not recorded) take their defaults, and
+    ``standardize`` is False when the stored scaler is the identity. Set ``warm_start``
+    to continue training from the file's coefficients. ``feature_names_in_`` is set
+    unless the names are linfit's defaults (``x0``, ``x1``, ...), so the model predicts
+    on a DataFrame with the file's columns.
     A model trained with ``--encode onehot`` expects its one-hot columns as they were
     expanded at training (see ``trained_.feature_names``).
 

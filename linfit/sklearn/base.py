@@ -12,7 +12,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_random_state,
+    validate_data,
+)
 
 from linfit.errors import ConvergenceWarning, LinfitError
 from linfit.fitting import TrainedModel, fit
@@ -47,8 +52,9 @@ def _reemit(caught: list[warnings.WarningMessage], names: dict[str, str]) -> Non
 class LinfitEstimator(BaseEstimator):
     """Shared fitting, prediction and persistence; subclasses say which model to build.
 
-    Its parameters are those every estimator but the SVM and least squares takes (those
-    two declare their own); see :class:`~linfit.sklearn.LinearSVMClassifier`.
+    Its parameters are the ReLU's (the SVM, softmax and least squares declare their own);
+    see :class:`~linfit.sklearn.LinearSVMClassifier`. A classifier's ``class_weight`` is
+    read with ``getattr``, so the regressors need not declare it.
     """
 
     model_name: ClassVar[str]  # the linfit model trained, by the command line's name
@@ -66,6 +72,7 @@ class LinfitEstimator(BaseEstimator):
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         fit_intercept: bool = True,
+        warm_start: bool = False,
     ) -> None:
         self.reg = reg
         self.fit_intercept = fit_intercept
@@ -74,6 +81,7 @@ class LinfitEstimator(BaseEstimator):
         self.tol = tol
         self.standardize = standardize
         self.random_state = random_state
+        self.warm_start = warm_start
 
     # -- subclass hooks -----------------------------------------------------------------
     def _make_model(self) -> LinearModel:
@@ -91,26 +99,18 @@ class LinfitEstimator(BaseEstimator):
         }
 
     # -- fitting ------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any) -> LinfitEstimator:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinfitEstimator:
         """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) and return self.
 
-        Least squares also takes ``y`` (n_samples, n_targets).
+        Least squares also takes ``y`` (n_samples, n_targets). ``sample_weight``
+        (n_samples,), finite and >= 0 with one positive, weighs the rows: the objective is
+        ``sum_i w_i L_i / sum_i w_i + reg ||W||^2`` (standardization too takes the
+        weighted moments), so a row of integer weight m trains as m copies of it and a
+        row of weight 0 as no row. A classifier's ``class_weight`` multiplies them. With
+        ``warm_start`` and a previous fit, the iterative optimizers start from its
+        coefficients (the same features and classes, else ``ValueError``).
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=np.float64,
-            y_numeric=not self._is_classifier,
-            multi_output=self._multi_output,
-        )
-        if self._is_classifier:
-            check_classification_targets(y)
-            if np.unique(y).size < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes; "
-                    f"the data has one class ({y[0]!r})"
-                )
+        X, y, sample_weight = self._checked(X, y, sample_weight)
         names = (
             tuple(str(n) for n in self.feature_names_in_)
             if hasattr(self, "feature_names_in_")
@@ -120,16 +120,54 @@ class LinfitEstimator(BaseEstimator):
             model = self._make_model()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                trained, n_iter = self._train(model, X, y, names)
+                trained, n_iter = self._train(model, X, y, names, sample_weight)
         except LinfitError as err:
             raise ValueError(err.render(self._parameters)) from err
         _reemit(caught, self._parameters)
         self._set_fitted(trained, n_iter, y_ndim=y.ndim)
         return self
 
+    def _checked(
+        self, X: Any, y: Any, sample_weight: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``X`` (n, d) float64, ``y`` (n,) (or (n, k)) and ``sample_weight`` (n,) float64
+        or None, validated as scikit-learn does; a classifier needs two classes of rows
+        of positive weight."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float64,
+            y_numeric=not self._is_classifier,
+            multi_output=self._multi_output,
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        if self._is_classifier:
+            check_classification_targets(y)
+            kept = y if sample_weight is None else y[sample_weight > 0]
+            if np.unique(kept).size < 2:
+                weighed = "" if sample_weight is None else " of positive weight"
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes; "
+                    f"the data has one class{weighed} ({kept[0]!r})"
+                )
+        return X, y, sample_weight
+
     def _train(
-        self, model: LinearModel, X: np.ndarray, y: np.ndarray, names: tuple[str, ...]
+        self,
+        model: LinearModel,
+        X: np.ndarray,
+        y: np.ndarray,
+        names: tuple[str, ...],
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[TrainedModel, int]:
+        """Fit ``model`` on ``X`` (n, d), ``y`` (n,) or (n, k), rows weighed by
+        ``sample_weight`` (n,) and the classifier's ``class_weight``; from the previous fit
+        with ``warm_start``. The trained model and the solver's iteration count."""
+        warm = getattr(self, "warm_start", False) and hasattr(self, "trained_")
         trained = fit(
             model,
             X,
@@ -141,6 +179,9 @@ class LinfitEstimator(BaseEstimator):
             gtol=self.tol,
             max_iter=self.max_iter,
             seed=_seed(self.random_state, self._optimizer_name()),
+            sample_weight=sample_weight,
+            class_weight=getattr(self, "class_weight", None),
+            init=self.trained_ if warm else None,
         )
         return trained, int(trained.result.nit)
 

@@ -43,6 +43,12 @@ class LinearSVMClassifier(_LinfitClassifier):
         random_state: seeds ``sgd``'s shuffles (an int, a ``RandomState``, or None for
             numpy's global state); the other optimizers draw nothing and ignore it.
         fit_intercept: False holds the bias at zero (features scaled, not centred).
+        class_weight: None (every class weighs 1), ``"balanced"`` (each class weighs
+            ``n_samples / (n_classes * its count)``), or a dict from labels to weights
+            (classes it leaves out weigh 1); it multiplies ``fit``'s ``sample_weight``.
+        warm_start: when True and already fitted, ``fit`` starts the iterative optimizers
+            from the previous fit's coefficients (``init=trained_`` in ``linfit.fit``); it
+            needs the same features and classes, else ``ValueError``.
     """
 
     model_name = "svm"
@@ -59,6 +65,8 @@ class LinearSVMClassifier(_LinfitClassifier):
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         fit_intercept: bool = True,
+        class_weight: str | dict[Any, float] | None = None,
+        warm_start: bool = False,
     ) -> None:
         self.reg = reg
         self.fit_intercept = fit_intercept
@@ -70,6 +78,8 @@ class LinearSVMClassifier(_LinfitClassifier):
         self.tol = tol
         self.standardize = standardize
         self.random_state = random_state
+        self.class_weight = class_weight
+        self.warm_start = warm_start
 
     def _make_model(self) -> LinearModel:
         if self.loss not in _SVM_LOSSES:
@@ -96,10 +106,34 @@ class SoftmaxClassifier(_LinfitClassifier):
     """Softmax (multinomial logistic) classifier: mean cross-entropy + ``reg * ||W||^2``.
 
     Equivalent to scikit-learn's ``LogisticRegression(C=1 / (2 * n_samples * reg))`` on
-    the same (standardized) features. Parameters as :class:`LinearSVMClassifier`.
+    the same (standardized) features, and with ``class_weight`` and ``sample_weight`` to
+    its with the same weights. Parameters as :class:`LinearSVMClassifier` (no ``loss``,
+    ``margin`` or ``multiclass``); ``optimizer`` None means L-BFGS.
     """
 
     model_name = "softmax"
+
+    def __init__(
+        self,
+        reg: float = 1e-4,
+        optimizer: str | None = None,
+        max_iter: int | None = None,
+        tol: float = 1e-6,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        fit_intercept: bool = True,
+        class_weight: str | dict[Any, float] | None = None,
+        warm_start: bool = False,
+    ) -> None:
+        self.reg = reg
+        self.fit_intercept = fit_intercept
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.standardize = standardize
+        self.random_state = random_state
+        self.class_weight = class_weight
+        self.warm_start = warm_start
 
     def _make_model(self) -> LinearModel:
         return _SoftmaxModel(reg=self.reg, fit_intercept=self.fit_intercept)

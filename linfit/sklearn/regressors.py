@@ -23,8 +23,8 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
             ``"auto"``, ``"normal"`` (Cholesky), ``"qr"``, ``"pinv"`` or ``"lstsq"``
             (see ``linfit.linalg.lsq``); a closed form ignores
             ``max_iter`` and ``tol`` and sets ``n_iter_ = 1`` (one solve).
-        max_iter, tol, standardize, random_state, fit_intercept: as
-            :class:`LinearSVMClassifier`.
+        max_iter, tol, standardize, random_state, fit_intercept, warm_start: as
+            :class:`LinearSVMClassifier` (a closed form ignores ``warm_start``).
 
     ``y`` may be (n_samples,) or (n_samples, n_targets).
     """
@@ -42,6 +42,7 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         fit_intercept: bool = True,
+        warm_start: bool = False,
     ) -> None:
         self.reg = reg
         self.fit_intercept = fit_intercept
@@ -50,6 +51,7 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
         self.tol = tol
         self.standardize = standardize
         self.random_state = random_state
+        self.warm_start = warm_start
 
     def _make_model(self) -> LinearModel:
         return _LeastSquaresModel(reg=self.reg, fit_intercept=self.fit_intercept)
@@ -67,7 +69,8 @@ class LeastSquaresRegressor(RegressorMixin, LinfitEstimator):
 class ReLURegressor(RegressorMixin, LinfitEstimator):
     """One-output regression through a ReLU, ``yhat = max(0, w.x + b)`` (not convex).
 
-    Parameters as :class:`LinearSVMClassifier`; ``optimizer`` None means L-BFGS. It cannot
+    Parameters as :class:`LinearSVMClassifier` but ``loss``, ``margin``, ``multiclass``
+    and ``class_weight``; ``optimizer`` None means L-BFGS. It cannot
     predict negative values, so its ``score`` on targets of both signs is poor by design.
     """
 
