@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -220,3 +221,136 @@ def test_save_load_round_trip(estimator, iris, tmp_path):
     np.testing.assert_array_equal(back.predict(X), estimator.predict(X))
     np.testing.assert_array_equal(back.coef_, estimator.coef_)
     assert not hasattr(back, "feature_names_in_")
+
+
+# -- sample weights, class weights and warm starts ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def three_classes():
+    X, y = make_classification(
+        n_samples=90, n_features=5, n_informative=4, n_redundant=0, n_classes=3, random_state=3
+    )
+    return X * [1.0, 10.0, 0.1, 3.0, 1.0] + 2.0, y
+
+
+def _weighted_cases():
+    """(estimator, the linfit model it trains, its solver): one per estimator."""
+    from linfit import models
+
+    return [
+        (SoftmaxClassifier(reg=1e-2), models.SoftmaxClassifier(reg=1e-2), None),
+        (
+            LinearSVMClassifier(reg=1e-2, loss="squared_hinge"),
+            models.LinearSVM(reg=1e-2, variant="squared_hinge"),
+            None,
+        ),
+        (LeastSquaresRegressor(reg=1e-2), models.LeastSquares(reg=1e-2), "lbfgs"),
+        (LeastSquaresRegressor(method="normal"), models.LeastSquares(reg=1e-4), "normal"),
+        (ReLURegressor(reg=1e-2), models.ReLURegressor(reg=1e-2), None),
+    ]
+
+
+def _targets(estimator, X, y):
+    """``y`` for a classifier; for a regressor, positive values (n,) from ``X`` (n, d)."""
+    if estimator._is_classifier:
+        return y
+    return X @ np.array([0.5, 0.1, -3.0, 0.2, 1.0]) + 5.0 + 0.1 * np.sin(np.arange(len(X)))
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_sample_weight_fits_as_linfit_fit(case, three_classes):
+    import linfit
+
+    estimator, model, solver = _weighted_cases()[case]
+    X, y = three_classes
+    y = _targets(estimator, X, y)
+    w = np.random.default_rng(0).uniform(0.0, 3.0, size=len(y))
+    estimator.fit(X, y, sample_weight=w)
+    trained = linfit.fit(model, X, y, solver=solver, sample_weight=w)
+    for ours, theirs in zip(estimator.trained_.coefficients(), trained.coefficients(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_integer_sample_weights_fit_as_repeated_rows(case, three_classes):
+    estimator, _, _ = _weighted_cases()[case]
+    estimator.set_params(tol=1e-10, max_iter=10_000)
+    X, y = three_classes
+    y = _targets(estimator, X, y)
+    counts = np.random.default_rng(1).integers(0, 4, size=len(y))
+    weighted = clone(estimator).fit(X, y, sample_weight=counts)
+    repeated = clone(estimator).fit(X.repeat(counts, axis=0), y.repeat(counts))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [SoftmaxClassifier(reg=1e-2), LinearSVMClassifier(reg=1e-2, loss="squared_hinge")],
+    ids=lambda e: type(e).__name__,
+)
+def test_class_weight_equals_explicit_row_weights(estimator, three_classes):
+    X, y = three_classes
+    y = np.where(y == 2, "c", np.where(y == 1, "b", "a"))[:80]  # counts not all equal
+    X = X[:80]
+    labels, counts = np.unique(y, return_counts=True)
+    per_class = dict(zip(labels, len(y) / (labels.size * counts), strict=True))
+    rows = np.array([per_class[label] for label in y])
+    balanced = clone(estimator).set_params(class_weight="balanced").fit(X, y)
+    explicit = clone(estimator).fit(X, y, sample_weight=rows)
+    by_dict = clone(estimator).set_params(class_weight={"a": 2.0, "c": 0.5}).fit(X, y)
+    by_rows = clone(estimator).fit(X, y, sample_weight=np.select([y == "a", y == "c"], [2, 0.5], 1))
+    np.testing.assert_allclose(balanced.coef_, explicit.coef_, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(by_dict.coef_, by_rows.coef_, rtol=1e-10, atol=1e-10)
+    assert not np.allclose(balanced.coef_, clone(estimator).fit(X, y).coef_)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SoftmaxClassifier(),
+        LinearSVMClassifier(loss="squared_hinge"),
+        LeastSquaresRegressor(),
+        ReLURegressor(),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_warm_start_refit_starts_at_the_optimum(estimator, three_classes):
+    X, y = three_classes
+    y = _targets(estimator, X, y)
+    warm = clone(estimator).set_params(warm_start=True).fit(X, y)
+    first, n_iter = warm.coef_.copy(), warm.n_iter_
+    assert n_iter > 2
+    assert warm.fit(X, y).n_iter_ <= 2
+    np.testing.assert_allclose(warm.coef_, first, rtol=1e-5, atol=1e-6)
+    # without warm_start a refit starts afresh
+    assert clone(estimator).fit(X, y).fit(X, y).n_iter_ == n_iter
+
+
+def test_warm_start_on_other_features_is_a_one_line_value_error(three_classes):
+    X, y = three_classes
+    clf = SoftmaxClassifier(warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="features") as caught:
+        clf.fit(X[:, :4], y)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match="classes"):
+        SoftmaxClassifier(warm_start=True).fit(X, y).fit(X[y < 2], y[y < 2])
+    # without warm_start, refitting on other features is a fresh fit
+    assert SoftmaxClassifier().fit(X, y).fit(X[:, :4], y).coef_.shape == (3, 4)
+
+
+def test_loaded_model_warm_starts(three_classes, tmp_path):
+    X, y = three_classes
+    SoftmaxClassifier().fit(X, y).save(tmp_path / "m.linfit")
+    assert load(tmp_path / "m.linfit").set_params(warm_start=True).fit(X, y).n_iter_ <= 2
+
+
+def test_bad_sample_weights_are_value_errors(three_classes):
+    X, y = three_classes
+    with pytest.raises(ValueError, match="Negative values"):
+        SoftmaxClassifier().fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="one class of positive weight"):
+        SoftmaxClassifier().fit(X, y, sample_weight=(y == 1).astype(float))
+    with pytest.raises(ValueError, match="class_weight"):
+        SoftmaxClassifier(class_weight="heavy").fit(X, y)
