@@ -50,9 +50,14 @@ def weight_values(column: pd.Series, name: str, source_name: str) -> np.ndarray:
     return values
 
 
-def check_weights(values: np.ndarray, name: str, source_name: str, *, total: bool = True) -> None:
+def check_weights(
+    values: np.ndarray, name: str, source_name: str, *, total: bool = True,
+    subject: str | None = None,
+) -> None:  # fmt: skip
     """Refuse (n,) weights with a NaN, an infinite or a negative value, and (``total``:
-    the whole file's weights, not a chunk's) weights that are zero on every row."""
+    the whole file's weights, not a chunk's) weights that are zero on every row;
+    ``subject`` names them in the message instead of the file's column (e.g. an array
+    passed from Python)."""
     infinite, negative = np.isinf(values), values < 0
     check_weight_counts(
         name,
@@ -62,6 +67,7 @@ def check_weights(values: np.ndarray, name: str, source_name: str, *, total: boo
         negative=int(negative.sum()),
         positive=int((values > 0).sum()) if total else 1,
         examples=(values[infinite][:1], values[negative][:1]),
+        subject=subject,
     )
 
 
@@ -74,13 +80,14 @@ def check_weight_counts(
     negative: int,
     positive: int,
     examples: tuple[np.ndarray, np.ndarray] | None = None,
+    subject: str | None = None,
 ) -> None:
     """Refuse weights by their counts of missing, infinite, negative and positive values
     (``examples``: an infinite and a negative value shown, where known)."""
     shown = ["", ""]
     for i, example in enumerate(examples or ()):
         shown[i] = f" (e.g. {example[0]:g})" if len(example) else ""
-    column = f"{source_name}: `weights` column {name!r}"
+    column = subject or f"{source_name}: `weights` column {name!r}"
     if missing:
         raise DataError(
             f"{column} has {missing} missing value(s); drop those rows with `dropna`, or fill "

@@ -35,7 +35,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
             f"`sample_weight` has shape {w.shape}, but the data have {n_samples} rows; "
             "give one weight per row"
         )
-    check_weights(w, "sample_weight", "the data")
+    check_weights(w, "sample_weight", "the data", subject="`sample_weight`")
     return w
 
 
