@@ -22,6 +22,7 @@ from linfit.engines.dask_blocks import ClusterData, load_blocks
 from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
+from linfit.engines.weights import ClassWeight
 from linfit.fitting import TrainedModel, fit
 from linfit.linalg.lsq import LeastSquaresFit
 from linfit.models import LeastSquares, LinearModel, ReLURegressor
@@ -58,10 +59,12 @@ class OnCluster:
     @classmethod
     def prepare(
         cls, model: LinearModel, X: Any, y: Any, *, client: Any, standardize: bool,
-        target_name: str,
+        target_name: str, sample_weight: Any = None, class_weight: ClassWeight = None,
     ) -> OnCluster:  # fmt: skip
         """Bring raw dask arrays ``X`` (n, d) and ``y`` (n,) onto ``client``'s cluster
-        (default: the current client), standardized, targets encoded."""
+        (default: the current client), standardized, targets encoded, the rows weighed
+        by ``sample_weight`` (n,) (a dask array or an array) and ``class_weight`` as in
+        memory (``linfit.engines.weights``), checked on the cluster."""
         require_dask()
         if client is None:
             from distributed import get_client
@@ -69,7 +72,8 @@ class OnCluster:
             client = get_client()
         data = load_blocks(
             client, X, y, classify=model.is_classifier, standardize=standardize,
-            target_name=target_name, center=model.fit_intercept,
+            target_name=target_name, center=model.fit_intercept, sample_weight=sample_weight,
+            class_weight=class_weight,
         )  # fmt: skip
         return cls(data)
 
@@ -87,8 +91,8 @@ class OnCluster:
         return cluster_objective(model, self.data, self.n_outputs)
 
     def start(self, model: LinearModel) -> np.ndarray:
-        """Zeros for convex models; ReLU's least-squares start, solved on the cluster;
-        another model's own rule, on the first block."""
+        """Zeros for convex models; ReLU's (weighted) least-squares start, solved on the
+        cluster; another model's own rule, on the first block and its weights."""
         if model.convex:
             return zeros_start(model, self.n_features, self.n_outputs)
         if isinstance(model, ReLURegressor):
@@ -100,7 +104,7 @@ class OnCluster:
         return solve_on_cluster(model, self.data, method)
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
-        model.check_solution(params, *self.data.first_block())
+        model.check_solution(params, *self.data.first_block()[:2])
 
 
 def cluster_scores(trained: TrainedModel, X: Any, y: Any, prefix: str, client: Any) -> dict:
