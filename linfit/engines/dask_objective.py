@@ -2,14 +2,16 @@
 the worker that holds it with the model's own numpy methods, summed by a tree.
 
 Exactly ``linfit.engines.out_of_core``'s sum: ``J = sum_b (n_b / N) J_b + reg ||W||^2``, the data
-term of each block from ``dataclasses.replace(model, reg=0.0)`` and the penalty added once
-on the client. Per evaluation the client sends the parameters ((d + 1) K floats) and
+term of each block from ``dataclasses.replace(model, reg=0.0)`` (with the block's row
+multipliers, of mean 1 over all the rows, when the rows are weighed) and the penalty added
+once on the client. Per evaluation the client sends the parameters ((d + 1) K floats) and
 receives one value and gradient (or product): the data never move.
 
 sgd's mini-batches are drawn as ``linfit.engines.out_of_core`` draws them (the same rows
 from the same seed): an epoch's rows are cut into groups of about a block's rows, each gathered onto
-one worker from spans drawn all over the data (so data sorted by label are mixed), and a
-batch is one round trip to that worker. So an sgd epoch moves the data between workers
+one worker from spans drawn all over the data (so data sorted by label are mixed), with
+their multipliers (not renormalized per batch, as in memory), and a batch is one round
+trip to that worker. So an sgd epoch moves the data between workers
 once; the next group is gathered while the current one's batches run.
 """
 
@@ -26,7 +28,7 @@ from linfit.engines.base import add_penalty, add_penalty_hvp
 from linfit.engines.dask_blocks import ClusterData
 from linfit.engines.out_of_core import mixed_chunks
 from linfit.models import LinearModel
-from linfit.models.blocks import shuffled_batches
+from linfit.models.blocks import rows_of, shuffled_batches
 from linfit.models.curvature import dense_is_cheap
 from linfit.optim import Objective
 from linfit.optim.objective import MiniBatch, first_rows
@@ -39,18 +41,19 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
     """``model.objective`` on the scaled data, with the same dense-Hessian rule."""
     term = dataclasses.replace(model, reg=0.0)
     d = data.n_features
+    blocks = data.X, data.y, data.row_weight_blocks, data.weights
 
     def fun(params: np.ndarray) -> tuple[float, np.ndarray]:
-        parts = data.map(_loss_gradient, data.X, data.y, data.weights, term=term, params=params)
+        parts = data.map(_loss_gradient, *blocks, term=term, params=params)
         f, g = data.tree_sum(parts)
         return add_penalty(model, d, params, f, np.array(g))
 
     def value(params: np.ndarray) -> float:
-        parts = data.map(_loss, data.X, data.y, data.weights, term=term, params=params)
+        parts = data.map(_loss, *blocks, term=term, params=params)
         return add_penalty(model, d, params, data.tree_sum(parts), None)[0]
 
     def hess(params: np.ndarray) -> np.ndarray:
-        parts = data.map(_hessian, data.X, data.y, data.weights, term=term, params=params)
+        parts = data.map(_hessian, *blocks, term=term, params=params)
         H = np.array(data.tree_sum(parts))
         n_weights = params.size - params.size // (d + 1)
         H[np.arange(n_weights), np.arange(n_weights)] += 2.0 * model.reg
@@ -78,7 +81,10 @@ def _hessian_operator(
 
     def hess_operator(params: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         # each block's curvature is computed once, and stays on its worker
-        operators = data.map(_operator, data.X, data.y, term=term, params=params, pure=False)
+        operators = data.map(
+            _operator, data.X, data.y, data.row_weight_blocks, term=term, params=params,
+            pure=False,
+        )  # fmt: skip
 
         def hvp(v: np.ndarray) -> np.ndarray:
             parts = data.map(_product, operators, data.weights, v=np.asarray(v, dtype=float))
@@ -116,11 +122,16 @@ def _sgd_batches(
         # the epoch's first batches, drawn as `batches` draws them, fetched in one round
         # trip so that sgd's step calibration evaluates them here
         picked = first_rows(epoch_rows(data, rng, batch_rows), n_rows, len)
-        X_s, y_s = fetch_rows(data, np.concatenate(picked))
-        ends = np.cumsum([rows.size for rows in picked])[:-1]
+        X_s, y_s, w_s = fetch_rows(data, np.concatenate(picked))
+        ends = np.cumsum([rows.size for rows in picked])
         return [
-            MiniBatch(X_b.shape[0], partial(model.loss_gradient, X=X_b, y=y_b))
-            for X_b, y_b in zip(np.split(X_s, ends), np.split(y_s, ends), strict=True)
+            MiniBatch(
+                rows.stop - rows.start,
+                partial(
+                    model.loss_gradient, X=X_s[rows], y=y_s[rows], sample_weight=rows_of(w_s, rows)
+                ),
+            )
+            for rows in map(slice, np.r_[0, ends[:-1]], ends)
         ]
 
     return batches, sample
@@ -146,26 +157,35 @@ def epoch_rows(
 
 
 def row_pieces(data: ClusterData, index: np.ndarray) -> list[Future]:
-    """Futures of ``(X[index], y[index])`` cut by block, for ascending rows ``index`` (m,)
-    in the whole data: one task on each block that holds some of them, in order."""
+    """Futures of ``(X[index], y[index], w[index] or None)`` cut by block, for ascending
+    rows ``index`` (m,) in the whole data: one task on each block that holds some of
+    them, in order."""
     offsets = data.offsets
     block = np.searchsorted(offsets, index, side="right") - 1
     cuts = np.flatnonzero(np.diff(block)) + 1
     pieces = []
     for start, rows in zip(np.r_[0, cuts], np.split(index, cuts), strict=True):
         b = block[start]  # the block holding this run of rows
-        pieces.append(data.client.submit(_take, data.X[b], data.y[b], rows=rows - offsets[b]))
+        w_b = data.row_weight_blocks[b]
+        pieces.append(data.client.submit(_take, data.X[b], data.y[b], w_b, rows=rows - offsets[b]))
     return pieces
 
 
-def fetch_rows(data: ClusterData, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``X[index]`` (m, d) and ``y[index]`` (m,) of the whole data, in ``index``'s order,
-    brought to the client in one round trip."""
+def fetch_rows(
+    data: ClusterData, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``X[index]`` (m, d), ``y[index]`` (m,) and the rows' multipliers (m,) (None when
+    unweighted) of the whole data, in ``index``'s order, brought to the client in one
+    round trip."""
     order = np.argsort(index, kind="stable")
-    X_sorted, y_sorted = _stack(data.client.gather(row_pieces(data, index[order])))
-    X, y = np.empty_like(X_sorted), np.empty_like(y_sorted)
-    X[order], y[order] = X_sorted, y_sorted
-    return X, y
+    pieces = _stack(data.client.gather(row_pieces(data, index[order])))
+    out = []
+    for part in pieces:
+        if part is not None:  # back to index's order
+            part, sorted_part = np.empty_like(part), part
+            part[order] = sorted_part
+        out.append(part)
+    return out[0], out[1], out[2]
 
 
 _END = object()
@@ -181,37 +201,44 @@ def _one_ahead(items: Iterator[T]) -> Iterator[T]:
         current = following
 
 
-def _loss_gradient(X, y, weight, *, term, params):
-    f, g = term.loss_gradient(params, X, y)
-    return weight * f, weight * g
+# Each block's pieces: ``X_b`` (m, d), ``y_b`` (m,), its rows' multipliers ``w`` (m,) or
+# None (unweighted: the models' own unweighted arithmetic), and its share ``n_b / N``.
+
+
+def _loss_gradient(X, y, w, share, *, term, params):
+    f, g = term.loss_gradient(params, X, y, w)
+    return share * f, share * g
 
 
 def _batch(group, *, rows, model, params):
     """The objective (penalty included) on ``rows`` of a gathered group, as in-memory
     batches are."""
-    X, y = group
-    return model.loss_gradient(params, X[rows], y[rows])
+    X, y, w = group
+    return model.loss_gradient(params, X[rows], y[rows], rows_of(w, rows))
 
 
-def _take(X, y, *, rows):
-    return X[rows], y[rows]
+def _take(X, y, w, *, rows):
+    return X[rows], y[rows], rows_of(w, rows)
 
 
 def _stack(pieces):
-    """``(X, y)`` of ``(X_p, y_p)`` pieces, concatenated in order."""
-    return np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
+    """``(X, y, w)`` of ``(X_p, y_p, w_p)`` pieces, concatenated in order (``w``
+    None when the pieces' are)."""
+    X, y = np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
+    w = None if pieces[0][2] is None else np.concatenate([p[2] for p in pieces])
+    return X, y, w
 
 
-def _loss(X, y, weight, *, term, params):
-    return weight * term.loss(params, X, y)
+def _loss(X, y, w, share, *, term, params):
+    return share * term.loss(params, X, y, w)
 
 
-def _hessian(X, y, weight, *, term, params):
-    return weight * term.hessian(params, X, y)
+def _hessian(X, y, w, share, *, term, params):
+    return share * term.hessian(params, X, y, w)
 
 
-def _operator(X, y, *, term, params):
-    return term.hessian_operator(params, X, y)
+def _operator(X, y, w, *, term, params):
+    return term.hessian_operator(params, X, y, w)
 
 
 def _product(operator, weight, *, v):
