@@ -4,7 +4,10 @@ pieces (sums, triangles) reach the client.
 
 :class:`ClusterDesign` is the :class:`~linfit.linalg.design.Design` of a
 :class:`~linfit.engines.dask_blocks.ClusterData`; ``solve_on_cluster`` is
-``LeastSquares.solution`` for it, the same methods and the same report.
+``LeastSquares.solution`` for it, the same methods and the same report. Weighed rows
+are solved as :class:`~linfit.linalg.design.RowDesign` solves them: each block's rows
+``[x_i, 1]`` and ``y_i`` times the square root of their multiplier, on its worker, so
+every solver sees an ordinary least-squares problem.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from linfit.models import LeastSquares
 
 @dataclass(frozen=True)
 class ClusterDesign:
-    """``Xh = [X, 1]`` (or ``X``) and ``Y`` as the cluster's row blocks."""
+    """``Xh = [X, 1]`` (or ``X``) and ``Y`` as the cluster's row blocks, each row scaled
+    by the square root of its multiplier when ``data`` weighs them."""
 
     data: ClusterData
     intercept: bool = True
@@ -46,24 +50,25 @@ class ClusterDesign:
         return len(self.data.rows)
 
     def gram(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        A, XtY, Ysum, YtY = self.data.tree_sum(
-            self.data.map(_gram_block, self.data.X, self.data.y, intercept=self.intercept)
-        )
+        A, XtY, Ysum, YtY = self.data.tree_sum(self._map(_gram_block))
         return A, gram_rhs(XtY, Ysum, self.intercept), YtY
 
     def triangle(self) -> np.ndarray:
-        parts = self.data.map(_triangle_block, self.data.X, self.data.y, intercept=self.intercept)
-        triangles = self.data.client.gather(parts)
+        triangles = self.data.client.gather(self._map(_triangle_block))
         return qr_r(np.asfortranarray(np.vstack(triangles)))
 
     def reduce(self, fn: Callable[[np.ndarray, np.ndarray], Any]) -> Any:
-        parts = self.data.map(
-            _reduce_block, self.data.X, self.data.y, reduce=fn, intercept=self.intercept
-        )
-        return self.data.tree_sum(parts)
+        return self.data.tree_sum(self._map(_reduce_block, reduce=fn))
 
     def explicit(self) -> None:
         return None
+
+    def _map(self, fn: Callable, **kwargs: Any) -> list:
+        """``fn(X_b, y_b, w_b, intercept=..., **kwargs)`` on every block: futures."""
+        data = self.data
+        return data.map(
+            fn, data.X, data.y, data.row_weight_blocks, intercept=self.intercept, **kwargs
+        )
 
 
 def solve_on_cluster(
@@ -73,21 +78,37 @@ def solve_on_cluster(
     return solve(ClusterDesign(data, model.fit_intercept), method, model.reg)
 
 
+# Each block's pieces: ``X`` (m, d), ``y`` (m,) or (m, K), and its rows' multipliers
+# ``w`` (m,) or None; ``r = sqrt(w)`` scales the rows, as ``RowDesign`` scales them.
+
+
 def _targets(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y.reshape(X.shape[0], -1).astype(np.float64, copy=False)
 
 
-def _gram_block(X: np.ndarray, y: np.ndarray, intercept: bool) -> tuple:
-    Y = _targets(X, y)
-    return (*normal_equations(X, Y, intercept), np.einsum("ik,ik->k", Y, Y))
+def _root(w: np.ndarray | None) -> np.ndarray | None:
+    return None if w is None else np.sqrt(w)
 
 
-def _triangle_block(X: np.ndarray, y: np.ndarray, intercept: bool) -> np.ndarray:
-    return tsqr(X, _targets(X, y), intercept)
+def _gram_block(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, intercept: bool) -> tuple:
+    Y, r = _targets(X, y), _root(w)
+    A, XtY, Ysum = normal_equations(X, Y, intercept, r)
+    Y = Y if r is None else Y * r[:, None]
+    return A, XtY, Ysum, np.einsum("ik,ik->k", Y, Y)
 
 
-def _reduce_block(X: np.ndarray, y: np.ndarray, reduce: Callable, intercept: bool) -> Any:
-    Xh = np.asarray(X, dtype=np.float64)
+def _triangle_block(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray | None, intercept: bool
+) -> np.ndarray:
+    return tsqr(X, _targets(X, y), intercept, _root(w))
+
+
+def _reduce_block(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduce: Callable, intercept: bool
+) -> Any:
+    Xh, Y, r = np.asarray(X, dtype=np.float64), _targets(X, y), _root(w)
     if intercept:
         Xh = np.hstack([Xh, np.ones((Xh.shape[0], 1))])
-    return reduce(Xh, _targets(X, y))
+    if r is not None:
+        Xh, Y = Xh * r[:, None], Y * r[:, None]
+    return reduce(Xh, Y)
