@@ -179,6 +179,7 @@ def _refuse_values(stats: list[_BlockStats], *, weighted: bool) -> None:
         check_weight_counts(
             "sample_weight", "the data", missing=int(missing), infinite=int(infinite),
             negative=int(negative), positive=int(positive), examples=tuple(examples),
+            subject="`sample_weight`",
         )  # fmt: skip
     bad = sum(s.bad for s in stats)
     if bad:
