@@ -52,6 +52,7 @@ COMMANDS = (
     "gradcheck",
     "datasets",
     "reproduce",
+    "cv",
 )
 TRAIN_KEYS = {
     "model",
