@@ -150,16 +150,20 @@ def train_on_cluster(
     seed: int = 0,
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
+    columns: dict[str, Any] | None = None,
     **fit_options: Any,
 ) -> tuple[TrainedModel, dict, int, int]:
     """Read ``source`` (a file, glob or folder) on the cluster, hold out ``test_size`` of
     the rows, train, and score: ``(trained, metrics, n_train, n_test)``.
-    ``missing`` and ``dtype`` as in :func:`linfit.engines.dask_data.read_table`."""
+    ``missing``, ``dtype`` and ``columns`` (``features``, ``drop``, ``weights``: the
+    column of sample weights, which weighs the training rows) as in
+    :func:`linfit.engines.dask_data.read_table`."""
     from linfit.engines.dask_data import read_table, split_table
 
     table = read_table(
-        source, target=target, sep=sep, file_format=file_format, missing=missing, dtype=dtype
-    )
+        source, target=target, sep=sep, file_format=file_format, missing=missing, dtype=dtype,
+        **(columns or {}),
+    )  # fmt: skip
     train, test = split_table(table, test_size, seed) if test_size > 0 else (table, None)
     trained = fit(
         model,
@@ -170,6 +174,7 @@ def train_on_cluster(
         feature_names=table.feature_names,
         target_name=table.target_name,
         seed=seed,
+        sample_weight=train.weights,
         **fit_options,
     )
     metrics = cluster_scores(trained, train.X, train.y, "train", client)

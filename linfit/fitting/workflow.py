@@ -103,6 +103,8 @@ def train_file(
     if engine not in FILE_ENGINES:
         raise OptionError(f"`engine` takes {' or '.join(FILE_ENGINES)}, got {engine!r}")
     if engine == "dask":
+        if weighted_metrics:
+            raise OptionError("`weighted_metrics` is not supported with `engine` dask")
         return _train_on_cluster(data, model, scheduler, test_size, seed, read, progress,
                                  fit_options)  # fmt: skip
     if scheduler is not None:
@@ -184,6 +186,7 @@ def _train_on_cluster(
             model, str(data), client=client, callback=callback, target=read.target,
             sep=read.sep, file_format=read.file_format, test_size=test_size, seed=seed,
             missing=missing_mode(read.dropna, read.impute), dtype=dtype_of(read.dtype),
+            columns={"features": read.features, "drop": read.drop, "weights": read.weights},
             **fit_options,
         )  # fmt: skip
     summary = {**trained.summary, "metrics": metrics, "n_train": n_train, "n_test": n_test}
