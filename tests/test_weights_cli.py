@@ -101,3 +101,12 @@ def test_compare_weighs_linfit_and_scikit_learn_alike(tables):
     ours = next(row for name, row in rows.items() if name.startswith("linfit"))
     theirs = rows["sklearn LogisticRegression"]
     assert theirs["objective"] == pytest.approx(ours["objective"], rel=1e-5)
+
+
+def test_dask_weights_equal_in_memory(tables):
+    """--engine dask reads the weights column on the cluster and weighs the same rows."""
+    pytest.importorskip("distributed", reason="the dask extra runs the cluster")
+    common = [tables / "d.csv", "--weights", "w", "--drop", "c", "--test-size", "0"]
+    memory = _train([*common, "--out", tables / "dm.linfit"])
+    cluster = _train([*common, "--engine", "dask", "--out", tables / "dk.linfit"])
+    assert cluster["objective"] == pytest.approx(memory["objective"], rel=1e-8)
