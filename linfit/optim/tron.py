@@ -74,8 +74,7 @@ def tron(run: Run, max_cg: int = 250) -> None:
         gs = float(run.g @ s)
         predicted = -0.5 * (gs - float(s @ r))  # -q(s), as H s = -g - r
         if predicted <= 0 or (
-            not on_boundary
-            and predicted <= max(run.ftol * max(abs(run.f), 1.0), eps * abs(run.f))
+            not on_boundary and predicted <= max(run.ftol * max(abs(run.f), 1.0), eps * abs(run.f))
         ):
             # the Newton step predicts no decrease that ftol asks for, or f's float64 can show
             run.stop(Status.DECREMENT)
@@ -87,9 +86,7 @@ def tron(run: Run, max_cg: int = 250) -> None:
         s_norm = math.sqrt(float(s @ (M * s)))
         if first:
             delta, first = min(delta, s_norm), False
-        delta = _new_radius(
-            delta, s_norm, actual, predicted, gs, f_new - run.f - gs, on_boundary
-        )
+        delta = _new_radius(delta, s_norm, actual, predicted, gs, f_new - run.f - gs, on_boundary)
         if actual > ETA0 * predicted:
             refusals = 0
             run.accept(x_new, f_new, g_new, step=float(np.linalg.norm(s)))
