@@ -153,7 +153,7 @@ def add_penalty(
     """``reg ||W||^2`` added once to a summed data term ``f`` and (in place) to its gradient
     ``g`` (or None): the one place a sum over chunks, blocks or workers adds the penalty."""
     W, _ = model.unpack(params, n_features)
-    f += model.reg * float(np.dot(W.ravel(), W.ravel()))
+    f += model.penalty(W)
     if g is not None:
         g[: W.size] += 2.0 * model.reg * W.ravel()
     return f, g
