@@ -105,6 +105,16 @@ class ColumnChoice:
             wanted.add(self.weights)
         return [c for c in columns if c in wanted]
 
+    def narrowing(
+        self, columns: Sequence[str], target_name: str, source_name: str
+    ) -> list[str] | None:
+        """The columns a read of a table with ``columns`` keeps (:meth:`needed`); None when
+        it keeps them all, so that a frame is not copied for nothing."""
+        if self.everything:
+            return None
+        needed = self.needed(columns, target_name, source_name)
+        return None if len(needed) == len(columns) else needed
+
     def _check_names(self, columns: list[str], target_name: str, source_name: str) -> None:
         if self.everything:
             return  # nothing named: a header of a million columns is not even hashed
@@ -142,6 +152,21 @@ class ColumnChoice:
             )
 
 
+def parquet_choice(
+    source: Source, target: str | int | None, choice: ColumnChoice
+) -> tuple[list[str] | None, str | None]:
+    """The columns a read of a Parquet file decodes and its target's name, both from the
+    file's footer, so that the other columns are never decoded; ``(None, None)`` when
+    the read takes every column (the target is then named on the frame read)."""
+    if choice.everything:
+        return None, None
+    from linfit.data.parquet import parquet_names
+
+    names = parquet_names(source)
+    target_name = resolve_target(names, target, source.name)
+    return choice.needed(names, target_name, source.name), target_name
+
+
 def read_chosen(
     source: Source,
     file_format: Format,
@@ -152,14 +177,13 @@ def read_chosen(
     """The table of a CSV, TSV or Parquet file narrowed to the chosen columns (file
     order), and its target's name. A Parquet file's other columns are never decoded."""
     from linfit.data.formats import read_frame
-    from linfit.data.parquet import parquet_names, read_parquet
+    from linfit.data.parquet import read_parquet
 
-    if file_format == "parquet" and not choice.everything:
-        names = parquet_names(source)
-        target_name = resolve_target(names, target, source.name)
-        return read_parquet(source, choice.needed(names, target_name, source.name)), target_name
+    if file_format == "parquet":
+        columns, target_name = parquet_choice(source, target, choice)
+        if target_name is not None:
+            return read_parquet(source, columns), target_name
     frame = read_frame(source, file_format, sep)
     target_name = training_target(frame, target, source.name)
-    if choice.everything:
-        return frame, target_name
-    return frame[choice.needed(list(frame.columns), target_name, source.name)], target_name
+    kept = choice.narrowing(list(frame.columns), target_name, source.name)
+    return (frame if kept is None else frame[kept]), target_name

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import DTypeLike
 
-from linfit.data.choice import ColumnChoice
+from linfit.data.choice import ColumnChoice, parquet_choice
 from linfit.data.columns import Remedy
 from linfit.data.features import Missing, check_dtype
 from linfit.data.formats import Format
-from linfit.data.labels import resolve_target, training_target
+from linfit.data.labels import training_target
 from linfit.data.load import Dataset, training_arrays
-from linfit.data.parquet import parquet_chunks, parquet_names
+from linfit.data.parquet import parquet_chunks
 from linfit.data.read import Source, check_duplicates, normalize_sep, read_chunks
 from linfit.data.rowfile import RowWriter
 from linfit.data.weights import check_weights
@@ -140,13 +140,8 @@ def _chosen_chunks(
     chosen columns, with the target's name. The header is checked once, on the first
     chunk; a Parquet file's choice is made from its footer, so that its other columns
     are never decoded."""
-    needed: list[str] | None = None  # the columns each chunk keeps (None: all)
-    target_name: str | None = None
+    needed, target_name = parquet_choice(source, target, choice) if sep is None else (None, None)
     if sep is None:
-        if not choice.everything:
-            columns = parquet_names(source)
-            target_name = resolve_target(columns, target, source.name)
-            needed = choice.needed(columns, target_name, source.name)
         chunks = parquet_chunks(source, chunk_rows, needed)
     else:
         chunks = read_chunks(source, sep, chunk_rows)
@@ -156,8 +151,7 @@ def _chosen_chunks(
             if sep is not None:
                 check_duplicates(frame, source, sep)
             target_name = training_target(frame, target, source.name)
-            if not choice.everything:
-                needed = choice.needed(list(frame.columns), target_name, source.name)
+            needed = choice.narrowing(list(frame.columns), target_name, source.name)
         if needed is not None and len(needed) < frame.shape[1]:
             frame = frame[needed]
         yield frame, target_name
