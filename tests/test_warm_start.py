@@ -85,3 +85,29 @@ def test_train_init_from_the_command_line(tmp_path):
     bad = invoke(["train", WINE, "--init", first, "--out", out], ok=False)
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "--init model has 4 features" in bad.stderr and not out.exists()
+
+
+def test_a_path_prepares_the_rows_once_and_equals_separate_fits(monkeypatch):
+    """``fit(path=...)``: every penalty's fit reaches the optimum a cold fit at that
+    penalty reaches (objective 1e-8), while the rows are standardized and the labels
+    encoded once for the whole path."""
+    from linfit.engines.memory import InMemory
+
+    X, y = _classes(2)
+    regs = (1e-1, 1e-2, 1e-3)
+    prepared = []
+    original = InMemory.prepare.__func__
+    monkeypatch.setattr(
+        InMemory,
+        "prepare",
+        classmethod(lambda cls, *a, **k: prepared.append(1) or original(cls, *a, **k)),
+    )
+    last = linfit.fit(SoftmaxClassifier(reg=regs[-1]), X, y, path=regs[:-1], gtol=1e-9)
+    assert len(prepared) == 1
+    fits = (*last.path, last)
+    assert [f.model.reg for f in fits] == list(regs)
+    for f in fits:
+        cold = linfit.fit(SoftmaxClassifier(reg=f.model.reg), X, y, gtol=1e-9)
+        assert f.result.fun == pytest.approx(cold.result.fun, rel=1e-8)
+    # each fit after the first starts at the one before, not at zero (log 3 for softmax)
+    assert all(f.result.history[0].fun < np.log(3) - 0.1 for f in fits[1:])

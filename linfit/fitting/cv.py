@@ -201,19 +201,16 @@ def fold_path(
     fit_options: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray]:
     """One fold: ``model`` fitted on ``train`` ``(X, y, w)`` at each reg of ``path``
-    (strongest first), each fit starting from the one before; the validation scores
-    (R,) on ``valid`` and the iterations (R,)."""
+    (strongest first) by one ``fit(path=...)``, which prepares the rows once and starts
+    each fit from the one before; the validation scores (R,) on ``valid`` and the
+    iterations (R,)."""
     X, y, w = train
-    scores, n_iter, previous = np.empty(path.size), np.empty(path.size, dtype=np.int64), None
-    for j, reg in enumerate(path):
-        trained = fit(
-            dataclasses.replace(model, reg=float(reg)), X, y, sample_weight=w,
-            class_weight=class_weight, init=previous, **fit_options,
-        )  # fmt: skip
-        scores[j] = score(trained, *valid, metric)
-        n_iter[j] = trained.result.nit
-        previous = trained
-    return scores, n_iter
+    last = dataclasses.replace(model, reg=float(path[-1]))
+    trained = fit(last, X, y, sample_weight=w, class_weight=class_weight, path=path[:-1],
+                  **fit_options)  # fmt: skip
+    fits = (*trained.path, trained)
+    scores = np.array([score(t, *valid, metric) for t in fits])
+    return scores, np.array([t.result.nit for t in fits], dtype=np.int64)
 
 
 def score(

@@ -8,8 +8,10 @@ solver on it, refuses a diverged run, and keeps what prediction needs.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,7 @@ def fit(
     sample_weight: Any = None,
     class_weight: ClassWeight = None,
     init: TrainedModel | None = None,
+    path: Sequence[float] = (),
 ) -> TrainedModel:
     """Train ``model`` on raw features ``X`` (n_samples, n_features) and targets ``y``
     (n_samples,) (least squares also (n_samples, n_outputs)).
@@ -65,6 +68,11 @@ def fit(
     as no row. ``init``, a model trained before on the same features (and classes),
     warm-starts the iterative solvers from its coefficients (closed forms and dcd solve
     from scratch).
+
+    ``path``: penalties to fit first, in order, each fit starting where the one before
+    ended, before ``model.reg`` itself (a regularization path, strongest penalty first);
+    the data are prepared once for all of them, and the fits before the last are kept in
+    the result's ``path``.
 
     ``X`` may be a dense array or a sparse matrix (in memory), a matrix on disk such as
     the RowFile of an out-of-core read (read ``chunk_rows`` rows at a time), or a dask
@@ -82,12 +90,14 @@ def fit(
     the solver's full result. Raises ``DivergenceError`` (with the result) when the
     objective diverged, and warns ``ConvergenceWarning`` at ``max_iter``.
     """
-    chosen, options = prepare_solver(
-        model, solver or default_solver(model, X), lr=lr, batch_size=batch_size, seed=seed,
-        gtol=gtol, max_iter=max_iter,
-    )  # fmt: skip
+    models = [dataclasses.replace(model, reg=float(reg)) for reg in path] + [model]
+    solvers = [  # every penalty's solver checked before any work
+        prepare_solver(m, solver or default_solver(m, X), lr=lr, batch_size=batch_size,
+                       seed=seed, gtol=gtol, max_iter=max_iter)
+        for m in models
+    ]  # fmt: skip
     check_training_memory(
-        model, chosen, options, X, y, engine=engine, chunk_rows=chunk_rows,
+        model, *solvers[-1], X, y, engine=engine, chunk_rows=chunk_rows,
         standardize=standardize, target_name=target_name,
     )  # fmt: skip
     data = make_engine(
@@ -96,13 +106,16 @@ def fit(
         class_weight=class_weight,
     )  # fmt: skip
     start = None if init is None else warm_start(init, model, data, feature_names)
-    problem = Problem(model, data, start)
-    result, summary = solve(
-        problem, chosen, options, gtol=gtol, ftol=ftol, callback=callback,
-        max_iter=chosen.default_max_iter if max_iter is None else max_iter,
-        standardized=standardize,
-    )  # fmt: skip
-    return _accepted(model, data, result, summary, feature_names, target_name)
+    fits: list[TrainedModel] = []
+    for m, (chosen, options) in zip(models, solvers, strict=True):
+        result, summary = solve(
+            Problem(m, data, start), chosen, options, gtol=gtol, ftol=ftol, callback=callback,
+            max_iter=chosen.default_max_iter if max_iter is None else max_iter,
+            standardized=standardize,
+        )  # fmt: skip
+        fits.append(_accepted(m, data, result, summary, feature_names, target_name))
+        start = result.x  # the same engine, the same scaling: no conversion
+    return dataclasses.replace(fits[-1], path=tuple(fits[:-1]))
 
 
 def _accepted(

@@ -36,6 +36,9 @@ class TrainedModel:
     feature_means: np.ndarray | None = None  # (n_features,) raw training means, for imputing
     # how the solver ended (history included); not saved in model files
     result: OptimizeResult | None = field(default=None, repr=False, compare=False)
+    # with ``fit(path=...)``: the fits at the path's penalties before this one, in order;
+    # not saved in model files
+    path: tuple[TrainedModel, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def n_features(self) -> int:
