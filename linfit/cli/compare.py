@@ -31,8 +31,8 @@ from linfit.cli.options import (
     TolOpt,
     WeightsOpt,
     class_weight_of,
-    column_names,
     model_from_flags,
+    read_options,
 )
 from linfit.cli.output import console, emit_json, fmt
 from linfit.cli.progress import read_progress
@@ -73,14 +73,12 @@ def compare(
     estimator = model_from_flags(model, reg, loss, margin, multiclass)
     classes_weigh = class_weight_of(class_weight, estimator)
     from linfit.data.formats import require_dense
-    from linfit.data.source import ReadOptions
     from linfit.evaluation.comparison import compare_models
     from linfit.fitting.workflow import load_split
 
-    read = ReadOptions(target=target, sep=sep, file_format=file_format, encode=encode,
-                       dropna=dropna, impute=impute, cache=cache,
-                       features=column_names(features), drop=column_names(drop) or (),
-                       weights=weights)  # fmt: skip
+    read = read_options(target=target, sep=sep, file_format=file_format, encode=encode,
+                        dropna=dropna, impute=impute, cache=cache, features=features, drop=drop,
+                        weights=weights)  # fmt: skip
     with read_progress(quiet, json):
         ds, split = load_split(data, estimator, read, test_size=test_size, seed=seed)
     require_dense(ds.X, "compare")  # scikit-learn's baselines are fitted on dense X

@@ -37,9 +37,9 @@ from linfit.cli.options import (
     TolOpt,
     WeightsOpt,
     class_weight_of,
-    column_names,
     model_from_flags,
     plot_option,
+    read_options,
 )
 from linfit.cli.output import check_output, check_side_outputs, console, emit_json, fmt
 from linfit.cli.progress import read_progress
@@ -131,27 +131,28 @@ def cv(
     classes_weigh = class_weight_of(class_weight, estimator)
     check_output(out, data, what="model file")
     check_side_outputs({"--out": out, "--plot": plot}, data)
-    result = _run(data, estimator, regs, folds, metric, one_se, optimizer, tol, max_iter,
-                  seed, classes_weigh, quiet, json,
-                  dict(target=target, sep=sep, file_format=file_format, encode=encode,
-                       dropna=dropna, impute=impute, cache=cache,
-                       features=column_names(features), drop=column_names(drop) or (),
-                       weights=weights))  # fmt: skip
+    read = read_options(target=target, sep=sep, file_format=file_format, encode=encode,
+                        dropna=dropna, impute=impute, cache=cache, features=features, drop=drop,
+                        weights=weights)  # fmt: skip
+    result = _run(data, read, quiet, json, model=estimator, regs=regs, folds=folds, seed=seed,
+                  metric=metric, one_se=one_se, class_weight=classes_weigh, solver=optimizer,
+                  gtol=tol, max_iter=max_iter)  # fmt: skip
     _write(result, out, plot, data)
     console(quiet).print(_table(result, f"{estimator.describe()}, {folds} folds, {metric}"))
     if json:
         emit_json(_payload(result, out))
 
 
-def _run(data, estimator, regs, folds, metric, one_se, optimizer, tol, max_iter, seed,
-         class_weight, quiet, json, read_options) -> Any:  # fmt: skip
-    """Read DATA into memory and cross-validate (the command's work, flags checked)."""
-    from linfit.data.source import ReadOptions, load_table
+def _run(data: Path, read: Any, quiet: bool, json: bool, **options: Any) -> Any:
+    """Read DATA into memory and cross-validate it (``options`` as ``cross_validate``
+    takes them, flags checked)."""
+    from linfit.data.source import load_table
     from linfit.fitting.cv import cross_validate
+    from linfit.lazy import issparse
 
     with read_progress(quiet, json):
-        ds = load_table(data, ReadOptions(**read_options))
-    if not isinstance(ds.X, np.ndarray) and not hasattr(ds.X, "tocsr"):
+        ds = load_table(data, read)
+    if not (isinstance(ds.X, np.ndarray) or issparse(ds.X)):
         raise OptionError(
             "cv holds the table in memory, and this one is over the memory budget; "
             "cross-validate a sample of its rows"
@@ -159,9 +160,8 @@ def _run(data, estimator, regs, folds, metric, one_se, optimizer, tol, max_iter,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the table shows iterations
         return cross_validate(
-            estimator, ds.X, ds.y, regs, folds=folds, seed=seed, metric=metric, one_se=one_se,
-            sample_weight=ds.weights, class_weight=class_weight, solver=optimizer, gtol=tol,
-            max_iter=max_iter, feature_names=ds.feature_names, target_name=ds.target_name,
+            X=ds.X, y=ds.y, sample_weight=ds.weights, feature_names=ds.feature_names,
+            target_name=ds.target_name, **options,
         )  # fmt: skip
 
 

@@ -187,6 +187,14 @@ def model_from_flags(
     return make_model(name, reg=reg, fit_intercept=intercept, **given)
 
 
+def read_options(*, features: str | None = None, drop: str | None = None, **flags: Any) -> Any:
+    """The reader flags as ``linfit.data.source.ReadOptions``, --features and --drop
+    parsed from their comma-separated lists (``column_names``); the others as given."""
+    from linfit.data.source import ReadOptions  # the data layer: loaded when a command reads
+
+    return ReadOptions(features=column_names(features), drop=column_names(drop) or (), **flags)
+
+
 def column_names(text: str | None) -> tuple[str, ...] | None:
     """The names of a comma-separated list (--features, --drop), spaces around each
     stripped and empty names left out; None when the flag is not given (an empty list

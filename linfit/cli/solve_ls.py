@@ -26,7 +26,7 @@ from linfit.cli.options import (
     SepOpt,
     TargetOpt,
     WeightsOpt,
-    column_names,
+    read_options,
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.cli.progress import read_progress
@@ -94,16 +94,16 @@ def solve_ls(
 ) -> None:
     """Least squares on raw features, the bias as the coefficient of a column of ones."""
     from linfit.data.formats import require_dense
-    from linfit.data.source import ReadOptions, load_table
+    from linfit.data.source import load_table
     from linfit.fitting.inference import check_options
     from linfit.fitting.solve_ls import solve_least_squares
 
     check_options(alpha, cov)  # before any data is read
     with read_progress(quiet, json):
-        ds = load_table(data, ReadOptions(
+        ds = load_table(data, read_options(
             target=target, sep=sep, file_format=file_format, encode=encode, dropna=dropna,
-            impute=impute, cache=cache, chunk_rows=chunksize, features=column_names(features),
-            drop=column_names(drop) or (), weights=weights,
+            impute=impute, cache=cache, chunk_rows=chunksize, features=features, drop=drop,
+            weights=weights,
         ))  # fmt: skip
     require_dense(ds.X, "solve-ls")
     if ds.y.dtype.kind not in "iuf":

@@ -44,9 +44,9 @@ from linfit.cli.options import (
     WeightedMetricsOpt,
     WeightsOpt,
     class_weight_of,
-    column_names,
     model_from_flags,
     plot_option,
+    read_options,
 )
 from linfit.cli.output import (
     Progress,
@@ -150,7 +150,6 @@ def train(
     previous = persist.load(init) if init is not None else None  # a bad file: before reading
     if weighted_metrics and weights is None and classes_weigh is None:
         raise OptionError("--weighted-metrics needs --weights or --class-weight to weigh by")
-    from linfit.data.source import ReadOptions
     from linfit.fitting.workflow import train_file  # reading data: pandas, the cache
 
     err = console(quiet)
@@ -158,10 +157,10 @@ def train(
         warnings.simplefilter("ignore", ConvergenceWarning)  # the summary says it
         run = train_file(
             data, estimator, engine=engine, scheduler=scheduler, test_size=test_size, seed=seed,
-            read=ReadOptions(target=target, sep=sep, file_format=file_format, encode=encode,
-                             dropna=dropna, impute=impute, dtype=dtype, cache=cache,
-                             chunk_rows=chunksize, features=column_names(features),
-                             drop=column_names(drop) or (), weights=weights),
+            read=read_options(target=target, sep=sep, file_format=file_format, encode=encode,
+                              dropna=dropna, impute=impute, dtype=dtype, cache=cache,
+                              chunk_rows=chunksize, features=features, drop=drop,
+                              weights=weights),
             progress=lambda title: Progress(err, title), solver=optimizer,
             class_weight=classes_weigh, weighted_metrics=weighted_metrics, init=previous,
             standardize=standardize, gtol=tol, max_iter=max_iter, lr=lr, batch_size=batch_size,
