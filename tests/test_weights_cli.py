@@ -110,3 +110,25 @@ def test_dask_weights_equal_in_memory(tables):
     memory = _train([*common, "--out", tables / "dm.linfit"])
     cluster = _train([*common, "--engine", "dask", "--out", tables / "dk.linfit"])
     assert cluster["objective"] == pytest.approx(memory["objective"], rel=1e-8)
+
+
+def test_weighted_test_metrics_use_the_training_class_weights(tables):
+    """--class-weight balanced --weighted-metrics: the test rows weigh as their classes
+    weighed in training (n / (K count) over the training rows), not by the test split's
+    own counts."""
+    import linfit
+    from linfit.fitting.metrics import accuracy
+    from linfit.preprocess import split_rows
+
+    out = tables / "bal.linfit"
+    got = _train([tables / "d.csv", "--class-weight", "balanced", "--weighted-metrics",
+                  "--out", out])  # fmt: skip
+    frame = pd.read_csv(tables / "d.csv")
+    X, y = frame[["a", "b", "c", "w"]].to_numpy(), frame["label"].to_numpy()
+    train, test = split_rows(X, y, test_size=0.2, seed=0, stratify=True)
+    trained = linfit.load(out)
+    counts = pd.Series(y[train]).value_counts()
+    per_class = {label: len(train) / (2 * count) for label, count in counts.items()}
+    w_test = np.array([per_class[label] for label in y[test]])
+    expected = accuracy(y[test], trained.predict(X[test]), w_test)
+    assert got["metrics"]["test_accuracy"] == pytest.approx(expected, rel=1e-12)

@@ -132,24 +132,27 @@ def split_scores(
     trained: TrainedModel, split: Split, weighted: bool, class_weight: ClassWeight = None
 ) -> dict[str, float]:
     """The train and test metrics; with ``weighted``, each row counted by its sample
-    weight times its class's weight, as it counted in training."""
+    weight times its class's weight, as it counted in training (the class weights of
+    the training rows, "balanced" by their counts, weigh the test rows too)."""
+    per_class = None
+    if weighted and class_weight is not None and trained.classes is not None:
+        per_class = class_weights(class_weight, trained.classes, trained.class_codes(split.y_train))
     parts = []
     for X, y, w, prefix in ((split.X_train, split.y_train, split.w_train, "train"),
                             (split.X_test, split.y_test, split.w_test, "test")):  # fmt: skip
-        weights = row_weights(trained, y, w, class_weight) if weighted else None
+        weights = row_weights(trained, y, w, per_class) if weighted else None
         parts.append(trained.scores(X, y, prefix, weights))
     return {**parts[0], **parts[1]}
 
 
 def row_weights(
-    trained: TrainedModel, y: np.ndarray, w: np.ndarray | None, class_weight: ClassWeight
+    trained: TrainedModel, y: np.ndarray, w: np.ndarray | None, per_class: np.ndarray | None
 ) -> np.ndarray | None:
-    """Each row's weight (n,) for weighted metrics: ``w`` times its class's weight (a
-    label the model never saw weighs 1)."""
-    if class_weight is None or trained.classes is None:
+    """Each row's weight (n,) for weighted metrics: ``w`` times its class's weight
+    ``per_class`` (K,) (a label the model never saw weighs 1)."""
+    if per_class is None:
         return w
     codes = trained.class_codes(y)
-    per_class = class_weights(class_weight, trained.classes, codes[codes >= 0])
     by_row = np.where(codes >= 0, per_class[np.maximum(codes, 0)], 1.0)
     return by_row if w is None else by_row * w
 
