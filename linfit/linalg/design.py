@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -77,8 +78,9 @@ class RowDesign:
     intercept: bool = True
     weights: np.ndarray | None = None
 
-    @property
+    @cached_property
     def root_weights(self) -> np.ndarray | None:
+        """``sqrt(weights)`` (n,), each row's scale, taken once."""
         return None if self.weights is None else np.sqrt(self.weights)
 
     @property
@@ -111,12 +113,13 @@ class RowDesign:
         X_b = np.asarray(self.X[rows], dtype=np.float64)
         if self.intercept:
             X_b = np.hstack([X_b, np.ones((X_b.shape[0], 1))])
-        return X_b if self.weights is None else X_b * np.sqrt(self.weights[rows])[:, None]
+        r = self.root_weights
+        return X_b if r is None else X_b * r[rows, None]
 
     def _targets(self, rows: slice) -> np.ndarray:
         """``Y``'s rows (m, K), weighted."""
-        Y_b = self.Y[rows]
-        return Y_b if self.weights is None else Y_b * np.sqrt(self.weights[rows])[:, None]
+        r = self.root_weights
+        return self.Y[rows] if r is None else self.Y[rows] * r[rows, None]
 
     def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T]) -> T:
         tasks, size = row_tasks(self.X)
