@@ -148,8 +148,6 @@ def train(
     check_test_size(test_size)
     classes_weigh = class_weight_of(class_weight, estimator)
     previous = persist.load(init) if init is not None else None  # a bad file: before reading
-    if weighted_metrics and weights is None and classes_weigh is None:
-        raise OptionError("--weighted-metrics needs --weights or --class-weight to weigh by")
     from linfit.fitting.workflow import train_file  # reading data: pandas, the cache
 
     err = console(quiet)

@@ -100,19 +100,17 @@ def train_file(
     ``scheduler`` (default: a local cluster, closed on return).
     """
     read = read or ReadOptions()
+    if weighted_metrics and read.weights is None and fit_options.get("class_weight") is None:
+        raise OptionError("`weighted_metrics` needs `weights` or `class_weight` to weigh by")
     if engine not in FILE_ENGINES:
         raise OptionError(f"`engine` takes {' or '.join(FILE_ENGINES)}, got {engine!r}")
     if engine == "dask":
-        if weighted_metrics:
-            raise OptionError("`weighted_metrics` is not supported with `engine` dask")
         return _train_on_cluster(data, model, scheduler, test_size, seed, read, progress,
-                                 fit_options)  # fmt: skip
+                                 weighted_metrics, fit_options)  # fmt: skip
     if scheduler is not None:
         raise OptionError("`scheduler` needs `engine` dask")
     # load_table makes the library's choice: in memory, or out of core (a RowFile, which
     # fit reads by chunks) when the table exceeds the memory budget
-    if weighted_metrics and read.weights is None and fit_options.get("class_weight") is None:
-        raise OptionError("`weighted_metrics` needs `weights` or `class_weight` to weigh by")
     ds, split = load_split(data, model, read, test_size=test_size, seed=seed)
     title = f"training {model.describe()} on {split.X_train.shape[0]} x {ds.X.shape[1]}"
     with progress(title) as callback:
@@ -165,6 +163,7 @@ def _train_on_cluster(
     seed: int,
     read: ReadOptions,
     progress: ProgressFactory,
+    weighted_metrics: bool,
     fit_options: dict[str, Any],
 ) -> FileRun:
     """``train_file`` on a Dask cluster: options it cannot honour are refused before the
@@ -172,6 +171,7 @@ def _train_on_cluster(
     unsupported = {
         "`chunk_rows`": read.chunk_rows is not None,
         "`encode`": read.encode != "none",
+        "`weighted_metrics`": weighted_metrics,  # the cluster's scores are unweighted
     }
     given = [flag for flag, on in unsupported.items() if on]
     if given:
