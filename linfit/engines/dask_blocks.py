@@ -109,9 +109,8 @@ def load_blocks(
     if len(X.chunks[1]) != 1:
         X = X.rechunk({1: -1})
     keep = [i for i, rows in enumerate(X.chunks[0]) if rows > 0]
-    raw_X = client.compute([X.to_delayed()[i, 0] for i in keep])
-    raw_y = client.compute([y.to_delayed()[i] for i in keep])
-    raw_w = None if w is None else client.compute([w.to_delayed()[i] for i in keep])
+    raw_X, raw_y = compute_blocks(client, X, keep), compute_blocks(client, y, keep)
+    raw_w = None if w is None else compute_blocks(client, w, keep)
     stats = client.gather(
         client.map(
             _block_stats, raw_X, raw_y, raw_w or [None] * len(keep), classify=classify,
@@ -147,6 +146,16 @@ def load_blocks(
         dtype=np.dtype(X.dtype),
         row_weights=multipliers,
     )
+
+
+def compute_blocks(client: Any, array: Any, keep: list[int] | None = None) -> list:
+    """Futures of the row blocks ``keep`` (default: all) of a dask ``array`` whose columns
+    are one chunk. Unoptimized: fusing a block with its persisted partition renames its
+    key's task, which the read's checks and the split submitted as it is (the scheduler
+    then logs "Detected different run_spec")."""
+    delayed = array.to_delayed(optimize_graph=False)
+    delayed = delayed[:, 0] if array.ndim == 2 else delayed
+    return client.compute(list(delayed) if keep is None else [delayed[i] for i in keep])
 
 
 def weight_array(sample_weight: Any, X: Any) -> Any:

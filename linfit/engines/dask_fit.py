@@ -18,7 +18,7 @@ from numpy.typing import DTypeLike
 from linfit.data import align_labels
 from linfit.data.features import Missing
 from linfit.engines.base import zeros_start
-from linfit.engines.dask_blocks import ClusterData, load_blocks
+from linfit.engines.dask_blocks import ClusterData, compute_blocks, load_blocks
 from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
@@ -111,7 +111,7 @@ def cluster_scores(trained: TrainedModel, X: Any, y: Any, prefix: str, client: A
     """``trained.scores(X, y, prefix)`` for raw dask arrays, from per-block counts and sums."""
     if X.shape[0] == 0:
         return {}
-    blocks = [client.compute(list(X.to_delayed()[:, 0])), client.compute(list(y.to_delayed()))]
+    blocks = [compute_blocks(client, X), compute_blocks(client, y)]
     parts = client.gather(client.map(_score_block, *blocks, trained=trained))
     if trained.classes is not None:
         return {f"{prefix}_accuracy": sum(p[0] for p in parts) / sum(p[1] for p in parts)}
