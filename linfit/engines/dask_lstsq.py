@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from linfit.engines.dask_blocks import ClusterData
-from linfit.linalg.gram import gram_rhs, normal_equations
+from linfit.linalg.design import RowDesign
 from linfit.linalg.lsq import LeastSquaresFit, solve
-from linfit.linalg.qr import qr_r, tsqr
+from linfit.linalg.qr import qr_r
 from linfit.models import LeastSquares
 
 
@@ -50,8 +50,7 @@ class ClusterDesign:
         return len(self.data.rows)
 
     def gram(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        A, XtY, Ysum, YtY = self.data.tree_sum(self._map(_gram_block))
-        return A, gram_rhs(XtY, Ysum, self.intercept), YtY
+        return self.data.tree_sum(self._map(_gram_block))
 
     def triangle(self) -> np.ndarray:
         triangles = self.data.client.gather(self._map(_triangle_block))
@@ -86,27 +85,20 @@ def _targets(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y.reshape(X.shape[0], -1).astype(np.float64, copy=False)
 
 
-def _root(w: np.ndarray | None) -> np.ndarray | None:
-    return None if w is None else np.sqrt(w)
-
-
 def _gram_block(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, intercept: bool) -> tuple:
-    Y, r = _targets(X, y), _root(w)
-    A, XtY, Ysum = normal_equations(X, Y, intercept, r)
-    Y = Y if r is None else Y * r[:, None]
-    return A, XtY, Ysum, np.einsum("ik,ik->k", Y, Y)
+    return RowDesign(X, _targets(X, y), intercept, w).gram()
 
 
 def _triangle_block(
     X: np.ndarray, y: np.ndarray, w: np.ndarray | None, intercept: bool
 ) -> np.ndarray:
-    return tsqr(X, _targets(X, y), intercept, _root(w))
+    return RowDesign(X, _targets(X, y), intercept, w).triangle()
 
 
 def _reduce_block(
     X: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduce: Callable, intercept: bool
 ) -> Any:
-    Xh, Y, r = np.asarray(X, dtype=np.float64), _targets(X, y), _root(w)
+    Xh, Y, r = np.asarray(X, dtype=np.float64), _targets(X, y), None if w is None else np.sqrt(w)
     if intercept:
         Xh = np.hstack([Xh, np.ones((Xh.shape[0], 1))])
     if r is not None:
