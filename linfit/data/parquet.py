@@ -29,7 +29,7 @@ def read_parquet(source: Source, columns: Sequence[str] | None = None) -> pd.Dat
     # pyarrow decodes the columns on every core and says nothing meanwhile: the read is
     # reported when it starts and when it ends, in rows.
     with _parquet_errors(source), progress.track(source.name, None, "rows") as read:
-        _check_parquet_names(source)
+        _checked_schema(source)
         chosen = None if columns is None else list(columns)
         frame = pd.read_parquet(source.handle(), engine="pyarrow", columns=chosen)
         read.update(len(frame))
@@ -46,14 +46,14 @@ def parquet_chunks(
     order, read a row group at a time (pyarrow's batches), with a whole read's errors;
     only the ``columns`` named (None: all)."""
     with _parquet_errors(source):
-        _check_parquet_names(source)
         import pyarrow.parquet as pq
 
         table = pq.ParquetFile(source.handle())
+        _checked_schema(source, table.schema_arrow)  # the footer just read, not read again
         chosen = None if columns is None else list(columns)
         batches = table.iter_batches(batch_size=chunk_rows, columns=chosen)
     n_rows = table.metadata.num_rows
-    _check_parquet_shape(source, n_rows, _data_columns(table.schema_arrow))
+    _check_parquet_shape(source, n_rows, len(_data_names(table.schema_arrow)))
     with progress.track(source.name, n_rows, "rows") as read:
         done = 0
         while True:
@@ -72,14 +72,7 @@ def parquet_names(source: Source) -> list[str]:
     """The column names of a Parquet file, from its footer, without those pandas wrote
     for its index (which a read makes the index, not a column)."""
     with _parquet_errors(source):
-        _check_parquet_names(source)
-        import pyarrow.parquet as pq
-
-        schema = pq.read_schema(source.handle())
-    index = {
-        n for n in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(n, str)
-    }
-    return [str(n) for n in schema.names if n not in index]
+        return _data_names(_checked_schema(source))
 
 
 def parquet_matrix_bytes(path: str | Path) -> int:
@@ -95,11 +88,13 @@ def parquet_matrix_bytes(path: str | Path) -> int:
     return meta.num_rows * meta.num_columns * 8
 
 
-def _data_columns(schema: Any) -> int:
-    """How many columns a pyarrow schema holds besides those pandas wrote for its index
+def _data_names(schema: Any) -> list[str]:
+    """The names of a pyarrow schema's columns but those pandas wrote for its index
     (which ``to_pandas`` turns back into the index)."""
-    index = (schema.pandas_metadata or {}).get("index_columns", [])
-    return len(schema.names) - sum(isinstance(name, str) for name in index)
+    index = {
+        n for n in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(n, str)
+    }
+    return [str(n) for n in schema.names if n not in index]
 
 
 def _check_parquet_shape(source: Source, n_rows: int, n_columns: int) -> None:
@@ -109,13 +104,15 @@ def _check_parquet_shape(source: Source, n_rows: int, n_columns: int) -> None:
         raise DataError(f"{source.name} has columns but no rows; add rows of data")
 
 
-def _check_parquet_names(source: Source) -> None:
-    """Refuse repeated column names, and nested columns (a struct, list or map), whose
+def _checked_schema(source: Source, schema: Any = None) -> Any:
+    """The pyarrow schema of a Parquet file (read from its footer unless given), with
+    repeated column names refused, and nested columns (a struct, list or map), whose
     values pandas would hand over as Python objects."""
     import pyarrow.parquet as pq
     from pyarrow import types
 
-    schema = pq.read_schema(source.handle())
+    if schema is None:
+        schema = pq.read_schema(source.handle())
     names = [str(n) for n in schema.names]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -131,6 +128,7 @@ def _check_parquet_names(source: Source) -> None:
             f"({name!r} is {one_line(str(kind))}); linfit reads columns of numbers or "
             "text: flatten them into columns of their own first"
         )
+    return schema
 
 
 @contextlib.contextmanager
