@@ -20,7 +20,6 @@ import numpy as np
 
 from linfit.data.weights import check_weight_counts
 from linfit.engines.weights import (
-    BALANCED,
     ClassWeight,
     check_sample_weight,
     class_weights,
@@ -227,7 +226,7 @@ def _multipliers(
         total = sum(s.weight_sum for s in stats)
     else:
         rows, weight = _per_class(stats, classes)
-        per_class = _class_weights(class_weight, classes, rows)
+        per_class = class_weights(class_weight, classes, rows)  # rows: each class's count
         total = float(per_class @ weight)
         if not total > 0:
             raise DataError(
@@ -247,16 +246,6 @@ def _per_class(stats: list[_BlockStats], classes: np.ndarray) -> tuple[np.ndarra
         rows[at] += s.label_rows  # a block's labels are distinct: no repeated index
         weight[at] += s.label_weights
     return rows, weight
-
-
-def _class_weights(class_weight: ClassWeight, classes: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``class_weights``' weight of each class (K,), from the classes' rows (K,) counted
-    on the cluster rather than from every row's code here."""
-    if isinstance(class_weight, str) and class_weight == BALANCED:
-        # class_weights' n / (K count), with n and the counts summed over the blocks
-        return rows.sum() / (classes.size * np.maximum(rows, 1))
-    # a mapping, or an unknown name (refused there): the codes are not read
-    return class_weights(class_weight, classes, np.zeros(0, dtype=np.int64))
 
 
 def _block_stats(

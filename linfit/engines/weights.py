@@ -39,10 +39,11 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     return w
 
 
-def class_weights(class_weight: ClassWeight, classes: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """The weight of each class (K,) for labels ``classes`` (K,) and ``codes`` (n,):
-    ``"balanced"`` or a mapping from labels to weights (unnamed classes weigh 1; a label
-    is matched as it is or by its text, so ``{"5": 2}`` names the class 5 too)."""
+def class_weights(class_weight: ClassWeight, classes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The weight of each class (K,) for labels ``classes`` (K,) with ``counts`` (K,)
+    training rows each (a cluster counts them block by block): ``"balanced"``, or a
+    mapping from labels to weights (unnamed classes weigh 1; a label is matched as it is
+    or by its text, so ``{"5": 2}`` names the class 5 too)."""
     K = classes.size
     if isinstance(class_weight, str):
         if class_weight != BALANCED:
@@ -50,8 +51,7 @@ def class_weights(class_weight: ClassWeight, classes: np.ndarray, codes: np.ndar
                 f"`class_weight` {class_weight!r} is not known; use 'balanced' or "
                 "label=weight pairs such as 'spam=5,ham=1'"
             )
-        counts = np.bincount(codes, minlength=K)
-        return codes.size / (K * np.maximum(counts, 1))
+        return counts.sum() / (K * np.maximum(counts, 1))
     by_text = {str(label): k for k, label in enumerate(classes.tolist())}
     weights = np.ones(K)
     for label, value in dict(class_weight).items():
@@ -85,7 +85,8 @@ def row_multipliers(
         return None
     w = np.ones(codes.shape[0]) if sample_weight is None else sample_weight.copy()
     if class_weight is not None:
-        w *= class_weights(class_weight, classes, codes)[codes]
+        counts = np.bincount(codes, minlength=classes.size)
+        w *= class_weights(class_weight, classes, counts)[codes]
     total = w.sum()
     if not total > 0:
         raise DataError(

@@ -134,7 +134,8 @@ def split_scores(
     the training rows, "balanced" by their counts, weigh the test rows too)."""
     per_class = None
     if weighted and class_weight is not None and trained.classes is not None:
-        per_class = class_weights(class_weight, trained.classes, trained.class_codes(split.y_train))
+        counts = np.bincount(trained.class_codes(split.y_train), minlength=trained.classes.size)
+        per_class = class_weights(class_weight, trained.classes, counts)
     parts = []
     for X, y, w, prefix in ((split.X_train, split.y_train, split.w_train, "train"),
                             (split.X_test, split.y_test, split.w_test, "test")):  # fmt: skip
