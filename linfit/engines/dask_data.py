@@ -109,16 +109,17 @@ def read_table(
         frame = frame.dropna(subset=[target_name]).persist()
         frame = frame.fillna(frame[features].mean().compute().to_dict())
     frame = frame.persist()  # read once; lost partitions are read again from the files
-    X = frame[features].astype(np.dtype(dtype).name).to_dask_array(lengths=True)
+    lengths = tuple(frame.map_partitions(len).compute())  # X's, y's and w's row chunks
+    X = frame[features].astype(np.dtype(dtype).name).to_dask_array(lengths=lengths)
     labels = frame[target_name]
     if labels.dtype.kind not in "iufb":  # text labels: plain object arrays, as in memory
         labels = labels.astype(object)
-    y = labels.to_dask_array(lengths=True)
-    w = None if weights is None else _weights(frame[weights], weights, name)
+    y = labels.to_dask_array(lengths=lengths)
+    w = None if weights is None else _weights(frame[weights], weights, name, lengths)
     return DaskTable(X, y, tuple(features), target_name, w)
 
 
-def _weights(column: Any, name: str, source_name: str) -> Any:
+def _weights(column: Any, name: str, source_name: str, lengths: tuple[int, ...]) -> Any:
     """(n,) float64 dask array of the weights ``column``, checked as a read in memory
     checks them (its NaN, inf, negative and positive counts, in one pass on the workers)."""
     import dask
@@ -128,7 +129,7 @@ def _weights(column: Any, name: str, source_name: str) -> Any:
             f"{source_name}: `weights` column {name!r} is {column.dtype}, not numeric; "
             "sample weights are numbers >= 0"
         )
-    w = column.astype("float64").to_dask_array(lengths=True)
+    w = column.astype("float64").to_dask_array(lengths=lengths)
     counts = dask.compute((w != w).sum(), (abs(w) == np.inf).sum(), (w < 0).sum(), (w > 0).sum())
     missing, infinite, negative, positive = (int(c) for c in counts)
     check_weight_counts(
