@@ -34,9 +34,10 @@ IRIS = Path(__file__).resolve().parent.parent / "datasets" / "iris.csv"
 # fit on 15 rows of 30 features, which the SVMs separate: the objective is then tiny and
 # its curvature about 2 reg, so at reg 1e-4 the weighted and repeated fits (the same
 # objective, to 3e-13) stop at points 1e-5 to 1e-1 apart in their predictions:
-# - the hinge is not differentiable, and BFGS stops on an objective decrease below
-#   ftol * max(|f|, 1), an absolute 1e-12 when f* is 1.7e-5 (a relative 6e-8), before it
-#   settles on the kinks (2e-5 apart); at reg 1e-3 (f* 1.7e-4) it settles (2e-9);
+# - the hinge is not differentiable and BFGS only approaches its kinks: at reg 1e-4 (f*
+#   1.7e-5) both fits stop on ftol after ~129 iterations, 2e-5 apart. Not the stopping
+#   rule's floor (ftol * max(|f|, 1), absolute below 1): with a purely relative ftol they
+#   run ~265 iterations and still end 2e-6 apart. At reg 1e-3 (f* 1.7e-4) they settle (2e-9);
 # - on the squared hinge, L-BFGS's tol 1e-6 pins the coefficients to tol / (2 reg) only
 #   (both runs converge, 7e-2 apart); Newton on the generalized Hessian solves that
 #   piecewise quadratic exactly once it has the active set (2 iterations, 3e-12).
