@@ -162,12 +162,12 @@ class LinfitEstimator(BaseEstimator):
         X: np.ndarray,
         y: np.ndarray,
         names: tuple[str, ...],
-        sample_weight: np.ndarray | None = None,
+        sample_weight: np.ndarray | None,
     ) -> tuple[TrainedModel, int]:
         """Fit ``model`` on ``X`` (n, d), ``y`` (n,) or (n, k), rows weighed by
         ``sample_weight`` (n,) and the classifier's ``class_weight``; from the previous fit
         with ``warm_start``. The trained model and the solver's iteration count."""
-        warm = getattr(self, "warm_start", False) and hasattr(self, "trained_")
+        warm = self.warm_start and hasattr(self, "trained_")
         trained = fit(
             model,
             X,
