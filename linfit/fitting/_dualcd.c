@@ -85,7 +85,9 @@ static Py_ssize_t prepare(const problem_t *p, Py_ssize_t *order, double *qd)
  * coordinate step, or its shrinking when it sits at its bound and the last epoch's
  * projected gradients (pg_old: max, min) say it stays there. Returns the new active count;
  * pg gets this epoch's (max, min). `weighted` is a constant at each call, so the compiler
- * makes two loops: the unweighted one reads the scalar bounds exactly as before. */
+ * makes two loops: the unweighted one reads the scalar bounds exactly as before. One loop
+ * on arrays (the scalars repeated when unweighted) gives the same bits but two more
+ * random reads per visit: measured 10-15% slower on 1e6 rows of 4 nonzeros. */
 static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order,
                                            const double *qd, Py_ssize_t active, double *wb,
                                            const double pg_old[2], double pg_out[2],
