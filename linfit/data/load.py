@@ -100,29 +100,30 @@ def load_dataset(
         choice.refuse_libsvm(source.name)
         X, y, names = libsvm_training(source, resolved, target)
         return Dataset(X=X, y=y, feature_names=names, target_name=LIBSVM_TARGET)
-    scanned = None
-    if sep_char is not None:
-        scanned = _scan_training(source, sep_char, target, resolved, choice)
-    if scanned is None:
+    dataset = _scan_training(source, sep_char, target, resolved, choice)
+    if dataset is None:
         frame, target_name = read_chosen(source, fmt, sep_char, target, choice)
-        scanned = training_arrays(
+        dataset = training_arrays(
             frame, target_name, encode, missing, resolved, source.name, remedies, weights
         )
     if weights is not None:  # the whole file's: a chunk may hold only zero weights
-        check_weights(scanned.weights, weights, source.name)
-    return scanned
+        check_weights(dataset.weights, weights, source.name)
+    return dataset
 
 
 def _scan_training(
     source: Source,
-    sep: str,
+    sep: str | None,
     target: str | int | None,
     dtype: np.dtype,
-    choice: ColumnChoice = ColumnChoice(),  # noqa: B008 (frozen: shared safely)
+    choice: ColumnChoice,
 ) -> Dataset | None:
     """The Dataset of a clean numeric table read by the compiled scanner (see
-    :mod:`linfit.data.fastcsv`); None for any other table, which pandas then reads (and
-    whose problems, a bad ``target`` among them, it reports)."""
+    :mod:`linfit.data.fastcsv`); None for any other table (or a Parquet file, ``sep``
+    None), which pandas then reads (and whose problems, a bad ``target`` among them, it
+    reports)."""
+    if sep is None:
+        return None
     head = fastcsv.header(source, sep)
     weights = choice.weights
     if head is None or (weights is not None and dtype != np.float64):
