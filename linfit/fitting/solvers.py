@@ -10,6 +10,7 @@ asks the engine for it, and plugs in the same way: one entry in ``SOLVERS``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,9 +21,12 @@ import numpy as np
 from linfit.engines.base import Engine
 from linfit.errors import CapabilityError, UnknownNameError
 from linfit.models import CLOSED_FORMS, LeastSquares, LinearModel
+from linfit.models.mirrored import Mirrored, fold, mirrors, unfold
 from linfit.optim import OPTIMIZERS, Objective, OptimizeResult, Status
 from linfit.optim.objective import MiniBatch
 from linfit.optim.registry import Optimizer
+from linfit.optim.result import IterationRecord
+from linfit.optim.run import Callback
 
 if TYPE_CHECKING:
     from linfit.linalg.lsq import LeastSquaresFit
@@ -189,7 +193,15 @@ def optimizer_solver(name: str, optimizer: Optimizer) -> Solver:
     """The registered optimizer ``name`` as a solver: it minimizes the engine's objective."""
 
     def run(problem: Problem, **options: Any) -> OptimizeResult:
-        return optimizer(problem.objective, problem.start, **options)
+        d = problem.engine.n_features
+        if not mirrors(problem.model, problem.start.size // (d + 1)):
+            return optimizer(problem.objective, problem.start, **options)
+        # a binary classifier: the search runs on the mirror, one score column, from the
+        # engine's start (or the warm start) folded onto it
+        half = Problem(Mirrored.of(problem.model), problem.engine, fold(problem.start, d))
+        if options.get("callback") is not None:
+            options["callback"] = _full_records(options["callback"])
+        return _unfolded(optimizer(half.objective, half.start, **options), d)
 
     return Solver(
         name=name,
@@ -200,6 +212,25 @@ def optimizer_solver(name: str, optimizer: Optimizer) -> Solver:
         options=optimizer.options,
         nonsmooth_options=optimizer.nonsmooth_options,
     )
+
+
+def _full_record(record: IterationRecord) -> IterationRecord:
+    """A record of the search on the mirror in the classifier's terms: the objective is
+    twice the mirror's, a step ``[s, -s]`` is sqrt(2) times as long, the gradient's max
+    is the same (``models/mirrored.py``)."""
+    return dataclasses.replace(record, fun=2.0 * record.fun, step=math.sqrt(2.0) * record.step)
+
+
+def _full_records(callback: Callback) -> Callback:
+    return lambda record: callback(_full_record(record))
+
+
+def _unfolded(result: OptimizeResult, n_features: int) -> OptimizeResult:
+    """A result found on the mirror, as the two-column classifier's."""
+    return dataclasses.replace(
+        result, x=unfold(result.x, n_features), jac=unfold(result.jac, n_features),
+        fun=2.0 * result.fun, history=tuple(_full_record(r) for r in result.history),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
