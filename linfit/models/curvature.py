@@ -16,6 +16,7 @@ import numpy as np
 
 from linfit.lazy import issparse
 from linfit.linalg.blocks import block_of, map_blocks, row_blocks
+from linfit.linalg.sparse import gauss_newton_operator, squares_times
 from linfit.models.blocks import column_sums, rows_of
 
 if TYPE_CHECKING:
@@ -57,6 +58,10 @@ def hessian_operator(
         lambda rows: model._curvature(model._scores64(params, block_of(X, rows)), y[rows]),
         blocks,
     )
+    if params.size == n_features + 1 and issparse(X):
+        one_pass = _one_column_operator(model, curvatures[0], X, sample_weight)
+        if one_pass is not None:
+            return one_pass
     by_start = dict(zip((rows.start for rows in blocks), curvatures, strict=True))
 
     def hvp(v: np.ndarray) -> np.ndarray:
@@ -76,6 +81,31 @@ def hessian_operator(
             Hv_W += block_W
             Hv_b += block_b
         return model.pack(Hv_W, Hv_b)
+
+    return hvp
+
+
+def _one_column_operator(
+    model: LinearModel, curvature: object, X: Any, sample_weight: np.ndarray | None
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``hessian_operator`` of a one-column model on sparse ``X`` (one block): the
+    per-sample curvature is then a number ``c_i`` (the curvature applied to ones, which
+    holds the 1/n of the mean, times the sample's weight), and each product is one
+    compiled pass over the rows (``linalg.sparse``); None where the kernel cannot read
+    ``X``."""
+    c = model._apply_curvature(curvature, np.ones((X.shape[0], 1)))[:, 0]  # 1/n included
+    if sample_weight is not None:
+        c = c * sample_weight
+    product = gauss_newton_operator(X, c)
+    if product is None:
+        return None
+    reg = model.reg
+
+    def hvp(v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float64)
+        Hv_W, Hv_b = product(v[:-1], float(v[-1]))
+        Hv_W += (2.0 * reg) * v[:-1]
+        return np.append(Hv_W, Hv_b)
 
     return hvp
 
@@ -154,7 +184,9 @@ def preconditioner_diagonal(
         weights = rows_of(sample_weight, rows)
         if weights is not None:
             c *= weights
-        return np.asarray(_squared(X_block).T @ c), float(c.sum())
+        compiled = squares_times(X_block, c) if issparse(X_block) else None
+        squares = compiled if compiled is not None else np.asarray(_squared(X_block).T @ c)
+        return squares, float(c.sum())
 
     diag_W, diag_b = np.full(n_features, 2.0 * model.reg), 0.0
     for block_W, block_b in map_blocks(block, row_blocks(X)):
