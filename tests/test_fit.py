@@ -192,3 +192,25 @@ def test_the_advice_of_an_unconverged_fit_names_parameters_each_caller_renders()
         "a larger --tol"
     )
     assert as_flags(message, "solve-ls").endswith("another --method, a larger --tol")
+
+
+def test_default_solver_is_lbfgs_where_bfgs_would_hold_too_many_parameters():
+    """The hinge's default, full BFGS, keeps an n_params^2 matrix: it stays the default up
+    to BFGS_MAX_PARAMS searched parameters (two classes search one column), and L-BFGS
+    takes over above; tron stays the default on sparse rows for the squared hinge."""
+    from linfit.fitting.entry import BFGS_MAX_PARAMS, default_solver
+    from linfit.models import LinearSVM
+
+    hinge = LinearSVM(variant="hinge")
+    wide = BFGS_MAX_PARAMS  # features: (d + 1) K is over the limit for any K >= 1
+    narrow = np.zeros((4, 10))
+    assert default_solver(hinge, narrow, np.array([0, 1, 2, 1])) == "bfgs"
+    assert default_solver(hinge, np.zeros((4, wide)), np.array([0, 1, 0, 1])) == "lbfgs"
+    # 10 features, 300 classes: 3,300 parameters
+    assert default_solver(hinge, narrow, np.arange(300)) == "lbfgs"
+    # two classes on the mirror: d + 1 parameters, under the limit at d = limit - 1
+    assert default_solver(hinge, np.zeros((2, wide - 1)), np.array(["a", "b"])) == "bfgs"
+    assert (
+        default_solver(LinearSVM(variant="squared_hinge"), scipy.sparse.csr_matrix(narrow))
+        == "tron"
+    )
