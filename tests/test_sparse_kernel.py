@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linfit.linalg import blocks
 from linfit.linalg import sparse as lsp
 from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassifier
 from linfit.models.mirrored import Mirrored
@@ -22,6 +23,13 @@ needs_kernel = pytest.mark.skipif(lsp._sparse is None, reason="built without a C
 def _scipy_product(X, c, v, vb):
     r = c * (X @ v + vb)
     return X.T @ r, r.sum()
+
+
+def _split(patch, X, parts):
+    """Make ``lsp.kernel_parts`` cut ``X`` into ``parts`` blocks (fewer if it has fewer
+    stored values)."""
+    patch.setattr(lsp, "PART_PER_COLUMN", 0)
+    patch.setattr(lsp, "PART_NNZ", max(1, X.nnz // parts))
 
 
 def _csr(rng, n, d, density, ptr, idx):
@@ -48,8 +56,7 @@ def test_kernel_equals_scipy(n, d, density, ptr, idx, zeros, seed, parts):
     c = rng.random(n) * (rng.random(n) >= zeros)
     v, vb = rng.standard_normal(d), float(rng.standard_normal())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lsp, "MIN_PART_NNZ", 1)
-        patch.setattr(lsp, "worker_count", lambda: parts)
+        _split(patch, X, parts)
         product = lsp.gauss_newton_operator(X, c)
     assert product is not None
     got, got_b = product(v, vb)
@@ -58,25 +65,30 @@ def test_kernel_equals_scipy(n, d, density, ptr, idx, zeros, seed, parts):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
     assert got_b == pytest.approx(want_b, rel=1e-12, abs=1e-12 * scale)
     with pytest.MonkeyPatch.context() as patch:  # the preconditioner's (X ** 2).T @ c
-        patch.setattr(lsp, "MIN_PART_NNZ", 1)
-        patch.setattr(lsp, "worker_count", lambda: parts)
+        _split(patch, X, parts)
         squares = lsp.squares_times(X, c)
     want_squares = X.multiply(X).T @ c
     np.testing.assert_allclose(squares, want_squares, rtol=1e-13, atol=1e-300)
 
 
-def test_row_parts_cover_the_rows_in_order_with_even_stored_values(monkeypatch):
+def test_sparse_blocks_cover_the_rows_with_even_stored_values(monkeypatch):
+    """The kernels' CSR parts: in order, covering every row, stored values even to within
+    a row or two, at least PART_NNZ each; one part for another format, and one
+    block for the models' passes."""
     X = _csr(np.random.default_rng(0), 1000, 30, 0.2, np.int32, np.int32)
-    monkeypatch.setattr(lsp, "MIN_PART_NNZ", 100)
+    monkeypatch.setattr(lsp, "PART_PER_COLUMN", 0)
     for parts in (1, 2, 3, 7):
-        slices = lsp.row_parts(X, parts)
+        monkeypatch.setattr(lsp, "PART_NNZ", X.nnz // parts)
+        slices = lsp.kernel_parts(X)
         assert len(slices) == parts
         assert slices[0].start == 0 and slices[-1].stop == 1000
         assert all(a.stop == b.start for a, b in itertools.pairwise(slices))
         counts = [X.indptr[s.stop] - X.indptr[s.start] for s in slices]
-        assert max(counts) - min(counts) <= 2 * np.diff(X.indptr).max()  # a row or two apart
-    monkeypatch.setattr(lsp, "MIN_PART_NNZ", X.nnz)  # too few values to split
-    assert lsp.row_parts(X, 2) == [slice(0, 1000)]
+        assert max(counts) - min(counts) <= 2 * np.diff(X.indptr).max()
+    monkeypatch.setattr(lsp, "PART_NNZ", X.nnz + 1)  # too few values to split
+    assert lsp.kernel_parts(X) == [slice(0, 1000)]
+    assert lsp.kernel_parts(X.tocsc()) == [slice(0, 1000)]
+    assert blocks.row_blocks(X) == [slice(0, 1000)]  # the models' passes: one block
 
 
 @needs_kernel

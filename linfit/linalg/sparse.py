@@ -24,15 +24,34 @@ from typing import Any, TypeVar
 import numpy as np
 
 from linfit.lazy import issparse
-from linfit.linalg.blocks import add_parts, map_blocks, worker_count
+from linfit.linalg.blocks import add_parts, map_blocks
 
 try:
     from linfit.linalg import _sparse  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler
     _sparse = None
 
-# Below this many stored values a part, a thread costs more than it saves.
-MIN_PART_NNZ = 200_000
+# The parts of a CSR X that the kernels spread over the cores hold at least this many
+# stored values, and this many per column of X: each part adds a (d,) vector to the sum,
+# which must stay small beside the part's own work.
+PART_NNZ = 1 << 19
+PART_PER_COLUMN = 8
+
+
+def kernel_parts(X: Any) -> list[slice]:
+    """Consecutive row slices of a CSR ``X`` holding about equal stored values, each at
+    least ``PART_NNZ`` and ``PART_PER_COLUMN`` times X's columns (one slice for another
+    sparse format). They depend on ``X`` alone, never on the number of threads, so sums
+    over them come out the same on every machine."""
+    n_samples = X.shape[0]
+    if getattr(X, "format", None) != "csr":
+        return [slice(0, n_samples)]
+    size = max(PART_NNZ, PART_PER_COLUMN * X.shape[1])
+    parts = max(1, X.nnz // size)
+    cuts = np.searchsorted(X.indptr, np.linspace(0, X.nnz, parts + 1)[1:-1])
+    edges = [0, *np.clip(cuts, 0, n_samples).tolist(), n_samples]
+    return [slice(a, b) for a, b in itertools.pairwise(edges) if b > a] or [slice(0, n_samples)]
+
 
 T = TypeVar("T")
 GaussNewton = Callable[[np.ndarray, float], tuple[np.ndarray, float]]
@@ -49,16 +68,6 @@ def compiled(X: Any) -> bool:
     )  # fmt: skip
 
 
-def row_parts(X: Any, parts: int) -> list[slice]:
-    """``parts`` consecutive row slices of CSR ``X`` holding about equal stored values (at
-    most one per ``MIN_PART_NNZ`` of them, at least one)."""
-    n = X.shape[0]
-    parts = max(1, min(parts, X.nnz // MIN_PART_NNZ))
-    cuts = np.searchsorted(X.indptr, np.linspace(0, X.nnz, parts + 1)[1:-1])
-    edges = [0, *np.clip(cuts, 0, n).tolist(), n]
-    return [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
-
-
 def _readable(X: Any) -> bool:
     """``compiled(X)`` and every column index in [0, d), which the kernels trust (they
     would write outside their output otherwise): checked once per matrix and call site."""
@@ -68,7 +77,8 @@ def _readable(X: Any) -> bool:
 
 
 def _summed(fn: Callable[[slice], T], parts: list[slice]) -> T:
-    """The sum of ``fn(rows)`` over the row parts, which run on the cores at once."""
+    """The sum of ``fn(rows)`` over the row blocks (``kernel_parts``, which
+    depend on X alone), spread over the cores."""
     return functools.reduce(add_parts, map_blocks(fn, parts))
 
 
@@ -87,7 +97,7 @@ def squares_times(X: Any, c: np.ndarray) -> np.ndarray | None:
         )
         return out
 
-    return _summed(part, row_parts(X, worker_count()))
+    return _summed(part, kernel_parts(X))
 
 
 def gauss_newton_operator(X: Any, c: np.ndarray) -> GaussNewton | None:
@@ -100,7 +110,7 @@ def gauss_newton_operator(X: Any, c: np.ndarray) -> GaussNewton | None:
         return None  # scipy's products report a malformed matrix in their own way
     d = X.shape[1]
     c = np.ascontiguousarray(c, dtype=np.float64)
-    parts = row_parts(X, worker_count())
+    parts = kernel_parts(X)
     sizes = (X.indptr.itemsize, X.indices.itemsize)
 
     def product(v: np.ndarray, vb: float) -> tuple[np.ndarray, float]:
