@@ -28,8 +28,12 @@ ModelOpt = Annotated[
 OptimizerOpt = Annotated[
     str | None,
     typer.Option(
-        help=f"Optimizer: {', '.join(OPTIMIZERS)} (default: the model's, lbfgs).",
-        autocompletion=lambda: list(OPTIMIZERS),
+        help=(
+            f"Optimizer: {', '.join(OPTIMIZERS)}, or dcd (dual coordinate descent, for "
+            "one-vs-rest SVMs). Default: tron on sparse rows for a model with a Hessian, "
+            "else the model's own (lbfgs; bfgs for a small hinge SVM)."
+        ),
+        autocompletion=lambda: [*OPTIMIZERS, "dcd"],
     ),
 ]
 RegOpt = Annotated[float, typer.Option(help="L2 penalty: objective = mean loss + reg * ||W||^2.")]
