@@ -11,6 +11,8 @@ from bench.harness import write_reports
 from bench.ingest import ingest_and_end_to_end
 from bench.least_squares import least_squares
 from bench.out_of_core import out_of_core
+from bench.sparse import NEWS20_LIKE, RCV1_LIKE, text_like
+from bench.sparse_fit import news20, rcv1
 from bench.startup import startup
 from bench.strd import strd
 from bench.tuning import cv_path, weighted_fit
@@ -23,6 +25,8 @@ SIZES = {
         "ingest": (300_000, 100, 10),
         # a file that fits both ways, and one of about 3.3 GB
         "out_of_core": ((300_000, 100, 10), (3_300_000, 100, 10)),
+        "rcv1": RCV1_LIKE,
+        "news20": NEWS20_LIKE,
     },
     # a smoke run that keeps the code working (make test runs it)
     "quick": {
@@ -30,6 +34,8 @@ SIZES = {
         "least_squares": (3_000, 20),
         "ingest": (2_000, 10, 3),
         "out_of_core": ((2_000, 10, 3), (5_000, 10, 3)),
+        "rcv1": {"n_samples": 3_000, "n_features": 2_000, "nnz_per_row": 20},
+        "news20": {"n_samples": 2_000, "n_features": 3_000, "nnz_per_row": 20, "n_classes": 5},
     },
 }
 WORKLOADS = (
@@ -44,6 +50,8 @@ WORKLOADS = (
     "strd",
     "weighted",
     "cv",
+    "rcv1",
+    "news20",
 )
 
 
@@ -72,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         "strd": strd,
         "weighted": lambda: weighted_fit(data),
         "cv": lambda: cv_path(data),
+        "rcv1": lambda: rcv1(text_like(**sizes["rcv1"])),
+        "news20": lambda: news20(text_like(**sizes["news20"])),
     }
     for name in args.only:
         print(f"bench: {name}", file=sys.stderr, flush=True)

@@ -104,8 +104,8 @@ def text_like(
     return SparseData(X[:split], y[:split], X[split:], y[split:])
 
 
-# The issue's workloads: text_like(**RCV1_LIKE)'s training rows are the 200,000 x 47,236
-# matrix that fitting/entry.py's default_solver and the tron and dcd commits quote timings
-# on. No section of `python -m bench` runs them yet (the tests take text_matrix alone).
+# The issue's workloads, which `python -m bench --only rcv1 news20` fits (bench/sparse_fit.py):
+# text_like(**RCV1_LIKE)'s training rows are the 200,000 x 47,236 matrix that
+# fitting/entry.py's default_solver quotes timings on.
 RCV1_LIKE = {"n_samples": 250_000, "n_features": 47_236, "nnz_per_row": 75}  # 200k to train
 NEWS20_LIKE = {"n_samples": 25_000, "n_features": 62_000, "nnz_per_row": 80, "n_classes": 20}
