@@ -1,9 +1,10 @@
-"""The compiled pieces: linfit's CSV scanner, the dual coordinate descent loop and the
-one-pass Hessian product on CSR rows (everything else is in pyproject.toml).
+"""The compiled pieces: linfit's CSV and LIBSVM scanners, the dual coordinate descent loop
+and the one-pass Hessian product on CSR rows (everything else is in pyproject.toml).
 
 Optional: where they cannot be built (no C compiler), linfit installs without them, reads
-every file through pandas, runs dual coordinate descent's loop in Python and takes
-scipy's two products for a sparse Hessian product, only slower.
+every table through pandas and every LIBSVM file through scikit-learn, runs dual
+coordinate descent's loop in Python and takes scipy's two products for a sparse Hessian
+product, only slower.
 """
 
 from setuptools import Extension, setup
@@ -11,6 +12,7 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("linfit.data._csvscan", ["linfit/data/_csvscan.c"], optional=True),
+        Extension("linfit.data._libsvmscan", ["linfit/data/_libsvmscan.c"], optional=True),
         Extension("linfit.fitting._dualcd", ["linfit/fitting/_dualcd.c"], optional=True),
         Extension("linfit.linalg._sparse", ["linfit/linalg/_sparse.c"], optional=True),
     ]

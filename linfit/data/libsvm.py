@@ -1,16 +1,19 @@
 """LIBSVM/svmlight files: lines ``label index:value index:value ...`` with increasing
 indices; features left out are zeros.
 
-A file is read by scikit-learn's ``load_svmlight_file`` into a CSR matrix. Features are
-named by their index in the file: ``f1, f2, ...`` (and ``f0`` where a file counts from
-zero), so a model trained on one LIBSVM file finds its features in another whatever the
-largest index there. Past ``SPARSE_RANGE`` indices (f1 up to the largest), the features
-are only the indices the file uses (a feature no line holds gets weight 0 anyway). Indices
-go up to ``LIBSVM_MAX_INDEX``. The label is the first field (``--target`` does not apply),
-and there are no missing values. The matrix is made dense when it has at most
-``DENSE_CELLS`` cells (BLAS on a dense block is fastest, and every command takes it); a
-larger one stays sparse (CSR), which training, prediction and evaluation take (see
-:func:`~linfit.data.formats.require_dense` for the commands that do not).
+A file is read into a CSR matrix by the compiled scanner (:mod:`linfit.data.libsvm_fast`),
+or, where it cannot read the file with certainty (a compressed file, a ``qid:``, anything
+malformed), by scikit-learn's ``load_svmlight_file``, which gives the same matrix and the
+file's usual errors. Features are named by their index in the file: ``f1, f2, ...`` (and
+``f0`` where a file counts from zero), so a model trained on one LIBSVM file finds its
+features in another whatever the largest index there. Past ``SPARSE_RANGE`` indices (f1 up
+to the largest), the features are only the indices the file uses (a feature no line holds
+gets weight 0 anyway). Indices go up to ``LIBSVM_MAX_INDEX``. The label is the first field
+(``--target`` does not apply), and there are no missing values. The matrix is made dense
+when it has at most ``DENSE_CELLS`` cells (BLAS on a dense block is fastest, and every
+command takes it); a larger one stays sparse (CSR), which training, prediction and
+evaluation take (see :func:`~linfit.data.formats.require_dense` for the commands that do
+not).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+from linfit.data import libsvm_fast
 from linfit.data.messages import names_list, one_line
 from linfit.data.read import Source, tracked_file
 from linfit.errors import DataError, OptionError
@@ -53,7 +57,29 @@ _INDEX_NAME = re.compile(r"f(0|[1-9][0-9]*)")
 def read_libsvm(source: Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndarray]:
     """``(X, y)`` of a LIBSVM file: X (n, max index + 1) CSR in ``dtype``, column j holding
     index j; y (n,) labels, int64 where every label is a whole number, else float64.
-    Progress is reported in bytes of the file as stored."""
+    Progress is reported in bytes of the file as stored. A plain file is parsed by the
+    compiled scanner (:mod:`linfit.data.libsvm_fast`), any other by scikit-learn's reader,
+    which both give the same matrix."""
+    scanned = libsvm_fast.read(source, dtype)
+    X, y = scanned if scanned is not None else _load_svmlight(source, dtype)
+    if X.shape[0] == 0:
+        raise DataError(f"{source.name} has no data lines; expected 'label index:value ...'")
+    for values, name in ((X.data, "feature values"), (y, "labels")):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise DataError(
+                f"{source.name} has {int(bad.sum())} {name} that are NaN or infinite; fix or "
+                "remove them"
+            )
+    whole = y == np.round(y)
+    if whole.all() and np.abs(y).max() < 2.0**53:
+        y = y.astype(np.int64)
+    return X.tocsr(), y
+
+
+def _load_svmlight(source: Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(X, y)`` as scikit-learn's ``load_svmlight_file`` reads ``source``, its failures
+    worded as one-line DataErrors."""
     from sklearn.datasets import load_svmlight_file
 
     try:
@@ -61,7 +87,7 @@ def read_libsvm(source: Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndar
             tracked_file(source, LIBSVM_BUFFER_BYTES) as (handle, _),
             _svmlight_stream(source, handle) as stream,
         ):
-            X, y = load_svmlight_file(stream, dtype=dtype, zero_based=True)
+            return load_svmlight_file(stream, dtype=dtype, zero_based=True)
     except OverflowError:  # scikit-learn's parser keeps an index in a C int
         raise DataError(
             f"{source.name} has a feature index too large to read (the largest a LIBSVM "
@@ -79,19 +105,6 @@ def read_libsvm(source: Source, dtype: np.dtype) -> tuple[sp.csr_matrix, np.ndar
             "be 'label index:value ...' with increasing indices, or name the file's format "
             "with `file_format`"
         ) from None
-    if X.shape[0] == 0:
-        raise DataError(f"{source.name} has no data lines; expected 'label index:value ...'")
-    for values, name in ((X.data, "feature values"), (y, "labels")):
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise DataError(
-                f"{source.name} has {int(bad.sum())} {name} that are NaN or infinite; fix or "
-                "remove them"
-            )
-    whole = y == np.round(y)
-    if whole.all() and np.abs(y).max() < 2.0**53:
-        y = y.astype(np.int64)
-    return X.tocsr(), y
 
 
 def _svmlight_stream(source: Source, handle: io.BufferedReader) -> BinaryIO:
