@@ -10,6 +10,7 @@ from bench.classify import evaluation_floor, float32, make_data, softmax, svm
 from bench.harness import write_reports
 from bench.ingest import ingest_and_end_to_end
 from bench.least_squares import least_squares
+from bench.libsvm_read import libsvm_read
 from bench.out_of_core import out_of_core
 from bench.sparse import NEWS20_LIKE, RCV1_LIKE, text_like
 from bench.sparse_fit import news20, rcv1
@@ -52,6 +53,7 @@ WORKLOADS = (
     "cv",
     "rcv1",
     "news20",
+    "libsvm_read",
 )
 
 
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "cv": lambda: cv_path(data),
         "rcv1": lambda: rcv1(text_like(**sizes["rcv1"])),
         "news20": lambda: news20(text_like(**sizes["news20"])),
+        "libsvm_read": lambda: libsvm_read(**sizes["rcv1"]),
     }
     for name in args.only:
         print(f"bench: {name}", file=sys.stderr, flush=True)
