@@ -112,16 +112,22 @@ def test_kernel_refuses_pointers_that_do_not_rise():
                                  np.zeros(4), 0, 20, 8, 4)  # fmt: skip
 
 
-def test_out_of_range_indices_and_other_matrices_take_scipy():
-    """The kernel trusts column indices, so a matrix with one out of [0, d) is left to
-    scipy (None); so are float32 values and other formats."""
+@needs_kernel
+def test_out_of_range_indices_are_refused_and_other_matrices_take_scipy():
+    """The kernels check each column index as they read it: one outside [0, d), at the
+    start, middle or end of the rows, is a ValueError, never a write outside the output.
+    float32 values and other formats are left to scipy (None)."""
     X = _csr(np.random.default_rng(2), 30, 6, 0.5, np.int32, np.int32)
     assert lsp.gauss_newton_operator(X.astype(np.float32), np.ones(30)) is None
     assert lsp.gauss_newton_operator(X.tocsc(), np.ones(30)) is None
-    bad = X.copy()
-    bad.indices[0] = 6
-    assert lsp.gauss_newton_operator(bad, np.ones(30)) is None
-    assert lsp.squares_times(bad, np.ones(30)) is None
+    assert lsp.squares_times(X.tocsc(), np.ones(30)) is None
+    for position, index in ((0, 6), (X.nnz // 2, -1), (X.nnz - 1, 2**31 - 1)):
+        bad = X.copy()
+        bad.indices[position] = index
+        with pytest.raises(ValueError, match="column index is out of range"):
+            lsp.gauss_newton_operator(bad, np.ones(30))(np.ones(6), 0.0)
+        with pytest.raises(ValueError, match="column index is out of range"):
+            lsp.squares_times(bad, np.ones(30))
 
 
 OVR_SQUARED = LinearSVM(reg=1e-2, variant="squared_hinge", multiclass="one-vs-rest")

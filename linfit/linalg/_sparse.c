@@ -16,26 +16,34 @@
  * first.
  *
  * Row pointers and column indices come as int32 or int64 (scipy picks by size); values,
- * c, v and out as float64. Column indices are trusted to lie in [0, d): the caller checks
- * them once per matrix (sparse.py), not on every product.
+ * c, v and out as float64. A column index outside [0, d) is a ValueError (nothing past
+ * out is written).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdint.h>
 
+/* Each column index is checked against d as it is read, before its one use: an unsigned
+ * comparison per stored value, which costs nothing measurable in a pass bound by memory,
+ * where a check of the whole matrix in numpy before each operator cost a pass more. */
 #define GAUSS_NEWTON(PTR_T, IDX_T)                                                         \
     do {                                                                                   \
         const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
         const IDX_T *ix = (const IDX_T *)indices.buf;                                      \
-        for (Py_ssize_t i = start; i < stop; i++) {                                        \
+        for (Py_ssize_t i = start; i < stop && !bad; i++) {                                \
             const PTR_T lo = ip[i], hi = ip[i + 1];                                        \
             double t = vb;                                                                 \
-            for (PTR_T k = lo; k < hi; k++)                                                \
+            for (PTR_T k = lo; k < hi; k++) {                                              \
+                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
+                    bad = 1;                                                               \
+                    break;                                                                 \
+                }                                                                          \
                 t += val[k] * v[ix[k]];                                                    \
+            }                                                                              \
             const double r = c[i] * t;                                                     \
             bias += r;                                                                     \
-            if (r != 0.0)                                                                  \
+            if (r != 0.0 && !bad)                                                          \
                 for (PTR_T k = lo; k < hi; k++)                                            \
                     out[ix[k]] += r * val[k];                                              \
         }                                                                                  \
@@ -45,13 +53,37 @@
     do {                                                                                   \
         const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
         const IDX_T *ix = (const IDX_T *)indices.buf;                                      \
-        for (Py_ssize_t i = start; i < stop; i++) {                                        \
+        for (Py_ssize_t i = start; i < stop && !bad; i++) {                                \
             const double r = c[i];                                                         \
             if (r != 0.0)                                                                  \
-                for (PTR_T k = ip[i]; k < ip[i + 1]; k++)                                  \
+                for (PTR_T k = ip[i]; k < ip[i + 1]; k++) {                                \
+                    if ((uint64_t)ix[k] >= (uint64_t)d) {                                  \
+                        bad = 1;                                                           \
+                        break;                                                             \
+                    }                                                                      \
                     out[ix[k]] += r * val[k] * val[k];                                     \
+                }                                                                          \
         }                                                                                  \
     } while (0)
+
+/* LOOP instantiated for the row pointers' and column indices' widths (int32 or int64). */
+#define BY_WIDTHS(LOOP, r)                                                                 \
+    do {                                                                                   \
+        if ((r).ptr_size == 4 && (r).idx_size == 4)                                        \
+            LOOP(int32_t, int32_t);                                                        \
+        else if ((r).ptr_size == 8 && (r).idx_size == 4)                                   \
+            LOOP(int64_t, int32_t);                                                        \
+        else if ((r).ptr_size == 4)                                                        \
+            LOOP(int32_t, int64_t);                                                        \
+        else                                                                               \
+            LOOP(int64_t, int64_t);                                                        \
+    } while (0)
+
+static PyObject *index_error(void)
+{
+    PyErr_SetString(PyExc_ValueError, "a column index is out of range");
+    return NULL;
+}
 
 static int check(Py_buffer *b, Py_ssize_t at_least, Py_ssize_t itemsize, const char *name)
 {
@@ -124,18 +156,13 @@ static PyObject *gauss_newton(PyObject *self, PyObject *args)
         const Py_ssize_t start = r.start, stop = r.stop;
         const double *val = r.data.buf, *c = r.c.buf, *v = vbuf.buf;
         double *out = r.out.buf;
+        const Py_ssize_t d = vbuf.len / 8;
         double bias = 0.0;
+        int bad = 0;
         Py_BEGIN_ALLOW_THREADS
-        if (r.ptr_size == 4 && r.idx_size == 4)
-            GAUSS_NEWTON(int32_t, int32_t);
-        else if (r.ptr_size == 8 && r.idx_size == 4)
-            GAUSS_NEWTON(int64_t, int32_t);
-        else if (r.ptr_size == 4)
-            GAUSS_NEWTON(int32_t, int64_t);
-        else
-            GAUSS_NEWTON(int64_t, int64_t);
+        BY_WIDTHS(GAUSS_NEWTON, r);
         Py_END_ALLOW_THREADS
-        result = PyFloat_FromDouble(bias);
+        result = bad ? index_error() : PyFloat_FromDouble(bias);
     }
 done:
     release_rows(&r);
@@ -162,16 +189,14 @@ static PyObject *squares_times(PyObject *self, PyObject *args)
         const Py_ssize_t start = r.start, stop = r.stop;
         const double *val = r.data.buf, *c = r.c.buf;
         double *out = r.out.buf;
+        int bad = 0;
         Py_BEGIN_ALLOW_THREADS
-        if (r.ptr_size == 4 && r.idx_size == 4)
-            SQUARES_TIMES(int32_t, int32_t);
-        else if (r.ptr_size == 8 && r.idx_size == 4)
-            SQUARES_TIMES(int64_t, int32_t);
-        else if (r.ptr_size == 4)
-            SQUARES_TIMES(int32_t, int64_t);
-        else
-            SQUARES_TIMES(int64_t, int64_t);
+        BY_WIDTHS(SQUARES_TIMES, r);
         Py_END_ALLOW_THREADS
+        if (bad) {
+            index_error();
+            goto done;
+        }
     }
     Py_INCREF(Py_None);
     result = Py_None;

@@ -68,14 +68,6 @@ def compiled(X: Any) -> bool:
     )  # fmt: skip
 
 
-def _readable(X: Any) -> bool:
-    """``compiled(X)`` and every column index in [0, d), which the kernels trust (they
-    would write outside their output otherwise): checked once per matrix and call site."""
-    if not compiled(X):
-        return False
-    return not X.nnz or (int(X.indices.min()) >= 0 and int(X.indices.max()) < X.shape[1])
-
-
 def _summed(fn: Callable[[slice], T], parts: list[slice]) -> T:
     """The sum of ``fn(rows)`` over the row blocks (``kernel_parts``, which
     depend on X alone), spread over the cores."""
@@ -85,7 +77,7 @@ def _summed(fn: Callable[[slice], T], parts: list[slice]) -> T:
 def squares_times(X: Any, c: np.ndarray) -> np.ndarray | None:
     """``(X ** 2).T @ c`` (d,) for CSR ``X`` (n, d) and ``c`` (n,), one pass spread over the
     cores, without squaring a copy of X's values; None where the kernel cannot read X."""
-    if not _readable(X):
+    if not compiled(X):
         return None
     c = np.ascontiguousarray(c, dtype=np.float64)
     widths = (X.indptr.itemsize, X.indices.itemsize)
@@ -105,9 +97,10 @@ def gauss_newton_operator(X: Any, c: np.ndarray) -> GaussNewton | None:
     (n, d) and per-sample curvature ``c`` (n,), each call one pass over ``X`` spread over
     the cores; None when the compiled kernel cannot read ``X`` (see ``compiled``).
 
-    The column indices are checked here, once for all the calls (``_readable``)."""
-    if not _readable(X):
-        return None  # scipy's products report a malformed matrix in their own way
+    A column index outside [0, d) raises ValueError (the kernel checks each as it reads
+    it; scipy's products would read outside their vector)."""
+    if not compiled(X):
+        return None
     d = X.shape[1]
     c = np.ascontiguousarray(c, dtype=np.float64)
     parts = kernel_parts(X)

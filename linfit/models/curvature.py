@@ -58,8 +58,8 @@ def hessian_operator(
         lambda rows: model._curvature(model._scores64(params, block_of(X, rows)), y[rows]),
         blocks,
     )
-    if params.size == n_features + 1 and issparse(X):
-        one_pass = _one_column_operator(model, curvatures, blocks, X, sample_weight)
+    if params.size == n_features + 1 and issparse(X):  # one block (row_blocks)
+        one_pass = _one_column_operator(model, curvatures[0], X, sample_weight)
         if one_pass is not None:
             return one_pass
     by_start = dict(zip((rows.start for rows in blocks), curvatures, strict=True))
@@ -86,23 +86,14 @@ def hessian_operator(
 
 
 def _one_column_operator(
-    model: LinearModel,
-    curvatures: list[object],
-    blocks: list[slice],
-    X: Any,
-    sample_weight: np.ndarray | None,
+    model: LinearModel, curvature: object, X: Any, sample_weight: np.ndarray | None
 ) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``hessian_operator`` of a one-column model on sparse ``X``: the per-sample
-    curvature is then a number ``c_i`` (each block's curvature applied to ones, which holds
-    the 1/n of the block's mean, times the block's share of the rows and the sample's
-    weight), and each product is one compiled pass over the rows (``linalg.sparse``);
-    None where the kernel cannot read ``X``."""
-    n_samples = X.shape[0]
-    c = np.concatenate([
-        model._apply_curvature(curvature, np.ones((rows.stop - rows.start, 1)))[:, 0]
-        * ((rows.stop - rows.start) / n_samples)
-        for curvature, rows in zip(curvatures, blocks, strict=True)
-    ])  # fmt: skip
+    """``hessian_operator`` of a one-column model on sparse ``X`` (one block): the
+    per-sample curvature is then a number ``c_i`` (the curvature applied to ones, which
+    holds the 1/n of the mean, times the sample's weight), and each product is one
+    compiled pass over the rows (``linalg.sparse``); None where the kernel cannot read
+    ``X``."""
+    c = model._apply_curvature(curvature, np.ones((X.shape[0], 1)))[:, 0]
     if sample_weight is not None:
         c = c * sample_weight
     product = gauss_newton_operator(X, c)
