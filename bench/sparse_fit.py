@@ -22,10 +22,19 @@ from typing import Any
 import numpy as np
 
 from bench.external import installed, missing
-from bench.harness import Row, median_timed
+from bench.harness import Row, median_timed, timed
 from bench.sparse import SparseData
 
 C = 1.0
+# LIBLINEAR's solvers by -s number, as the rows name them.
+LIBLINEAR = {
+    0: "LIBLINEAR -s 0 (logistic, primal trust-region Newton)",
+    1: "LIBLINEAR -s 1 (squared hinge, dual CD)",
+    2: "LIBLINEAR -s 2 (squared hinge, primal trust-region Newton)",
+    3: "LIBLINEAR -s 3 (hinge, dual CD)",
+    4: "LIBLINEAR -s 4 (Crammer-Singer)",
+    7: "LIBLINEAR -s 7 (logistic, dual CD)",
+}
 OBJECTIVE_RTOL = 1e-4
 ACCURACY_POINTS = 0.003
 
@@ -144,18 +153,16 @@ def rcv1(data: SparseData) -> list[Row]:
     rows = _rows_for_loss(
         workload, data, "svm squared hinge",
         LinearSVM(reg=reg, variant="squared_hinge", multiclass="one-vs-rest"), [None, "dcd"],
-        {"LIBLINEAR -s 1 (squared hinge, dual CD)": ll[1],
-         "LIBLINEAR -s 2 (squared hinge, primal trust-region Newton)": ll[2]},
+        {LIBLINEAR[s]: ll[s] for s in (1, 2)},
     )  # fmt: skip
     rows += _rows_for_loss(
         workload, data, "svm hinge",
         LinearSVM(reg=reg, variant="hinge", multiclass="one-vs-rest"), ["dcd"],
-        {"LIBLINEAR -s 3 (hinge, dual CD)": ll[3]},
+        {LIBLINEAR[3]: ll[3]},
     )  # fmt: skip
     rows += _rows_for_loss(
         workload, data, "softmax = logistic", SoftmaxClassifier(reg=2 * reg), [None],
-        {"LIBLINEAR -s 0 (logistic, primal trust-region Newton)": ll[0],
-         "LIBLINEAR -s 7 (logistic, dual CD)": ll[7]},
+        {LIBLINEAR[s]: ll[s] for s in (0, 7)},
         scale=0.5,
     )  # fmt: skip
     rows.append(_sklearn_logistic(workload, data))
@@ -168,9 +175,8 @@ def _sklearn_logistic(workload: str, data: SparseData) -> Row:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # at its iteration limit it is still a baseline
-        clf, t = median_timed(
-            lambda: LogisticRegression(C=C, max_iter=1000).fit(data.X_train, data.y_train),
-            repeat=1,
+        clf, t = timed(
+            lambda: LogisticRegression(C=C, max_iter=1000).fit(data.X_train, data.y_train)
         )
     accuracy = float(np.mean(clf.predict(data.X_test) == data.y_test))
     return Row(workload, "sklearn LogisticRegression (lbfgs)", t,
@@ -190,20 +196,14 @@ def news20(data: SparseData) -> list[Row]:
     rows = _rows_for_loss(
         workload, data, "svm squared hinge one-vs-rest",
         LinearSVM(reg=reg, variant="squared_hinge", multiclass="one-vs-rest"), [None, "dcd"],
-        {"LIBLINEAR -s 1 (squared hinge, dual CD)": ll[1],
-         "LIBLINEAR -s 2 (squared hinge, primal trust-region Newton)": ll[2]},
+        {LIBLINEAR[s]: ll[s] for s in (1, 2)},
     )  # fmt: skip
-    others = {
-        "LIBLINEAR -s 0 (one-vs-rest logistic)": ll[0],
-        "LIBLINEAR -s 4 (Crammer-Singer)": ll[4],
-    }
-    for system, result in others.items():
-        if result is None:
-            rows.append(missing(workload, system, "liblinear-official"))
+    for s in (0, 4):  # other models than linfit's: time and accuracy only
+        if ll[s] is None:
+            rows.append(missing(workload, LIBLINEAR[s], "liblinear-official"))
         else:
-            rows.append(
-                Row(workload, system, result[1], quality=f"test accuracy {result[0][2]:.4f}")
-            )
+            (_, _, accuracy), t = ll[s]
+            rows.append(Row(workload, LIBLINEAR[s], t, quality=f"test accuracy {accuracy:.4f}"))
     cs = ll[4][1] if ll[4] is not None else None
     for label, model in (
         ("softmax", SoftmaxClassifier(reg=reg)),
