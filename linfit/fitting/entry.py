@@ -172,9 +172,8 @@ def _parameter_count(model: LinearModel, X: Any, y: Any) -> int:
     for a classifier whose labels are elsewhere, e.g. on a cluster; one column for two
     classes, ``models/mirrored.py``), or ``y``'s columns."""
     if model.is_classifier:
-        in_memory = isinstance(y, np.ndarray) or type(y).__module__.startswith("pandas")
         try:
-            outputs = max(2, np.unique(np.asarray(y)).size) if in_memory else 2
+            outputs = 2 if y is None or _is_dask(y) else max(2, np.unique(np.asarray(y)).size)
         except TypeError:  # labels that do not sort
             outputs = 2
         outputs = 1 if mirrors(model, outputs) else outputs  # two classes: one column
