@@ -9,7 +9,7 @@ install: $(STAMP)
 
 # Re-install only when the project files or the compiled sources change.
 $(STAMP): pyproject.toml setup.py linfit/data/_csvscan.c linfit/data/_libsvmscan.c \
-		linfit/fitting/_dualcd.c linfit/linalg/_sparse.c
+		linfit/data/_decimal.h linfit/fitting/_dualcd.c linfit/linalg/_sparse.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -e ".[dev,plot,parquet,dask]"
 	touch $@

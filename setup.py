@@ -9,10 +9,23 @@ product, only slower.
 
 from setuptools import Extension, setup
 
+# The decimal parser both scanners include: a change to it rebuilds them.
+DECIMAL_H = "linfit/data/_decimal.h"
+
 setup(
     ext_modules=[
-        Extension("linfit.data._csvscan", ["linfit/data/_csvscan.c"], optional=True),
-        Extension("linfit.data._libsvmscan", ["linfit/data/_libsvmscan.c"], optional=True),
+        Extension(
+            "linfit.data._csvscan",
+            ["linfit/data/_csvscan.c"],
+            depends=[DECIMAL_H],
+            optional=True,
+        ),
+        Extension(
+            "linfit.data._libsvmscan",
+            ["linfit/data/_libsvmscan.c"],
+            depends=[DECIMAL_H],
+            optional=True,
+        ),
         Extension("linfit.fitting._dualcd", ["linfit/fitting/_dualcd.c"], optional=True),
         Extension("linfit.linalg._sparse", ["linfit/linalg/_sparse.c"], optional=True),
     ]

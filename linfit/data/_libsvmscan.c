@@ -19,34 +19,18 @@
  * So this file never decides what a messy file means; it only reads the files whose
  * meaning is not in doubt.
  *
- * Numbers are correctly rounded, as Python's float() rounds them: a mantissa of at most 19
- * digits that fits in 53 bits, scaled by at most 10^22, is exact in double arithmetic and
- * takes one multiplication or division (Clinger's fast path); any other number goes to
- * strtod in the "C" locale. float32 values are the double rounded to float, as
+ * Numbers are correctly rounded, as Python's float() rounds them, by the parser the CSV
+ * scanner shares (_decimal.h). float32 values are the double rounded to float, as
  * scikit-learn's array.array('f') stores them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include <float.h>
-#include <locale.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#if defined(__APPLE__)
-#include <xlocale.h>
-#endif
 
-#if defined(_WIN32)
-typedef _locale_t c_locale_t;
-#define STRTOD_C(s, end) _strtod_l((s), (end), c_locale)
-#else
-typedef locale_t c_locale_t;
-#define STRTOD_C(s, end) strtod_l((s), (end), c_locale)
-#endif
-
-static c_locale_t c_locale;
+#include "_decimal.h"
 
 /* Why a scan stopped. SCAN_FULL asks the caller for larger arrays; every other status but
  * SCAN_OK sends the file to scikit-learn. */
@@ -59,28 +43,11 @@ enum {
     SCAN_RANGE = 5,      /* a label or value that overflows to infinity (in its dtype) */
 };
 
-static const double POW10[23] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-#define MAX_EXACT_MANTISSA 9007199254740992ULL /* 2^53 */
-/* The fast path's one multiplication or division rounds once only where doubles are
- * evaluated as doubles (not in x87's extended registers). */
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-#define EXACT_DOUBLES 1
-#else
-#define EXACT_DOUBLES 0
-#endif
-/* Longer numbers (0.000...01 with hundreds of zeros) are left to scikit-learn rather
- * than copied into a larger buffer for strtod. */
-#define MAX_TOKEN 400
 #define MAX_INDEX 2147483647LL /* scikit-learn keeps an index in a C int */
 
 /* Byte classes: what may follow a number, and where a line's tokens end. */
 enum { BYTE_OTHER = 0, BYTE_SPACE = 1, BYTE_END = 2 };
 static unsigned char byte_class[256];
-
-static inline int is_digit(char c) { return (unsigned char)(c - '0') < 10; }
 
 /* Whether a number ending at s ends its token: at a separator, a line end, a comment or
  * the end of the data. */
@@ -90,88 +57,20 @@ static inline int token_ends(const char *s, const char *end)
 }
 
 /*
- * The plain decimal number at p, [+-]?(d+(.d*)?|.d+)([eE][+-]?d+)?, a subset of what
- * float() reads: its value in *value and the first byte after it in *after.
+ * The plain decimal number at p, a subset of what float() reads, ending its token: its
+ * value in *value and the first byte after it in *after. end is both the limit and the
+ * read-ahead bound: scan's end is the end of parse's data buffer, so the 8-at-a-time
+ * digit runs never read past it.
  */
 static int parse_number(const char *p, const char *end, double *value, const char **after)
 {
-    const char *s = p;
-    int negative = 0;
-    if (s < end && (*s == '-' || *s == '+')) {
-        negative = *s == '-';
-        s++;
-    }
-    const char *first = s;
-    uint64_t mantissa = 0;
-    int64_t digits = 0, exp10 = 0;
-    while (s < end && *s == '0') /* leading zeros are not significant digits */
-        s++;
-    for (; s < end && is_digit(*s); s++, digits++) {
-        if (digits < 19)
-            mantissa = mantissa * 10 + (uint64_t)(*s - '0');
-        else
-            exp10++; /* a digit past the 19 kept: only strtod's path reads this number */
-    }
-    int seen = s != first;
-    if (s < end && *s == '.') {
-        const char *fraction = ++s;
-        if (digits == 0) {
-            for (; s < end && *s == '0'; s++)
-                exp10--;
-        }
-        for (; s < end && is_digit(*s); s++, digits++) {
-            if (digits < 19) {
-                mantissa = mantissa * 10 + (uint64_t)(*s - '0');
-                exp10--;
-            }
-        }
-        seen |= s != fraction;
-    }
-    if (!seen)
-        return SCAN_NOT_NUMBER;
-    if (s < end && (*s == 'e' || *s == 'E')) {
-        s++;
-        int exp_negative = 0;
-        int64_t exponent = 0;
-        if (s < end && (*s == '-' || *s == '+')) {
-            exp_negative = *s == '-';
-            s++;
-        }
-        if (s >= end || !is_digit(*s))
-            return SCAN_NOT_NUMBER;
-        for (; s < end && is_digit(*s); s++) {
-            if (exponent < 100000)
-                exponent = exponent * 10 + (*s - '0');
-        }
-        exp10 += exp_negative ? -exponent : exponent;
-    }
-    if (!token_ends(s, end))
+    decimal_parts d;
+    if (decimal_syntax(p, end, end, &d, after) != DECIMAL_OK || !token_ends(*after, end))
         return SCAN_NOT_NUMBER; /* "1.5x", "1:2" as a label, "nan" after a sign... */
-    *after = s;
-    const size_t n = (size_t)(s - p);
-    if (n > MAX_TOKEN)
-        return SCAN_NOT_NUMBER;
-    double v;
-    if (digits == 0) {
-        v = 0.0;
-    } else if (EXACT_DOUBLES && digits <= 19 && mantissa <= MAX_EXACT_MANTISSA && exp10 >= -22 &&
-               exp10 <= 22) {
-        v = exp10 < 0 ? (double)mantissa / POW10[-exp10] : (double)mantissa * POW10[exp10];
-    } else {
-        char token[MAX_TOKEN + 1];
-        memcpy(token, p, n);
-        token[n] = '\0';
-        char *stop;
-        v = STRTOD_C(token, &stop);
-        if (stop != token + n)
-            return SCAN_NOT_NUMBER;
-        if (isinf(v))
-            return SCAN_RANGE;
-        *value = v; /* strtod applied the sign */
-        return SCAN_OK;
-    }
-    *value = negative ? -v : v;
-    return SCAN_OK;
+    const int status = decimal_value(&d, p, *after, value);
+    return status == DECIMAL_OK      ? SCAN_OK
+           : status == DECIMAL_RANGE ? SCAN_RANGE
+                                     : SCAN_NOT_NUMBER;
 }
 
 /* The first byte after the line end at or after p (or end). */
@@ -401,12 +300,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__libsvmscan(void)
 {
-#if defined(_WIN32)
-    c_locale = _create_locale(LC_NUMERIC, "C");
-#else
-    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-#endif
-    if (!c_locale)
+    if (!decimal_init_locale())
         return PyErr_NoMemory();
     /* bytes.split()'s whitespace but the newline, which ends a line here, as '#' does */
     const char *spaces = " \t\r\v\f";
