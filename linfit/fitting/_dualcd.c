@@ -58,9 +58,35 @@ typedef struct {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+#define PREFETCH(address) __builtin_prefetch((address), 0, 3)
 #else
 #define ALWAYS_INLINE inline
+#define PREFETCH(address) ((void)0)
 #endif
+
+/* How far ahead in the visiting order the rows are prefetched. The order is random, so
+ * the hardware cannot guess the next row; its row pointers are fetched twice as far ahead
+ * as its values, which need them. Measured on the rcv1-like rows (78 values a row): see
+ * the commit that added it. */
+#define AHEAD 4
+
+/* Ask for the cache lines of sample i's values, column indices and per-sample scalars
+ * (the visit `AHEAD` samples later reads them), and for the row pointers of sample j
+ * (needed by the prefetch of the next round). Only hints: no result depends on them. */
+static ALWAYS_INLINE void prefetch_rows(const problem_t *p, const double *qd, Py_ssize_t i,
+                                         Py_ssize_t j)
+{
+    PREFETCH(&p->indptr[j]);
+    int64_t lo = p->indptr[i], hi = p->indptr[i + 1];
+    for (int64_t k = lo; k < hi; k += 8) /* a 64-byte line holds 8 values */
+        PREFETCH(&p->data[k]);
+    for (int64_t k = lo; k < hi; k += 16) /* and 16 column indices */
+        PREFETCH(&p->indices[k]);
+    PREFETCH(&p->alpha[i]);
+    PREFETCH(&p->t[i]);
+    PREFETCH(&p->margin[i]);
+    PREFETCH(&qd[i]);
+}
 
 /* Q's diagonal qd (n,) and the visiting order (its first entries the samples that can
  * move); returns how many can: all n, less those with a per-sample bound of 0 (weight 0:
@@ -96,6 +122,8 @@ static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order
     double pg_max = -INFINITY, pg_min = INFINITY, wbv = *wb;
     for (Py_ssize_t s = 0; s < active; s++) {
         Py_ssize_t i = order[s];
+        if (s + 2 * AHEAD < active) /* shrinking may swap these in later: hints only */
+            prefetch_rows(p, qd, order[s + AHEAD], order[s + 2 * AHEAD]);
         double ti = p->t[i], a = p->alpha[i];
         double upper = weighted ? p->upper_each[i] : p->upper;
         double diag = weighted ? p->diag_each[i] : p->diag;
