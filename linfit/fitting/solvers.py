@@ -20,6 +20,7 @@ import numpy as np
 
 from linfit.engines.base import Engine
 from linfit.errors import CapabilityError, UnknownNameError
+from linfit.fitting.per_class import solve_per_class, solves_per_class
 from linfit.models import CLOSED_FORMS, LeastSquares, LinearModel
 from linfit.models.mirrored import Mirrored, fold, mirrors, unfold
 from linfit.optim import OPTIMIZERS, Objective, OptimizeResult, Status
@@ -194,6 +195,11 @@ def optimizer_solver(name: str, optimizer: Optimizer) -> Solver:
 
     def run(problem: Problem, **options: Any) -> OptimizeResult:
         d = problem.engine.n_features
+        if solves_per_class(problem, optimizer):  # one-vs-rest on sparse rows, K > 2
+            return solve_per_class(
+                optimizer, problem, lambda model, init: Problem(model, problem.engine, init),
+                **options,
+            )  # fmt: skip
         if not mirrors(problem.model, problem.start.size // (d + 1)):
             return optimizer(problem.objective, problem.start, **options)
         # a binary classifier: the search runs on the mirror, one score column, from the

@@ -127,3 +127,46 @@ class Mirrored(LinearModel):
 
     def check_solution(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
         self.inner.check_solution(unfold(params, X.shape[1]), X, y)
+
+
+def separable(model: LinearModel, n_outputs: int) -> bool:
+    """Whether ``model``'s ``n_outputs`` > 2 score columns are independent problems: a
+    one-vs-rest classifier, whose objective is a sum of one binary problem per class
+    (each class's loss and penalty read its own column only)."""
+    return model.is_classifier and getattr(model, "one_vs_rest", False) and n_outputs > 2
+
+
+@dataclass(frozen=True)
+class ClassColumn(Mirrored):
+    """Class ``k`` of the one-vs-rest classifier ``inner`` (see ``separable``) as a binary
+    problem on one column: params ``[w_k, b_k]`` (n_features + 1,). Its objective is
+    class k's term of ``inner``'s, ``(1/n) sum_i h(margin - t_ik s_ik) + reg |w_k|^2``:
+    the mirror of ``inner`` on two classes, k (code 0, whose column the mirror keeps)
+    against the rest (code 1). Labels ``y`` are ``inner``'s class codes (n,)."""
+
+    k: int = 0
+
+    @classmethod
+    def of_class(cls, inner: LinearModel, k: int) -> ClassColumn:
+        return cls(reg=inner.reg, fit_intercept=inner.fit_intercept, inner=inner, k=k)
+
+    def _binary(self, y: np.ndarray) -> np.ndarray:
+        """Class codes (n,) to class k's binary codes: 0 for k, 1 for the rest."""
+        return (np.asarray(y) != self.k).astype(np.intp)
+
+    def initial_params(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
+        return super().initial_params(X, self._binary(y), sample_weight)
+
+    def _loss_grad_scores(self, S, y, need_grad, weights=None):
+        return super()._loss_grad_scores(S, self._binary(y), need_grad, weights)
+
+    def _curvature(self, S: np.ndarray, y: np.ndarray) -> object:
+        return super()._curvature(S, self._binary(y))
+
+    def kink_pattern(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        return super().kink_pattern(params, X, self._binary(y))
+
+    def check_solution(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
+        super().check_solution(params, X, self._binary(y))
