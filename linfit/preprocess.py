@@ -106,16 +106,19 @@ class Scaler:
 
     @classmethod
     def fit_sparse(cls, X: spmatrix | sparray, weights: np.ndarray | None = None) -> Scaler:
-        """For a sparse ``X`` (n, d): scale each column by its standard deviation, but do
-        not centre (``mean`` is zeros), since subtracting the means would fill in every
-        zero. The deviation is exact (two passes over the stored values), as ``fit``'s;
-        ``weights`` (n,) count each row as ``fit``'s do."""
+        """For a sparse ``X`` (n, d): scale each column by its standard deviation, and
+        centre only the columns stored in every row (a one-hot table's numeric features,
+        ``linfit.data.features.sparse_columns_matrix``): subtracting a mean from their
+        stored values fills nothing in, where centring any other column would fill in its
+        zeros (``mean`` is 0 for those). The deviation is exact (two passes over the stored
+        values), as ``fit``'s; ``weights`` (n,) count each row as ``fit``'s do."""
         X = X.tocsr()
         n, d = X.shape
         values = X.data.astype(np.float64)
+        stored = np.bincount(X.indices, minlength=d)
         if weights is None:
             total, w_value = float(n), None
-            present = np.bincount(X.indices, minlength=d)
+            present = stored
         else:  # each stored value carries its row's weight
             total = float(weights.sum())
             w_value = np.repeat(weights, np.diff(X.indptr))
@@ -126,7 +129,9 @@ class Scaler:
         squared = deviation * deviation if w_value is None else deviation * deviation * w_value
         squares = np.bincount(X.indices, weights=squared, minlength=d)
         scale = np.sqrt((squares + (total - present) * mean * mean) / total)
-        return cls(mean=np.zeros(d), scale=_unit_if_constant(scale, mean))
+        # a column stored twice in a row (uncanonical CSR) would count as full: not centred
+        full = (stored == n) & X.has_canonical_format
+        return cls(mean=np.where(full, mean, 0.0), scale=_unit_if_constant(scale, mean))
 
     @classmethod
     def identity(cls, n_features: int) -> Scaler:
@@ -134,18 +139,33 @@ class Scaler:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Scaled copy of ``X`` (n_samples, n_features), same dtype, C-contiguous; a sparse
-        ``X`` gives a CSR copy, and only a scaler that does not centre can transform it."""
+        ``X`` gives a CSR copy whose centred columns (``fit_sparse``) are stored in every
+        row: a row that lacks one gets it stored (its -mean / scale), so only those columns
+        fill in; where that would more than double the stored values, a ValueError."""
         if issparse(X):
-            if np.any(self.mean != 0):
-                raise ValueError(
-                    "centring would make a sparse matrix dense; fit the Scaler on sparse data "
-                    "(it scales without centring), or fold the centring into the weights"
-                )
-            out = X.tocsr(copy=True)
-            out.data /= self.scale[out.indices].astype(X.dtype, copy=False)
-            return out
+            return self._transform_sparse(X)
         out = X - self.mean.astype(X.dtype, copy=False)
         out /= self.scale.astype(X.dtype, copy=False)
+        return out
+
+    def _transform_sparse(self, X: spmatrix | sparray) -> spmatrix:
+        out = X.tocsr(copy=True)
+        out.sum_duplicates()  # canonical: each (row, column) stored once
+        centred = np.flatnonzero(self.mean)
+        if centred.size:
+            lacking = out.shape[0] * centred.size - int(
+                np.bincount(out.indices, minlength=out.shape[1])[centred].sum()
+            )
+            if lacking > out.nnz:  # e.g. a scaler fit on dense data, applied to sparse
+                raise ValueError(
+                    "centring would make a sparse matrix dense; fit the Scaler on sparse data "
+                    "(it centres only the columns stored in every row), or fold the centring "
+                    "into the weights"
+                )
+            if lacking:
+                out = _stored_in_every_row(out, centred)
+            out.data -= self.mean[out.indices].astype(X.dtype, copy=False)
+        out.data /= self.scale[out.indices].astype(X.dtype, copy=False)
         return out
 
     def lazy_transform(self, X: Any) -> Any:
@@ -157,6 +177,31 @@ class Scaler:
         """Weights for scaled inputs to weights for raw inputs: ``x.W' + b' == z.W + b``."""
         W_raw = W / self.scale[:, None]
         return W_raw, b - self.mean @ W_raw
+
+
+def _stored_in_every_row(X: spmatrix, columns: np.ndarray) -> spmatrix:
+    """CSR ``X`` (n, d), canonical, with an explicit zero wherever a row does not store
+    one of ``columns``: the same matrix, with those columns stored in every row."""
+    import scipy.sparse as sp  # X is sparse: scipy is loaded already
+
+    n, d = X.shape
+    rows = np.repeat(np.arange(n), np.diff(X.indptr))
+    wanted = np.zeros(d, dtype=bool)
+    wanted[columns] = True
+    has = np.zeros((n, columns.size), dtype=bool)
+    slot = np.full(d, -1)
+    slot[columns] = np.arange(columns.size)
+    on = wanted[X.indices]
+    has[rows[on], slot[X.indices[on]]] = True
+    lack_rows, lack_slots = np.nonzero(~has)
+    # the COO-to-CSR conversion keeps explicit zeros (a sum would drop them)
+    return sp.csr_matrix(
+        (
+            np.concatenate([X.data, np.zeros(lack_rows.size, dtype=X.dtype)]),
+            (np.concatenate([rows, lack_rows]), np.concatenate([X.indices, columns[lack_slots]])),
+        ),
+        shape=(n, d),
+    )
 
 
 @dataclass(frozen=True)

@@ -83,20 +83,43 @@ def text_values(series: pd.Series) -> np.ndarray:
     return out
 
 
-def _indicators(text: np.ndarray, categories: Sequence[str]) -> np.ndarray:
-    """(n, len(categories)) float64 0/1 block; rows whose cell is missing are all NaN."""
+# Codes of a one-hot block's cells that are none of its categories (negative: see
+# sparse_columns_matrix, which indexes a table padded by two with them).
+UNSEEN = -1  # a value not among the categories (only at prediction): every indicator 0
+ABSENT = -2  # a missing cell: every indicator missing (NaN)
+
+
+def category_codes(text: np.ndarray, categories: Sequence[str]) -> np.ndarray:
+    """(n,) int64: each cell's position in ``categories``, ``UNSEEN`` for another value,
+    ``ABSENT`` for a missing cell. A text column's one-hot block is kept as these codes
+    (n integers) rather than as its (n, len(categories)) 0/1 values, which at 1,000
+    categories would take 1,000 times the memory."""
     import pandas as pd  # one-hot columns come from a table pandas read
 
-    missing = pd.isna(text)
-    codes = pd.Index(list(categories), dtype=object).get_indexer(text)  # -1: unseen
-    block = (codes[:, None] == np.arange(len(categories))[None, :]).astype(np.float64)
-    block[missing] = np.nan
-    return block
+    codes = pd.Index(list(categories), dtype=object).get_indexer(text).astype(np.int64)
+    codes[pd.isna(text)] = ABSENT
+    return codes
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """The one-hot feature ``c=value``: cell i is 1 where ``codes[i] == position``, NaN
+    where the cell is missing, else 0. The indicators of one column share ``codes``."""
+
+    codes: np.ndarray  # (n,) int64, as category_codes gives them
+    position: int
+
+    def dense(self) -> np.ndarray:
+        """(n,) float64 0/1 values, NaN for a missing cell."""
+        values = (self.codes == self.position).astype(np.float64)
+        values[self.codes == ABSENT] = np.nan
+        return values
 
 
 @dataclass
 class Columns:
-    values: list[np.ndarray]  # each (n,) float64, NaN marks a missing cell
+    # each (n,) float64 with NaN marking a missing cell, or a one-hot feature's Indicator
+    values: list[np.ndarray | Indicator]
     names: list[str]
     origin: list[str]  # the file column each feature came from, for error messages
     indicator: list[bool]  # True for a one-hot feature 'c=value'
@@ -171,9 +194,9 @@ def train_columns(
                     f"too many to one-hot encode (limit {MAX_CATEGORIES}); remove the column or "
                     f"fix its values (e.g. {_bad_example(series)!r})"
                 )
-            block = _indicators(text, categories)
+            codes = category_codes(text, categories)
             for j, category in enumerate(categories):
-                cols.values.append(block[:, j])
+                cols.values.append(Indicator(codes, j))
                 cols.names.append(f"{name}={category}")
                 cols.origin.append(name)
                 cols.indicator.append(True)
@@ -230,14 +253,14 @@ def predict_columns(
         if category is not None:
             positions = categories.setdefault(column, {})
             positions.setdefault(category, len(positions))
-    blocks: dict[str, np.ndarray] = {}
+    blocks: dict[str, np.ndarray] = {}  # column -> its cells' codes
     for column, positions in categories.items():
         series = frame[column]
         if numeric_values(series) is not None and text_column is not None:
             # pandas parsed the column as numbers here (e.g. '1', '' -> 1.0); indicators must
             # match the raw text the model saw at training, so read it again as text.
             series = text_column(column).loc[frame.index]
-        blocks[column] = _indicators(text_values(series), list(positions))
+        blocks[column] = category_codes(text_values(series), list(positions))
 
     cols = Columns([], [], [], [])
     bad: list[tuple[str, str]] = []
@@ -248,7 +271,7 @@ def predict_columns(
                 bad.append((column, _bad_example(frame[column])))
                 continue
         else:
-            values = blocks[column][:, categories[column][category]]
+            values = Indicator(blocks[column], categories[column][category])
         cols.values.append(values)
         cols.names.append(name)
         cols.origin.append(column)

@@ -9,9 +9,11 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from linfit.data.columns import (
+    ABSENT,
     REMEDIES,
     Columns,
     Encode,
+    Indicator,
     Remedy,
     plan_features,
     predict_columns,
@@ -22,6 +24,7 @@ from linfit.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd  # annotations only: the frames come from the callers
+    from scipy.sparse import csr_matrix
 
 Missing = Literal["error", "drop", "mean"]
 
@@ -100,6 +103,74 @@ def fill_vector(fill_values: Sequence[float] | np.ndarray | None, k: int) -> np.
 
 FILL_ROWS = 2048  # rows of X written together: a block of X stays in cache
 
+# A table with one-hot features is read as a CSR matrix when its dense matrix would hold at
+# least SPARSE_MIN_CELLS cells of which at most SPARSE_MAX_DENSITY are stored: the shape of
+# a few text columns of hundreds of categories (600,000 rows x 3,000 one-hot columns is
+# 14 GB dense, 0.2 GB as CSR). Below it a dense matrix is small and BLAS is fastest on it.
+SPARSE_MIN_CELLS = 10**7
+SPARSE_MAX_DENSITY = 0.25
+
+
+def table_matrix(
+    cols: Columns,
+    n: int,
+    missing: Missing,
+    dtype: np.dtype,
+    source_name: str,
+    fill: np.ndarray | None = None,
+) -> np.ndarray | csr_matrix:
+    """The (n, k) matrix of the columns, as ``columns_matrix`` fills it: CSR when its
+    one-hot features make it mostly zeros (``SPARSE_MIN_CELLS``, ``SPARSE_MAX_DENSITY``),
+    else dense and C-contiguous."""
+    k = len(cols.values)
+    blocks = {id(v.codes) for v in cols.values if isinstance(v, Indicator)}
+    numeric = sum(not isinstance(v, Indicator) for v in cols.values)
+    stored = numeric + len(blocks)  # per row (a row with a missing category stores more)
+    if blocks and n * k >= SPARSE_MIN_CELLS and stored <= SPARSE_MAX_DENSITY * k:
+        return sparse_columns_matrix(cols, n, missing, dtype, source_name, fill)
+    return columns_matrix(cols, n, missing, dtype, source_name, fill)
+
+
+def _filled(
+    values: np.ndarray,
+    j: int,
+    cols: Columns,
+    missing: Missing,
+    dtype: np.dtype,
+    source_name: str,
+    fill: np.ndarray | None,
+) -> np.ndarray:
+    """Feature j's (n,) ``values`` checked and with its missing cells imputed: with
+    ``fill[j]`` for a numeric feature when ``fill`` is given, else with the mean of the
+    present cells (a one-hot feature always takes that mean, the category's frequency)."""
+    origin = cols.origin[j]
+    check_finite(values, origin, source_name)
+    gaps = np.isnan(values)
+    if gaps.any():
+        if missing != "mean":
+            raise AssertionError("missing cells should have been rejected or dropped")
+        if fill is not None and not cols.indicator[j]:
+            values = np.where(gaps, fill[j], values)
+        else:
+            if gaps.all():
+                raise _nothing_to_average(origin, source_name)
+            values = np.where(gaps, values[~gaps].mean(), values)
+    # A narrower float would turn a finite float64 value into inf in the cast.
+    limit = None if dtype.itemsize >= 8 else float(np.finfo(dtype).max)
+    if limit is not None and values.size and np.abs(values).max() > limit:
+        raise DataError(
+            f"column {origin!r} in {source_name} has values too large for {dtype} "
+            f"(over {limit:.3g}); use float64"
+        )
+    return values
+
+
+def _nothing_to_average(origin: str, source_name: str) -> DataError:
+    return DataError(
+        f"column {origin!r} in {source_name} has no values to take a mean of; "
+        "remove the column or fill it"
+    )
+
 
 def columns_matrix(
     cols: Columns,
@@ -115,30 +186,10 @@ def columns_matrix(
     else with the mean of the column's present cells; one-hot features always take the mean.
     """
     X = np.empty((n, len(cols.values)), dtype=dtype)
-    # A narrower float would turn a finite float64 value into inf in the cast.
-    limit = None if dtype.itemsize >= 8 else float(np.finfo(dtype).max)
-    columns: list[np.ndarray] = []
-    for j, (values, origin) in enumerate(zip(cols.values, cols.origin, strict=True)):
-        check_finite(values, origin, source_name)
-        gaps = np.isnan(values)
-        if gaps.any():
-            if missing != "mean":
-                raise AssertionError("missing cells should have been rejected or dropped")
-            if fill is not None and not cols.indicator[j]:
-                values = np.where(gaps, fill[j], values)
-            else:
-                if gaps.all():
-                    raise DataError(
-                        f"column {origin!r} in {source_name} has no values to take a mean of; "
-                        "remove the column or fill it"
-                    )
-                values = np.where(gaps, values[~gaps].mean(), values)
-        if limit is not None and values.size and np.abs(values).max() > limit:
-            raise DataError(
-                f"column {origin!r} in {source_name} has values too large for {X.dtype} "
-                f"(over {limit:.3g}); use float64"
-            )
-        columns.append(values)
+    columns = []
+    for j, values in enumerate(cols.values):
+        dense = values.dense() if isinstance(values, Indicator) else values
+        columns.append(_filled(dense, j, cols, missing, dtype, source_name, fill))
     # Written a block of rows at a time: a whole column written into a C-ordered matrix
     # strides over every row's cache line (measured 5x slower on 300k x 100).
     for start in range(0, n, FILL_ROWS):
@@ -146,6 +197,63 @@ def columns_matrix(
         for j, values in enumerate(columns):
             X[rows, j] = values[rows]
     return X
+
+
+def sparse_columns_matrix(
+    cols: Columns,
+    n: int,
+    missing: Missing,
+    dtype: np.dtype,
+    source_name: str,
+    fill: np.ndarray | None = None,
+) -> csr_matrix:
+    """``columns_matrix``'s (n, k) values as a CSR matrix, never dense: a one-hot block
+    stores one value a row (its category's 1; none for an unseen value), or on a row whose
+    cell is missing, under ``missing="mean"``, each category's frequency. Every row stores
+    every numeric feature, zeros included, so that centring one (``Scaler``) shifts the
+    stored values and fills nothing in."""
+    import scipy.sparse as sp  # a table this wide is worth its import
+
+    rows: list[np.ndarray] = []
+    columns: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    every_row = np.arange(n)
+    blocks: dict[int, list[tuple[int, Indicator]]] = {}
+    for j, values in enumerate(cols.values):
+        if isinstance(values, Indicator):
+            blocks.setdefault(id(values.codes), []).append((j, values))
+            continue
+        rows.append(every_row)
+        columns.append(np.full(n, j))
+        data.append(_filled(values, j, cols, missing, dtype, source_name, fill))
+    for features in blocks.values():
+        codes = features[0][1].codes
+        # each code's feature column, -1 for none (an unseen value, a missing cell, a
+        # category that is not a feature): UNSEEN and ABSENT index the two padding cells
+        size = max(int(codes.max(initial=-1)), max(v.position for _, v in features)) + 1
+        column_of = np.full(size + 2, -1)
+        for j, v in features:
+            column_of[v.position] = j
+        found = column_of[codes]
+        hit = np.flatnonzero(found >= 0)
+        rows.append(hit)
+        columns.append(found[hit])
+        data.append(np.ones(hit.size))
+        absent = np.flatnonzero(codes == ABSENT)
+        if absent.size:
+            if missing != "mean":
+                raise AssertionError("missing cells should have been rejected or dropped")
+            if absent.size == n:
+                raise _nothing_to_average(cols.origin[features[0][0]], source_name)
+            present = codes[codes != ABSENT]
+            for j, v in features:
+                rows.append(absent)
+                columns.append(np.full(absent.size, j))
+                data.append(np.full(absent.size, np.mean(present == v.position)))
+    return sp.csr_matrix(
+        (np.concatenate(data).astype(dtype), (np.concatenate(rows), np.concatenate(columns))),
+        shape=(n, len(cols.values)),
+    )
 
 
 def check_dtype(dtype: DTypeLike) -> np.dtype:

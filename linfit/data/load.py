@@ -24,9 +24,9 @@ from linfit.data.fast_paths import clean_numeric, scan_named
 from linfit.data.features import (
     Missing,
     check_dtype,
-    columns_matrix,
     fill_vector,
     keep_rows,
+    table_matrix,
     take_rows,
 )
 from linfit.data.formats import read_frame, resolve_format, text_column_reader, text_separator
@@ -170,7 +170,7 @@ def training_arrays(
         y = target_column(frame, target_name, source_name)
         reserved = [target_name, *([weights] if weights is not None else [])]
         cols = train_columns(frame[feature_columns], encode, source_name, reserved, remedies)
-        X = columns_matrix(cols, len(frame), missing, dtype, source_name)
+        X = table_matrix(cols, len(frame), missing, dtype, source_name)
         names = tuple(cols.names)
     w = None if weights is None else weight_values(frame[weights], weights, source_name)
     return Dataset(X=X, y=y, feature_names=names, target_name=target_name, weights=w)
@@ -303,5 +303,5 @@ def _read_for_model(
     frame = take_rows(frame, keep)
     text_column = text_column_reader(source, fmt, sep_char)
     cols = predict_columns(frame, plan, names, source.name, text_column)
-    X = columns_matrix(cols, len(frame), missing, resolved, source.name, fill)
+    X = table_matrix(cols, len(frame), missing, resolved, source.name, fill)
     return X, None if target_name is None else target_column(frame, target_name, source.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,6 +24,7 @@ from linfit.data.formats import TEXT_FORMATS, resolve_format, text_separator
 from linfit.data.parquet import parquet_matrix_bytes
 from linfit.data.stream import DEFAULT_CHUNK_ROWS, memory_budget, stream_dataset, too_big_for_memory
 from linfit.errors import OptionError, OutputError, quote_path
+from linfit.lazy import issparse
 from linfit.storage.cache import cached, cached_on_disk
 
 
@@ -159,7 +161,30 @@ def load_data(data: Path, read: ReadOptions) -> Dataset:
     )
     # LIBSVM is parsed quickly; an entry holds no weights, so a read with them parses
     use_cache = read.cache and fmt != "libsvm" and read.weights is None
-    return cached(data, {**options, "format": fmt}, load) if use_cache else load()
+    if not use_cache:
+        return load()
+    try:
+        return cached(data, {**options, "format": fmt}, partial(_dense_only, load))
+    except _Sparse as read_whole:
+        return read_whole.dataset
+
+
+class _Sparse(Exception):
+    """A read whose X came out sparse (a wide one-hot table), carried past the cache: an
+    entry holds a dense row-major matrix."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__("a sparse matrix is not cached")
+        self.dataset = dataset
+
+
+def _dense_only(load: Callable[[], Dataset]) -> Dataset:
+    """``load()``'s dataset, raised as ``_Sparse`` when its X is sparse, before the cache
+    would write it as a dense matrix."""
+    dataset = load()
+    if issparse(dataset.X):
+        raise _Sparse(dataset)
+    return dataset
 
 
 def missing_mode(dropna: bool, impute: str | None) -> Missing:
