@@ -299,12 +299,13 @@ class LinearModel(ABC):
         second = self.has_hessian
         dense = second and bool(dense_hessian)
         w = sample_weight
+        shared = curvature.SharedCurvature(self, X, y, w)  # one curvature per point for both
         return Objective(
             fun=lambda p: self.loss_gradient(p, X, y, w),
             value=lambda p: self.loss(p, X, y, w),
             hess=(lambda p: self.hessian(p, X, y, w)) if dense else None,
-            hess_operator=(lambda p: self.hessian_operator(p, X, y, w)) if second else None,
-            hess_diagonal=(lambda p: self.preconditioner_diagonal(p, X, y, w)) if second else None,
+            hess_operator=shared.operator if second else None,
+            hess_diagonal=shared.diagonal if second else None,
             batches=lambda rng, rows: minibatches(self.loss_gradient, [(X, y, w)], rng, rows),
             n_samples=X.shape[0],
         )

@@ -43,21 +43,31 @@ def weigh_rows(R: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     return R
 
 
+def block_curvatures(model: LinearModel, params: np.ndarray, X: Any, y: np.ndarray) -> list[Any]:
+    """The per-sample curvature at ``params`` of each block of ``row_blocks(X)`` (n, d), in
+    order: one pass over ``X`` for the scores, which the Hessian operator and the
+    preconditioner's diagonal at the same point can share."""
+    return map_blocks(
+        lambda rows: model._curvature(model._scores64(params, block_of(X, rows)), y[rows]),
+        row_blocks(X),
+    )
+
+
 def hessian_operator(
     model: LinearModel,
     params: np.ndarray,
     X: Any,
     y: np.ndarray,
     sample_weight: np.ndarray | None,
+    curvatures: list[Any] | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``v -> H(params) @ v`` for flat ``v``: the curvature of each block of ``X`` (n, d)
-    computed once, here; each product is then one pass over ``X``."""
+    computed once (or given, ``block_curvatures``); each product is then one pass over
+    ``X``."""
     n_samples, n_features = X.shape
     blocks = row_blocks(X)
-    curvatures = map_blocks(
-        lambda rows: model._curvature(model._scores64(params, block_of(X, rows)), y[rows]),
-        blocks,
-    )
+    if curvatures is None:
+        curvatures = block_curvatures(model, params, X, y)
     if params.size == n_features + 1 and issparse(X):  # one block (row_blocks)
         one_pass = _one_column_operator(model, curvatures[0], X, sample_weight)
         if one_pass is not None:
@@ -152,6 +162,7 @@ def preconditioner_diagonal(
     X: Any,
     y: np.ndarray,
     sample_weight: np.ndarray | None,
+    curvatures: list[Any] | None = None,
 ) -> np.ndarray:
     """The Hessian's diagonal averaged over the K outputs of each feature and of the
     bias, flat like ``params``: what ``Objective.hess_diagonal`` offers a diagonal
@@ -172,11 +183,15 @@ def preconditioner_diagonal(
     """
     n_samples, n_features = X.shape
     K = params.size // (n_features + 1)
+    blocks = row_blocks(X)
+    given = dict(zip((rows.start for rows in blocks), curvatures or (), strict=False))
 
     def block(rows: slice) -> tuple[np.ndarray, float]:
         X_block = block_of(X, rows)
         n_rows = rows.stop - rows.start
-        curvature = model._curvature(model._scores64(params, X_block), y[rows])
+        curvature = given.get(rows.start)
+        if curvature is None:
+            curvature = model._curvature(model._scores64(params, X_block), y[rows])
         c = np.zeros(n_rows)
         for k, C_k in enumerate(curvature_columns(model, curvature, n_rows, K)):
             c += C_k[:, k]
@@ -189,7 +204,7 @@ def preconditioner_diagonal(
         return squares, float(c.sum())
 
     diag_W, diag_b = np.full(n_features, 2.0 * model.reg), 0.0
-    for block_W, block_b in map_blocks(block, row_blocks(X)):
+    for block_W, block_b in map_blocks(block, blocks):
         diag_W += block_W
         diag_b += block_b
     return model.pack(np.repeat(diag_W[:, None], K, axis=1), np.full(K, diag_b))
@@ -218,3 +233,32 @@ def _squared(X: Any) -> Any:
             (np.square(X.data, dtype=np.float64), X.indices, X.indptr), shape=X.shape
         )
     return np.square(X, dtype=np.float64)
+
+
+class SharedCurvature:
+    """A model's Hessian operator and preconditioner diagonal on one dataset, sharing the
+    curvature when asked at the same point: tron asks for both after every accepted step,
+    and each would otherwise compute the scores ``X @ W`` again (one pass over ``X``,
+    measured as a sixth of a one-column sparse tron iteration). Holds the last point's
+    curvature only, which the operator it returned holds anyway."""
+
+    def __init__(self, model: LinearModel, X: Any, y: np.ndarray, weights: np.ndarray | None):
+        self.model, self.X, self.y, self.weights = model, X, y, weights
+        self._at: tuple[np.ndarray, list[Any]] | None = None
+
+    def _curvatures(self, params: np.ndarray) -> list[Any]:
+        if self._at is None or not np.array_equal(self._at[0], params):
+            self._at = (np.array(params), block_curvatures(self.model, params, self.X, self.y))
+        return self._at[1]
+
+    def operator(self, params: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        self.model.require_hessian()
+        return hessian_operator(
+            self.model, params, self.X, self.y, self.weights, self._curvatures(params)
+        )
+
+    def diagonal(self, params: np.ndarray) -> np.ndarray:
+        self.model.require_hessian()
+        return preconditioner_diagonal(
+            self.model, params, self.X, self.y, self.weights, self._curvatures(params)
+        )
