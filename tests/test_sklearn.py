@@ -46,7 +46,14 @@ ESTIMATORS = [
     LinearSVMClassifier(
         loss="squared_hinge", multiclass="one-vs-rest", optimizer="newton", max_iter=200
     ),
+    # the sparse-data solvers (issue 16): tron's tolerance, like Newton's exactness above,
+    # pins the coefficients to tol / (2 reg); dcd's hinge to its projected gradient
+    LinearSVMClassifier(
+        reg=1e-2, loss="squared_hinge", multiclass="one-vs-rest", optimizer="tron", tol=1e-10
+    ),
+    LinearSVMClassifier(reg=1e-3, multiclass="one-vs-rest", optimizer="dcd", tol=1e-10),
     SoftmaxClassifier(max_iter=200),
+    SoftmaxClassifier(optimizer="tron"),
     LeastSquaresRegressor(max_iter=200),
     LeastSquaresRegressor(method="lstsq"),
     ReLURegressor(max_iter=200),
