@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from linfit.engines.base import RowsHere, encode_targets
+from linfit.engines.sparse_batches import with_row_batches
 from linfit.engines.weights import ClassWeight, row_multipliers
 from linfit.errors import OptionError
 from linfit.lazy import issparse
@@ -66,7 +67,9 @@ class InMemory(RowsHere):
         return cls(Xs, targets, scaler, classes, means, weights)
 
     def objective(self, model: LinearModel) -> Objective:
-        return model.objective(self.X, self.y, sample_weight=self.weights)
+        objective = model.objective(self.X, self.y, sample_weight=self.weights)
+        # CSR rows: mini-batches that hand their rows to sgd's sparse steps
+        return with_row_batches(objective, model, self.X, self.y, self.weights)
 
     def start(self, model: LinearModel) -> np.ndarray:
         return model.initial_params(self.X, self.y, self.weights)

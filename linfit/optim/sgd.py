@@ -11,6 +11,7 @@ from linfit.optim.objective import MiniBatch, Objective
 from linfit.optim.registry import register
 from linfit.optim.result import Status
 from linfit.optim.run import Run
+from linfit.optim.sgd_sparse import iterate_for
 
 # The first step is chosen as Bottou's SGD code does: a few constant-step passes over a
 # small sample from the start point, one per candidate, keeping the step whose pass ends
@@ -47,22 +48,19 @@ def sgd(
     rng = np.random.default_rng(seed)
     lr = lr if lr is not None else calibrate_step(run.objective, rng, batch_size, run.x)
 
-    w = run.x.copy()
-    mean, n_mean, rows_seen = w.copy(), 0, 0
+    state, rows_seen, step = None, 0, lr
     while run.running:
         for batch in batches(rng, batch_size):
-            with np.errstate(over="ignore", invalid="ignore"):  # accept() reports it
-                _, g = batch.fun(w)
-            if not np.isfinite(g).all():
+            # W = a V on CSR rows handed over (sgd_sparse), else the plain iterate
+            state = state or iterate_for(batch, run.x)
+            step = lr / math.sqrt(1.0 + rows_seen / n_rows)
+            if not state.advance(batch, step):
                 run.stop(Status.DIVERGED)  # at the last accepted point: the epoch cannot recover
                 return
-            step = lr / math.sqrt(1.0 + rows_seen / n_rows)
-            w -= step * g
             rows_seen += batch.rows
             if average and 2 * rows_seen >= n_rows:
-                n_mean += 1
-                mean += (w - mean) / n_mean  # running mean: no sum that grows with time
-        x_new = mean.copy() if average and n_mean else w.copy()
+                state.add_to_mean()
+        x_new = state.point(average)
         run.accept(x_new, *run.evaluate(x_new), step)
 
 
@@ -93,10 +91,8 @@ def calibrate_step(
 def _sample_loss_after_pass(sample: list[MiniBatch], x0: np.ndarray, step: float) -> float:
     """Mean loss over ``sample``'s batches after one pass of constant ``step`` from ``x0``;
     inf when the pass leaves the finite numbers."""
-    w = x0.copy()
-    with np.errstate(over="ignore", invalid="ignore"):
-        for batch in sample:
-            w -= step * batch.fun(w)[1]
-        losses = [batch.fun(w)[0] for batch in sample]
-    loss = float(np.mean(losses))
-    return loss if math.isfinite(loss) and np.isfinite(w).all() else math.inf
+    state = iterate_for(sample[0], x0)
+    for batch in sample:
+        if not state.advance(batch, step):
+            return math.inf
+    return state.sample_loss(sample)
