@@ -56,6 +56,8 @@ def test_value_gradient_and_hessian_products_equal_the_in_memory_ones(model, see
         np.testing.assert_allclose(
             chunked.hess_operator(params)(v), Hv, rtol=1e-10, atol=1e-12 * np.abs(Hv).max()
         )
+        D = full.hess_diagonal(params)  # tron's preconditioner
+        np.testing.assert_allclose(chunked.hess_diagonal(params), D, rtol=1e-10)
 
 
 @settings(max_examples=50, deadline=None)

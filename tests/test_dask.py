@@ -54,10 +54,6 @@ PAIRS = [
     for name, optimizer in OPTIMIZERS.items()
     if not optimizer.stochastic  # sgd draws its batches at random: see the sgd tests below
     if model.has_hessian or not optimizer.needs_hessian
-    # tron's diagonal preconditioner is offered in memory only (the cluster's objective has
-    # no hess_diagonal yet), so the two take other paths: the same optimum on convex models
-    # within 10 iterations, but not the same 10th point on the non-convex ReLU
-    if not (name == "tron" and not model.convex)
 ]
 
 

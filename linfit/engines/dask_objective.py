@@ -59,6 +59,12 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
         H[np.arange(n_weights), np.arange(n_weights)] += 2.0 * model.reg
         return H
 
+    def hess_diagonal(params: np.ndarray) -> np.ndarray:
+        # tron's preconditioner: the blocks' diagonals summed, the penalty's 2 reg added
+        parts = data.map(_diagonal, *blocks, term=term, params=params)
+        ones = np.ones_like(params)
+        return add_penalty_hvp(model, d, ones, np.array(data.tree_sum(parts)))
+
     batches, sample = _sgd_batches(model, data)
     dense = model.has_hessian and dense_is_cheap(n_outputs, d)
     return Objective(
@@ -66,6 +72,7 @@ def cluster_objective(model: LinearModel, data: ClusterData, n_outputs: int) -> 
         value=value,
         hess=hess if dense else None,
         hess_operator=_hessian_operator(model, term, data) if model.has_hessian else None,
+        hess_diagonal=hess_diagonal if model.has_hessian else None,
         batches=batches,
         n_samples=data.n_samples,
         sample=sample,
@@ -235,6 +242,10 @@ def _loss(X, y, w, share, *, term, params):
 
 def _hessian(X, y, w, share, *, term, params):
     return share * term.hessian(params, X, y, w)
+
+
+def _diagonal(X, y, w, share, *, term, params):
+    return share * term.preconditioner_diagonal(params, X, y, w)
 
 
 def _operator(X, y, w, *, term, params):
