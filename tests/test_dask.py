@@ -206,6 +206,28 @@ def test_step_calibration_on_the_cluster_costs_one_round_trip(client):
     assert step == calibrate_step(on_disk, np.random.default_rng(4), 64, x0)
 
 
+def test_a_binary_classifier_on_its_mirror_counts_one_column_for_the_dense_hessian(client):
+    """Two classes are searched on one column (models/mirrored.py): at 500 features the
+    dense Hessian of one column is cheap (501 parameters) where two columns' is not, so
+    the cluster's objective for the mirror offers it, and its products agree with it."""
+    from linfit.engines.dask_fit import OnCluster
+    from linfit.models.mirrored import Mirrored
+
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(11)
+    X, y = rng.standard_normal((80, 500)), rng.integers(0, 2, 80)
+    model = SoftmaxClassifier(reg=REG)
+    engine = OnCluster.prepare(
+        model, da.from_array(X, chunks=(40, 500)), da.from_array(y, chunks=40), client=client,
+        standardize=False, target_name="target",
+    )  # fmt: skip
+    assert engine.objective(model).hess is None  # two columns: 4 x 501 entries per block
+    half = engine.objective(Mirrored.of(model))
+    assert half.hess is not None
+    u, v = 0.01 * rng.standard_normal(501), rng.standard_normal(501)
+    np.testing.assert_allclose(half.hess(u) @ v, half.hess_operator(u)(v), rtol=1e-10)
+
+
 @pytest.mark.parametrize("method", ["auto", "normal", "qr", "pinv", "lstsq"])
 def test_closed_form_least_squares_on_the_cluster_equals_the_in_memory_solve(client, files, method):
     table = _table(files[False])

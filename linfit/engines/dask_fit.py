@@ -88,7 +88,10 @@ class OnCluster:
         return self.data.classes.size if self.data.classes is not None else 1
 
     def objective(self, model: LinearModel) -> Objective:
-        return cluster_objective(model, self.data, self.n_outputs)
+        # the model's own column count: one for a binary classifier searched on its mirror
+        codes = np.arange(self.n_outputs)
+        outputs = model.n_outputs(codes) if model.is_classifier else self.n_outputs
+        return cluster_objective(model, self.data, outputs)
 
     def start(self, model: LinearModel) -> np.ndarray:
         """Zeros for convex models; ReLU's (weighted) least-squares start, solved on the
