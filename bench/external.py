@@ -6,9 +6,12 @@ a row that says so, so the report shows what was not measured rather than hiding
 from __future__ import annotations
 
 import importlib.util
+import io
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,3 +111,32 @@ def csv_readers(path: Path) -> list[tuple[str, Callable[[], object] | None, str]
     else:
         readers.append(("polars.read_csv", None, "polars"))
     return readers
+
+
+def write_vw_binary(path: Path, X: Any, y: np.ndarray) -> None:
+    """Binary labels ``y`` (n,) in {0, 1} and CSR rows ``X`` (n, d) as VW's text format,
+    ``-1 | 3:0.25 17:0.5 ...`` (label +1 for class 1): LIBSVM's text through scikit-learn's
+    writer, each line's first space made VW's ``" | "`` namespace separator."""
+    from sklearn.datasets import dump_svmlight_file
+
+    buffer = io.BytesIO()
+    dump_svmlight_file(X, 2 * np.asarray(y, dtype=np.int64) - 1, buffer, zero_based=True)
+    path.write_bytes(re.sub(rb"(?m)^(\S+) ", rb"\1 | ", buffer.getvalue()))
+
+
+def vw_learn(train: Path, model: Path, options: str) -> None:
+    """One Vowpal Wabbit run learning from the text file ``train`` into ``model``."""
+    import vowpalwabbit
+
+    vowpalwabbit.Workspace(f"{options} -d {train} -f {model} --quiet").finish()
+
+
+def vw_binary_accuracy(model: Path, test: Path, y: np.ndarray) -> float:
+    """Test accuracy of the VW ``model`` on the text file ``test`` of labels ``y`` (n,) in
+    {0, 1}: its raw score's sign is the class."""
+    import vowpalwabbit
+
+    predictions = test.with_suffix(".pred")
+    vowpalwabbit.Workspace(f"-i {model} -t -d {test} -p {predictions} --quiet").finish()
+    scores = np.loadtxt(predictions, usecols=0, ndmin=1)
+    return float(np.mean((scores > 0) == (np.asarray(y) == 1)))

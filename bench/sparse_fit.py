@@ -16,13 +16,15 @@ once and not timed, as linfit's matrix is).
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.external import installed, missing
-from bench.harness import Row, median_timed, timed
+from bench.harness import Row, interleaved_times, median_ratio, median_timed, timed
 from bench.sparse import SparseData
 
 C = 1.0
@@ -166,6 +168,7 @@ def rcv1(data: SparseData) -> list[Row]:
         scale=0.5,
     )  # fmt: skip
     rows.append(_sklearn_logistic(workload, data))
+    rows += sgd_against_vw(workload, data)
     return rows
 
 
@@ -221,3 +224,71 @@ def news20(data: SparseData) -> list[Row]:
             )
         )  # fmt: skip
     return rows
+
+
+VW_ROUNDS = 5
+VW_PASS = "Vowpal Wabbit, 1 pass (logistic loss)"
+ACCURACY_POINTS_SGD = 0.01
+
+
+def sgd_against_vw(workload: str, data: SparseData) -> list[Row]:
+    """One epoch of linfit's sgd (logistic regression as two-class softmax, C = 1, the
+    calibrated step, batches of 256) against Vowpal Wabbit's one-pass learner (its
+    defaults: adaptive, normalized, invariant updates; logistic loss) and its 3 passes
+    over a cache (one run, a reference). Target: sgd's time <= 1x VW's one pass (the
+    median ratio of ``VW_ROUNDS`` paired, interleaved rounds) and its test accuracy
+    within 1 point of the optimum's (linfit's default solver, tron, on the same problem).
+    VW learns from its text format, written (and timed) on a row of its own; its runs
+    time the learning alone, parsing included."""
+    import linfit
+    from bench.external import vw_binary_accuracy, vw_learn, write_vw_binary
+    from linfit.models import SoftmaxClassifier
+
+    system = "linfit sgd, 1 epoch (softmax = logistic)"
+    passes = "Vowpal Wabbit, 3 passes over a cache (logistic loss)"
+    model = SoftmaxClassifier(reg=1.0 / (C * data.X_train.shape[0]))
+    optimum, _, best = _linfit(model, data, repeat=1)
+
+    fits: list[Any] = []  # the last one is scored
+
+    def sgd() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one epoch stops at max_iter: the point
+            fits.append(linfit.fit(model, data.X_train, data.y_train, solver="sgd",
+                                   max_iter=1, standardize=False))  # fmt: skip
+
+    if not installed("vowpalwabbit"):
+        _, t = median_timed(sgd)
+        accuracy = float(np.mean(fits[-1].predict(data.X_test) == data.y_test))
+        return [
+            missing(workload, VW_PASS, "vowpalwabbit"),
+            missing(workload, passes, "vowpalwabbit"),
+            Row(workload, system, t, quality=f"test accuracy {accuracy:.4f}, optimum {best:.4f}"),
+        ]
+    with tempfile.TemporaryDirectory() as folder:
+        train, test = Path(folder) / "train.vw", Path(folder) / "test.vw"
+        _, t_format = timed(lambda: write_vw_binary(train, data.X_train, data.y_train))
+        write_vw_binary(test, data.X_test, data.y_test)
+        one, three = Path(folder) / "one.model", Path(folder) / "three.model"
+        cache = f"--passes 3 -c -k --cache_file {folder}/train.cache"
+        times = interleaved_times(
+            {"sgd": sgd, "vw": lambda: vw_learn(train, one, "--loss_function logistic")},
+            VW_ROUNDS,
+        )
+        _, t_three = timed(lambda: vw_learn(train, three, f"--loss_function logistic {cache}"))
+        vw_one, vw_three = (vw_binary_accuracy(m, test, data.y_test) for m in (one, three))
+    accuracy = float(np.mean(fits[-1].predict(data.X_test) == data.y_test))
+    t_vw = float(np.median(times["vw"]))
+    ratio = median_ratio(times["sgd"], times["vw"])
+    return [
+        Row(workload, "Vowpal Wabbit: formatting its text input (train rows)", t_format),
+        Row(workload, VW_PASS, t_vw, quality=f"test accuracy {vw_one:.4f}"),
+        Row(workload, passes, t_three, quality=f"test accuracy {vw_three:.4f}"),
+        Row(
+            workload, system, float(np.median(times["sgd"])), VW_PASS, ratio,
+            f"test accuracy {accuracy:.4f}, the optimum's ({optimum.result.method}) {best:.4f} "
+            f"({100 * (accuracy - best):+.2f} points)",
+            "<= 1x VW's one pass, accuracy within 1 point of the optimum's",
+            ratio <= 1.0 and accuracy >= best - ACCURACY_POINTS_SGD,
+        ),
+    ]  # fmt: skip
