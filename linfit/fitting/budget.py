@@ -9,9 +9,10 @@ engine and the solver hold at once:
 - a ``p x p`` matrix for BFGS (its inverse Hessian and the update's temporaries, 4 p^2)
   and for Newton's dense Cholesky (at most ``newton.DENSE_LIMIT`` parameters);
 - the closed forms' Gram matrix (normal equations) or the copy of X they factor;
-- scores: 3 arrays of rows x K (the scores, their gradient, probabilities or margins),
-  rows being every row in memory (the training metrics score them all at once) or a
-  chunk out of core;
+- scores: 3 arrays of rows x K (the scores, their gradient, probabilities or margins)
+  for each block of rows in flight (one per thread), blocks being cut so that their
+  scores stay small (``linalg.blocks.block_rows``; predictions likewise,
+  ``fitting.trained.PREDICTION_BYTES``);
 - the standardized copy of X in memory (X's dtype; a CSR copy of the stored values).
 
 A classifier's target is checked first: nearly one distinct value per row is refused as
@@ -28,6 +29,7 @@ import numpy as np
 from linfit.engines.base import refuse_identifier
 from linfit.fitting.solvers import Solver
 from linfit.lazy import issparse
+from linfit.linalg.blocks import block_rows, worker_count
 from linfit.memory import require
 from linfit.models import LinearModel
 from linfit.optim.lbfgs import MEMORY as LBFGS_MEMORY
@@ -70,7 +72,9 @@ def check_training_memory(
     out_of_core = engine == "out-of-core" or chunk_rows is not None or not in_memory
     rows = min(n, chunk_rows or 65_536) if out_of_core else n
     parts = _solver_parts(solver, options, n, d, K)
-    parts["scores"] = SCORE_ARRAYS * rows * K * FLOAT
+    itemsize = np.dtype(getattr(X, "dtype", np.float64)).itemsize
+    in_flight = min(rows, block_rows(rows, d * itemsize, K, issparse(X))) * worker_count()
+    parts["scores"] = SCORE_ARRAYS * min(rows, in_flight) * K * FLOAT
     parts["the standardized copy of X"] = _copy_bytes(X, out_of_core, rows, standardize)
     parts["per-feature arrays"] = 8 * d * FLOAT
     require(

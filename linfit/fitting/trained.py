@@ -16,6 +16,12 @@ from linfit.models import LinearModel
 from linfit.optim import OptimizeResult
 from linfit.preprocess import Scaler
 
+# Predictions score a block of rows at a time: its scaled copy and its scores (rows x
+# max(features, outputs) float64) stay under this, so many classes never hold n x K scores
+# at once beyond the answer itself (issue 17); at 100 features and 10 classes, 83,886 rows.
+PREDICTION_BYTES = 64 << 20
+MIN_PREDICTION_ROWS = 1024
+
 
 @dataclass(frozen=True)
 class TrainedModel:
@@ -50,11 +56,15 @@ class TrainedModel:
 
     def _apply(self, method: Callable[..., np.ndarray], X: np.ndarray) -> np.ndarray:
         """``method(params, scaled X)`` for one of the model's methods, by blocks of rows
-        when ``X`` is a matrix on disk. A sparse ``X`` is not scaled (centring would make
-        it dense): the method gets the weights in raw units, the scaling folded in."""
+        whose scaled copy and scores stay under ``PREDICTION_BYTES`` (and when ``X`` is a
+        matrix on disk). A sparse ``X`` is not scaled (centring would make it dense): the
+        method gets the weights in raw units, the scaling folded in."""
+        K = self.params.size // (self.n_features + 1)
+        rows = max(MIN_PREDICTION_ROWS, PREDICTION_BYTES // (8 * max(K, X.shape[1], 1)))
         if issparse(X):
-            return method(self.model.pack(*self.coefficients()), X)
-        return by_chunks(X, lambda B: method(self.params, self.scaler.transform(B)))
+            raw = self.model.pack(*self.coefficients())
+            return by_chunks(X, lambda B: method(raw, B), rows)
+        return by_chunks(X, lambda B: method(self.params, self.scaler.transform(B)), rows)
 
     def predict_codes(self, X: np.ndarray) -> np.ndarray:
         """The model's raw predictions: class codes (n,), or values (n, K)."""
@@ -110,12 +120,19 @@ class TrainedModel:
         return self.scaler.unscale(W, b)
 
 
-def by_chunks(X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``fn(X)`` for an array in memory; for a matrix on disk (a RowFile), ``fn`` over
-    blocks of ``DEFAULT_CHUNK_ROWS`` rows, concatenated, so memory holds one block of ``X``."""
-    if isinstance(X, np.ndarray):
+def by_chunks(
+    X: Any, fn: Callable[[np.ndarray], np.ndarray], rows: int | None = None
+) -> np.ndarray:
+    """``fn`` over blocks of ``rows`` rows of ``X`` (n, d), concatenated: for an array or CSR
+    matrix in memory, ``fn(X)`` itself when it has at most ``rows`` rows; a matrix on disk
+    (a RowFile) is read by at most ``DEFAULT_CHUNK_ROWS`` rows, so memory holds one block."""
+    in_memory = isinstance(X, np.ndarray) or issparse(X)
+    if in_memory and (rows is None or X.shape[0] <= rows):
         return fn(X)
-    from linfit.data.stream import DEFAULT_CHUNK_ROWS
+    if not in_memory:
+        from linfit.data.stream import DEFAULT_CHUNK_ROWS
 
-    parts = [fn(np.asarray(X[rows])) for rows in row_chunks(X.shape[0], DEFAULT_CHUNK_ROWS)]
-    return np.concatenate(parts) if parts else fn(np.asarray(X[0:0]))
+        rows = min(rows or DEFAULT_CHUNK_ROWS, DEFAULT_CHUNK_ROWS)
+    read = (lambda sl: X[sl]) if issparse(X) else (lambda sl: np.asarray(X[sl]))
+    parts = [fn(read(sl)) for sl in row_chunks(X.shape[0], rows)]
+    return np.concatenate(parts) if parts else fn(read(slice(0, 0)))

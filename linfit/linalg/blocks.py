@@ -26,12 +26,34 @@ from linfit.lazy import issparse
 # threads (map_blocks), blocks of 0.5 to 8 MB measured alike (0.7-0.95x, under load).
 BLOCK_BYTES = 4 << 20
 MIN_BLOCK_ROWS = 1024
+# A block's scores (rows x outputs, float64) are held a few times over while it is
+# evaluated (scores, their gradient, probabilities), on each thread: past this size a
+# block has fewer rows, so many classes never hold n x K at once (issue 17). A sparse X,
+# one block otherwise (below), is cut when its whole scores would exceed SPARSE_SCORE_BYTES.
+SCORE_BYTES = 16 << 20
+MIN_SCORE_ROWS = 16
+SPARSE_SCORE_BYTES = 256 << 20
 
 
-def row_blocks(X: np.ndarray) -> list[slice]:
+def block_rows(n_samples: int, row_bytes: int, n_outputs: int = 1, sparse: bool = False) -> int:
+    """Rows per block of a pass over ``n_samples`` rows of ``row_bytes`` bytes each (a dense
+    row's d x itemsize) scored on ``n_outputs`` columns: about ``BLOCK_BYTES`` of X (at
+    least ``MIN_BLOCK_ROWS``) and at most ``SCORE_BYTES`` of scores (at least
+    ``MIN_SCORE_ROWS``); a sparse X whole unless its scores exceed ``SPARSE_SCORE_BYTES``.
+    Also what the memory budget counts a block's scores by (``fitting/budget.py``)."""
+    by_scores = max(MIN_SCORE_ROWS, SCORE_BYTES // (8 * max(1, n_outputs)))
+    if sparse:
+        whole = n_outputs == 1 or n_samples * n_outputs * 8 <= SPARSE_SCORE_BYTES
+        return max(1, n_samples) if whole else by_scores
+    by_X = max(MIN_BLOCK_ROWS, BLOCK_BYTES // max(1, row_bytes))
+    return min(by_X, by_scores)
+
+
+def row_blocks(X: np.ndarray, n_outputs: int = 1) -> list[slice]:
     """Consecutive row slices of ``X`` (n, d) of about ``BLOCK_BYTES`` each, covering all
-    rows. The slices depend on ``X`` alone, never on the number of threads, so sums over
-    them come out the same on every machine.
+    rows, fewer rows where ``n_outputs`` columns of scores would exceed ``SCORE_BYTES``
+    (``block_rows``). The slices depend on ``X`` and ``n_outputs`` alone, never on the
+    number of threads, so sums over them come out the same on every machine.
 
     A sparse ``X`` is one block: its products do not gain from the cache, and each block's
     ``X_b.T @ G`` adds a (d, K) part to the sum. Measured on 20,000 x 62,000 with 1.65 M
@@ -41,9 +63,9 @@ def row_blocks(X: np.ndarray) -> list[slice]:
     d = 100,000 in 4 MB blocks, 3.5x slower. (The one-column kernels of ``linalg.sparse``,
     whose parts are (d,), do split: ``sparse.kernel_parts``.)"""
     n_samples, n_features = X.shape
-    if issparse(X):
-        return [slice(0, n_samples)]
-    rows = max(MIN_BLOCK_ROWS, BLOCK_BYTES // max(1, n_features * X.dtype.itemsize))
+    rows = block_rows(n_samples, n_features * X.dtype.itemsize, n_outputs, issparse(X))
+    if issparse(X) and rows >= n_samples:
+        return [slice(0, n_samples)]  # one block, even of no rows
     return [slice(start, min(start + rows, n_samples)) for start in range(0, n_samples, rows)]
 
 

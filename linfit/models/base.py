@@ -172,7 +172,7 @@ class LinearModel(ABC):
             return block_loss * ((rows.stop - rows.start) / n_samples)
 
         data_loss = 0.0
-        for block_loss in map_blocks(block, row_blocks(X)):
+        for block_loss in map_blocks(block, row_blocks(X, W.shape[1])):
             data_loss += block_loss
         return float(data_loss) + self.penalty(W)
 
@@ -198,7 +198,7 @@ class LinearModel(ABC):
             return weight * block_loss, weight * grad, weight * column_sums(G)
 
         data_loss, grad_W, grad_b = 0.0, 2.0 * self.reg * W, np.zeros(W.shape[1])
-        for block_loss, block_W, block_b in map_blocks(block, row_blocks(X)):
+        for block_loss, block_W, block_b in map_blocks(block, row_blocks(X, W.shape[1])):
             data_loss += block_loss
             grad_W += block_W
             grad_b += block_b

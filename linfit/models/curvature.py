@@ -49,7 +49,7 @@ def block_curvatures(model: LinearModel, params: np.ndarray, X: Any, y: np.ndarr
     preconditioner's diagonal at the same point can share."""
     return map_blocks(
         lambda rows: model._curvature(model._scores64(params, block_of(X, rows)), y[rows]),
-        row_blocks(X),
+        row_blocks(X, params.size // (X.shape[1] + 1)),
     )
 
 
@@ -65,10 +65,10 @@ def hessian_operator(
     computed once (or given, ``block_curvatures``); each product is then one pass over
     ``X``."""
     n_samples, n_features = X.shape
-    blocks = row_blocks(X)
+    blocks = row_blocks(X, params.size // (n_features + 1))
     if curvatures is None:
         curvatures = block_curvatures(model, params, X, y)
-    if params.size == n_features + 1 and issparse(X):  # one block (row_blocks)
+    if params.size == n_features + 1 and issparse(X):  # one block (row_blocks, one column)
         one_pass = _one_column_operator(model, curvatures[0], X, sample_weight)
         if one_pass is not None:
             return one_pass
@@ -183,7 +183,7 @@ def preconditioner_diagonal(
     """
     n_samples, n_features = X.shape
     K = params.size // (n_features + 1)
-    blocks = row_blocks(X)
+    blocks = row_blocks(X, K)
     given = dict(zip((rows.start for rows in blocks), curvatures or (), strict=False))
 
     def block(rows: slice) -> tuple[np.ndarray, float]:
