@@ -48,7 +48,7 @@ from linfit.errors import CapabilityError, OptionError
 from linfit.lazy import issparse
 from linfit.linalg.blocks import block_of, map_blocks, row_blocks
 from linfit.models import curvature
-from linfit.models.blocks import column_sums, minibatches, rows_of
+from linfit.models.blocks import add_to_rows, column_sums, minibatches, rows_of, scratch
 from linfit.optim.objective import Objective
 
 HessianOperator = Callable[[np.ndarray], np.ndarray]
@@ -121,8 +121,7 @@ class LinearModel(ABC):
         """Scores ``X @ W + b``, shape (n_samples, K)."""
         W, b = self.unpack(params, X.shape[1])
         S = X @ W.astype(X.dtype, copy=False)
-        S += b.astype(X.dtype, copy=False)
-        return S
+        return add_to_rows(S, b.astype(X.dtype, copy=False))
 
     @abstractmethod
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -146,8 +145,16 @@ class LinearModel(ABC):
         return self.decision_function(params, X).astype(np.float64, copy=False)
 
     def _scores(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Scores for ``loss`` and ``loss_gradient``: in X's dtype with ``native_scores``."""
-        S = self.decision_function(params, X)
+        """Scores for ``loss`` and ``loss_gradient``: in X's dtype with ``native_scores``.
+        For a dense block they are written into this thread's ``blocks.scratch`` array,
+        valid until the thread's next block: the caller must be done with them by then."""
+        if isinstance(X, np.ndarray):
+            W, b = self.unpack(params, X.shape[1])
+            S = scratch((X.shape[0], W.shape[1]), X.dtype)
+            np.matmul(X, W.astype(X.dtype, copy=False), out=S)
+            add_to_rows(S, b.astype(X.dtype, copy=False))
+        else:
+            S = self.decision_function(params, X)
         return S if self.native_scores else S.astype(np.float64, copy=False)
 
     def penalty(self, W: np.ndarray) -> float:

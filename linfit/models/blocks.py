@@ -11,12 +11,55 @@ block from cache. The blocks run on BLAS's threads, one block per thread
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 import numpy as np
 
 from linfit.optim.objective import MiniBatch
+
+# An (n, K) array's rows are short, and numpy's broadcasting loops run K elements a call:
+# an operation on each row's K cells, e.g. ``S += b``, costs a call per row. Viewed as rows
+# of about TILE_CELLS cells (b tiled to match), the calls are long: measured on a block of
+# 8,738 x 8, ``S += b`` took 38 us and 16 us tiled; at 26,214 x 2, 75 us and 6 us.
+TILE_CELLS = 512
+_SCRATCH = threading.local()  # each thread's reused arrays (``scratch``)
+
+
+def add_to_rows(S: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``S += b`` in place for ``S`` (n, K) and ``b`` (K,): ``b`` added to every row, in
+    rows of ``TILE_CELLS`` cells for a C-ordered ``S`` (see there why)."""
+    n, K = S.shape
+    per_tile = TILE_CELLS // max(K, 1)
+    if per_tile < 2 or not S.flags.c_contiguous:
+        S += b
+        return S
+    whole = n - n % per_tile
+    tiles = S[:whole].reshape(-1, per_tile * K)  # a view: S is C-ordered
+    tiles += np.tile(b, per_tile)
+    S[whole:] += b
+    return S
+
+
+def scratch(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    """An uninitialized C-ordered array of ``shape`` and ``dtype``, the same memory on every
+    call from this thread (grown as needed): for a block's scores, which the next block
+    this thread evaluates overwrites, so a caller must be done with it by then.
+
+    Why: a block's scores are hundreds of KB to MBs, which the allocator maps fresh from
+    the system for each block and faults in page by page as they are first written.
+    Measured on softmax at 120,000 x 20 x 8, one BLAS thread, CPU time per evaluation:
+    the arrays the blocks allocated cost a third of it (9.6 ms, 6.5 ms with the allocator
+    told to keep freed memory); the scores here, with softmax's fewer temporaries and
+    the tiled bias, took it to 0.93-0.95x at 20 features (paired, 9 rounds)."""
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    dtype = np.dtype(dtype)
+    need = shape[0] * shape[1]
+    buffer = buffers.get(dtype)
+    if buffer is None or buffer.size < need:
+        buffer = buffers[dtype] = np.empty(max(need, 1), dtype)
+    return buffer[:need].reshape(shape)
 
 
 def row_sums(S: np.ndarray) -> np.ndarray:
