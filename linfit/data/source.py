@@ -9,9 +9,9 @@ reads it a block at a time. LIBSVM files are read whole and stay sparse.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -152,39 +152,40 @@ def _choice(options: dict) -> dict:
 
 def load_data(data: Path, read: ReadOptions) -> Dataset:
     """Read a training table whole, as ``read`` describes it, through the parsed-binary
-    cache unless ``read.cache`` is false (a LIBSVM file, parsed quickly, is never cached)."""
+    cache unless ``read.cache`` is false or sample weights are read: an entry holds the
+    matrix dense (``X.bin``) or sparse (its CSR arrays), as the parse made it."""
     fmt = resolve_format(data, read.file_format)
     # the separator as resolved, as data_on_disk keys it: one entry serves both reads
     options = _load_options(read, text_separator(data, fmt, read.sep))
     load = partial(
         load_dataset, data, **{**options, "dtype": dtype_of(read.dtype)}, file_format=fmt
     )
-    # LIBSVM is parsed quickly; an entry holds no weights, so a read with them parses
-    use_cache = read.cache and fmt != "libsvm" and read.weights is None
-    if not use_cache:
+    # an entry holds no weights, so a read with them parses
+    if not read.cache or read.weights is not None:
         return load()
-    try:
-        return cached(data, {**options, "format": fmt}, partial(_dense_only, load))
-    except _Sparse as read_whole:
-        return read_whole.dataset
+    settle = _libsvm_layout if fmt == "libsvm" else None
+    return cached(data, {**options, "format": fmt}, load, settle)
 
 
-class _Sparse(Exception):
-    """A read whose X came out sparse (a wide one-hot table), carried past the cache: an
-    entry holds a dense row-major matrix."""
+def _libsvm_layout(hit: Dataset) -> Dataset | None:
+    """A cached LIBSVM matrix as a parse would give it now, or None (parse it again).
 
-    def __init__(self, dataset: Dataset) -> None:
-        super().__init__("a sparse matrix is not cached")
-        self.dataset = dataset
+    A parse keeps the matrix sparse over ``DENSE_CELLS`` cells or over a quarter of the
+    memory budget (``libsvm._dense``), and the budget (the memory available, by default)
+    is not part of the cache's key: a sparse entry is made dense as that parse would
+    make it (``toarray`` of the same CSR, so the same bits), and a dense entry that should
+    now be sparse is a miss, rewritten sparse (its CSR cannot be told from X: a stored
+    zero is dropped)."""
+    from linfit.data import libsvm  # its names, as the parse looks them up
 
-
-def _dense_only(load: Callable[[], Dataset]) -> Dataset:
-    """``load()``'s dataset, raised as ``_Sparse`` when its X is sparse, before the cache
-    would write it as a dense matrix."""
-    dataset = load()
-    if issparse(dataset.X):
-        raise _Sparse(dataset)
-    return dataset
+    n, d = hit.X.shape
+    quarter = max(libsvm.budget_bytes() // 4, libsvm.FLOOR_BYTES)
+    stays_sparse = n * d > libsvm.DENSE_CELLS or n * d * hit.X.dtype.itemsize > quarter
+    if not issparse(hit.X):
+        return None if stays_sparse else hit
+    if stays_sparse:
+        return hit
+    return dataclasses.replace(hit, X=np.ascontiguousarray(hit.X.toarray()))
 
 
 def missing_mode(dropna: bool, impute: str | None) -> Missing:

@@ -7,6 +7,14 @@ of ``X.bin``), the byte size of ``y.npy``, the SHA-256 of ``y.npy``, of the firs
 read (``cached``) and an out-of-core one (``cached_on_disk``, whose matrix stays on disk
 and is read a block at a time).
 
+A read whose matrix came out sparse (a large LIBSVM file, a wide one-hot table) is kept
+as its CSR arrays instead of ``X.bin`` (``cache_sparse.py``: raw ``data.bin``,
+``indices.bin`` and ``indptr.bin``, each array's dtype, length and the SHA-256 of its
+ends in the record, which names the layout), read back whole and checked, structure
+included. Such an entry serves whole reads only: the out-of-core read takes a dense
+matrix on disk, and a sparse entry is a miss there (no sparse read shares its key
+anyway, since LIBSVM files and one-hot tables are never read out of core).
+
 What it guarantees:
 
 - **Never stale.** An entry is keyed by the file's resolved path and by what git's index
@@ -23,7 +31,8 @@ What it guarantees:
   (the first rename wins, the others' copies are dropped). A read checks the entry
   against its record before using it; a damaged entry is a miss, reported in one line
   (a ``CacheWarning``), moved aside and rewritten. Damage in the middle of ``X.bin`` is
-  not detected: hashing the matrix would cost most of what the cache saves.
+  not detected (nor a value in the middle of a CSR array, nor an index moved to another
+  valid column): hashing the matrix would cost most of what the cache saves.
 - **Optional.** A cache that cannot be written (read-only, full) is skipped with a
   warning: it only ever saves time.
 
@@ -39,14 +48,15 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from linfit.data import Dataset
+from linfit.data.rowfile import RowFile
 from linfit.storage.cache_entry import (
     FORMAT,
+    NotDense,
     cache_dir,
     discard,
     file_digest,
@@ -56,7 +66,7 @@ from linfit.storage.cache_entry import (
     reason,
     report,
 )
-from linfit.storage.cache_writer import staging_folder, unwritable, write_entry
+from linfit.storage.cache_writer import staging_folder, unwritable, write_entry, write_matrix
 
 
 def _identity(path: str | Path, options: dict[str, Any]) -> tuple[str, dict[str, int]] | None:
@@ -75,31 +85,54 @@ def _identity(path: str | Path, options: dict[str, Any]) -> tuple[str, dict[str,
     return key, state
 
 
-def cached(path: str | Path, options: dict[str, Any], load: Callable[[], Dataset]) -> Dataset:
-    """``load()``'s dataset for ``path``, from the cache when an entry matches."""
+def cached(
+    path: str | Path,
+    options: dict[str, Any],
+    load: Callable[[], Dataset],
+    settle: Callable[[Dataset], Dataset | None] | None = None,
+) -> Dataset:
+    """``load()``'s dataset for ``path``, from the cache when an entry matches.
+
+    ``settle(hit)``, when given, is the hit as ``load()`` would make it now, or None when
+    it cannot be (then the entry is a miss, parsed again and rewritten): for a parse whose
+    choice of a dense or a sparse matrix depends on more than the key (the memory budget).
+    """
     found = _identity(path, options)
     if found is None:
         return load()
     key, state = found
     folder = cache_dir() / key
-    hit = lookup(folder, path)
+    hit = _in_memory(folder, path)
+    if hit is not None and settle is not None:
+        hit = settle(hit)
+        if hit is None:
+            discard(folder)  # not damaged: of the other layout; the parse rewrites it
     if hit is not None:
-        try:
-            return dataclasses.replace(hit, X=hit.X[0 : hit.X.shape[0]])  # into memory
-        except (OSError, ValueError) as exc:  # moved aside by another process meanwhile
-            report(path, folder, f"X.bin could not be read ({reason(exc)})")
-            discard(folder)
+        return hit
     witness = _Witness(path, state)
     dataset = load()
-
-    def write_X(staging: Path) -> None:
-        # not ndarray.tofile, whose failure on a full disk carries no errno to report
-        with open(staging / "X.bin", "wb") as stream:
-            stream.write(memoryview(np.ascontiguousarray(dataset.X)).cast("B"))
-
     if witness.unchanged():
-        write_entry(folder, dataset, write_X, source=witness.record(), name=path)
+        write_entry(
+            folder,
+            dataset,
+            partial(write_matrix, X=dataset.X),
+            source=witness.record(),
+            name=path,
+        )
     return dataset
+
+
+def _in_memory(folder: Path, path: str | Path) -> Dataset | None:
+    """The entry in ``folder`` read whole, if it is there and sound."""
+    hit = lookup(folder, path)
+    if hit is None or not isinstance(hit.X, RowFile):
+        return hit  # a sparse entry was read whole and checked
+    try:
+        return dataclasses.replace(hit, X=hit.X[0 : hit.X.shape[0]])  # into memory
+    except (OSError, ValueError) as exc:  # moved aside by another process meanwhile
+        report(path, folder, f"X.bin could not be read ({reason(exc)})")
+        discard(folder)
+    return None
 
 
 def cached_on_disk(
@@ -109,14 +142,18 @@ def cached_on_disk(
 
     ``stream(folder)`` parses the file into ``folder/X.bin`` on a miss. None when the
     cache cannot hold it (standard input, or an unwritable or full cache folder, which is
-    reported as a warning): the caller then streams into a folder of its own.
+    reported as a warning) or holds a sparse entry under its key (never served here): the
+    caller then streams into a folder of its own.
     """
     found = _identity(path, options)
     if found is None:
         return None
     key, state = found
     folder = cache_dir() / key
-    hit = lookup(folder, path)
+    try:
+        hit = lookup(folder, path, dense_only=True)
+    except NotDense:
+        return None  # a whole read's CSR entry: the caller parses into a folder of its own
     if hit is not None:
         return hit
     try:
@@ -136,7 +173,10 @@ def cached_on_disk(
         write_entry(folder, dataset, source=witness.record(), staging=staging, name=path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return lookup(folder, path)  # ours, or the one another process wrote first
+    try:
+        return lookup(folder, path, dense_only=True)  # ours, or another process's first
+    except NotDense:  # never in practice: no sparse read shares this read's key
+        return None
 
 
 @dataclasses.dataclass

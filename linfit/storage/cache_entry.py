@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import shutil
@@ -42,6 +43,11 @@ class Damaged(Exception):
 
 class Stale(Exception):
     """A racy entry whose file no longer holds what was parsed: a plain miss."""
+
+
+class NotDense(Exception):
+    """A sparse entry, asked for by a read that takes a dense matrix on disk only (the
+    out-of-core one): a miss, the entry left in place for the whole reads it serves."""
 
 
 def cache_dir() -> Path:
@@ -140,13 +146,14 @@ def _read_meta(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- reading
 
 
-def lookup(folder: Path, path: str | Path) -> Dataset | None:
+def lookup(folder: Path, path: str | Path, *, dense_only: bool = False) -> Dataset | None:
     """The entry in ``folder`` when there is one and it is whole and current; a damaged
-    one is reported, moved aside (so that it is rewritten) and missed."""
+    one is reported, moved aside (so that it is rewritten) and missed. With
+    ``dense_only``, a sparse entry (whole and current or not) raises ``NotDense``."""
     if not folder.exists():
         return None
     try:
-        return read_entry(folder, path)
+        return read_entry(folder, path, dense_only=dense_only)
     except Damaged as exc:
         report(path, folder, str(exc))
     except Stale:
@@ -155,30 +162,33 @@ def lookup(folder: Path, path: str | Path) -> Dataset | None:
     return None
 
 
-def read_entry(folder: Path, path: str | Path) -> Dataset | None:
-    """The entry in ``folder``, its matrix as a RowFile (nothing of it read but its two
-    ends); None if it is gone; ``Damaged`` if it does not match its record."""
+def read_entry(folder: Path, path: str | Path, *, dense_only: bool = False) -> Dataset | None:
+    """The entry in ``folder``: a dense matrix as a RowFile (nothing of it read but its two
+    ends), a sparse one as the CSR matrix read whole and checked
+    (``cache_sparse.read_csr``); None if it is gone; ``Damaged`` if it does not match its
+    record; ``NotDense`` for a sparse one with ``dense_only``."""
     try:
         meta = _read_meta(folder / "meta.json")
-        shape = meta["shape"]
-        dtype = np.dtype(meta["dtype"])
-        names = meta["feature_names"]
+        shape, names = meta["shape"], meta["feature_names"]
         if not (
             isinstance(shape, list)
             and len(shape) == 2
             and all(isinstance(s, int) and s >= 0 for s in shape)
-            and dtype.kind == "f"
+            and np.dtype(meta["dtype"]).kind == "f"
             and isinstance(names, list)
             and len(names) == shape[1]
-            and all(isinstance(n, str) for n in names)
+            and all(map(isinstance, names, itertools.repeat(str)))  # a loop in C
             and isinstance(meta["target_name"], str)
         ):
             raise Damaged("meta.json describes no matrix")
-        X = RowFile(folder / "X.bin", (shape[0], shape[1]), dtype)
-        expected = shape[0] * shape[1] * dtype.itemsize
-        _check_size(folder / "X.bin", expected, "X.bin")
-        if sample_digest(folder / "X.bin", expected) != meta["x_sample_sha256"]:
-            raise Damaged("the ends of X.bin do not match their checksum")
+        if "layout" in meta:  # a sparse entry; a dense one (the first kind) names none
+            if dense_only:
+                raise NotDense
+            from linfit.storage.cache_sparse import read_csr  # scipy only for sparse entries
+
+            X = read_csr(folder, meta)
+        else:
+            X = _dense_matrix(folder, meta)
         y = _read_y(folder / "y.npy", meta, shape[0])
         source = meta["source"]
         if source.get("sha256") is not None:
@@ -199,6 +209,16 @@ def read_entry(folder: Path, path: str | Path) -> Dataset | None:
         feature_names=tuple(names),
         target_name=meta["target_name"],
     )
+
+
+def _dense_matrix(folder: Path, meta: dict[str, Any]) -> RowFile:
+    """The entry's ``X.bin`` as a RowFile, its size and the digest of its ends checked."""
+    shape, dtype = meta["shape"], np.dtype(meta["dtype"])
+    expected = shape[0] * shape[1] * dtype.itemsize
+    _check_size(folder / "X.bin", expected, "X.bin")
+    if sample_digest(folder / "X.bin", expected) != meta["x_sample_sha256"]:
+        raise Damaged("the ends of X.bin do not match their checksum")
+    return RowFile(folder / "X.bin", (shape[0], shape[1]), dtype)
 
 
 def _check_size(path: Path, expected: int, name: str) -> None:

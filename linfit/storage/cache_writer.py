@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ import numpy as np
 
 from linfit.data import Dataset
 from linfit.errors import CacheWarning, quote_path
+from linfit.lazy import issparse
 from linfit.storage.cache_entry import FORMAT, cache_dir, reason, sample_digest, write_meta
+from linfit.storage.cache_sparse import write_csr
 
 
 def staging_folder(folder: Path) -> Path:
@@ -33,7 +36,7 @@ def staging_folder(folder: Path) -> Path:
 def write_entry(
     folder: Path,
     dataset: Dataset,
-    write_X: Callable[[Path], None] | None = None,
+    write_X: Callable[[Path], dict[str, Any]] | None = None,
     *,
     source: dict[str, Any],
     staging: Path | None = None,
@@ -42,16 +45,17 @@ def write_entry(
     """Make ``folder`` the entry of ``dataset``, atomically, unless another process made it
     first (its copy stands) or the disk refuses (reported as a warning).
 
-    The matrix is written by ``write_X(staging)``, or is already in ``staging``.
+    The matrix is written by ``write_X(staging)`` (``write_matrix``), which returns its
+    part of the record, or is already in ``staging/X.bin`` (a dense one).
     """
     own = staging is None  # a staging folder of our own is removed whatever happens
     try:
         if staging is None:
             staging = staging_folder(folder)
         try:
-            if write_X is not None:
-                write_X(staging)
-            _stage_rest(staging, dataset, source)
+            write = write_X or partial(dense_record, X=dataset.X)  # or staged already
+            matrix = write(staging)
+            _stage_rest(staging, dataset, matrix, source)
             _publish(staging, folder)
         finally:
             if own:
@@ -60,11 +64,37 @@ def write_entry(
         unwritable(name, exc)
 
 
-def _stage_rest(staging: Path, dataset: Dataset, source: dict[str, Any]) -> None:
-    """Beside the matrix already in ``staging/X.bin`` (``dataset.X``'s n × d values): the
-    targets (``y.npy``, n values) and the record that checks both, all flushed to disk."""
+def write_matrix(staging: Path, X: Any) -> dict[str, Any]:
+    """``X`` (n × d) written into ``staging``: dense, as ``X.bin``, its n × d values
+    row-major; CSR, as its three arrays (``cache_sparse``). Returns the matrix's part of
+    the record."""
+    if issparse(X):
+        return write_csr(staging, X)
+    # not ndarray.tofile, whose failure on a full disk carries no errno to report
+    with open(staging / "X.bin", "wb") as stream:
+        stream.write(memoryview(np.ascontiguousarray(X)).cast("B"))
+    return dense_record(staging, X)
+
+
+def dense_record(staging: Path, X: Any) -> dict[str, Any]:
+    """The record of the dense matrix ``X`` (n × d) in ``staging/X.bin``: its shape, dtype
+    and the digest of the file's ends. An entry of this kind names no layout."""
+    x_bytes = (staging / "X.bin").stat().st_size
+    return {
+        "shape": [int(s) for s in X.shape],
+        "dtype": np.dtype(X.dtype).str,
+        "x_sample_sha256": sample_digest(staging / "X.bin", x_bytes),
+    }
+
+
+def _stage_rest(
+    staging: Path, dataset: Dataset, matrix: dict[str, Any], source: dict[str, Any]
+) -> None:
+    """Beside the matrix already in ``staging`` (``dataset.X``'s, ``matrix`` its record):
+    the targets (``y.npy``, n values) and the record that checks both, all flushed to
+    disk."""
     y_bytes = _write_y(staging, dataset.y)
-    meta = _record(staging, dataset, source, y_bytes)
+    meta = _record(dataset, matrix, source, y_bytes)
     write_meta(staging, meta)
     _sync(staging)
 
@@ -82,20 +112,18 @@ def _write_y(staging: Path, y: np.ndarray) -> bytes:
 
 
 def _record(
-    staging: Path, dataset: Dataset, source: dict[str, Any], y_bytes: bytes
+    dataset: Dataset, matrix: dict[str, Any], source: dict[str, Any], y_bytes: bytes
 ) -> dict[str, Any]:
-    """The entry's ``meta.json`` record (without its checksum): the layout of X (shape n × d,
-    dtype), the names, the source file's state, and the sums that a read checks."""
-    x_bytes = (staging / "X.bin").stat().st_size
+    """The entry's ``meta.json`` record (without its checksum): the matrix's (its shape
+    n × d, dtype, layout and sums), the names, the source file's state, and the sums of
+    the targets that a read checks."""
     return {
         "format": FORMAT,
         "source": source,
         "feature_names": list(dataset.feature_names),
         "target_name": dataset.target_name,
         "labels_as_text": bool(dataset.y.dtype == object),
-        "shape": list(dataset.X.shape),
-        "dtype": np.dtype(dataset.X.dtype).str,
-        "x_sample_sha256": sample_digest(staging / "X.bin", x_bytes),
+        **matrix,
         "y_bytes": len(y_bytes),
         "y_sha256": hashlib.sha256(y_bytes).hexdigest(),
     }
@@ -104,7 +132,7 @@ def _record(
 def _sync(folder: Path) -> None:
     """The entry's files on disk before its rename makes it visible (a crash then leaves
     a whole entry or none)."""
-    for name in ("X.bin", "y.npy"):
+    for name in sorted(p.name for p in folder.iterdir() if p.name != "meta.json"):
         fd = os.open(folder / name, os.O_RDONLY)
         try:
             os.fsync(fd)
