@@ -48,6 +48,10 @@ typedef struct {
     const double *data;
     const double *t, *margin;
     double *alpha, *w, *wb;
+    /* the bias centre moved within the call (added to every score), and whether the call
+     * moves it (the proximal step; see solve) */
+    double shift;
+    int move_centre;
     Py_ssize_t n;
     double bias_scale, upper, diag, eps;
     /* per-sample bounds and diagonal terms (n,), or NULL for the scalars above */
@@ -120,6 +124,7 @@ static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order
                                            const int weighted)
 {
     double pg_max = -INFINITY, pg_min = INFINITY, wbv = *wb;
+    const double shift = p->shift; /* a local: the stores into w cannot be taken to change it */
     for (Py_ssize_t s = 0; s < active; s++) {
         Py_ssize_t i = order[s];
         if (s + 2 * AHEAD < active) /* shrinking may swap these in later: hints only */
@@ -130,7 +135,7 @@ static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order
         double dot = wbv * p->bias_scale;
         for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
             dot += p->w[p->indices[k]] * p->data[k];
-        double G = ti * dot - p->margin[i] + diag * a;
+        double G = ti * (dot + shift) - p->margin[i] + diag * a;
         double pg = 0.0;
         if (a == 0.0) {
             if (G > pg_old[0]) { /* at its bound and likely to stay: shrink */
@@ -176,7 +181,15 @@ static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order
 }
 
 /* Returns the number of epochs run, or -1 when out of memory; *converged says whether
- * the projected-gradient test held over all the samples that can move. */
+ * the projected-gradient test held over all the samples that can move (and, moving the
+ * centre, whether the bias feature's weight wb is within eps of 0).
+ *
+ * Moving the centre (dual_cd.py's proximal point method on the bias, its rounds run here):
+ * when the test holds on the active samples but the bias feature's weight is more than eps
+ * from 0, the centre moves to the bias found, shift += wb bias_scale (every margin moves by
+ * t_i times it), and the epochs go on with the samples shrunk so far, where a new call
+ * started from all of them: each round saved a pass over every row before shrinking
+ * again. The check over all the samples comes last, when the bias has settled. */
 static Py_ssize_t solve(problem_t *p, int *converged)
 {
     Py_ssize_t n = p->n, epoch = 0;
@@ -208,6 +221,13 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         if (active == 0)
             pg[0] = pg[1] = 0.0;
         if (pg[0] - pg[1] <= p->eps) {
+            double beta = wb * p->bias_scale;
+            if (p->move_centre && fabs(beta) > p->eps) {
+                p->shift += beta; /* the proximal step; alpha, w and wb kept */
+                pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
+                pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+                continue;
+            }
             if (active == live) {
                 *converged = 1;
                 break;
@@ -265,9 +285,10 @@ static PyObject *svm_dual(PyObject *self, PyObject *args)
     Py_ssize_t n, d, max_epochs;
     double bias_scale, upper, diag, eps, wb;
     unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*nnddddnKd|OO", &indptr, &indices, &data, &t,
+    int move_centre = 0;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*nnddddnKd|OOp", &indptr, &indices, &data, &t,
                           &margin, &alpha, &w, &n, &d, &bias_scale, &upper, &diag, &eps,
-                          &max_epochs, &seed, &wb, &upper_obj, &diag_obj))
+                          &max_epochs, &seed, &wb, &upper_obj, &diag_obj, &move_centre))
         return NULL;
     PyObject *result = NULL;
     Py_buffer *all[] = {&indptr, &indices, &data, &t, &margin, &alpha, &w};
@@ -292,7 +313,7 @@ static PyObject *svm_dual(PyObject *self, PyObject *args)
         }
     }
     problem_t p = {indptr.buf, indices.buf, data.buf, t.buf, margin.buf, alpha.buf, w.buf,
-                   &wb, n, bias_scale, upper, diag, eps,
+                   &wb, 0.0, move_centre, n, bias_scale, upper, diag, eps,
                    upper_each.obj ? upper_each.buf : NULL,
                    diag_each.obj ? diag_each.buf : NULL, max_epochs, (uint64_t)seed};
     Py_ssize_t epochs;
@@ -304,7 +325,7 @@ static PyObject *svm_dual(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    result = Py_BuildValue("ndi", epochs, wb, converged);
+    result = Py_BuildValue("ndid", epochs, wb, converged, p.shift);
 done:
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         PyBuffer_Release(all[k]);
@@ -318,9 +339,11 @@ done:
 static PyMethodDef methods[] = {
     {"svm_dual", svm_dual, METH_VARARGS,
      "svm_dual(indptr i8, indices i4, data f8, t, margin, alpha, w, n, d, bias_scale, upper, "
-     "diag, eps, max_epochs, seed, wb, upper_each=None, diag_each=None) -> (epochs, wb, "
-     "converged): alpha and w in place. upper_each and diag_each (n,) replace upper and "
-     "diag sample by sample (weights); a sample whose upper_each is 0 is never visited."},
+     "diag, eps, max_epochs, seed, wb, upper_each=None, diag_each=None, move_centre=False) "
+     "-> (epochs, wb, converged, shift): alpha and w in place. upper_each and diag_each (n,) "
+     "replace upper and diag sample by sample (weights); a sample whose upper_each is 0 is "
+     "never visited. move_centre: the bias's proximal steps run inside, shift the centre's "
+     "total move (every margin moved by t_i shift)."},
     {NULL, NULL, 0, NULL},
 };
 

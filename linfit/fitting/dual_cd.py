@@ -66,7 +66,6 @@ except ImportError:  # built without a C compiler: dual_cd_python's loop
     _dualcd = None
 
 FIRST_EPS = 0.1  # LIBLINEAR's dual tolerance, where every fit starts
-MAX_BIAS_ROUNDS = 50
 # The squared hinge's next dual tolerance is eps * SAFETY * target / max|g|: the primal
 # gradient falls about in proportion to the dual tolerance (measured on the rcv1-like data:
 # max|g| / eps between 2e-3 and 2e-2 from eps 1e-1 to 1e-5), with a margin for that scatter,
@@ -125,20 +124,22 @@ def dual_box(
 def _svm_dual(
     X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray, wb: float,
     *, bias_scale: float, box: tuple[float, float, np.ndarray | None, np.ndarray | None],
-    eps: float, max_epochs: int, seed: int,
-) -> tuple[int, float, bool]:  # fmt: skip
+    eps: float, max_epochs: int, seed: int, move_centre: bool,
+) -> tuple[int, float, bool, float]:  # fmt: skip
     """One binary dual to ``eps`` from ``alpha`` (n,), ``w`` (d,) and ``wb`` (both
     ``sum_i t_i alpha_i [x_i, bias_scale]``), updated in place, in the ``box`` of
-    :func:`dual_box`; ``(epochs, wb, converged)``."""
+    :func:`dual_box`, the bias's proximal steps inside when ``move_centre``; ``(epochs,
+    wb, converged, shift)``, ``shift`` the centre's move."""
     upper, diag, upper_each, diag_each = box
     args = (X, t, margin, alpha, w, wb, bias_scale, upper, diag, eps, max_epochs, seed)
     if _dualcd is None:
-        return svm_dual_python(*args, upper_each, diag_each)
-    epochs, wb, converged = _dualcd.svm_dual(
+        return svm_dual_python(*args, upper_each, diag_each, move_centre)
+    epochs, wb, converged, shift = _dualcd.svm_dual(
         X.indptr, X.indices, X.data, t, margin, alpha, w, X.shape[0], X.shape[1], bias_scale,
         upper, diag, eps, max_epochs, seed & (2**64 - 1), wb, upper_each, diag_each,
+        move_centre,
     )  # fmt: skip
-    return epochs, wb, bool(converged)
+    return epochs, wb, bool(converged), shift
 
 
 def hinge_gap_bound(
@@ -168,14 +169,14 @@ def hinge_gap_bound(
 def solve_binary(
     X: Any, t: np.ndarray, *, C: float, margin: float, squared: bool, intercept: bool,
     eps: float, max_epochs: int, seed: int, state: dict[str, Any] | None = None,
-    weights: np.ndarray | None = None, rounds: int = MAX_BIAS_ROUNDS,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, int, dict[str, Any]]:  # fmt: skip
     """The binary SVM ``1/2 |w|^2 + C sum_i u_i h(margin - t_i (w.x_i + b))`` for labels
     ``t`` (n,) of +-1 and row multipliers ``weights`` u (n,) (None: all 1), its bias
     unpenalized (or zero without ``intercept``), to the dual tolerance ``eps``: ``(w (d,),
     b, epochs so far, state)``; pass ``state`` back to continue warm (``max_epochs`` bounds
-    the epochs over all the calls on one state). At most ``rounds`` bias rounds run:
-    ``state["converged"]`` says whether the last one left the bias within ``eps``."""
+    the epochs over all the calls on one state). ``state["converged"]`` says whether the
+    dual test held with the bias settled (the constant feature's weight within ``eps``)."""
     X = compiled_rows(X)
     n, d = X.shape
     if state is None:
@@ -184,23 +185,20 @@ def solve_binary(
     box = dual_box(C, squared, weights)
     bias_scale = 1.0 if intercept else 0.0
     epochs = state["epochs"]  # over every call on this state: max_epochs bounds them all
-    for _ in range(rounds if intercept else 1):
-        # the bias found so far enters as shifted margins; the constant feature's weight
-        # wb = sum t alpha is the round's correction to it
-        shifted = margin - t * state["b"]
-        ran, wb, converged = _svm_dual(
-            X, t, shifted, alpha, w, state["wb"], bias_scale=bias_scale, box=box, eps=eps,
-            max_epochs=max_epochs - epochs, seed=seed + epochs,
-        )  # fmt: skip
-        epochs += ran
-        correction = bias_scale * wb
-        state["wb"] = wb
-        state["b"] += correction  # the next round's centre: the proximal point step
-        # done when the bias moves by less than the margins' tolerance (its effect on every
-        # G_i is t_i times the move)
-        state["converged"] = converged and (not intercept or abs(correction) <= eps)
-        if state["converged"] or epochs >= max_epochs:
-            break
+    # the bias found so far enters as shifted margins; the kernel's proximal steps move the
+    # centre on from there (shift), and the constant feature's weight wb = sum t alpha is
+    # the last one's correction
+    shifted = margin - t * state["b"]
+    ran, wb, converged, shift = _svm_dual(
+        X, t, shifted, alpha, w, state["wb"], bias_scale=bias_scale, box=box, eps=eps,
+        max_epochs=max_epochs - epochs, seed=seed + epochs, move_centre=intercept,
+    )  # fmt: skip
+    epochs += ran
+    state["wb"] = wb
+    state["b"] += shift + bias_scale * wb  # the next call's centre: the last proximal step
+    # converged: the projected gradients' spread within eps and, with intercept, the bias's
+    # last move too (its effect on every G_i is t_i times the move)
+    state["converged"] = converged
     state["epochs"] = epochs
     return w.copy(), state["b"], epochs, state
 
@@ -234,7 +232,7 @@ def dual_cd(
             W[:, k], b[k], ran, states[k] = solve_binary(
                 X, t, C=C, margin=model.margin, squared=squared, intercept=intercept,
                 eps=eps, max_epochs=max_iter, seed=seed + 7919 * k, state=states[k],
-                weights=weights, rounds=1 if squared else MAX_BIAS_ROUNDS,
+                weights=weights,
             )  # fmt: skip
             epochs = max(epochs, ran)
             if not squared:

@@ -16,13 +16,16 @@ def svm_dual_python(
     X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray, wb: float,
     bias_scale: float, upper: float, diag: float, eps: float, max_epochs: int, seed: int,
     upper_each: np.ndarray | None = None, diag_each: np.ndarray | None = None,
-) -> tuple[int, float, bool]:  # fmt: skip
+    move_centre: bool = False,
+) -> tuple[int, float, bool, float]:  # fmt: skip
     """``_dualcd.svm_dual`` in Python, step for step (the same shuffles from the same
     xorshift64* generator): where no C compiler built the extension. A Python loop over
     samples, ~100x slower than the compiled one. ``alpha`` (n,) and ``w`` (d,) are updated
-    in place; ``(epochs, wb, converged)``. ``upper_each`` and ``diag_each`` (n,), given
-    together, replace ``upper`` and ``diag`` sample by sample (weighted samples); a sample
-    whose bound is 0 (weight 0) keeps ``alpha_i`` (0) and is never visited."""
+    in place; ``(epochs, wb, converged, shift)``. ``upper_each`` and ``diag_each`` (n,),
+    given together, replace ``upper`` and ``diag`` sample by sample (weighted samples); a
+    sample whose bound is 0 (weight 0) keeps ``alpha_i`` (0) and is never visited.
+    ``move_centre``: the bias's proximal steps run inside (as the C kernel's ``solve``
+    says), ``shift`` their total move of the centre."""
     dual = _BinaryDual(X, t, margin, alpha, w, bias_scale, upper, diag, upper_each, diag_each)
     rng = _XorShift64Star(seed)
     # the samples that can move (weighted: those of bound > 0), in index order as the C
@@ -30,16 +33,23 @@ def svm_dual_python(
     n = X.shape[0]
     order = list(range(n)) if upper_each is None else np.flatnonzero(upper_each > 0.0).tolist()
     live = len(order)
-    active, epoch, converged = live, 0, False
+    active, epoch, converged, shift = live, 0, False, 0.0
     # the projected gradient's bounds in the last epoch, which decide what is shrunk
     pg_max_old, pg_min_old = math.inf, -math.inf
     while epoch < max_epochs:
         _shuffle(order, active, rng)
-        active, wb, pg_max, pg_min = _epoch(dual, order, active, wb, pg_max_old, pg_min_old)
+        active, wb, pg_max, pg_min = _epoch(dual, order, active, wb, shift, pg_max_old, pg_min_old)
         epoch += 1
         if active == 0:
             pg_max = pg_min = 0.0
         if pg_max - pg_min <= eps:
+            beta = wb * bias_scale
+            if move_centre and abs(beta) > eps:
+                # the proximal step, the samples shrunk so far kept
+                shift += beta
+                pg_max_old = math.inf if pg_max <= 0.0 else pg_max
+                pg_min_old = -math.inf if pg_min >= 0.0 else pg_min
+                continue
             if active == live:
                 converged = True
                 break
@@ -48,7 +58,7 @@ def svm_dual_python(
             continue
         pg_max_old = math.inf if pg_max <= 0.0 else pg_max
         pg_min_old = -math.inf if pg_min >= 0.0 else pg_min
-    return epoch, wb, converged
+    return epoch, wb, converged, shift
 
 
 class _XorShift64Star:
@@ -104,12 +114,13 @@ def _shuffle(order: list[int], active: int, rng: _XorShift64Star) -> None:
 
 
 def _epoch(
-    dual: _BinaryDual, order: list[int], active: int, wb: float, pg_max_old: float,
-    pg_min_old: float,
+    dual: _BinaryDual, order: list[int], active: int, wb: float, shift: float,
+    pg_max_old: float, pg_min_old: float,
 ) -> tuple[int, float, float, float]:  # fmt: skip
     """One pass over the ``active`` first samples of ``order``: each one's coordinate step,
     or its shrinking (moved past the active ones) when it sits at a bound the last epoch's
-    projected gradients say it stays at; ``(active, wb, pg_max, pg_min)`` after it."""
+    projected gradients say it stays at; ``(active, wb, pg_max, pg_min)`` after it. Every
+    score has the centre's ``shift`` added."""
     indptr, indices, data = dual.indptr, dual.indices, dual.data
     pg_max, pg_min = -math.inf, math.inf
     s = 0
@@ -119,7 +130,7 @@ def _epoch(
         cols, vals = indices[lo:hi], data[lo:hi]
         a = dual.alpha[i]
         grad = (
-            dual.t[i] * (float(dual.w[cols] @ vals) + wb * dual.bias_scale)
+            dual.t[i] * (float(dual.w[cols] @ vals) + wb * dual.bias_scale + shift)
             - dual.margin[i]
             + dual.diag[i] * a
         )
