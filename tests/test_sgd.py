@@ -174,9 +174,9 @@ def test_fit_by_sgd_in_chunks_from_a_memmap_lands_near_the_optimum_as_in_memory(
 def test_fit_refuses_options_the_optimizer_does_not_take():
     model = SoftmaxClassifier()
     X, y = _problem(model, n=50)
-    with pytest.raises(OptionError, match=r"^batch_size is an option of sgd, not lbfgs"):
+    with pytest.raises(OptionError, match=r"^batch_size is an option of sgd and adagrad, not lbf"):
         fit(model, X, y, batch_size=10)
-    with pytest.raises(OptionError, match=r"^lr is an option of gd and sgd, not newton"):
+    with pytest.raises(OptionError, match=r"^lr is an option of sgd and adagrad and gd, not new"):
         fit(model, X, y, solver="newton", lr=0.1)
 
 

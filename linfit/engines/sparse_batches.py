@@ -1,5 +1,6 @@
-"""The in-memory engine's mini-batches of CSR rows, handed over as ``LinearRows`` so that
-sgd steps on the batch's stored features alone (``optim/sgd_sparse.py``)."""
+"""The in-memory engine's mini-batches, handed over as ``LinearRows``: sgd and adagrad step
+on a CSR batch's stored features alone (``optim/sgd_sparse.py``, ``optim/adagrad.py``),
+and adagrad reads the penalty's ``reg`` off them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from linfit.lazy import issparse
 from linfit.models import LinearModel
 from linfit.models.blocks import rows_of, shuffled_batches
 from linfit.optim import Objective
@@ -19,19 +21,23 @@ from linfit.optim.sgd_sparse import LinearRows
 def with_row_batches(
     objective: Objective, model: LinearModel, X: Any, y: np.ndarray, weights: np.ndarray | None
 ) -> Objective:
-    """``objective`` whose ``batches`` are ``LinearRows`` of a CSR float64 ``X`` (n, d),
-    targets ``y`` (n,) or (n, K) and row multipliers ``weights`` (n,) or None: the same
-    shuffles and rows as ``models.blocks.minibatches`` draws (so the same epochs), each
-    batch's rows gathered only when something reads them. Another ``X`` keeps them."""
-    if getattr(X, "format", None) != "csr" or X.dtype != np.float64:
-        return objective
+    """``objective`` whose ``batches`` are ``LinearRows`` of ``X`` (n, d), targets ``y``
+    (n,) or (n, K) and row multipliers ``weights`` (n,) or None: the same shuffles and rows
+    as ``models.blocks.minibatches`` draws (so the same epochs and the same ``fun``). A
+    sparse batch's rows are gathered only when ``fun`` reads them (the sparse iterates
+    read them from ``X`` themselves); a dense batch's at once, as ``minibatches`` does."""
+    sparse = issparse(X)
 
     def batches(rng: np.random.Generator, batch_rows: int) -> Iterator[LinearRows]:
         for rows in shuffled_batches(X.shape[0], rng, batch_rows):
             y_B, w_B = y[rows], rows_of(weights, rows)
+            if sparse:
+                fun = partial(_batch_fun, model, X, rows, y_B, w_B)
+            else:
+                fun = partial(model.loss_gradient, X=X[rows], y=y_B, sample_weight=w_B)
             yield LinearRows(
                 rows=rows.size,
-                fun=partial(_batch_fun, model, X, rows, y_B, w_B),
+                fun=fun,
                 X=X,
                 index=rows,
                 scores_loss=partial(model._loss_grad_scores, y=y_B, need_grad=True, weights=w_B),

@@ -11,7 +11,7 @@ from linfit.optim.objective import MiniBatch, Objective
 from linfit.optim.registry import register
 from linfit.optim.result import Status
 from linfit.optim.run import Run
-from linfit.optim.sgd_sparse import iterate_for
+from linfit.optim.sgd_sparse import IterateFor, iterate_for
 
 # The first step is chosen as Bottou's SGD code does: a few constant-step passes over a
 # small sample from the start point, one per candidate, keeping the step whose pass ends
@@ -40,20 +40,38 @@ def sgd(
     Each epoch ends with one full evaluation, which reports progress and applies the
     usual gradient test; so an epoch reads the data twice. ``seed`` fixes the shuffles.
     """
+    epochs(run, "sgd", lr, batch_size, average, seed, iterate_for, decay=True)
+
+
+def epochs(
+    run: Run,
+    name: str,
+    lr: float | None,
+    batch_size: int,
+    average: bool,
+    seed: int,
+    iterate: IterateFor,
+    decay: bool,
+) -> None:
+    """The epochs of a stochastic optimizer called ``name`` whose steps ``iterate(batch,
+    x0)`` makes (``sgd``'s docstring says what an epoch is): each batch advanced with
+    ``lr / sqrt(1 + tau)`` if ``decay`` else ``lr`` (calibrated when None), the mean of
+    the iterates since half an epoch in reported with ``average``."""
     batches, n_rows = run.objective.batches, run.objective.n_samples
     if batches is None or not n_rows:
         raise CapabilityError(
-            "sgd needs mini-batches of the data, which this objective does not offer; use lbfgs"
+            f"{name} needs mini-batches of the data, which this objective does not offer; use lbfgs"
         )
     rng = np.random.default_rng(seed)
-    lr = lr if lr is not None else calibrate_step(run.objective, rng, batch_size, run.x)
+    if lr is None:
+        lr = calibrate_step(run.objective, rng, batch_size, run.x, iterate)
 
     state, rows_seen, step = None, 0, lr
     while run.running:
         for batch in batches(rng, batch_size):
             # W = a V on CSR rows handed over (sgd_sparse), else the plain iterate
-            state = state or iterate_for(batch, run.x)
-            step = lr / math.sqrt(1.0 + rows_seen / n_rows)
+            state = state or iterate(batch, run.x)
+            step = lr / math.sqrt(1.0 + rows_seen / n_rows) if decay else lr
             if not state.advance(batch, step):
                 run.stop(Status.DIVERGED)  # at the last accepted point: the epoch cannot recover
                 return
@@ -65,7 +83,11 @@ def sgd(
 
 
 def calibrate_step(
-    objective: Objective, rng: np.random.Generator, batch_rows: int, x0: np.ndarray
+    objective: Objective,
+    rng: np.random.Generator,
+    batch_rows: int,
+    x0: np.ndarray,
+    iterate: IterateFor = iterate_for,
 ) -> float:
     """The candidate step whose constant-step pass over a sample from ``x0`` (n,) ends
     with the lowest mean loss on that sample: the first ``CALIBRATION_ROWS`` rows of an
@@ -77,7 +99,7 @@ def calibrate_step(
     sample = objective.first_batches(rng, CALIBRATION_ROWS, batch_rows)
     best, best_loss = None, math.inf
     for step in CANDIDATE_STEPS:
-        loss = _sample_loss_after_pass(sample, x0, step)
+        loss = _sample_loss_after_pass(sample, x0, step, iterate)
         if loss < best_loss:
             best, best_loss = step, loss
     if best is None:
@@ -88,10 +110,12 @@ def calibrate_step(
     return best
 
 
-def _sample_loss_after_pass(sample: list[MiniBatch], x0: np.ndarray, step: float) -> float:
+def _sample_loss_after_pass(
+    sample: list[MiniBatch], x0: np.ndarray, step: float, iterate: IterateFor = iterate_for
+) -> float:
     """Mean loss over ``sample``'s batches after one pass of constant ``step`` from ``x0``;
     inf when the pass leaves the finite numbers."""
-    state = iterate_for(sample[0], x0)
+    state = iterate(sample[0], x0)
     for batch in sample:
         if not state.advance(batch, step):
             return math.inf

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,6 +44,28 @@ FOLD_RATIO = 1e3
 
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
 ScoresLoss = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+class Iterate(Protocol):
+    """What the epochs of a stochastic optimizer (``sgd.epochs``) step: the iterate and the
+    mean of the iterates since ``add_to_mean`` was first called."""
+
+    def advance(self, batch: MiniBatch, step: float) -> bool:
+        """One step on ``batch``; False (nothing moved) when it is not finite."""
+        ...
+
+    def add_to_mean(self) -> None: ...
+
+    def point(self, average: bool) -> np.ndarray:
+        """The mean (once begun, with ``average``) or the iterate, a new flat array."""
+        ...
+
+    def sample_loss(self, sample: Sequence[MiniBatch]) -> float:
+        """The mean of the batches' ``f_B`` at the iterate; inf where not finite."""
+        ...
+
+
+IterateFor = Callable[[MiniBatch, np.ndarray], Iterate]
 
 
 @dataclass(frozen=True)
@@ -256,7 +278,7 @@ def _cells(rows: np.ndarray, K: int) -> np.ndarray:
     return (rows[:, None] * K + np.arange(K)).ravel()
 
 
-def iterate_for(batch: MiniBatch, x0: np.ndarray) -> DenseIterate | LazyIterate:
+def iterate_for(batch: MiniBatch, x0: np.ndarray) -> Iterate:
     """The lazy iterate when ``batch`` hands over CSR rows (``takes``), else the plain one."""
     if takes(batch, x0):
         return LazyIterate(x0, batch.X.shape[1])
