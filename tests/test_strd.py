@@ -107,3 +107,34 @@ def test_no_intercept_files_fit_through_the_origin() -> None:
         assert report.intercept == 0.0
         assert "(intercept)" not in report.inference.coef
         assert lre(report.r2, cert["r2"]) >= 9
+
+
+POLYNOMIALS = [name for name, (degree, _) in DATASETS.items() if degree is not None]
+
+
+@pytest.mark.parametrize("name", POLYNOMIALS)
+def test_powers_known_exactly_reach_the_certified_digits_filip_included(name: str) -> None:
+    """The powers built by ``expand`` (as ``solve-ls --poly x:DEGREE`` builds them) are
+    the float64 design itself, and with their exact values from x the default method
+    reaches >= 10 digits on every coefficient and >= 9 on the standard deviations, the
+    residual standard deviation and R², Filip included (its float64 powers allow 7.6);
+    the digits estimate is within 1 of the truth there."""
+    from linfit.linalg.powers import expand
+
+    cert = parse(name)
+    degree, intercept = DATASETS[name]
+    X, names, exact = expand(cert["x"], ["x"], {"x": degree})
+    np.testing.assert_array_equal(X, design(name, cert["x"]))
+    report = solve_least_squares(X, cert["y"], fit_intercept=intercept, feature_names=names,
+                                 exact=exact)  # fmt: skip
+    inference = report.inference
+    got = {
+        "coef": lre([row.estimate for row in inference.coef.values()], cert["coef"]),
+        "sd": lre([row.std_err for row in inference.coef.values()], cert["sd"]),
+        "residual_sd": lre(inference.residual_se, cert["residual_sd"]),
+        "r2": lre(inference.r2, cert["r2"]),
+    }
+    for value, digits in got.items():
+        assert digits >= MIN_DIGITS[value], f"{name} {value}: {digits:.1f} digits"
+    if name == "Filip":
+        assert abs(report.digits - got["coef"]) <= 1.0

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from linfit.engines.dask_blocks import ClusterData
-from linfit.linalg.design import RowDesign
+from linfit.linalg.design import EXTENDED, RowDesign
 from linfit.linalg.lsq import LeastSquaresFit, solve
 from linfit.linalg.qr import qr_r
 from linfit.models import LeastSquares
@@ -56,10 +57,12 @@ class ClusterDesign:
         triangles = self.data.client.gather(self._map(_triangle_block))
         return qr_r(np.asfortranarray(np.vstack(triangles)))
 
-    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], Any]) -> Any:
+    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], Any], extended: bool = False) -> Any:
+        if extended:  # the blocks' values cast: no column on the cluster is known exactly
+            return self.data.tree_sum(self._map(_reduce_block, reduce=partial(_cast, fn)))
         return self.data.tree_sum(self._map(_reduce_block, reduce=fn))
 
-    def explicit(self) -> None:
+    def explicit(self, extended: bool = False) -> None:
         return None
 
     def _map(self, fn: Callable, **kwargs: Any) -> list:
@@ -104,3 +107,8 @@ def _reduce_block(
     if r is not None:
         Xh, Y = Xh * r[:, None], Y * r[:, None]
     return reduce(Xh, Y)
+
+
+def _cast(fn: Callable[[np.ndarray, np.ndarray], Any], Xh: np.ndarray, Y: np.ndarray) -> Any:
+    """``fn`` on a block's rows in extended precision."""
+    return fn(Xh.astype(EXTENDED), Y.astype(EXTENDED))

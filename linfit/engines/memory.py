@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,16 +34,20 @@ class InMemory(RowsHere):
     classes: np.ndarray | None
     feature_means: np.ndarray
     weights: np.ndarray | None = None
+    # X's rows in extended precision for least squares' refinement (``RowDesign.exact``)
+    exact: Callable[[np.ndarray], np.ndarray] | None = None
 
     @classmethod
     def prepare(
         cls, model: LinearModel, X: np.ndarray, y: np.ndarray, *, standardize: bool,
         target_name: str, sample_weight: np.ndarray | None = None,
-        class_weight: ClassWeight = None,
+        class_weight: ClassWeight = None, exact: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> InMemory:  # fmt: skip
         """Encode ``y``, weigh the rows (``engines.weights``), standardize raw ``X`` by the
         weighted moments (a sparse X is scaled, not centred, and stays sparse); with no
-        standardizing, a C-ordered dense ``X`` or a CSR ``X`` is used as it is, uncopied."""
+        standardizing, a C-ordered dense ``X`` or a CSR ``X`` is used as it is, uncopied.
+        ``exact`` (raw rows in extended precision, ``linalg.powers.Powers``) is kept for
+        dense rows used as they are: the rows it knows are those."""
         if issparse(X) and not model.convex:
             raise OptionError(
                 f"{model.describe()} starts from a dense least-squares solve, so it does not "
@@ -64,7 +69,8 @@ class InMemory(RowsHere):
             means = raw_means
         else:  # the plain means fill missing values at prediction, as at reading
             means = column_means(X)
-        return cls(Xs, targets, scaler, classes, means, weights)
+        exact = exact if not (standardize or issparse(X)) else None
+        return cls(Xs, targets, scaler, classes, means, weights, exact)
 
     def objective(self, model: LinearModel) -> Objective:
         objective = model.objective(self.X, self.y, sample_weight=self.weights)
@@ -75,7 +81,7 @@ class InMemory(RowsHere):
         return model.initial_params(self.X, self.y, self.weights)
 
     def least_squares(self, model: LinearModel, method: str) -> LeastSquaresFit:
-        return model.solution(self.X, self.y, method, self.weights)
+        return model.solution(self.X, self.y, method, self.weights, exact=self.exact)
 
     def check_solution(self, model: LinearModel, params: np.ndarray) -> None:
         model.check_solution(params, self.X, self.y)

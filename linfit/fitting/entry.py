@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,7 @@ def fit(
     class_weight: ClassWeight = None,
     init: TrainedModel | None = None,
     path: Sequence[float] = (),
+    exact: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> TrainedModel:
     """Train ``model`` on raw features ``X`` (n_samples, n_features) and targets ``y``
     (n_samples,) (least squares also (n_samples, n_outputs)).
@@ -74,6 +75,10 @@ def fit(
     ended, before ``model.reg`` itself (a regularization path, strongest penalty first);
     the data are prepared once for all of them, and the fits before the last are kept in
     the result's ``path``.
+
+    ``exact``: raw rows (m, d) of ``X`` to extended precision, where some columns are
+    known more exactly than their float64 values (``linalg.powers.Powers``); least
+    squares' closed forms then solve for those columns, on unstandardized rows in memory.
 
     ``X`` may be a dense array or a sparse matrix (in memory), a matrix on disk such as
     the RowFile of an out-of-core read (read ``chunk_rows`` rows at a time), or a dask
@@ -104,7 +109,7 @@ def fit(
     data = make_engine(
         engine, model, X, y, standardize=standardize, target_name=target_name,
         chunk_rows=chunk_rows, client=client, sample_weight=sample_weight,
-        class_weight=class_weight,
+        class_weight=class_weight, exact=exact,
     )  # fmt: skip
     start = None if init is None else warm_start(init, model, data, feature_names)
     fits: list[TrainedModel] = []
@@ -228,6 +233,7 @@ def make_engine(
     client: Any = None,
     sample_weight: Any = None,
     class_weight: ClassWeight = None,
+    exact: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Engine:
     """The engine ``engine`` holding ``X``, ``y`` and the rows' weights; ``"auto"``: a dask
     array's cluster, out of core for a matrix on disk or when ``chunk_rows`` is given, else
@@ -256,7 +262,7 @@ def make_engine(
 
         rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
         return OutOfCore.prepare(model, X, y, chunk_rows=rows, **prepare)
-    return InMemory.prepare(model, X, y, **prepare)
+    return InMemory.prepare(model, X, y, exact=exact, **prepare)
 
 
 def _is_dask(X: Any) -> bool:

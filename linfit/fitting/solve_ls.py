@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,7 @@ def solve_least_squares(
     alpha: float = 0.05,
     cov: str = "nonrobust",
     sample_weight: np.ndarray | None = None,
+    exact: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> LeastSquaresReport:
     """Fit ``y (n,) ~ X (n, d) w + b`` (``b = 0`` without ``fit_intercept``) and report it
     in raw units, with the inference table when ``reg`` is 0 and the design full rank.
@@ -82,6 +84,10 @@ def solve_least_squares(
     ``sample_weight`` (n,) makes it weighted least squares, reported as statsmodels' WLS
     reports it (residual and total sums of squares weighted); rows of weight 0 are left
     out, as R's ``lm`` leaves them, so they count in no degree of freedom.
+
+    ``exact`` maps rows of ``X`` to extended precision where columns are known exactly
+    (the powers of ``linalg.powers.expand``): the closed forms and the table solve for
+    those columns, not their float64 roundings.
     """
     _check_options(method, gtol, max_iter)
     X, y, w = positive_rows(X, y, sample_weight)
@@ -90,11 +96,11 @@ def solve_least_squares(
     )
     trained = fit(
         LeastSquares(reg=reg, fit_intercept=fit_intercept), X, y, solver=method,
-        standardize=standardize, gtol=gtol, max_iter=max_iter, sample_weight=w,
+        standardize=standardize, gtol=gtol, max_iter=max_iter, sample_weight=w, exact=exact,
     )  # fmt: skip
     W, b = trained.coefficients()
     coef, intercept = W[:, 0], float(b[0])
-    design = RowDesign(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), fit_intercept, w)
+    design = RowDesign(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), fit_intercept, w, exact)
     result = trained.result
     closed = result.least_squares if isinstance(result, ClosedFormResult) else None
     # fit weighs by w / mean(w); the report by w itself, as statsmodels' WLS does

@@ -43,12 +43,14 @@ class Design(Protocol):
         """``tsqr``'s triangle (p + K, p + K) of ``[Xh, Y]``."""
         ...
 
-    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T]) -> T:
-        """The sum over row blocks of ``fn(Xh_b (m, p), Y_b (m, K))``, both float64."""
+    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T], extended: bool = False) -> T:
+        """The sum over row blocks of ``fn(Xh_b (m, p), Y_b (m, K))``, both float64, or with
+        ``extended`` both in ``EXTENDED`` (exact columns recomputed there, ``RowDesign``)."""
         ...
 
-    def explicit(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(Xh, Y)`` as arrays when small enough to factor whole, else None."""
+    def explicit(self, extended: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(Xh, Y)`` as arrays (in ``EXTENDED`` with ``extended``) when small enough to
+        factor whole, else None."""
         ...
 
 
@@ -58,12 +60,11 @@ def correlation(theta: np.ndarray, design: Design) -> tuple[np.ndarray, np.ndarr
     nearly equal numbers, which float64 gets only to ``cond * eps``."""
     theta_x = theta.astype(EXTENDED)
 
-    def block(Xh: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        Xx = Xh.astype(EXTENDED)
-        R = Y.astype(EXTENDED) - Xx @ theta_x
+    def block(Xx: np.ndarray, Yx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        R = Yx - Xx @ theta_x
         return Xx.T @ R, np.einsum("ik,ik->k", R, R)
 
-    return design.reduce(block)
+    return design.reduce(block, extended=True)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class RowDesign:
     Y: np.ndarray
     intercept: bool = True
     weights: np.ndarray | None = None
+    # X's rows (m, d) in EXTENDED from their float64 values, where some columns are
+    # roundings of exactly known ones (``linalg.powers.Powers``); None: the values cast
+    exact: Callable[[np.ndarray], np.ndarray] | None = None
 
     @cached_property
     def root_weights(self) -> np.ndarray | None:
@@ -108,40 +112,50 @@ class RowDesign:
     def triangle(self) -> np.ndarray:
         return tsqr(self.X, self.Y, self.intercept, self.root_weights)
 
-    def _bordered(self, rows: slice) -> np.ndarray:
-        """``Xh``'s rows (m, p) in float64, weighted."""
+    def _bordered(self, rows: slice, extended: bool = False) -> np.ndarray:
+        """``Xh``'s rows (m, p) in float64 (or ``EXTENDED``, exact columns recomputed),
+        weighted."""
         X_b = np.asarray(self.X[rows], dtype=np.float64)
+        if extended:
+            X_b = self.exact(X_b) if self.exact is not None else X_b.astype(EXTENDED)
         if self.intercept:
-            X_b = np.hstack([X_b, np.ones((X_b.shape[0], 1))])
+            X_b = np.hstack([X_b, np.ones((X_b.shape[0], 1), dtype=X_b.dtype)])
         r = self.root_weights
-        return X_b if r is None else X_b * r[rows, None]
+        if r is None:
+            return X_b
+        return X_b * (r[rows, None].astype(EXTENDED) if extended else r[rows, None])
 
-    def _targets(self, rows: slice) -> np.ndarray:
+    def _targets(self, rows: slice, extended: bool = False) -> np.ndarray:
         """``Y``'s rows (m, K), weighted."""
-        r = self.root_weights
-        return self.Y[rows] if r is None else self.Y[rows] * r[rows, None]
+        Y, r = self.Y[rows], self.root_weights
+        if extended:
+            Y = Y.astype(EXTENDED)
+            r = None if r is None else r.astype(EXTENDED)
+        return Y if r is None else Y * r[rows, None]
 
-    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T]) -> T:
+    def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T], extended: bool = False) -> T:
         tasks, size = row_tasks(self.X)
 
         def task(rows: slice):
             total = None
             for start in range(rows.start, rows.stop, size):
                 part = slice(start, min(start + size, rows.stop))
-                value = fn(self._bordered(part), self._targets(part))
+                value = fn(self._bordered(part, extended), self._targets(part, extended))
                 total = value if total is None else add_parts(total, value)
             return total
 
         parts = [part for part in map_blocks(task, tasks) if part is not None]
         if not parts:  # no rows: fn's zeros, from an empty block
-            return fn(self._bordered(slice(0, 0)), self._targets(slice(0, 0)))
+            empty = slice(0, 0)
+            return fn(self._bordered(empty, extended), self._targets(empty, extended))
         total = parts[0]
         for part in parts[1:]:
             total = add_parts(total, part)
         return total
 
-    def explicit(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def explicit(self, extended: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         p = self.d + int(self.intercept)
         if not isinstance(self.X, np.ndarray) or self.n * p > EXPLICIT_MAX_VALUES:
             return None
-        return self._bordered(slice(0, self.n)), self._targets(slice(0, self.n))
+        every = slice(0, self.n)
+        return self._bordered(every, extended), self._targets(every, extended)

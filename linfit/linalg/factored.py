@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 
-from linfit.linalg.design import Design, correlation
+from linfit.linalg.design import EXTENDED, Design, correlation
 from linfit.linalg.qr import PINV_RCOND, PivotedQR, pinv_solve, pivoted_qr, qr_r
 from linfit.linalg.refine import EPS, refine_by_passes, refine_explicit
 from linfit.linalg.solution import Dependency, LeastSquaresFit, digits_of
@@ -34,6 +34,9 @@ class Augmented:
     b: np.ndarray
     explicit: bool
     T: np.ndarray | None = None
+    # ``A`` in extended precision when its design knows exact columns (``RowDesign.exact``):
+    # what refinement computes residuals with; None: ``A``'s values cast
+    A_extended: np.ndarray | None = None
 
 
 def augmented(design: Design, ridge: np.ndarray) -> Augmented:
@@ -42,7 +45,11 @@ def augmented(design: Design, ridge: np.ndarray) -> Augmented:
     QR, one pass over the rows."""
     explicit = design.explicit()
     if explicit is not None:
-        return explicit_system(*explicit, ridge)
+        system = explicit_system(*explicit, ridge)
+        if getattr(design, "exact", None) is None:
+            return system
+        exact = explicit_system(*design.explicit(extended=True), ridge.astype(EXTENDED))
+        return dataclasses.replace(system, A_extended=exact.A)
     p = design.d + int(design.intercept)
     penalty = _penalty_rows(ridge)
     T = design.triangle()
@@ -76,7 +83,7 @@ def qr_fit(design: Design, reg: float, ridge: np.ndarray, note: str) -> LeastSqu
     theta = solve_pivoted(qr, qr.Q.T @ system.b)
     steps, refined = 0, None
     if qr.rank == p and system.explicit:
-        refined = refine_explicit(system.A, system.b, qr, theta)
+        refined = refine_explicit(system.A, system.b, qr, theta, A_extended=system.A_extended)
         c = refined.c + ridge[:, None] * refined.theta  # the ridge rows' share removed
         rss = refined.rss - np.einsum("p,pk->k", ridge, refined.theta**2)
     elif qr.rank == p and qr.cond**2 * EPS < 0.1:  # refinement through R^T R converges
@@ -92,7 +99,7 @@ def qr_fit(design: Design, reg: float, ridge: np.ndarray, note: str) -> LeastSqu
         theta=theta, intercept=design.intercept, method="qr", n=design.n, reg=reg,
         rss=np.maximum(rss, 0.0), c=c, rank=qr.rank, cond=qr.cond, digits=digits,
         refinements=steps, dependencies=dependencies(qr), note=note,
-        inverse_of=inverse_later(qr, system.A if system.explicit else None),
+        inverse_of=inverse_later(qr, system.A if system.explicit else None, system.A_extended),
     )  # fmt: skip
 
 
@@ -181,24 +188,30 @@ def normal_solve(qr: PivotedQR, v: np.ndarray) -> np.ndarray:
     return out
 
 
-def inverse(qr: PivotedQR, A: np.ndarray | None) -> np.ndarray | None:
+def inverse(
+    qr: PivotedQR, A: np.ndarray | None, A_extended: np.ndarray | None = None
+) -> np.ndarray | None:
     """``(A^T A)^{-1}`` (p, p) when full rank; refined like a solution when ``A`` (m, p) is
-    at hand and small (columns of the inverse solve ``A^T A x = e_j``)."""
+    at hand and small (columns of the inverse solve ``A^T A x = e_j``), against
+    ``A_extended`` when given (``Augmented``)."""
     p = qr.R.shape[1]
     if qr.rank < p:
         return None
     inverse = normal_solve(qr, np.eye(p))
     if A is not None and _refines_inverse(qr, A):
-        inverse = refine_explicit(A, np.zeros((A.shape[0], p)), qr, inverse, -np.eye(p)).theta
+        zeros = np.zeros((A.shape[0], p))
+        inverse = refine_explicit(A, zeros, qr, inverse, -np.eye(p), A_extended).theta
     return (inverse + inverse.T) / 2
 
 
-def inverse_later(qr: PivotedQR, A: np.ndarray | None) -> Callable[[], np.ndarray | None]:
+def inverse_later(
+    qr: PivotedQR, A: np.ndarray | None, A_extended: np.ndarray | None = None
+) -> Callable[[], np.ndarray | None]:
     """``inverse(qr, A)`` for ``LeastSquaresFit.inverse_of``: computed now when ``A`` is at
     hand for refining (small, by ``REFINE_INVERSE_MAX``), else on first use from the
     triangle alone, so a fit kept with its model does not keep ``A`` or ``Q`` alive."""
     if A is not None and _refines_inverse(qr, A):
-        return partial(np.array, inverse(qr, A))
+        return partial(np.array, inverse(qr, A, A_extended))
     return partial(inverse, dataclasses.replace(qr, Q=None), None)
 
 

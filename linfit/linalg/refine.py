@@ -81,11 +81,16 @@ def refine_explicit(
     qr: PivotedQR,
     theta: np.ndarray,
     constraint: np.ndarray | None = None,
+    A_extended: np.ndarray | None = None,
 ) -> Refined:
     """Refine ``theta`` (p, K) minimizing ``||b - A theta||`` for ``A`` (m, p) of full rank
     and ``b`` (m, K), with ``qr`` its equilibrated pivoted QR with Q kept. With
     ``constraint`` (p, K), the system solved is ``A^T r = constraint`` instead of
     ``A^T r = 0`` (with ``b = 0`` and ``constraint = -E``: ``theta = (A^T A)^{-1} E``).
+    ``A_extended``, ``A`` in extended precision with columns known more exactly than
+    their float64 values (``RowDesign.exact``), is the matrix whose problem is solved:
+    the float64 ``qr`` only preconditions the steps, which converge while its ``cond``
+    times ``A``'s rounding stays below one.
 
     Björck's refinement of the augmented system ``[I, A; A^T, 0] [r; theta] = [b; 0]``:
     residual and correction both carried, so the error shrinks by ``cond * eps`` a step
@@ -95,7 +100,8 @@ def refine_explicit(
 
     Q, R, perm = qr.Q, qr.R, qr.perm
     scale = qr.scale[perm][:, None]
-    Ax, bx = A.astype(EXTENDED), b.astype(EXTENDED)
+    Ax = A.astype(EXTENDED) if A_extended is None else A_extended
+    bx = b.astype(EXTENDED)
     residual = bx - Ax @ theta.astype(EXTENDED)  # one product a step, reused below
     r = np.asarray(residual, dtype=np.float64)
     steps, last = 0, float("inf")

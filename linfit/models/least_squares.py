@@ -67,6 +67,7 @@ class LeastSquares(LinearModel):
         y: np.ndarray,
         method: str = "auto",
         sample_weight: np.ndarray | None = None,
+        exact: Any = None,
     ) -> LeastSquaresFit:
         """The closed-form minimizer of ``J`` by ``method``, with its rank, condition and
         estimated digits (``linfit.linalg.lsq``).
@@ -82,8 +83,11 @@ class LeastSquares(LinearModel):
         ``X`` (n, d) is read a block of rows at a time, in memory or on disk; a small
         ``X`` in memory is factored whole. ``sample_weight`` (n,) multiplies each row's
         squared residual: weighted least squares, on rows scaled by its square root.
+        ``exact`` maps rows of ``X`` to extended precision where columns are known more
+        exactly than their float64 values (``linalg.powers.Powers``): refinement solves
+        that problem.
         """
         n = X.shape[0]
         Y = y.reshape(n, -1).astype(np.float64, copy=False)
-        design = RowDesign(X, Y, self.fit_intercept, sample_weight)
+        design = RowDesign(X, Y, self.fit_intercept, sample_weight, exact)
         return solve(design, method, self.reg)
