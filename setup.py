@@ -27,6 +27,7 @@ setup(
             optional=True,
         ),
         Extension("linfit.fitting._dualcd", ["linfit/fitting/_dualcd.c"], optional=True),
+        Extension("linfit.fitting._wwdual", ["linfit/fitting/_wwdual.c"], optional=True),
         Extension("linfit.linalg._sparse", ["linfit/linalg/_sparse.c"], optional=True),
     ]
 )

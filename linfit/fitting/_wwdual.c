@@ -1,0 +1,532 @@
+/*
+ * Dual coordinate descent for the Weston-Watkins multiclass linear SVM, one sample's block
+ * of K - 1 variables at a time (dual_ww.py maps linfit's objective onto it).
+ *
+ * The dual solved, over alpha (n, K) (alpha_iy = 0 for the true class y = y_i), with
+ * 0 <= alpha_ij <= upper_i:
+ *
+ *     min  1/2 |W|^2 + 1/2 |wb|^2 + 1/2 sum_ij diag_i alpha_ij^2 - sum_ij m_ij alpha_ij,
+ *     W = sum_ij alpha_ij x_i (e_y - e_j)^T (d, K),  wb = bias_scale sum_ij alpha_ij (e_y - e_j)
+ *
+ * with margins m_ij = margin + shift_j - shift_y. The hinge has upper = C and diag = 0, the
+ * squared hinge upper = inf and diag = 1 / (2 C); weighted samples have their own
+ * upper_i = C u_i or diag_i = 1 / (2 C u_i) (arrays); a sample of upper_i = 0 (weight 0)
+ * keeps alpha_i = 0 and is never visited.
+ *
+ * The gradient in alpha_ij is G_ij = s_y - s_j - m_ij + diag_i alpha_ij with the scores
+ * s = W^T x_i + bias_scale wb (K,): one pass over the sample's row of X and the K
+ * contiguous weights of each of its features. A step d on the sample's variables moves
+ * s_y by q sum_j d_j and s_j by -q d_j (q = |x_i|^2 + bias_scale^2), so the block's
+ * quadratic has Hessian r I + q 1 1^T (r = q + diag_i), and its minimizer over the box is
+ * exact: with c_j = r alpha_j + q S_old - G_j and S = sum_j alpha_j (new),
+ *
+ *     alpha_j = clip((c_j - q S) / r, 0, upper_i),  S = S_fixed + sum_j alpha_j(S),
+ *
+ * where the right side is non-increasing in S: its one root is found by walking the
+ * sorted breakpoints of the clips. The change is then written to the sample's rows of W
+ * (every class's weight of each of its features, contiguous) in one more pass.
+ *
+ * Samples are visited in a random order each epoch (xorshift64*, seeded by the caller so
+ * runs repeat). Each sample keeps a list of its active classes: a variable at a bound
+ * whose gradient pushes it further out than the last epoch's extreme projected gradient
+ * is shrunk away (Hsieh et al.'s shrinking, per variable), and a sample with none left is
+ * not visited. The run stops when the projected gradient's spread over all the variables
+ * that can move is at most eps (checked on all of them again, unshrunk, before stopping).
+ * The GIL is released for the whole run.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t next_random(uint64_t *state)
+{
+    /* xorshift64*, as _dualcd.c: the same sequence on every platform */
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+typedef struct {
+    const int64_t *indptr;
+    const int32_t *indices;
+    const double *data;
+    const int64_t *y;
+    const double *shift; /* (K,): margins m_ij = margin + shift_j - shift_y */
+    double *alpha, *W, *wb;
+    Py_ssize_t n, K;
+    double margin, bias_scale, upper, diag, eps;
+    /* per-sample bounds and diagonal terms (n,), or NULL for the scalars above */
+    const double *upper_each, *diag_each;
+    Py_ssize_t max_epochs;
+    uint64_t seed;
+} problem_t;
+
+/* Scratch for one sample's block (each K long; the events 2K). */
+typedef struct {
+    double *s, *G, *c, *v, *ev;
+    int32_t *evj;
+} scratch_t;
+
+/* Whether to read or write c of a feature's K weights one by one (gathered) rather than all
+ * K in one contiguous, vectorized pass: when they are a small part of them. */
+#define GATHER(c, K) (4 * (c) <= (K))
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* Every class but y_i active, in increasing order. */
+static void fill_active(const problem_t *p, Py_ssize_t i, int32_t *act)
+{
+    int32_t m = 0, y = (int32_t)p->y[i];
+    for (int32_t j = 0; j < (int32_t)p->K; j++)
+        if (j != y)
+            act[m++] = j;
+}
+
+/* q_i = |x_i|^2 + bias_scale^2 (n,) and the live samples (bound > 0) listed first in
+ * `order`; returns their count. */
+static Py_ssize_t prepare(const problem_t *p, Py_ssize_t *order, double *q)
+{
+    double b2 = p->bias_scale * p->bias_scale;
+    Py_ssize_t live = 0;
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        if (p->upper_each != NULL && !(p->upper_each[i] > 0.0))
+            continue;
+        double sq = b2;
+        for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
+            sq += p->data[k] * p->data[k];
+        q[i] = sq;
+        order[live++] = i;
+    }
+    return live;
+}
+
+/* The block's new total S = sum_j alpha_j: the root of S = fixed + sum_j clip((c_j - q S)
+ * / r, 0, upper) over the m classes of c. The right side is non-increasing in S and the
+ * root is at least `fixed`, so each clip's state at S = fixed (upper, linear or 0) is
+ * read first, and the breakpoints past it (where a clip turns from upper to linear, lo,
+ * or from linear to 0, hi; at most 2m, insertion-sorted: m < K is small) are walked in
+ * increasing order until the segment holding the root. */
+static double block_total(const double *c, int32_t m, double q, double r, double upper,
+                          double fixed, double *ev, int32_t *evj)
+{
+    int32_t ne = 0;
+    double cst = 0.0, slope = 0.0; /* sum_j alpha_j(S) = cst - slope S on the segment */
+    for (int32_t a = 0; a < m; a++) {
+        double hi = c[a] / q, lo = hi - r * upper / q; /* lo: -inf when upper is inf */
+        if (hi <= fixed) /* 0 on all of [fixed, inf) */
+            continue;
+        double e[2] = {hi, lo};
+        int32_t tags[2] = {2 * a + 1, 2 * a}; /* odd: hi (linear -> 0), even: lo */
+        int events = 1;
+        if (lo <= fixed) { /* linear at fixed */
+            cst += c[a] / r;
+            slope += q / r;
+        } else {
+            cst += upper;
+            events = 2;
+        }
+        for (int t = 0; t < events; t++) {
+            int32_t s = ne++;
+            while (s > 0 && ev[s - 1] > e[t]) {
+                ev[s] = ev[s - 1];
+                evj[s] = evj[s - 1];
+                s--;
+            }
+            ev[s] = e[t];
+            evj[s] = tags[t];
+        }
+    }
+    for (int32_t s = 0; s < ne; s++) {
+        double S = (fixed + cst) / (1.0 + slope);
+        if (S <= ev[s])
+            return S;
+        int32_t a = evj[s] >> 1;
+        if (evj[s] & 1) { /* past c_a / q: alpha_a is 0 from here */
+            cst -= c[a] / r;
+            slope -= q / r;
+        } else { /* below upper from here: linear */
+            cst += c[a] / r - upper;
+            slope += q / r;
+        }
+    }
+    return (fixed + cst) / (1.0 + slope);
+}
+
+/* s[k] = sum_t x_t W[col_t, k] over the row's stored values lo .. hi, for all K classes:
+ * 8 (then 4) classes at a time, summed in registers (a store to s per value, as a loop
+ * over all K makes the compiler do, since s might alias W, costs more than reading the
+ * row's few indices and values again from L1). */
+static ALWAYS_INLINE void dense_scores(const problem_t *p, int64_t lo, int64_t hi, double *s)
+{
+    const Py_ssize_t K = p->K;
+    Py_ssize_t k0 = 0;
+    for (; k0 + 8 <= K; k0 += 8) {
+        double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        for (int64_t t = lo; t < hi; t++) {
+            const double *row = p->W + (Py_ssize_t)p->indices[t] * K + k0;
+            const double x = p->data[t];
+            for (int u = 0; u < 8; u++)
+                acc[u] += x * row[u];
+        }
+        for (int u = 0; u < 8; u++)
+            s[k0 + u] = acc[u];
+    }
+    for (; k0 + 4 <= K; k0 += 4) {
+        double acc[4] = {0.0, 0.0, 0.0, 0.0};
+        for (int64_t t = lo; t < hi; t++) {
+            const double *row = p->W + (Py_ssize_t)p->indices[t] * K + k0;
+            const double x = p->data[t];
+            for (int u = 0; u < 4; u++)
+                acc[u] += x * row[u];
+        }
+        for (int u = 0; u < 4; u++)
+            s[k0 + u] = acc[u];
+    }
+    for (; k0 < K; k0++) {
+        double acc = 0.0;
+        for (int64_t t = lo; t < hi; t++)
+            acc += p->data[t] * p->W[(Py_ssize_t)p->indices[t] * K + k0];
+        s[k0] = acc;
+    }
+}
+
+/* One visit of sample i: its scores, gradients and shrinking, then the exact block step on
+ * its active classes act[0 .. *nact) (shrunk ones swapped past the end). The projected
+ * gradients are folded into pg_cur (max, min). `weighted` is a constant at each call, so
+ * the compiler makes two loops (as _dualcd.c, for the same reason). */
+static ALWAYS_INLINE void visit(const problem_t *p, Py_ssize_t i, double q, int32_t *act,
+                                int32_t *nact, const double pg_old[2], double pg_cur[2],
+                                scratch_t *w, const int weighted)
+{
+    const Py_ssize_t K = p->K;
+    const int64_t lo = p->indptr[i], hi = p->indptr[i + 1];
+    const int32_t y = (int32_t)p->y[i];
+    const double upper = weighted ? p->upper_each[i] : p->upper;
+    const double diag = weighted ? p->diag_each[i] : p->diag;
+    double *alpha = p->alpha + i * K, *s = w->s;
+    int32_t m = *nact;
+    if (GATHER(m + 1, K)) { /* few classes active: their scores alone */
+        s[y] = 0.0;
+        for (int32_t a = 0; a < m; a++)
+            s[act[a]] = 0.0;
+        for (int64_t t = lo; t < hi; t++) {
+            const double *row = p->W + (Py_ssize_t)p->indices[t] * K;
+            const double x = p->data[t];
+            s[y] += x * row[y];
+            for (int32_t a = 0; a < m; a++)
+                s[act[a]] += x * row[act[a]];
+        }
+        s[y] += p->bias_scale * p->wb[y];
+        for (int32_t a = 0; a < m; a++)
+            s[act[a]] += p->bias_scale * p->wb[act[a]];
+    } else {
+        dense_scores(p, lo, hi, s);
+        for (Py_ssize_t k = 0; k < K; k++)
+            s[k] += p->bias_scale * p->wb[k];
+    }
+    const double base = s[y] - p->margin + p->shift[y];
+    double spread = 0.0, fixed = 0.0;
+    for (Py_ssize_t k = 0; k < K; k++)
+        fixed += alpha[k]; /* alpha_iy = 0 */
+    const double total = fixed;
+    for (int32_t a = 0; a < m; a++) {
+        int32_t j = act[a];
+        double aj = alpha[j];
+        double G = base - s[j] - p->shift[j] + diag * aj, pg = 0.0;
+        if (aj == 0.0) {
+            if (G > pg_old[0]) { /* at its bound and likely to stay: shrink */
+                m--;
+                act[a] = act[m];
+                act[m] = j;
+                a--;
+                continue;
+            }
+            if (G < 0.0)
+                pg = G;
+        } else if (aj == upper) {
+            if (G < pg_old[1]) {
+                m--;
+                act[a] = act[m];
+                act[m] = j;
+                a--;
+                continue;
+            }
+            if (G > 0.0)
+                pg = G;
+        } else {
+            pg = G;
+        }
+        if (pg > pg_cur[0])
+            pg_cur[0] = pg;
+        if (pg < pg_cur[1])
+            pg_cur[1] = pg;
+        if (fabs(pg) > spread)
+            spread = fabs(pg);
+        w->G[a] = G;
+    }
+    *nact = m;
+    const double r = q + diag;
+    if (m == 0 || !(spread > 1e-12) || !(r > 0.0))
+        return;
+    for (int32_t a = 0; a < m; a++) {
+        fixed -= alpha[act[a]];
+        w->c[a] = r * alpha[act[a]] + q * total - w->G[a];
+    }
+    if (fixed < 0.0) /* rounding: the shrunk variables are each 0 or upper, never below */
+        fixed = 0.0;
+    double S = q > 0.0 ? block_total(w->c, m, q, r, upper, fixed, w->ev, w->evj) : 0.0;
+    /* the step's change to the scores' columns: +sum_j d_j on y, -d_j on each class j
+     * moved; written to the sample's rows of W (and wb) */
+    int32_t *moved = w->evj, nm = 0; /* the events' tags are not needed any more */
+    double *v = w->v, vy = 0.0;
+    for (int32_t a = 0; a < m; a++) {
+        int32_t j = act[a];
+        double an = (w->c[a] - q * S) / r;
+        an = an < 0.0 ? 0.0 : (an > upper ? upper : an);
+        double step = an - alpha[j];
+        if (step == 0.0)
+            continue;
+        alpha[j] = an;
+        v[nm] = -step;
+        moved[nm++] = j;
+        vy += step;
+    }
+    v[nm] = vy;
+    moved[nm++] = y;
+    if (GATHER(nm, K)) {
+        for (int64_t t = lo; t < hi; t++) {
+            double *row = p->W + (Py_ssize_t)p->indices[t] * K;
+            const double x = p->data[t];
+            for (int32_t a = 0; a < nm; a++)
+                row[moved[a]] += x * v[a];
+        }
+    } else {
+        double *dense = w->s; /* the scores are not needed any more */
+        memset(dense, 0, (size_t)K * sizeof(double));
+        for (int32_t a = 0; a < nm; a++)
+            dense[moved[a]] = v[a];
+        for (int64_t t = lo; t < hi; t++) {
+            double *row = p->W + (Py_ssize_t)p->indices[t] * K;
+            const double x = p->data[t];
+            for (Py_ssize_t k = 0; k < K; k++)
+                row[k] += x * dense[k];
+        }
+    }
+    for (int32_t a = 0; a < nm; a++)
+        p->wb[moved[a]] += p->bias_scale * v[a];
+}
+
+/* Returns the number of epochs run, or -1 when out of memory; *converged says whether the
+ * projected-gradient test held over all the variables that can move. */
+static Py_ssize_t solve(problem_t *p, int *converged)
+{
+    Py_ssize_t n = p->n, K = p->K, epoch = 0;
+    size_t nn = (size_t)(n > 0 ? n : 1);
+    Py_ssize_t *order = malloc(nn * sizeof(Py_ssize_t));
+    double *q = malloc(nn * sizeof(double));
+    int32_t *act = malloc(nn * (size_t)K * sizeof(int32_t));
+    int32_t *nact = malloc(nn * sizeof(int32_t));
+    double *buf = malloc((size_t)K * 6 * sizeof(double));
+    int32_t *evj = malloc((size_t)K * 2 * sizeof(int32_t));
+    if (!order || !q || !act || !nact || !buf || !evj) {
+        free(order), free(q), free(act), free(nact), free(buf), free(evj);
+        return -1;
+    }
+    scratch_t w = {buf, buf + K, buf + 2 * K, buf + 3 * K, buf + 4 * K, evj};
+    Py_ssize_t live = prepare(p, order, q), active = live;
+    for (Py_ssize_t s = 0; s < live; s++) {
+        fill_active(p, order[s], act + order[s] * K);
+        nact[order[s]] = (int32_t)(K - 1);
+    }
+    int weighted = p->upper_each != NULL;
+    uint64_t state = p->seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+    if (state == 0)
+        state = 1;
+    double pg_old[2] = {INFINITY, -INFINITY};
+    *converged = 0;
+    while (epoch < p->max_epochs) {
+        for (Py_ssize_t s = active - 1; s > 0; s--) { /* Fisher-Yates over the active */
+            Py_ssize_t j = (Py_ssize_t)(next_random(&state) % (uint64_t)(s + 1));
+            Py_ssize_t tmp = order[s];
+            order[s] = order[j];
+            order[j] = tmp;
+        }
+        double pg[2] = {-INFINITY, INFINITY};
+        int full = 1; /* nothing shrunk this epoch */
+        for (Py_ssize_t s = 0; s < active; s++) {
+            Py_ssize_t i = order[s];
+            int32_t before = nact[i];
+            if (weighted)
+                visit(p, i, q[i], act + i * K, &nact[i], pg_old, pg, &w, 1);
+            else
+                visit(p, i, q[i], act + i * K, &nact[i], pg_old, pg, &w, 0);
+            if (nact[i] != before)
+                full = 0;
+            if (nact[i] == 0) { /* no variable left to move: the sample leaves the epochs */
+                active--;
+                order[s] = order[active];
+                order[active] = i;
+                s--;
+            }
+        }
+        epoch++;
+        if (pg[0] < pg[1]) /* nothing visited */
+            pg[0] = pg[1] = 0.0;
+        if (pg[0] - pg[1] <= p->eps) {
+            int all = full && active == live;
+            for (Py_ssize_t s = 0; s < live && all; s++)
+                all = nact[order[s]] == (int32_t)(K - 1);
+            if (all) {
+                *converged = 1;
+                break;
+            }
+            /* converged on the active variables: check every one again before stopping */
+            for (Py_ssize_t s = 0; s < live; s++) {
+                fill_active(p, order[s], act + order[s] * K);
+                nact[order[s]] = (int32_t)(K - 1);
+            }
+            active = live;
+            pg_old[0] = INFINITY;
+            pg_old[1] = -INFINITY;
+            continue;
+        }
+        pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
+        pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+    }
+    free(order), free(q), free(act), free(nact), free(buf), free(evj);
+    return epoch;
+}
+
+static int check(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char *name)
+{
+    if (b->len != items * itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd bytes, expected %zd", name, b->len,
+                     items * itemsize);
+        return 0;
+    }
+    return 1;
+}
+
+/* The per-sample bounds and diagonal terms: both None (the scalars) or both n doubles. */
+static int each_buffers(PyObject *upper, PyObject *diag, Py_buffer *ub, Py_buffer *db,
+                        Py_ssize_t n)
+{
+    if ((upper == Py_None) != (diag == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "upper_each and diag_each go together");
+        return 0;
+    }
+    if (upper == Py_None)
+        return 1;
+    if (PyObject_GetBuffer(upper, ub, PyBUF_SIMPLE) < 0)
+        return 0;
+    if (PyObject_GetBuffer(diag, db, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(ub);
+        ub->obj = NULL;
+        return 0;
+    }
+    return check(ub, n, 8, "upper_each") && check(db, n, 8, "diag_each");
+}
+
+static PyObject *ww_dual(PyObject *self, PyObject *args)
+{
+    Py_buffer indptr, indices, data, y, shift, alpha, W, wb;
+    Py_buffer upper_each = {0}, diag_each = {0};
+    PyObject *upper_obj = Py_None, *diag_obj = Py_None;
+    Py_ssize_t n, d, K, max_epochs;
+    double margin, bias_scale, upper, diag, eps;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*nnndddddnK|OO", &indptr, &indices, &data, &y,
+                          &shift, &alpha, &W, &wb, &n, &d, &K, &margin, &bias_scale, &upper,
+                          &diag, &eps, &max_epochs, &seed, &upper_obj, &diag_obj))
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer *all[] = {&indptr, &indices, &data, &y, &shift, &alpha, &W, &wb};
+    if (K < 2 || n < 0 || d < 0) {
+        PyErr_SetString(PyExc_ValueError, "need K >= 2 classes and n, d >= 0");
+        goto done;
+    }
+    if (!check(&indptr, n + 1, 8, "indptr") || !check(&y, n, 8, "y") ||
+        !check(&shift, K, 8, "shift") || !check(&alpha, n * K, 8, "alpha") ||
+        !check(&W, d * K, 8, "W") || !check(&wb, K, 8, "wb") ||
+        !check(&indices, indices.len / 4, 4, "indices") ||
+        !check(&data, indices.len / 4, 8, "data") ||
+        !each_buffers(upper_obj, diag_obj, &upper_each, &diag_each, n))
+        goto done;
+    {
+        const int64_t *ip = indptr.buf;
+        if (ip[0] != 0 || ip[n] != (int64_t)(indices.len / 4)) {
+            PyErr_SetString(PyExc_ValueError, "indptr does not span the stored values");
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (ip[i + 1] < ip[i]) {
+                PyErr_SetString(PyExc_ValueError, "indptr does not span the stored values");
+                goto done;
+            }
+        }
+        const int32_t *ix = indices.buf;
+        for (Py_ssize_t k = 0; k < indices.len / 4; k++) { /* never write outside W */
+            if (ix[k] < 0 || ix[k] >= d) {
+                PyErr_SetString(PyExc_ValueError, "a column index is out of range");
+                goto done;
+            }
+        }
+        const int64_t *yy = y.buf;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (yy[i] < 0 || yy[i] >= K) {
+                PyErr_SetString(PyExc_ValueError, "a class code in y is out of range");
+                goto done;
+            }
+        }
+    }
+    problem_t p = {indptr.buf, indices.buf, data.buf, y.buf, shift.buf, alpha.buf, W.buf,
+                   wb.buf, n, K, margin, bias_scale, upper, diag, eps,
+                   upper_each.obj ? upper_each.buf : NULL,
+                   diag_each.obj ? diag_each.buf : NULL, max_epochs, (uint64_t)seed};
+    Py_ssize_t epochs;
+    int converged = 0;
+    Py_BEGIN_ALLOW_THREADS
+    epochs = solve(&p, &converged);
+    Py_END_ALLOW_THREADS
+    if (epochs < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_BuildValue("ni", epochs, converged);
+done:
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        PyBuffer_Release(all[k]);
+    if (upper_each.obj)
+        PyBuffer_Release(&upper_each);
+    if (diag_each.obj)
+        PyBuffer_Release(&diag_each);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"ww_dual", ww_dual, METH_VARARGS,
+     "ww_dual(indptr i8, indices i4, data f8, y i8, shift (K,), alpha (n, K), W (d, K), "
+     "wb (K,), n, d, K, margin, bias_scale, upper, diag, eps, max_epochs, seed, "
+     "upper_each=None, diag_each=None) -> (epochs, converged): alpha, W and wb in place. "
+     "upper_each and diag_each (n,) replace upper and diag sample by sample (weights); a "
+     "sample whose upper_each is 0 is never visited."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_wwdual",
+    "Dual coordinate descent for the Weston-Watkins SVM (see dual_ww.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__wwdual(void) { return PyModule_Create(&module); }
