@@ -374,3 +374,42 @@ def test_the_hinge_stops_within_gtol_of_the_optimum(gtol):
     result = fit(model, X, y, solver="dcd", standardize=False, gtol=gtol).result
     assert result.status == Status.PROJECTED_GRADIENT
     assert result.fun - lower <= gtol * max(1.0, result.fun) + 1e-8 * lower
+
+
+def _run_kernel(compiled, X, t, alpha, w, *, upper, diag, eps, seed):
+    """One unweighted kernel call with the bias's proximal steps inside, from margins 1."""
+    n, d = X.shape
+    common = (1.0, upper, diag, eps, 5000, seed)  # bias_scale ... seed
+    if compiled:
+        if dual_cd._dualcd is None:
+            pytest.skip("the compiled loop was not built")
+        return dual_cd._dualcd.svm_dual(
+            X.indptr, X.indices, X.data, t, np.ones(n), alpha, w, n, d, *common, 0.0, None,
+            None, True,
+        )  # fmt: skip
+    return dual_cd.svm_dual_python(X, t, np.ones(n), alpha, w, 0.0, *common, None, None, True)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+@pytest.mark.parametrize("squared", [True, False])
+def test_the_kernel_moves_the_centre_until_the_bias_settles(squared, compiled):
+    """With move_centre the returned point passes the kernel's own test on every sample,
+    checked here from scratch: the projected gradients at margins shifted by t_i shift
+    spread at most eps, and the bias feature's weight is within eps of 0."""
+    X, y = _problem(n_samples=200)
+    X = dual_cd.compiled_rows(X)
+    n, d = X.shape
+    t = np.where(y == 0, 1.0, -1.0)  # a third of the rows: the bias is far from 0
+    C, eps = 0.5, 1e-6
+    upper, diag = (np.inf, 0.5 / C) if squared else (C, 0.0)
+    alpha, w = np.zeros(n), np.zeros(d)
+    _, wb, converged, shift = _run_kernel(
+        compiled, X, t, alpha, w, upper=upper, diag=diag, eps=eps, seed=3
+    )
+    assert converged and abs(shift) > 0.1 and abs(wb) <= eps
+    np.testing.assert_allclose(w, X.T @ (t * alpha), atol=1e-12)  # w kept = sum t alpha x
+    assert wb == pytest.approx(t @ alpha, abs=1e-12)
+    G = t * (X @ w + wb + shift) - 1.0 + diag * alpha
+    pg = np.where(alpha <= 0, np.minimum(G, 0), np.where(alpha >= upper, np.maximum(G, 0), G))
+    # the kernel tests the spread as it goes (w moving within the last epoch): ~eps here
+    assert pg.max() - pg.min() <= 2 * eps

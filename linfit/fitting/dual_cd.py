@@ -24,13 +24,16 @@ bias is found by the proximal point method on it (equivalently, the augmented La
 of that constraint): each round solves LIBLINEAR's bias-as-feature dual with the bias
 penalized towards the previous round's, ``(b - b_prev)^2 / 2`` in LIBLINEAR's units, which
 in the dual is a constant feature of value 1 plus margins shifted by ``t_i b_prev``. The
-rounds converge to the unpenalized bias (warm-started; the bias moves by about 1e-3 of
-the last move per round on the rcv1-like data, 1e-1 on small ones), so the answer is
-linfit's optimum, checked like every solver's: by the objective and its gradient at it,
-computed by the model in one pass. A model without intercept skips the rounds.
+rounds run inside the compiled loop, warm: when the dual test holds on the samples not
+shrunk away but the constant feature's weight (the round's move of the bias) exceeds the
+tolerance, the centre moves and the epochs go on (``_dualcd.c``'s ``solve``). They converge
+to the unpenalized bias (each move about 1e-3 of the last on the rcv1-like data, 1e-1 on
+small ones), so the answer is linfit's optimum, checked like every solver's: by the
+objective and its gradient at it, computed by the model in one pass. A model without
+intercept has no rounds.
 
-Stopping: the first round runs at LIBLINEAR's dual tolerance (0.1); after each round (the
-hinge: each bias-converged set of rounds) one pass of the model's objective gives what is
+Stopping: the first call runs at LIBLINEAR's dual tolerance (0.1), each to the dual test
+with the bias settled; after each, one pass of the model's objective gives what is
 reported. The squared hinge is smooth: it stops when the primal gradient test ``max |g| <=
 gtol max(1, |f|)`` holds, as every optimizer's does. The hinge has no gradient at its
 kinks: it stops when the mean over the samples of ``u_i |PG_i|``, the dual's projected
@@ -38,14 +41,14 @@ gradient (margin units) weighed by the row multipliers, summed over the classes,
 most ``gtol max(1, |f|)``. That mean bounds the duality gap in linfit's units (see
 :func:`hinge_gap_bound`), so the stop certifies ``f - f* <= gtol max(1, |f|)`` for the last
 round's problem; its proximal term adds ``((b* - b_c)^2 - (b - b_c)^2) / (2 C n)`` for the
-last centre ``b_c``, negligible once the bias moves by less than the tolerance (required).
+last centre ``b_c``, negligible once the bias moves by less than the tolerance (as every
+call ends).
 LIBLINEAR's own test, the projected gradient's spread (max - min) <= eps, is the rounds'
 inner test; held to gtol it implies the mean's test but runs far past it (the rcv1-like
 hinge: mean 2e-6 at spread 1e-3, 1e-7 at spread 1e-4; gtol is 1e-6). The result's
 status, PROJECTED_GRADIENT, says that a projected-gradient test held, not a gradient test.
-Until the test holds, the next round runs at the same dual tolerance while the bias still
-moves by more than it, else at a tolerance cut in proportion to the test's distance from
-holding (see ``_next_eps``).
+Until the test holds, the next call runs at a dual tolerance cut in proportion to the
+test's distance from holding (see ``_next_eps``).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ FIRST_EPS = 0.1  # LIBLINEAR's dual tolerance, where every fit starts
 # The squared hinge's next dual tolerance is eps * SAFETY * target / max|g|: the primal
 # gradient falls about in proportion to the dual tolerance (measured on the rcv1-like data:
 # max|g| / eps between 2e-3 and 2e-2 from eps 1e-1 to 1e-5), with a margin for that scatter,
-# and at most MAX_CUT and at least MIN_CUT times per round.
+# and at most MAX_CUT and at least MIN_CUT times per call.
 SAFETY = 0.3
 MAX_CUT, MIN_CUT = 1e-3, 0.1
 
@@ -263,8 +266,6 @@ def dual_cd(
         if eps < 1e-15:  # the dual is solved to rounding: the test cannot hold
             status = Status.FTOL
             break
-        if not converged:
-            continue  # the bias moved more than eps: its next round, at the same eps
         eps = _next_eps(eps, measure, target)
     return OptimizeResult(
         x=params, fun=f, jac=g, nit=epochs, nfev=evaluations, njev=evaluations, status=status,
@@ -273,12 +274,13 @@ def dual_cd(
 
 
 def _next_eps(eps: float, measure: float, target: float) -> float:
-    """The dual tolerance of the next round: ``eps`` cut in proportion to how far the test's
+    """The dual tolerance of the next call: ``eps`` cut in proportion to how far the test's
     ``measure`` (the squared hinge's max |g|, the hinge's gap bound) is from its ``target``
     (see SAFETY), by a factor between MIN_CUT and MAX_CUT. A fixed tenfold ladder ran a
-    round and an objective pass per decade, past the test where a decade overshoots
-    (measured on the rcv1-like data: the squared hinge's 64 epochs and 5 passes to gtol
-    1e-6 became 64 and 4; the hinge's, on its gap bound, runs 0.1 then 1e-4: 287 epochs
-    and 2 passes, where the spread test's ladder to 1e-6 ran 640 and 7)."""
+    call and an objective pass per decade, past the test where a decade overshoots
+    (measured on the rcv1-like data at gtol 1e-6: the squared hinge's 64 epochs and 5
+    passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on its gap bound,
+    0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to 1e-7 ran 640
+    and 7)."""
     cut = SAFETY * target / measure if measure > 0.0 else MIN_CUT
     return eps * min(max(cut, MAX_CUT), MIN_CUT)
