@@ -353,8 +353,10 @@ def test_the_hinge_bound_is_at_least_the_duality_gap(eps):
         X, t, C=C, margin=1.0, squared=False, intercept=False, eps=eps, max_epochs=10_000,
         seed=0,
     )  # fmt: skip
-    bound = dual_cd.hinge_gap_bound(X, t, state["alpha"], w, b, margin=1.0, upper=C)
+    bound, loss = dual_cd.hinge_gap_bound(X, t, state["alpha"], w, b, margin=1.0, upper=C)
     P, D = _hinge_primal_dual(X.toarray(), t, C, w, state["alpha"])
+    # the loss read off the same pass: linfit's objective is P / (C n)
+    assert loss + reg * w @ w == pytest.approx(P / (C * n), rel=1e-12)
     # the identity's rounding (~1e-15 of P) aside, 0 <= P - D <= C n bound
     assert -1e-12 * P <= P - D <= C * n * bound * (1 + 1e-9) + 1e-12 * P
     # linfit's f = P / (C n) here: f - f* <= bound, f* from the dual's side

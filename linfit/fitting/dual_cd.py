@@ -33,20 +33,23 @@ objective and its gradient at it, computed by the model in one pass. A model wit
 intercept has no rounds.
 
 Stopping: the first call runs at LIBLINEAR's dual tolerance (0.1), each to the dual test
-with the bias settled; after each, one pass of the model's objective gives what is
-reported. The squared hinge is smooth: it stops when the primal gradient test ``max |g| <=
-gtol max(1, |f|)`` holds, as every optimizer's does. The hinge has no gradient at its
-kinks: it stops when the mean over the samples of ``u_i |PG_i|``, the dual's projected
-gradient (margin units) weighed by the row multipliers, summed over the classes, is at
-most ``gtol max(1, |f|)``. That mean bounds the duality gap in linfit's units (see
-:func:`hinge_gap_bound`), so the stop certifies ``f - f* <= gtol max(1, |f|)`` for the last
-round's problem; its proximal term adds ``((b* - b_c)^2 - (b - b_c)^2) / (2 C n)`` for the
-last centre ``b_c``, negligible once the bias moves by less than the tolerance (as every
-call ends).
-LIBLINEAR's own test, the projected gradient's spread (max - min) <= eps, is the rounds'
-inner test; held to gtol it implies the mean's test but runs far past it (the rcv1-like
-hinge: mean 2e-6 at spread 1e-3, 1e-7 at spread 1e-4; gtol is 1e-6). The result's
-status, PROJECTED_GRADIENT, says that a projected-gradient test held, not a gradient test.
+with the bias settled. The squared hinge is smooth: after each call one pass of the
+model's objective tests the primal gradient, ``max |g| <= gtol max(1, |f|)``, as every
+optimizer's does, and it stops when that holds.
+
+The hinge has no gradient at its kinks: it stops when the mean over the samples of
+``u_i |PG_i|``, the dual's projected gradient (margin units) weighed by the row
+multipliers, summed over the classes, is at most ``gtol max(1, |f|)``, both read off one
+pass of its own (the model's objective runs once, at the end, for what is reported). That
+mean bounds the duality gap in linfit's units (see :func:`hinge_gap_bound`), so the stop
+certifies ``f - f* <= gtol max(1, |f|)`` for the last call's problem; its proximal term
+adds ``((b* - b_c)^2 - (b - b_c)^2) / (2 C n)`` for the last centre ``b_c``, negligible
+once the bias moves by less than the tolerance (as every call ends). LIBLINEAR's own
+test, the projected gradient's spread (max - min) <= eps, is the calls' inner test; held
+to gtol it implies the mean's test but runs far past it (the rcv1-like hinge: mean 2e-6 at
+spread 1e-3, 1e-7 at spread 1e-4; gtol is 1e-6). The result's status,
+PROJECTED_GRADIENT, says that a projected-gradient test held, not a gradient test.
+
 Until the test holds, the next call runs at a dual tolerance cut in proportion to the
 test's distance from holding (see ``_next_eps``).
 """
@@ -148,10 +151,11 @@ def _svm_dual(
 def hinge_gap_bound(
     X: Any, t: np.ndarray, alpha: np.ndarray, w: np.ndarray, b: float, *, margin: float,
     upper: float, weights: np.ndarray | None = None,
-) -> float:  # fmt: skip
-    """The mean of ``u_i |PG_i|`` over the n samples, for the hinge's dual at ``alpha`` (n,)
-    with ``w`` (d,) = sum_i t_i alpha_i x_i and the bias ``b`` (the one its margins were
-    shifted by), each ``alpha_i`` in ``[0, upper u_i]`` (``weights`` u (n,), None: all 1).
+) -> tuple[float, float]:  # fmt: skip
+    """``(bound, loss)``: the mean of ``u_i |PG_i|`` over the n samples, for the hinge's
+    dual at ``alpha`` (n,) with ``w`` (d,) = sum_i t_i alpha_i x_i and the bias ``b`` (the
+    one its margins were shifted by), each ``alpha_i`` in ``[0, upper u_i]`` (``weights`` u
+    (n,), None: all 1).
     ``PG_i`` is the projected gradient of the dual in ``alpha_i``, ``G_i = t_i (w.x_i + b) -
     margin`` projected on the box. It bounds the duality gap in linfit's units:
 
@@ -159,14 +163,16 @@ def hinge_gap_bound(
 
     term by term (each term is at most ``C u_i |PG_i|``, 0 where ``PG_i`` is), and linfit's
     objective is P / (C n), so ``f - f* <= mean_i u_i |PG_i|`` for the round's problem (its
-    bias penalized towards the last centre: see the module's docstring)."""
+    bias penalized towards the last centre: see the module's docstring). ``loss`` is the
+    hinge's mean ``u_i max(0, -G_i)`` at ``(w, b)``, read off the same pass: linfit's data
+    term of the binary problem."""
     G = t * (X @ w + b) - margin
     ceiling = upper if weights is None else upper * np.asarray(weights, dtype=np.float64)
     pg = np.where(
         alpha <= 0.0, np.minimum(G, 0.0), np.where(alpha >= ceiling, np.maximum(G, 0.0), G)
     )
     u = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
-    return float(np.mean(u * np.abs(pg)))
+    return float(np.mean(u * np.abs(pg))), float(np.mean(u * np.maximum(-G, 0.0)))
 
 
 def solve_binary(
@@ -228,7 +234,7 @@ def dual_cd(
     W, b = np.zeros((d, K)), np.zeros(K)
     eps = FIRST_EPS  # loose while the bias is far off, tightened warm
     epochs = evaluations = 0
-    bounds = dict.fromkeys(solved, 0.0)
+    bounds, objectives = dict.fromkeys(solved, 0.0), dict.fromkeys(solved, 0.0)
     while True:
         for k in solved:
             t = np.where(y == k, 1.0, -1.0)
@@ -239,34 +245,41 @@ def dual_cd(
             )  # fmt: skip
             epochs = max(epochs, ran)
             if not squared:
-                bounds[k] = hinge_gap_bound(
+                bounds[k], loss = hinge_gap_bound(
                     X, t, states[k]["alpha"], W[:, k], b[k], margin=model.margin, upper=C,
                     weights=weights,
                 )  # fmt: skip
+                objectives[k] = loss + model.reg * float(W[:, k] @ W[:, k])
         if K == 2:
             W[:, 0], b[0] = -W[:, 1], -b[1]
         params = model.pack(W, b)
-        f, g = objective_fun(params)
-        evaluations += 1
-        grad_norm = float(np.max(np.abs(g))) if g.size else 0.0
         converged = all(states[k]["converged"] for k in solved)
+        mirrored = 2.0 if K == 2 else 1.0  # the binary problem counts twice in two columns
+        if squared:
+            f, g = objective_fun(params)
+            evaluations += 1
+            measure = float(np.max(np.abs(g))) if g.size else 0.0
+        else:
+            # the hinge's test needs no pass of the model's: f and the gap bound, summed over
+            # the classes, come from the bound's own pass; the model reports the last point
+            f = mirrored * sum(objectives.values())
+            measure = mirrored * sum(bounds.values())
         target = gtol * max(1.0, abs(f))
-        # what the test bounds: the squared hinge's gradient; the hinge's duality gap, summed
-        # over the classes (the binary problem counts twice in the two mirrored columns)
-        measure = grad_norm if squared else (2.0 if K == 2 else 1.0) * sum(bounds.values())
-        if squared and grad_norm <= target:
+        status = None
+        if squared and measure <= target:
             status = Status.GTOL
-            break
-        if not squared and converged and measure <= target:
+        elif not squared and converged and measure <= target:
             status = Status.PROJECTED_GRADIENT
-            break
-        if epochs >= max_iter:
+        elif epochs >= max_iter:
             status = Status.MAX_ITER
-            break
-        if eps < 1e-15:  # the dual is solved to rounding: the test cannot hold
+        elif eps < 1e-15:  # the dual is solved to rounding: the test cannot hold
             status = Status.FTOL
+        if status is not None:
             break
         eps = _next_eps(eps, measure, target)
+    if not squared:
+        f, g = objective_fun(params)
+        evaluations += 1
     return OptimizeResult(
         x=params, fun=f, jac=g, nit=epochs, nfev=evaluations, njev=evaluations, status=status,
         method="dcd",
