@@ -108,6 +108,19 @@ def compiled_rows(X: Any) -> Any:
     return X
 
 
+def product_rows(X: Any) -> Any:
+    """The compiled loop's CSR ``X`` with one index type for scipy's products: its int64 row
+    pointers as int32 where the values fit (the arrays shared otherwise). Mixed, scipy
+    copies the 15.6 M column indices of the rcv1-like rows to int64 on every product
+    (measured: 0.59 s a product on a loaded machine, against 0.03 s)."""
+    import scipy.sparse as sp
+
+    if X.indptr.dtype == X.indices.dtype or X.nnz >= 2**31:
+        return X
+    indptr = X.indptr.astype(X.indices.dtype)
+    return sp.csr_matrix((X.data, X.indices, indptr), shape=X.shape, copy=False)
+
+
 def dual_box(
     C: float, squared: bool, weights: np.ndarray | None
 ) -> tuple[float, float, np.ndarray | None, np.ndarray | None]:
@@ -223,6 +236,7 @@ def dual_cd(
     as the engine weighs it)."""
     check_dual_model(model)
     X = compiled_rows(X)
+    rows = product_rows(X)  # for the hinge's own pass
     n, d = X.shape
     K = model.n_outputs(y)
     C = 1.0 / (2.0 * model.reg * n)
@@ -246,7 +260,7 @@ def dual_cd(
             epochs = max(epochs, ran)
             if not squared:
                 bounds[k], loss = hinge_gap_bound(
-                    X, t, states[k]["alpha"], W[:, k], b[k], margin=model.margin, upper=C,
+                    rows, t, states[k]["alpha"], W[:, k], b[k], margin=model.margin, upper=C,
                     weights=weights,
                 )  # fmt: skip
                 objectives[k] = loss + model.reg * float(W[:, k] @ W[:, k])
