@@ -12,7 +12,14 @@ from linfit.optim.objective import MiniBatch
 from linfit.optim.registry import register
 from linfit.optim.run import Run
 from linfit.optim.sgd import epochs
-from linfit.optim.sgd_sparse import LinearRows, _cells, _row_sums, batch_entries, takes
+from linfit.optim.sgd_sparse import (
+    Entries,
+    LinearRows,
+    batch_entries,
+    feature_cells,
+    sums_by_row,
+    takes,
+)
 
 
 @register("adagrad", stochastic=True, default_max_iter=10)
@@ -146,6 +153,16 @@ class LazyAdaGrad:
         self.W[cols] = W * np.exp((to - last)[:, None] * log_r)
         self.last[cols] = to
 
+    def _scores(self, entries: Entries, m: int) -> np.ndarray:
+        """Scores ``X_B W + b`` (m, K) from a batch's ``entries`` (``batch_entries``), its
+        features brought up to date."""
+        rows, cols, vals = entries
+        products = self.W.take(cols, axis=0)
+        products *= vals[:, None]
+        S = sums_by_row(products, rows, m)
+        S += self.b
+        return S
+
     def advance(self, batch: LinearRows, step: float) -> bool:
         """One AdaGrad step of rate ``step`` on the batch's features; False (W as of the
         batch before, brought up to date) when it is not finite."""
@@ -156,15 +173,11 @@ class LazyAdaGrad:
         self._catch_up(cols, self.t)
         K = self.W.shape[1]
         with np.errstate(over="ignore", invalid="ignore"):
-            products = self.W.take(cols, axis=0)
-            products *= vals[:, None]
-            S = _row_sums(products, rows, batch.rows)
-            S += self.b
-            _, G = batch.scores_loss(S)
+            _, G = batch.scores_loss(self._scores((rows, cols, vals), batch.rows))
             G = np.asarray(G, dtype=np.float64)
             along = G[rows]
             along *= vals[:, None]
-            np.add.at(self.scratch.reshape(-1), _cells(cols, K), along.ravel())
+            np.add.at(self.scratch.reshape(-1), feature_cells(cols, K), along.ravel())
             data = self.scratch[cols]  # each entry's feature's data gradient (m, K)
             self.scratch[cols] = 0.0
             H = self.H[cols] + data * data
@@ -203,14 +216,10 @@ class LazyAdaGrad:
         with np.errstate(over="ignore", invalid="ignore"):
             flat = self.W.reshape(-1)
             penalty = self.reg * float(np.einsum("i,i->", flat, flat))
-            losses = []
-            for batch in sample:
-                rows, cols, vals = batch_entries(batch)
-                products = self.W.take(cols, axis=0)
-                products *= vals[:, None]
-                S = _row_sums(products, rows, batch.rows)
-                S += self.b
-                losses.append(batch.scores_loss(S)[0] + penalty)
+            losses = [
+                batch.scores_loss(self._scores(batch_entries(batch), batch.rows))[0] + penalty
+                for batch in sample
+            ]
             loss = float(np.mean(losses))
         finite = np.isfinite(self.W).all() and np.isfinite(self.b).all()
         return loss if np.isfinite(loss) and finite else np.inf

@@ -154,7 +154,7 @@ class LazyIterate:
         rows, cols, vals = entries
         products = self.V.take(cols, axis=0)  # (nnz_B, K): the weights the rows read
         products *= vals[:, None]
-        S = _row_sums(products, rows, m)
+        S = sums_by_row(products, rows, m)
         S *= self.a
         S += self.b
         return S
@@ -178,7 +178,7 @@ class LazyIterate:
             along *= -step / self.a  # V's move, on the batch's features
         if not np.isfinite(along).all():
             return False
-        cells, delta = _cells(cols, self.V.shape[1]), along.ravel()
+        cells, delta = feature_cells(cols, self.V.shape[1]), along.ravel()
         # 1-D add.at on C-contiguous float64: 15x faster than on a (d, K) array
         np.add.at(self.V.reshape(-1), cells, delta)
         if self.n_mean:  # the mean's U follows V's move (see the module)
@@ -260,7 +260,7 @@ def batch_entries(batch: LinearRows) -> Entries:
     return rows, X.indices.take(at).astype(np.intp, copy=False), X.data.take(at)
 
 
-def _row_sums(products: np.ndarray, rows: np.ndarray, m: int) -> np.ndarray:
+def sums_by_row(products: np.ndarray, rows: np.ndarray, m: int) -> np.ndarray:
     """Sums (m, K) of ``products`` (nnz_B, K) by their ``rows`` (nondecreasing, 0..m-1),
     an empty row's 0: ``reduceat`` over the runs, 2-3x faster than ``bincount``'s scatter."""
     S = np.zeros((m, products.shape[1]))
@@ -271,11 +271,12 @@ def _row_sums(products: np.ndarray, rows: np.ndarray, m: int) -> np.ndarray:
     return S
 
 
-def _cells(rows: np.ndarray, K: int) -> np.ndarray:
-    """Positions in a flat C-ordered (., K) array of each of ``rows``' K cells, (len * K,)."""
+def feature_cells(index: np.ndarray, K: int) -> np.ndarray:
+    """Positions in a flat C-ordered (., K) array of the K cells of each row in ``index``,
+    (len * K,): a feature's K weights, for 1-D ``add.at``."""
     if K == 1:
-        return rows
-    return (rows[:, None] * K + np.arange(K)).ravel()
+        return index
+    return (index[:, None] * K + np.arange(K)).ravel()
 
 
 def iterate_for(batch: MiniBatch, x0: np.ndarray) -> Iterate:
