@@ -39,6 +39,11 @@ def sgd(
 
     Each epoch ends with one full evaluation, which reports progress and applies the
     usual gradient test; so an epoch reads the data twice. ``seed`` fixes the shuffles.
+
+    On CSR rows in memory a batch costs its stored values, not a pass over the features
+    (``sgd_sparse.LazyIterate``: the same steps, kept as ``W = a V``). One global step
+    suits features of like scale: on text-like rows, whose features range from every row
+    to a handful, ``adagrad``'s per-feature rates go much further in an epoch.
     """
     epochs(run, "sgd", lr, batch_size, average, seed, iterate_for, decay=True)
 
@@ -69,8 +74,7 @@ def epochs(
     state, rows_seen, step = None, 0, lr
     while run.running:
         for batch in batches(rng, batch_size):
-            # W = a V on CSR rows handed over (sgd_sparse), else the plain iterate
-            state = state or iterate(batch, run.x)
+            state = state or iterate(batch, run.x)  # by the first batch: rows handed over?
             step = lr / math.sqrt(1.0 + rows_seen / n_rows) if decay else lr
             if not state.advance(batch, step):
                 run.stop(Status.DIVERGED)  # at the last accepted point: the epoch cannot recover
