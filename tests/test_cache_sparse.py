@@ -131,6 +131,37 @@ def test_any_csr_round_trips_with_its_dtypes(folder, tmp_path, kind, index_dtype
     assert hit.X.indices.dtype == index_dtype and hit.X.indptr.dtype == index_dtype
 
 
+def test_a_dense_libsvm_read_is_kept_as_csr_and_served_dense(folder, tmp_path):
+    """A LIBSVM matrix made dense (here 15% stored) is kept as CSR, a quarter of its dense
+    bytes, and comes back as the parse's dense matrix bit for bit."""
+    path = write_libsvm(tmp_path / "d.svm")
+    parsed = load_dataset(path)
+    assert not sp.issparse(parsed.X)
+    same_dataset(load_data(path, ReadOptions()), parsed)
+    entry = _entry(folder)
+    meta = _meta(entry)
+    assert meta["dense"] is True and not (entry / "X.bin").exists()
+    stored = sum((entry / cache_sparse.file_name(name)).stat().st_size for name in meta["arrays"])
+    assert stored < parsed.X.nbytes / 3
+    same_dataset(load_data(path, ReadOptions()), parsed)
+
+
+@pytest.mark.parametrize("density", [0.05, 0.9])
+def test_a_compacted_dense_matrix_comes_back_bit_for_bit(folder, tmp_path, density):
+    """Whatever a dense matrix holds, -0.0 and subnormals included: kept as CSR when that
+    is smaller (at 5% stored), as X.bin when not (at 90%)."""
+    rng = np.random.default_rng(2)
+    X = np.where(rng.random((500, 60)) < density, rng.normal(size=(500, 60)), 0.0)
+    X[0, :3] = [-0.0, 5e-324, -5e-324]
+    made = Dataset(X=X, y=np.arange(500), feature_names=tuple(map(str, range(60))), target_name="t")
+    path = tmp_path / "d.bin"
+    path.write_bytes(b"x")
+    cache.cached(path, {}, lambda: made, compact=True)
+    assert ("dense" in _meta(_entry(folder))) == (density < 0.5)
+    hit = cache.cached(path, {}, lambda: pytest.fail("parsed again"), compact=True)
+    same_dataset(hit, made)
+
+
 def test_an_empty_sparse_matrix_round_trips(folder, tmp_path):
     X = sp.csr_matrix((5, 3), dtype=np.float64)
     made = Dataset(X=X, y=np.arange(5), feature_names=("a", "b", "c"), target_name="t")
@@ -364,15 +395,17 @@ def test_a_libsvm_entry_is_served_in_the_layout_a_parse_would_give(folder, tmp_p
     monkeypatch.setattr(libsvm_module, "read_libsvm", lambda *a: reads.append(1) or real(*a))
     monkeypatch.setattr(libsvm_module, "DENSE_CELLS", 10**8)
     same_dataset(load_data(path, ReadOptions()), dense)  # a hit, made dense
-    assert reads == [] and _meta(_entry(folder))["layout"] == "csr_matrix"
+    assert reads == [] and "dense" not in _meta(_entry(folder))
     shutil.rmtree(_entry(folder))
-    same_dataset(load_data(path, ReadOptions()), dense)  # a dense entry
-    assert reads == [1] and "layout" not in _meta(_entry(folder))
+    same_dataset(load_data(path, ReadOptions()), dense)  # an entry of a dense matrix
+    assert reads == [1] and _meta(_entry(folder))["dense"] is True
+    same_dataset(load_data(path, ReadOptions()), dense)  # a hit
+    assert reads == [1]
     monkeypatch.setattr(libsvm_module, "DENSE_CELLS", 99)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not damage: of the other layout
         same_dataset(load_data(path, ReadOptions()), sparse)
-    assert reads == [1, 1] and _meta(_entry(folder))["layout"] == "csr_matrix"
+    assert reads == [1, 1] and "dense" not in _meta(_entry(folder))
     same_dataset(load_data(path, ReadOptions()), sparse)  # rewritten sparse: a hit
     assert reads == [1, 1]
 

@@ -90,12 +90,17 @@ def cached(
     options: dict[str, Any],
     load: Callable[[], Dataset],
     settle: Callable[[Dataset], Dataset | None] | None = None,
+    *,
+    compact: bool = False,
 ) -> Dataset:
     """``load()``'s dataset for ``path``, from the cache when an entry matches.
 
     ``settle(hit)``, when given, is the hit as ``load()`` would make it now, or None when
     it cannot be (then the entry is a miss, parsed again and rewritten): for a parse whose
     choice of a dense or a sparse matrix depends on more than the key (the memory budget).
+    With ``compact``, a dense matrix that is mostly zeros is kept as CSR and made dense
+    again on a hit (``cache_sparse.compact_csr``): for reads never made out of core, which
+    takes a dense entry.
     """
     found = _identity(path, options)
     if found is None:
@@ -115,7 +120,7 @@ def cached(
         write_entry(
             folder,
             dataset,
-            partial(write_matrix, X=dataset.X),
+            partial(write_matrix, X=dataset.X, compact=compact),
             source=witness.record(),
             name=path,
         )

@@ -23,7 +23,7 @@ from linfit.data import Dataset
 from linfit.errors import CacheWarning, quote_path
 from linfit.lazy import issparse
 from linfit.storage.cache_entry import FORMAT, cache_dir, reason, sample_digest, write_meta
-from linfit.storage.cache_sparse import write_csr
+from linfit.storage.cache_sparse import compact_csr, write_csr
 
 
 def staging_folder(folder: Path) -> Path:
@@ -64,12 +64,15 @@ def write_entry(
         unwritable(name, exc)
 
 
-def write_matrix(staging: Path, X: Any) -> dict[str, Any]:
+def write_matrix(staging: Path, X: Any, compact: bool = False) -> dict[str, Any]:
     """``X`` (n × d) written into ``staging``: dense, as ``X.bin``, its n × d values
-    row-major; CSR, as its three arrays (``cache_sparse``). Returns the matrix's part of
-    the record."""
+    row-major; CSR, as its three arrays (``cache_sparse``); with ``compact``, a dense one
+    as CSR too where that is smaller (``cache_sparse.compact_csr``). Returns the matrix's
+    part of the record."""
     if issparse(X):
         return write_csr(staging, X)
+    if compact and (kept := compact_csr(X)) is not None:
+        return {**write_csr(staging, kept), "dense": True}
     # not ndarray.tofile, whose failure on a full disk carries no errno to report
     with open(staging / "X.bin", "wb") as stream:
         stream.write(memoryview(np.ascontiguousarray(X)).cast("B"))
