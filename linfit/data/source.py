@@ -163,8 +163,10 @@ def load_data(data: Path, read: ReadOptions) -> Dataset:
     # an entry holds no weights, so a read with them parses
     if not read.cache or read.weights is not None:
         return load()
-    settle = _libsvm_layout if fmt == "libsvm" else None
-    return cached(data, {**options, "format": fmt}, load, settle)
+    if fmt == "libsvm":
+        # a LIBSVM matrix made dense is mostly zeros: kept as CSR, it reads back faster
+        return cached(data, {**options, "format": fmt}, load, _libsvm_layout, compact=True)
+    return cached(data, {**options, "format": fmt}, load)
 
 
 def _libsvm_layout(hit: Dataset) -> Dataset | None:
