@@ -86,6 +86,8 @@ FLAGS = {
     "n_classes": "--n-classes",
     "noise": "--noise",
     "model": "--model",
+    "reference": "--reference",
+    "poly": "--poly",
 }
 COMMAND_FLAGS = {"solve-ls": {"solver": "--method"}}
 

@@ -30,7 +30,7 @@ from linfit.cli.options import (
 )
 from linfit.cli.output import console, emit_json, fmt, kv_table
 from linfit.cli.progress import read_progress
-from linfit.errors import ConvergenceWarning, DataError
+from linfit.errors import ConvergenceWarning, DataError, OptionError
 from linfit.fitting.inference import COVARIANCES
 from linfit.fitting.solvers import least_squares_methods
 
@@ -86,6 +86,14 @@ def solve_ls(
             "precision: NIST's Filip to 11 digits where its float64 powers allow 7.6."
         ),
     ] = None,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="COLUMN=LEVEL: the level a one-hot column is measured against (repeatable). "
+            "With an intercept and no penalty each categorical column leaves out one level, "
+            "its first unless named here, as R and statsmodels do."
+        ),
+    ] = None,
     target: TargetOpt = None,
     sep: SepOpt = None,
     file_format: FormatOpt = None,
@@ -109,11 +117,12 @@ def solve_ls(
 
     check_options(alpha, cov)  # before any data is read
     powers = parse_powers(poly or [])
+    levels = reference_levels(reference or [], intercept and reg == 0)
     with read_progress(quiet, json):
         ds = load_table(data, read_options(
             target=target, sep=sep, file_format=file_format, encode=encode, dropna=dropna,
             impute=impute, cache=cache, chunk_rows=chunksize, features=features, drop=drop,
-            weights=weights,
+            weights=weights, reference=levels,
         ))  # fmt: skip
     require_dense(ds.X, "solve-ls")
     if ds.y.dtype.kind not in "iuf":
@@ -131,9 +140,25 @@ def solve_ls(
         )  # fmt: skip
     err = console(quiet)
     err.print(_coefficients(report, names, f"least squares ({method}) on {data.name}"))
-    err.print(kv_table("fit", _fit_rows(report)))
+    fit_rows = _fit_rows(report)
+    if ds.reference_levels:
+        fit_rows["reference levels"] = ", ".join(f"{c}={v}" for c, v in ds.reference_levels.items())
+    err.print(kv_table("fit", fit_rows))
     if json:
-        emit_json(_payload(report, names))
+        emit_json({**_payload(report, names), "reference_levels": ds.reference_levels})
+
+
+def reference_levels(entries: list[str], contrasts: bool) -> tuple[tuple[str, str], ...] | None:
+    """--reference COLUMN=LEVEL entries as the reader's pairs: with ``contrasts`` (an
+    intercept, no penalty) every categorical column gets a reference level, the ones named
+    or its first; without, only the columns named do (None when none is)."""
+    pairs = []
+    for entry in entries:
+        column, sep, level = entry.partition("=")
+        if not sep or not column:
+            raise OptionError(f"--reference takes COLUMN=LEVEL, e.g. cut=Fair, got {entry!r}")
+        pairs.append((column, level))
+    return tuple(pairs) if pairs or contrasts else None
 
 
 def _coefficients(report, names: list[str], title: str) -> Table:

@@ -7,8 +7,8 @@ text columns when asked); prediction finds each of a model's feature names in a 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -123,6 +123,8 @@ class Columns:
     names: list[str]
     origin: list[str]  # the file column each feature came from, for error messages
     indicator: list[bool]  # True for a one-hot feature 'c=value'
+    # each encoded column's reference level, whose indicator is left out (train_columns)
+    references: dict[str, str] = field(default_factory=dict)
 
 
 def _non_numeric_error(
@@ -167,11 +169,16 @@ def train_columns(
     source_name: str,
     other_columns: Sequence[str] = (),
     remedies: Collection[Remedy] = REMEDIES,
+    reference: Mapping[str, str] | None = None,
 ) -> Columns:
     """Features of a training table: numeric columns as they are, the rest one-hot or refused.
 
     ``other_columns`` are the file's columns that are not features (the target): one-hot
     names must not clash with them either. ``remedies``: what a refusal may suggest.
+    ``reference`` (None: every level gets its indicator) encodes each one-hot column
+    against a reference level, whose indicator is left out, as R's and statsmodels'
+    treatment contrasts do beside an intercept: the level it names for that column, else
+    the column's first (sorted); they are kept in ``Columns.references``.
     """
     import pandas as pd  # a DataFrame is in hand: pandas is loaded already
 
@@ -195,7 +202,13 @@ def train_columns(
                     f"fix its values (e.g. {_bad_example(series)!r})"
                 )
             codes = category_codes(text, categories)
+            skip = None
+            if reference is not None:
+                skip = _reference_level(name, categories, reference, source_name)
+                cols.references[name] = skip
             for j, category in enumerate(categories):
+                if category == skip:
+                    continue
                 cols.values.append(Indicator(codes, j))
                 cols.names.append(f"{name}={category}")
                 cols.origin.append(name)
@@ -204,8 +217,31 @@ def train_columns(
             bad.append((name, _bad_example(series)))
     if bad:
         raise _non_numeric_error(bad, source_name, training=True, remedies=remedies)
+    unused = [c for c in (reference or {}) if c not in cols.references]
+    if unused:
+        raise DataError(
+            f"`reference` names {', '.join(map(repr, unused))}, not a categorical feature "
+            f"column of {source_name} (those: {', '.join(cols.references) or 'none'})"
+        )
     _check_generated_names(cols, [*frame.columns, *other_columns], source_name)
     return cols
+
+
+def _reference_level(
+    name: str, categories: list[str], reference: Mapping[str, str], source_name: str
+) -> str:
+    """Column ``name``'s reference level: the one ``reference`` gives, which must be one of
+    its ``categories`` (sorted), else the first."""
+    if name not in reference:
+        return categories[0]
+    level = reference[name]
+    if level not in categories:
+        shown = ", ".join(map(repr, categories[:10])) + (", ..." if len(categories) > 10 else "")
+        raise DataError(
+            f"`reference` level {level!r} is not a value of column {name!r} in {source_name}; "
+            f"its values: {shown}"
+        )
+    return level
 
 
 def _split_indicator(name: str, columns: set[str]) -> tuple[str, str] | None:

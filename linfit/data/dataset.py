@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,8 @@ class Dataset:
         weights: (n_samples,) float64 sample weights from the column ``weights`` named
             (finite, >= 0, not all zero), row for row with X and y after any dropped rows;
             None when no weights column was asked for.
+        reference_levels: each one-hot column's reference level, left out of the features
+            (a read with ``reference``, ``linfit.data.columns.train_columns``); else empty.
     """
 
     X: np.ndarray
@@ -27,3 +29,4 @@ class Dataset:
     feature_names: tuple[str, ...]
     target_name: str
     weights: np.ndarray | None = None
+    reference_levels: dict[str, str] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +54,7 @@ def load_dataset(
     features: Sequence[str] | None = None,
     drop: Sequence[str] = (),
     weights: str | None = None,
+    reference: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Read a training table: every column but the target (and the weights) is a feature.
 
@@ -83,6 +84,10 @@ def load_dataset(
         features, drop, weights: the columns read (see :mod:`linfit.data.choice`): only
             ``features``, or all but ``drop`` (in the file's order, before encoding and
             missing values); ``weights`` names the column of sample weights. None for LIBSVM.
+        reference: with ``encode="onehot"``, encode each categorical column against a
+            reference level left out (the one named for it, else its first; see
+            ``linfit.data.columns.train_columns``), as a model with an intercept needs;
+            None keeps every level.
 
     Returns:
         Dataset with X (n_kept, n_features), y (n_kept,) and weights (n_kept,) or None.
@@ -100,12 +105,14 @@ def load_dataset(
         choice.refuse_libsvm(source.name)
         X, y, names = libsvm_training(source, resolved, target)
         return Dataset(X=X, y=y, feature_names=names, target_name=LIBSVM_TARGET)
-    dataset = _scan_training(source, sep_char, target, resolved, choice)
+    # the compiled scanner reads numbers only: a reference names a categorical column
+    dataset = None if reference else _scan_training(source, sep_char, target, resolved, choice)
     if dataset is None:
         frame, target_name = read_chosen(source, fmt, sep_char, target, choice)
         dataset = training_arrays(
-            frame, target_name, encode, missing, resolved, source.name, remedies, weights
-        )
+            frame, target_name, encode, missing, resolved, source.name, remedies, weights,
+            reference,
+        )  # fmt: skip
     if weights is not None:  # the whole file's: a chunk may hold only zero weights
         check_weights(dataset.weights, weights, source.name)
     return dataset
@@ -153,14 +160,18 @@ def training_arrays(
     source_name: str,
     remedies: Collection[Remedy] = REMEDIES,
     weights: str | None = None,
+    reference: Mapping[str, str] | None = None,
 ) -> Dataset:
     """The Dataset of a training table (or of one chunk of it): every column but
     ``target_name`` and ``weights`` (the sample weights' column, read as the Dataset's
-    weights) is a feature, under the ``encode`` and ``missing`` policies."""
+    weights) is a feature, under the ``encode`` and ``missing`` policies, categorical
+    columns against their ``reference`` levels (``load_dataset``)."""
     feature_columns = [c for c in frame.columns if c not in (target_name, weights)]
     if weights is not None:  # a row without its weight is dropped (dropna) or refused
         frame = take_rows(frame, weight_rows(frame, weights, missing, source_name))
-    clean = clean_numeric(frame, feature_columns, target_name, dtype, source_name)
+    clean = None if reference else clean_numeric(frame, feature_columns, target_name, dtype,
+                                                 source_name)  # fmt: skip
+    references: dict[str, str] = {}
     if clean is not None:
         X, y = clean
         names = tuple(feature_columns)
@@ -169,11 +180,14 @@ def training_arrays(
         frame = take_rows(frame, keep)
         y = target_column(frame, target_name, source_name)
         reserved = [target_name, *([weights] if weights is not None else [])]
-        cols = train_columns(frame[feature_columns], encode, source_name, reserved, remedies)
+        cols = train_columns(
+            frame[feature_columns], encode, source_name, reserved, remedies, reference
+        )
         X = table_matrix(cols, len(frame), missing, dtype, source_name)
-        names = tuple(cols.names)
+        names, references = tuple(cols.names), cols.references
     w = None if weights is None else weight_values(frame[weights], weights, source_name)
-    return Dataset(X=X, y=y, feature_names=names, target_name=target_name, weights=w)
+    return Dataset(X=X, y=y, feature_names=names, target_name=target_name, weights=w,
+                   reference_levels=references)  # fmt: skip
 
 
 def load_features(

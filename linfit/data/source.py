@@ -37,7 +37,9 @@ class ReadOptions:
     read out of core (None: :func:`load_table` decides by the memory budget);
     ``features`` (only these columns are features) or ``drop`` (every column but these),
     and ``weights`` (the column of sample weights, the Dataset's ``weights``), as
-    :func:`linfit.data.load_dataset` takes them.
+    :func:`linfit.data.load_dataset` takes them; ``reference``, ``(column, level)`` pairs
+    (possibly none) to encode one-hot columns against reference levels (None: every level
+    a feature), as ``load_dataset`` takes them, for a read in memory.
     """
 
     target: str | None = None
@@ -52,6 +54,7 @@ class ReadOptions:
     features: tuple[str, ...] | None = None
     drop: tuple[str, ...] = ()
     weights: str | None = None
+    reference: tuple[tuple[str, str], ...] | None = None
 
 
 def out_of_core_rows(data: Path, chunk_rows: int | None, file_format: str | None) -> int | None:
@@ -157,11 +160,13 @@ def load_data(data: Path, read: ReadOptions) -> Dataset:
     fmt = resolve_format(data, read.file_format)
     # the separator as resolved, as data_on_disk keys it: one entry serves both reads
     options = _load_options(read, text_separator(data, fmt, read.sep))
+    reference = None if read.reference is None else dict(read.reference)
     load = partial(
-        load_dataset, data, **{**options, "dtype": dtype_of(read.dtype)}, file_format=fmt
-    )
-    # an entry holds no weights, so a read with them parses
-    if not read.cache or read.weights is not None:
+        load_dataset, data, **{**options, "dtype": dtype_of(read.dtype)}, file_format=fmt,
+        reference=reference,
+    )  # fmt: skip
+    # an entry holds no weights nor reference levels, so a read with them parses
+    if not read.cache or read.weights is not None or reference is not None:
         return load()
     if fmt == "libsvm":
         # a LIBSVM matrix made dense is mostly zeros: kept as CSR, it reads back faster
