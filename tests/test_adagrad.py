@@ -188,3 +188,16 @@ def test_adagrad_refuses_batches_that_do_not_hand_their_rows_over():
         minimize(model.objective(X, y), model.initial_params(X, y), "adagrad")
     with pytest.raises(CapabilityError, match="adagrad needs the training rows in memory"):
         fit(model, X, y, solver="adagrad", chunk_rows=20)
+
+
+def test_train_by_adagrad_from_the_command_line(tmp_path):
+    from cli_helpers import IRIS, invoke, json_stdout
+
+    out = tmp_path / "m.linfit"
+    result = invoke(
+        ["train", IRIS, "--optimizer", "adagrad", "--batch-size", "16", "--max-iter", "30",
+         "--out", out, "--json", "--quiet"]
+    )  # fmt: skip
+    payload = json_stdout(result.stdout)
+    assert payload["optimizer"] == "adagrad" and payload["n_iter"] == 30
+    assert payload["metrics"]["test_accuracy"] >= 0.9
