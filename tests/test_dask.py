@@ -15,7 +15,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask.dataframe")
 
-from cli_helpers import IRIS, invoke, json_stdout  # noqa: E402
+from cli_helpers import IRIS, assert_one_error_line, invoke, json_stdout  # noqa: E402
 from core_problems import data_for  # noqa: E402
 
 from linfit import optional  # noqa: E402
@@ -265,6 +265,34 @@ def test_the_cli_trains_on_the_cluster_and_predict_uses_the_model(client, tmp_pa
     assert trained.summary["converged"] and trained.summary["metrics"]["train_accuracy"] > 0.9
     predictions = [invoke(["predict", path, IRIS]).stdout for path in (on_dask, in_memory)]
     assert predictions[0] == predictions[1]
+
+
+@pytest.mark.parametrize("cov", ["nonrobust", "hc3"])
+def test_solve_ls_on_the_cluster_prints_the_in_memory_table(client, files, cov):
+    """solve-ls --engine dask: the same coefficients, standard errors, R² and digits as in
+    memory (1e-10), from the cluster's blocks."""
+    common = ["solve-ls", files[False], "--cov", cov, "--json", "--quiet"]
+    on_dask = json_stdout(invoke([*common, "--engine", "dask", "--scheduler",
+                                  client.scheduler.address]).stdout)  # fmt: skip
+    in_memory = json_stdout(invoke(common).stdout)
+    assert on_dask["coef"] == pytest.approx(in_memory["coef"], rel=1e-10)
+    assert on_dask["intercept"] == pytest.approx(in_memory["intercept"], rel=1e-10)
+    for name, row in in_memory["inference"]["coef"].items():
+        assert on_dask["inference"]["coef"][name]["std_err"] == pytest.approx(
+            row["std_err"], rel=1e-10
+        )
+    assert on_dask["inference"]["r2"] == pytest.approx(in_memory["inference"]["r2"], rel=1e-12)
+    assert on_dask["rank"] == in_memory["rank"]
+
+
+@pytest.mark.parametrize(
+    "flags", [["--encode", "onehot"], ["--poly", "x0:2"], ["--chunksize", "9"]]
+)
+def test_solve_ls_on_the_cluster_refuses_what_it_cannot_do_in_one_line(tmp_path, flags):
+    path = _write(tmp_path / "t.csv", np.ones((4, 2)), np.arange(4.0))
+    result = invoke(["solve-ls", path, "--engine", "dask", *flags], ok=False)
+    line = assert_one_error_line(result.stderr)
+    assert result.exit_code == 2 and "not supported with --engine dask" in line
 
 
 @pytest.mark.parametrize("policy", [["--dropna"], ["--impute", "mean"]])

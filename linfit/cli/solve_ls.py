@@ -18,11 +18,13 @@ from linfit.cli.options import (
     DropnaOpt,
     DropOpt,
     EncodeOpt,
+    EngineOpt,
     FeaturesOpt,
     FormatOpt,
     ImputeOpt,
     JsonOpt,
     QuietOpt,
+    SchedulerOpt,
     SepOpt,
     TargetOpt,
     WeightsOpt,
@@ -105,6 +107,8 @@ def solve_ls(
     impute: ImputeOpt = None,
     cache: CacheOpt = True,
     chunksize: ChunksizeOpt = None,
+    engine: EngineOpt = "memory",
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
 ) -> None:
@@ -118,6 +122,21 @@ def solve_ls(
     check_options(alpha, cov)  # before any data is read
     powers = parse_powers(poly or [])
     levels = reference_levels(reference or [], intercept and reg == 0)
+    options = dict(
+        method=method, reg=reg, standardize=standardize, fit_intercept=intercept,
+        max_iter=max_iter, gtol=tol, require_full_rank=require_full_rank, alpha=alpha, cov=cov,
+    )  # fmt: skip
+    if engine == "dask":
+        given = {"--encode": encode != "none", "--chunksize": chunksize is not None,
+                 "--poly": bool(poly), "--reference": bool(reference),
+                 "--weights": weights is not None}  # fmt: skip
+        _on_cluster(data, scheduler, [flag for flag, on in given.items() if on], quiet, json,
+                    read_options(target=target, sep=sep, file_format=file_format,
+                                 dropna=dropna, impute=impute, features=features, drop=drop),
+                    options)  # fmt: skip
+        return
+    if engine != "memory":
+        raise OptionError(f"--engine takes memory or dask, got {engine!r}")
     with read_progress(quiet, json):
         ds = load_table(data, read_options(
             target=target, sep=sep, file_format=file_format, encode=encode, dropna=dropna,
@@ -133,19 +152,59 @@ def solve_ls(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the status row says it
         report = solve_least_squares(
-            X, ds.y.astype(np.float64), method=method, reg=reg, standardize=standardize,
-            fit_intercept=intercept, max_iter=max_iter, gtol=tol, feature_names=names,
-            require_full_rank=require_full_rank, alpha=alpha, cov=cov,
-            sample_weight=ds.weights, exact=exact,
+            X, ds.y.astype(np.float64), feature_names=names, sample_weight=ds.weights,
+            exact=exact, **options,
         )  # fmt: skip
+    _show(report, names, f"least squares ({method}) on {data.name}", ds.reference_levels,
+          quiet, json)  # fmt: skip
+
+
+def _on_cluster(
+    data, scheduler: str | None, refused: list[str], quiet: bool, json: bool, read, options: dict
+) -> None:
+    """solve-ls on a Dask cluster: the table read there, the closed forms and the table
+    computed block by block (``engines/dask_lstsq.py``); the flags it cannot honour refused
+    before the cluster starts."""
+    if refused:
+        raise OptionError(f"{refused[0]} is not supported with --engine dask")
+    from linfit.data.source import missing_mode
+    from linfit.engines.dask_data import read_table, require_dask, table_files
+    from linfit.engines.dask_fit import dask_client
+    from linfit.fitting.solve_ls import solve_least_squares
+
+    require_dask()
+    table_files(data)  # a DATA that names no file, refused before the cluster takes seconds
+    with dask_client(scheduler), read_progress(quiet, json):
+        table = read_table(
+            str(data), target=read.target, sep=read.sep, file_format=read.file_format,
+            missing=missing_mode(read.dropna, read.impute), features=read.features,
+            drop=read.drop,
+        )  # fmt: skip
+        if table.y.dtype.kind not in "iuf":
+            raise DataError(
+                f"target {table.target_name!r} is not numeric; least squares needs numbers"
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the status row says it
+            report = solve_least_squares(
+                table.X, table.y.astype(np.float64), feature_names=list(table.feature_names),
+                **options,
+            )  # fmt: skip
+    title = f"least squares ({options['method']}) on {data.name} (dask)"
+    _show(report, list(table.feature_names), title, {}, quiet, json)
+
+
+def _show(report, names: list[str], title: str, levels: dict[str, str], quiet: bool,
+          json: bool) -> None:  # fmt: skip
+    """The coefficient table and the fit's, on stderr; ``--json``'s object on stdout."""
     err = console(quiet)
-    err.print(_coefficients(report, names, f"least squares ({method}) on {data.name}"))
-    fit_rows = _fit_rows(report)
-    if ds.reference_levels:
-        fit_rows["reference levels"] = ", ".join(f"{c}={v}" for c, v in ds.reference_levels.items())
-    err.print(kv_table("fit", fit_rows))
+    err.print(_coefficients(report, names, title))
+    rows = _fit_rows(report)
+    if levels:
+        rows["reference levels"] = ", ".join(f"{c}={v}" for c, v in levels.items())
+    err.print(kv_table("fit", rows))
     if json:
-        emit_json({**_payload(report, names), "reference_levels": ds.reference_levels})
+        emit_json({**_payload(report, names), "reference_levels": levels})
 
 
 def reference_levels(entries: list[str], contrasts: bool) -> tuple[tuple[str, str], ...] | None:
