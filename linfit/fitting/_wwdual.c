@@ -32,7 +32,10 @@
  * is shrunk away (Hsieh et al.'s shrinking, per variable), and a sample with none left is
  * not visited. The run stops when the projected gradient's spread over all the variables
  * that can move is at most eps (checked on all of them again, unshrunk, before stopping).
- * The GIL is released for the whole run.
+ * With move_centre, the bias's proximal steps (dual_ww.py) run inside: when the spread
+ * test holds but the bias feature's weights would move the margins by more than eps, the
+ * centre `shift` moves by them and the epochs go on warm (as _dualcd.c's). The GIL is
+ * released for the whole run.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -58,7 +61,7 @@ typedef struct {
     const int32_t *indices;
     const double *data;
     const int64_t *y;
-    const double *shift; /* (K,): margins m_ij = margin + shift_j - shift_y */
+    double *shift; /* (K,): margins m_ij = margin + shift_j - shift_y; the bias's centre */
     double *alpha, *W, *wb;
     Py_ssize_t n, K;
     double margin, bias_scale, upper, diag, eps;
@@ -66,6 +69,7 @@ typedef struct {
     const double *upper_each, *diag_each;
     Py_ssize_t max_epochs;
     uint64_t seed;
+    int move_centre;
 } problem_t;
 
 /* Scratch for one sample's block (each K long; the events 2K). */
@@ -327,6 +331,26 @@ static ALWAYS_INLINE void visit(const problem_t *p, Py_ssize_t i, double q, int3
         p->wb[moved[a]] += p->bias_scale * v[a];
 }
 
+/* The proximal step on the bias (dual_ww.py's rounds, run here): when the dual test holds,
+ * the bias feature's weights wb (K,) are the round's correction to the centre. While they
+ * would move some margin m_ij = margin + shift_j - shift_y by more than eps (their spread
+ * over the classes), the centre moves by them and the epochs go on, with the samples and
+ * variables shrunk so far; returns whether it moved. */
+static int centre_moved(problem_t *p)
+{
+    double hi = -INFINITY, lo = INFINITY;
+    for (Py_ssize_t k = 0; k < p->K; k++) {
+        double beta = p->bias_scale * p->wb[k];
+        hi = beta > hi ? beta : hi;
+        lo = beta < lo ? beta : lo;
+    }
+    if (!(hi - lo > p->eps))
+        return 0;
+    for (Py_ssize_t k = 0; k < p->K; k++)
+        p->shift[k] += p->bias_scale * p->wb[k];
+    return 1;
+}
+
 /* Returns the number of epochs run, or -1 when out of memory; *converged says whether the
  * projected-gradient test held over all the variables that can move. */
 static Py_ssize_t solve(problem_t *p, int *converged)
@@ -384,6 +408,11 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         if (pg[0] < pg[1]) /* nothing visited */
             pg[0] = pg[1] = 0.0;
         if (pg[0] - pg[1] <= p->eps) {
+            if (p->move_centre && centre_moved(p)) { /* alpha, W and wb kept */
+                pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
+                pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+                continue;
+            }
             int all = full && active == live;
             for (Py_ssize_t s = 0; s < live && all; s++)
                 all = nact[order[s]] == (int32_t)(K - 1);
@@ -446,9 +475,10 @@ static PyObject *ww_dual(PyObject *self, PyObject *args)
     Py_ssize_t n, d, K, max_epochs;
     double margin, bias_scale, upper, diag, eps;
     unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*nnndddddnK|OO", &indptr, &indices, &data, &y,
+    int move_centre = 0;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*nnndddddnK|OOp", &indptr, &indices, &data, &y,
                           &shift, &alpha, &W, &wb, &n, &d, &K, &margin, &bias_scale, &upper,
-                          &diag, &eps, &max_epochs, &seed, &upper_obj, &diag_obj))
+                          &diag, &eps, &max_epochs, &seed, &upper_obj, &diag_obj, &move_centre))
         return NULL;
     PyObject *result = NULL;
     Py_buffer *all[] = {&indptr, &indices, &data, &y, &shift, &alpha, &W, &wb};
@@ -493,7 +523,8 @@ static PyObject *ww_dual(PyObject *self, PyObject *args)
     problem_t p = {indptr.buf, indices.buf, data.buf, y.buf, shift.buf, alpha.buf, W.buf,
                    wb.buf, n, K, margin, bias_scale, upper, diag, eps,
                    upper_each.obj ? upper_each.buf : NULL,
-                   diag_each.obj ? diag_each.buf : NULL, max_epochs, (uint64_t)seed};
+                   diag_each.obj ? diag_each.buf : NULL, max_epochs, (uint64_t)seed,
+                   move_centre};
     Py_ssize_t epochs;
     int converged = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -518,9 +549,10 @@ static PyMethodDef methods[] = {
     {"ww_dual", ww_dual, METH_VARARGS,
      "ww_dual(indptr i8, indices i4, data f8, y i8, shift (K,), alpha (n, K), W (d, K), "
      "wb (K,), n, d, K, margin, bias_scale, upper, diag, eps, max_epochs, seed, "
-     "upper_each=None, diag_each=None) -> (epochs, converged): alpha, W and wb in place. "
-     "upper_each and diag_each (n,) replace upper and diag sample by sample (weights); a "
-     "sample whose upper_each is 0 is never visited."},
+     "upper_each=None, diag_each=None, move_centre=False) -> (epochs, converged): alpha, W, "
+     "wb and shift in place. upper_each and diag_each (n,) replace upper and diag sample by "
+     "sample (weights); a sample whose upper_each is 0 is never visited. move_centre: the "
+     "bias's proximal steps run inside, each adding bias_scale wb to shift."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from linfit.errors import CapabilityError
-from linfit.fitting.dual_cd import FIRST_EPS, MAX_BIAS_ROUNDS, compiled_rows, dual_box
+from linfit.fitting.dual_cd import compiled_rows, dual_box
 from linfit.fitting.dual_ww_python import ww_dual_python
 from linfit.models import LinearModel, LinearSVM
 from linfit.optim import OptimizeResult, Status
@@ -45,6 +45,13 @@ try:
     from linfit.fitting import _wwdual  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler: dual_ww_python's loop
     _wwdual = None
+
+FIRST_EPS = 0.1  # LIBLINEAR's dual tolerance, where every fit starts (as dual_cd.py)
+# The next dual tolerance is eps * SAFETY * target / measure, cut by at least MIN_CUT and at
+# most MAX_CUT a call: dual_cd.py's rule (the test's measure falls about in proportion to the
+# dual tolerance), with its constants
+SAFETY = 0.3
+MAX_CUT, MIN_CUT = 1e-3, 0.1
 
 
 def check_ww_model(model: LinearModel) -> None:
@@ -58,23 +65,27 @@ def check_ww_model(model: LinearModel) -> None:
 
 
 def _ww_dual(
-    X: Any, y: np.ndarray, shift: np.ndarray, state: dict[str, Any], *, margin: float,
-    bias_scale: float, box: tuple[float, float, np.ndarray | None, np.ndarray | None],
-    eps: float, max_epochs: int, seed: int,
+    X: Any, y: np.ndarray, state: dict[str, Any], *, margin: float, bias_scale: float,
+    box: tuple[float, float, np.ndarray | None, np.ndarray | None], eps: float,
+    max_epochs: int, seed: int,
 ) -> tuple[int, bool]:  # fmt: skip
-    """One dual to ``eps``, from and into ``state``'s ``alpha`` (n, K), ``W`` (d, K) and
-    ``wb`` (K,), in the ``box`` of ``dual_cd.dual_box``; ``(epochs, converged)``."""
+    """One call of the loop to ``eps``, from and into ``state``'s ``alpha`` (n, K), ``W``
+    (d, K), ``wb`` (K,) and the bias's centre ``b`` (K,) (moved by the loop's proximal
+    steps when ``bias_scale`` is 1), in the ``box`` of ``dual_cd.dual_box``; ``(epochs,
+    converged)``."""
     upper, diag, upper_each, diag_each = box
-    alpha, W, wb = state["alpha"], state["W"], state["wb"]
+    alpha, W, wb, centre = state["alpha"], state["W"], state["wb"], state["b"]
+    move = bias_scale > 0.0
     if _wwdual is None:
         return ww_dual_python(
-            X, y, shift, alpha, W, wb, margin, bias_scale, upper, diag, eps, max_epochs, seed,
-            upper_each, diag_each,
+            X, y, centre, alpha, W, wb, margin, bias_scale, upper, diag, eps, max_epochs, seed,
+            upper_each, diag_each, move,
         )  # fmt: skip
     n, d = X.shape
     epochs, converged = _wwdual.ww_dual(
-        X.indptr, X.indices, X.data, y, shift, alpha, W, wb, n, d, alpha.shape[1], margin,
+        X.indptr, X.indices, X.data, y, centre, alpha, W, wb, n, d, alpha.shape[1], margin,
         bias_scale, upper, diag, eps, max_epochs, seed & (2**64 - 1), upper_each, diag_each,
+        move,
     )  # fmt: skip
     return epochs, bool(converged)
 
@@ -89,7 +100,9 @@ def solve_ww(
     multipliers ``weights`` u (n,) (None: all 1), its bias unpenalized (or zero without
     ``intercept``), to the dual tolerance ``eps``: ``(W (d, K), b (K,), epochs so far,
     state)``; pass ``state`` back to continue warm (``max_epochs`` bounds the epochs over
-    all the calls on one state)."""
+    all the calls on one state). ``state["converged"]``: the dual test held on every
+    variable with the bias settled (its last move's spread over the classes within
+    ``eps``)."""
     X = compiled_rows(X)
     n, d = X.shape
     K = n_classes
@@ -97,26 +110,44 @@ def solve_ww(
     if state is None:
         state = {"alpha": np.zeros((n, K)), "W": np.zeros((d, K)), "wb": np.zeros(K),
                  "b": np.zeros(K), "epochs": 0}  # fmt: skip
-    box = dual_box(C, squared, weights)
     bias_scale = 1.0 if intercept else 0.0
-    epochs = state["epochs"]
-    for _ in range(MAX_BIAS_ROUNDS if intercept else 1):
-        # the bias found so far shifts the margins; wb is the round's correction to it
-        ran, converged = _ww_dual(
-            X, y, state["b"].copy(), state, margin=margin, bias_scale=bias_scale, box=box,
-            eps=eps, max_epochs=max_epochs - epochs, seed=seed + epochs,
-        )  # fmt: skip
-        epochs += ran
-        correction = bias_scale * state["wb"]
-        state["b"] = state["b"] + correction  # the next round's centre: the proximal step
-        # done when the bias moves by less than the margins' tolerance (a move of b_j - b_y
-        # shifts G_ij by as much)
-        moved = float(np.max(np.abs(correction))) if K else 0.0
-        state["converged"] = converged and (not intercept or 2.0 * moved <= eps)
-        if state["converged"] or epochs >= max_epochs:
-            break
-    state["epochs"] = epochs
-    return state["W"].copy(), state["b"].copy(), epochs, state
+    epochs = state["epochs"]  # over every call on this state: max_epochs bounds them all
+    ran, converged = _ww_dual(
+        X, y, state, margin=margin, bias_scale=bias_scale, box=dual_box(C, squared, weights),
+        eps=eps, max_epochs=max_epochs - epochs, seed=seed + epochs,
+    )  # fmt: skip
+    state["epochs"] = epochs = epochs + ran
+    state["converged"] = converged
+    # the bias: the centre the margins were last shifted by, plus the last round's move
+    b = state["b"] + bias_scale * state["wb"]
+    return state["W"].copy(), b, epochs, state
+
+
+def hinge_gap_bound(
+    X: Any, y: np.ndarray, alpha: np.ndarray, W: np.ndarray, b: np.ndarray, *,
+    margin: float, upper: float, weights: np.ndarray | None = None,
+) -> float:  # fmt: skip
+    """The mean over the n samples of ``u_i sum_{j != y_i} |PG_ij|`` for the hinge's dual
+    at ``alpha`` (n, K) with ``W`` (d, K) = sum_ij alpha_ij x_i (e_y - e_j)^T and the bias
+    ``b`` (K,), each ``alpha_ij`` in ``[0, upper u_i]`` (``weights`` u (n,), None: all 1).
+    ``PG_ij`` is the dual's projected gradient, ``G_ij = s_iy - s_ij - margin`` (scores
+    ``s_i = W^T x_i + b``) projected on the box. As for dual_cd.hinge_gap_bound, term by
+    term
+
+        P - D = sum_ij [alpha_ij G_ij + C u_i max(0, -G_ij)] <= sum_ij C u_i |PG_ij|
+
+    and linfit's objective is P / (C n): ``f - f* <=`` this mean (for the last round's
+    problem, its bias penalized towards the last centre)."""
+    S = np.asarray(X @ W) + b
+    rows = np.arange(S.shape[0])
+    G = (S[rows, y] - margin)[:, None] - S
+    ceiling = upper if weights is None else upper * np.asarray(weights, dtype=np.float64)[:, None]
+    pg = np.where(
+        alpha <= 0.0, np.minimum(G, 0.0), np.where(alpha >= ceiling, np.maximum(G, 0.0), G)
+    )
+    pg[rows, y] = 0.0  # no variable of the true class
+    per_sample = np.abs(pg).sum(axis=1)
+    return float(np.mean(per_sample if weights is None else weights * per_sample))
 
 
 def dual_ww(
@@ -132,6 +163,7 @@ def dual_ww(
     X = compiled_rows(X)
     n = X.shape[0]
     K = model.n_outputs(y)
+    y = np.ascontiguousarray(y, dtype=np.int64)
     C = 1.0 / (2.0 * model.reg * n)
     squared = model.variant == "squared_hinge"
     state = None
@@ -146,21 +178,36 @@ def dual_ww(
         params = model.pack(W, b)
         f, g = objective_fun(params)
         evaluations += 1
-        grad_norm = float(np.max(np.abs(g))) if g.size else 0.0
-        if squared and grad_norm <= gtol * max(1.0, abs(f)):
+        target = gtol * max(1.0, abs(f))
+        # what the test bounds: the squared hinge's gradient, the hinge's duality gap
+        if squared:
+            measure = float(np.max(np.abs(g))) if g.size else 0.0
+        else:
+            measure = hinge_gap_bound(
+                X, y, state["alpha"], W, b, margin=model.margin, upper=C, weights=weights
+            )
+        if squared and measure <= target:
             status = Status.GTOL
             break
-        if not squared and state["converged"] and eps <= max(gtol, 1e-12):
+        if not squared and state["converged"] and measure <= target:
             status = Status.PROJECTED_GRADIENT
             break
         if epochs >= max_iter:
             status = Status.MAX_ITER
             break
-        eps /= 10.0
-        if eps < 1e-15:  # the dual is solved to rounding: the gradient test cannot hold
+        if eps < 1e-15:  # the dual is solved to rounding: the test cannot hold
             status = Status.FTOL
             break
+        eps = _next_eps(eps, measure, target)
     return OptimizeResult(
         x=params, fun=f, jac=g, nit=epochs, nfev=evaluations, njev=evaluations, status=status,
         method="dcd",
     )  # fmt: skip
+
+
+def _next_eps(eps: float, measure: float, target: float) -> float:
+    """The next call's dual tolerance: ``eps`` cut in proportion to how far the test's
+    ``measure`` is from its ``target`` (see SAFETY), by a factor between MIN_CUT and
+    MAX_CUT."""
+    cut = SAFETY * target / measure if measure > 0.0 else MIN_CUT
+    return eps * min(max(cut, MAX_CUT), MIN_CUT)

@@ -18,13 +18,14 @@ def ww_dual_python(
     X: Any, y: np.ndarray, shift: np.ndarray, alpha: np.ndarray, W: np.ndarray,
     wb: np.ndarray, margin: float, bias_scale: float, upper: float, diag: float, eps: float,
     max_epochs: int, seed: int, upper_each: np.ndarray | None = None,
-    diag_each: np.ndarray | None = None,
+    diag_each: np.ndarray | None = None, move_centre: bool = False,
 ) -> tuple[int, bool]:  # fmt: skip
     """``_wwdual.ww_dual`` in Python, step for step: ``X`` (n, d) CSR, class codes ``y``
-    (n,), margins' ``shift`` (K,); ``alpha`` (n, K), ``W`` (d, K) and ``wb`` (K,) updated
-    in place; ``(epochs, converged)``. ``upper_each`` and ``diag_each`` (n,), given
-    together, replace ``upper`` and ``diag`` sample by sample; a sample whose bound is 0
-    (weight 0) keeps ``alpha_i`` (0) and is never visited."""
+    (n,), margins' ``shift`` (K,) (the bias's centre); ``alpha`` (n, K), ``W`` (d, K),
+    ``wb`` (K,) and ``shift`` updated in place; ``(epochs, converged)``. ``upper_each`` and
+    ``diag_each`` (n,), given together, replace ``upper`` and ``diag`` sample by sample; a
+    sample whose bound is 0 (weight 0) keeps ``alpha_i`` (0) and is never visited.
+    ``move_centre``: the bias's proximal steps run inside (see ``_wwdual.c``)."""
     if (upper_each is None) != (diag_each is None):
         raise ValueError("upper_each and diag_each go together")
     n, K = alpha.shape
@@ -57,6 +58,11 @@ def ww_dual_python(
         if pg[0] < pg[1]:
             pg = [0.0, 0.0]
         if pg[0] - pg[1] <= eps:
+            beta = bias_scale * wb
+            if move_centre and beta.max() - beta.min() > eps:  # the proximal step
+                shift += beta
+                pg_old = (math.inf if pg[0] <= 0.0 else pg[0], -math.inf if pg[1] >= 0.0 else pg[1])
+                continue
             if full and active == live and all(len(acts[i]) == K - 1 for i in order[:live]):
                 converged = True
                 break

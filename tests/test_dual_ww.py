@@ -1,0 +1,282 @@
+"""dcd for the Weston-Watkins SVM (fitting/dual_ww.py): its optimum against independent
+oracles (scipy's L-BFGS-B and linfit's own bfgs/lbfgs on the primal), what it reports,
+the compiled loop against its Python fallback, weights against repeated and dropped rows,
+and its refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from core_problems import scipy_minimum
+
+from bench.sparse import text_matrix
+from linfit.errors import CapabilityError
+from linfit.fitting import dual_ww, fit
+from linfit.fitting.solvers import bias_held
+from linfit.models import LinearSVM, SoftmaxClassifier
+from linfit.optim import Status
+
+
+def _problem(n_samples=120, n_features=12, n_classes=3, seed=91):
+    rng = np.random.default_rng(seed)
+    X = text_matrix(n_samples, n_features, nnz_per_row=6, rng=rng)
+    scores = X @ rng.standard_normal((n_features, n_classes)) * 3 + 0.5
+    y = np.argmax(scores + rng.gumbel(size=scores.shape), axis=1)
+    y[:n_classes] = np.arange(n_classes)  # every class present
+    return X, y
+
+
+def _svm(variant, intercept=True, reg=1e-2):
+    return LinearSVM(reg=reg, variant=variant, fit_intercept=intercept)
+
+
+def _objective(model, X, y, weights=None):
+    """The engine's ``params -> (f, g)`` as the dcd solver gets it (solvers.Problem): the
+    model's objective, its bias's gradient held at zero without intercept."""
+    objective = model.objective(X, y, sample_weight=weights)
+    if not model.fit_intercept:
+        objective = bias_held(objective, model.n_outputs(y))
+    return objective.fun
+
+
+def _dual_ww(model, X, y, weights=None, gtol=1e-9, seed=0):
+    return dual_ww.dual_ww(
+        model, X, y, _objective(model, X, y, weights), gtol=gtol, ftol=0.0, max_iter=100_000,
+        seed=seed, weights=weights,
+    )  # fmt: skip
+
+
+def _oracle(model, X, y, weights=None):
+    """The primal optimum by another method: scipy's L-BFGS-B (gtol 1e-12) for the squared
+    hinge with intercept; linfit's lbfgs (squared hinge without intercept) or full BFGS
+    (the hinge, its default: it reaches the exact QP's optimum to ~1e-9, test_models)."""
+    if model.variant == "squared_hinge" and model.fit_intercept and weights is None:
+        return scipy_minimum(model, X.toarray() if sp.issparse(X) else X, y).fun
+    solver = "lbfgs" if model.variant == "squared_hinge" else "bfgs"
+    return fit(model, X, y, solver=solver, gtol=1e-10, ftol=0.0, max_iter=20_000,
+               standardize=False, sample_weight=weights).result.fun  # fmt: skip
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+@pytest.mark.parametrize("intercept", [True, False], ids=["intercept", "no-intercept"])
+@pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
+def test_dcd_reaches_the_primal_optimum(variant, intercept, n_classes):
+    X, y = _problem(n_classes=n_classes)
+    model = _svm(variant, intercept)
+    result = _dual_ww(model, X, y)
+    assert result.success and result.method == "dcd"
+    assert result.status == (Status.GTOL if variant == "squared_hinge" else
+                             Status.PROJECTED_GRADIENT)  # fmt: skip
+    oracle = _oracle(model, X, y)
+    gap = (result.fun - oracle) / oracle
+    # squared hinge: both gradients <= 1e-9 (scipy's 1e-12) with curvature >= 2 reg = 0.02,
+    # so each is within |g|^2 / (4 reg) ~ 1e-17 of f*: 1e-12 relative is rounding's room
+    # (measured: at most 5e-16). Hinge: dcd's stop certifies f - f* <= gtol max(1, f) =
+    # 1e-9 (the gap bound); bfgs stops in the kinks' noise (measured: dcd 5e-11 to 3.5e-10
+    # above bfgs)
+    tol = 1e-12 if variant == "squared_hinge" else 1e-8
+    assert -tol <= gap <= tol, gap
+    if not intercept:
+        assert not model.unpack(result.x, X.shape[1])[1].any()  # the bias stays 0
+
+
+@pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
+def test_dense_rows_give_the_sparse_rows_answer(variant):
+    X, y = _problem(n_classes=4)
+    model = _svm(variant)
+    dense, csr = _dual_ww(model, X.toarray(), y), _dual_ww(model, X, y)
+    # the same rows (a dense X is converted to CSR, its zeros dropped): the same steps
+    np.testing.assert_allclose(dense.x, csr.x, rtol=0, atol=1e-13)
+    assert dense.nit == csr.nit
+
+
+@pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
+def test_what_it_reports_is_the_models_objective_and_gradient(variant):
+    X, y = _problem(n_classes=3)
+    model = _svm(variant)
+    result = _dual_ww(model, X, y, gtol=1e-6)
+    f, g = model.loss_gradient(result.x, X, y)
+    assert result.fun == pytest.approx(f, rel=1e-14)
+    np.testing.assert_allclose(result.jac, g, rtol=0, atol=1e-15)
+    if variant == "squared_hinge":
+        assert np.max(np.abs(g)) <= 1e-6 * max(1.0, f)
+
+
+def test_the_hinge_gap_bound_bounds_the_duality_gap():
+    """Without intercept there is no bias constraint: the dual value at alpha is exact,
+    D = margin sum alpha - |W|^2 / 2 (in LIBLINEAR's units), and P - D <= C n * bound."""
+    X, y = _problem(n_classes=4)
+    model = _svm("hinge", intercept=False)
+    n, K = X.shape[0], 4
+    C = 1.0 / (2.0 * model.reg * n)
+    for eps in (1.0, 0.1, 1e-3):
+        W, b, _, state = dual_ww.solve_ww(
+            X, y, K, C=C, margin=1.0, squared=False, intercept=False, eps=eps,
+            max_epochs=10_000, seed=1,
+        )  # fmt: skip
+        alpha = state["alpha"]
+        primal = model.loss(model.pack(W, b), X, y) * C * n
+        dual = alpha.sum() - 0.5 * np.sum(W * W)
+        bound = dual_ww.hinge_gap_bound(X, y, alpha, W, b, margin=1.0, upper=C)
+        assert dual <= primal * (1 + 1e-12)
+        assert primal - dual <= C * n * bound * (1 + 1e-12) + 1e-12, (eps, primal - dual)
+
+
+# The compiled loop against its Python fallback: the same shuffles, block steps, shrinking
+# and proximal steps on the bias, so the same iterates within rounding.
+
+
+def _solve_both(monkeypatch, *, squared, weights, intercept=True, seed=5, K=4):
+    X, y = _problem(n_samples=90, n_classes=K, seed=seed)
+    runs = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(dual_ww, "_wwdual", None)
+        W, b, epochs, state = dual_ww.solve_ww(
+            X, y, K, C=0.7, margin=1.0, squared=squared, intercept=intercept, eps=1e-4,
+            max_epochs=3000, seed=seed, weights=weights,
+        )  # fmt: skip
+        runs.append((W, b, epochs, state))
+    monkeypatch.undo()
+    return runs
+
+
+@pytest.mark.skipif(dual_ww._wwdual is None, reason="the compiled loop was not built")
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("squared", [True, False], ids=["squared_hinge", "hinge"])
+def test_the_python_fallback_takes_the_compiled_loops_steps(squared, weighted, monkeypatch):
+    rng = np.random.default_rng(7)
+    weights = rng.exponential(size=90) * (rng.random(90) > 0.3) if weighted else None
+    (W1, b1, e1, s1), (W2, b2, e2, s2) = _solve_both(monkeypatch, squared=squared,
+                                                     weights=weights)  # fmt: skip
+    assert e1 == e2 and s1["converged"] and s2["converged"]
+    np.testing.assert_allclose(s2["alpha"], s1["alpha"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(W2, W1, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b2, b1, rtol=0, atol=1e-10)
+    if weighted:
+        dead = weights == 0
+        assert not s1["alpha"][dead].any() and not s2["alpha"][dead].any()  # never visited
+        if not squared:  # each alpha in its own box [0, C u_i]
+            assert np.all(s1["alpha"] <= 0.7 * weights[:, None])
+
+
+@pytest.mark.skipif(dual_ww._wwdual is None, reason="the compiled loop was not built")
+def test_the_fallback_without_intercept_and_on_two_classes(monkeypatch):
+    for K, intercept in ((2, True), (3, False)):
+        (W1, b1, e1, _), (W2, b2, e2, _) = _solve_both(
+            monkeypatch, squared=False, weights=None, intercept=intercept, K=K
+        )
+        assert e1 == e2
+        np.testing.assert_allclose(W2, W1, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(b2, b1, rtol=0, atol=1e-10)
+
+
+def test_the_stored_primal_weights_are_the_duals():
+    """W = sum_ij alpha_ij x_i (e_y - e_j)^T, kept up to date by every block step."""
+    X, y = _problem(n_classes=3)
+    W, _, _, state = dual_ww.solve_ww(
+        X, y, 3, C=0.5, margin=1.0, squared=True, intercept=True, eps=1e-3, max_epochs=500,
+        seed=2,
+    )  # fmt: skip
+    alpha = state["alpha"]
+    coef = -alpha.copy()
+    coef[np.arange(y.size), y] = alpha.sum(axis=1)  # alpha_iy is 0
+    np.testing.assert_allclose(W, X.T @ coef, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(state["wb"], coef.sum(axis=0), rtol=0, atol=1e-12)
+
+
+# Weighted rows: sample i's dual cost is C u_i. Counts normalized to mean 1 are repeated
+# rows (the engine's multipliers are of mean 1); zeros are dropped rows.
+
+
+def _counts(n, seed=92):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 4, size=n).astype(float)  # a quarter of zeros
+    counts[:5] = 1.0  # the classes' first rows kept
+    return counts
+
+
+@pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
+def test_integer_weights_are_repeated_rows_and_zeros_dropped_rows(variant):
+    X, y = _problem(n_classes=3)
+    counts = _counts(y.size)
+    model = _svm(variant)
+    keep = counts > 0
+    rows = np.repeat(np.arange(y.size), counts.astype(int))
+    for weights, (Xr, yr) in ((counts, (X[rows], y[rows])), (keep * 1.0, (X[keep], y[keep]))):
+        u = weights * weights.size / weights.sum()  # mean 1, as the engine's
+        weighted = _dual_ww(model, X, y, weights=u)
+        plain = _dual_ww(model, Xr, yr)
+        # the same objective: squared hinge both at |g| <= 1e-9, curvature >= 2 reg (~1e-16
+        # apart; measured 1.6e-16); hinge both certified within 1e-9 of f* (measured 6e-11)
+        rel = 1e-12 if variant == "squared_hinge" else 2e-9
+        assert weighted.fun == pytest.approx(plain.fun, rel=rel)
+        if variant == "squared_hinge":  # strictly convex: the same parameters too
+            np.testing.assert_allclose(weighted.x, plain.x, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
+def test_weighted_dcd_reaches_the_primal_solvers_optimum(variant):
+    X, y = _problem(n_classes=3)
+    rng = np.random.default_rng(3)
+    u = rng.exponential(size=y.size) * (rng.random(y.size) > 0.2)
+    u *= u.size / u.sum()
+    model = _svm(variant)
+    result = _dual_ww(model, X, y, weights=u)
+    oracle = _oracle(model, X, y, weights=u)
+    gap = (result.fun - oracle) / oracle
+    # as unweighted (measured: 4e-16 and 3e-10)
+    assert abs(gap) <= (1e-12 if variant == "squared_hinge" else 1e-8), gap
+
+
+def test_weights_of_one_take_the_unweighted_steps():
+    X, y = _problem(n_classes=3)
+    model = _svm("hinge")
+    ones, plain = _dual_ww(model, X, y, weights=np.ones(y.size)), _dual_ww(model, X, y)
+    assert ones.nit == plain.nit
+    np.testing.assert_allclose(ones.x, plain.x, rtol=0, atol=1e-15)
+
+
+def test_the_seed_sets_the_order_not_the_optimum():
+    X, y = _problem(n_classes=3)
+    model = _svm("squared_hinge")
+    runs = [_dual_ww(model, X, y, seed=s) for s in (0, 0, 1)]
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)  # repeatable
+    assert not np.array_equal(runs[2].x, runs[0].x)  # another order: other roundings
+    assert runs[2].fun == pytest.approx(runs[0].fun, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [SoftmaxClassifier(reg=1e-2), LinearSVM(reg=1e-2, multiclass="one-vs-rest"),
+     LinearSVM(reg=0.0)],
+    ids=["softmax", "one-vs-rest", "no-penalty"],
+)  # fmt: skip
+def test_what_it_does_not_solve_is_refused_before_any_work(model):
+    with pytest.raises(CapabilityError, match="dcd"):
+        dual_ww.check_ww_model(model)
+
+
+@pytest.mark.skipif(dual_ww._wwdual is None, reason="the compiled loop was not built")
+def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
+    """A ValueError naming the array, before any write outside W (not a SystemError)."""
+    X, y = _problem(n_samples=20, n_classes=3)
+    X = dual_ww.compiled_rows(X)
+    n, d = X.shape
+    y = y.astype(np.int64)
+    args = [X.indptr, X.indices, X.data, y, np.zeros(3), np.zeros((n, 3)), np.zeros((d, 3)),
+            np.zeros(3), n, d, 3, 1.0, 1.0, 1.0, 0.0, 0.1, 10, 0]  # fmt: skip
+    bad_index = X.indices.copy()
+    bad_index[-1] = d
+    bad_y = y.copy()
+    bad_y[-1] = 3
+    for position, bad, match in (
+        (1, bad_index, "column index"),
+        (3, bad_y, "class code"),
+        (5, np.zeros((n, 2)), "alpha"),
+        (6, np.zeros((d - 1, 3)), "W"),
+        (0, X.indptr - 1, "indptr"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            dual_ww._wwdual.ww_dual(*args[:position], bad, *args[position + 1 :])
