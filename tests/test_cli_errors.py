@@ -99,7 +99,10 @@ CASES = {
     "negative reg": ([*TRAIN, "iris.csv", "--reg", "-1"], ["--reg", ">= 0"]),
     "test size 1": ([*TRAIN, "iris.csv", "--test-size", "1"], ["--test-size", "[0, 1)"]),
     "lr 0": ([*TRAIN, "iris.csv", "--optimizer", "gd", "--lr", "0"], ["--lr", "positive"]),
-    "lr with lbfgs": ([*TRAIN, "iris.csv", "--lr", "0.1"], ["--lr", "gd and sgd", "lbfgs"]),
+    "lr with lbfgs": (
+        [*TRAIN, "iris.csv", "--lr", "0.1"],
+        ["--lr", "sgd, adagrad and gd", "lbfgs"],
+    ),
     "batch size with lbfgs": (
         [*TRAIN, "iris.csv", "--batch-size", "32"],
         ["--batch-size", "sgd", "not lbfgs"],

@@ -369,7 +369,7 @@ def test_impute_mean_reads_each_partition_once(client, tmp_path):
     ("flags", "message"),
     [
         (["--optimizer", "sgd", "--lr", "-1"], "--lr must be a positive number"),
-        (["--batch-size", "16"], "--batch-size is an option of sgd, not lbfgs"),
+        (["--batch-size", "16"], "--batch-size is an option of sgd and adagrad, not lbfgs"),
         (["--optimizer", "gd", "--max-iter", "-1"], "--max-iter must be >= 0"),
         (["--test-size", "1"], "--test-size must be in [0, 1)"),
     ],

@@ -176,7 +176,7 @@ def test_fit_refuses_options_the_optimizer_does_not_take():
     X, y = _problem(model, n=50)
     with pytest.raises(OptionError, match=r"^batch_size is an option of sgd and adagrad, not lbf"):
         fit(model, X, y, batch_size=10)
-    with pytest.raises(OptionError, match=r"^lr is an option of sgd and adagrad and gd, not new"):
+    with pytest.raises(OptionError, match=r"^lr is an option of sgd, adagrad and gd, not new"):
         fit(model, X, y, solver="newton", lr=0.1)
 
 

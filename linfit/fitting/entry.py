@@ -207,7 +207,8 @@ def prepare_solver(
         if value is None:
             continue
         if option not in chosen.options:
-            takers = " and ".join(n for n, s in SOLVERS.items() if option in s.options)
+            names = [n for n, s in SOLVERS.items() if option in s.options]
+            takers = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
             raise OptionError(f"`{option}` is an option of {takers}, not {chosen.name}")
         options[option] = value
     check_options(options)
