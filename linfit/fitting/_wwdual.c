@@ -79,14 +79,53 @@ typedef struct {
 } scratch_t;
 
 /* Whether to read or write c of a feature's K weights one by one (gathered) rather than all
- * K in one contiguous, vectorized pass: when they are a small part of them. */
-#define GATHER(c, K) (4 * (c) <= (K))
+ * K in one contiguous, vectorized pass: when they are at most half of them. Measured on
+ * the news20-like rows (K = 20, CPU time of a hinge solve to eps 0.1, 5 interleaved
+ * rounds): at most half 0.95x the time of at most a quarter, the same steps. */
+#define GATHER(c, K) (2 * (c) <= (K))
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+#define PREFETCH(address) __builtin_prefetch((address), 0, 3)
 #else
 #define ALWAYS_INLINE inline
+#define PREFETCH(address) ((void)0)
 #endif
+
+/* How far ahead in the visiting order a sample's row of X is prefetched (its row pointers
+ * twice as far), as _dualcd.c does: the order is random, so the hardware cannot guess.
+ * The rows of W it reads are asked for one visit ahead, their column indices being in
+ * cache by then. Measured on the news20-like rows (20 classes, a hinge solve to eps 0.1,
+ * 5 interleaved rounds, the same epochs): 0.66x the CPU time without prefetching. */
+#define AHEAD 4
+
+/* Ask for the cache lines of sample i's values, column indices and per-sample arrays,
+ * and for the row pointers of sample j. Only hints: no result depends on them. */
+static ALWAYS_INLINE void prefetch_rows(const problem_t *p, const int32_t *act, Py_ssize_t i,
+                                        Py_ssize_t j)
+{
+    PREFETCH(&p->indptr[j]);
+    int64_t lo = p->indptr[i], hi = p->indptr[i + 1];
+    for (int64_t k = lo; k < hi; k += 8) /* a 64-byte line holds 8 values */
+        PREFETCH(&p->data[k]);
+    for (int64_t k = lo; k < hi; k += 16) /* and 16 column indices */
+        PREFETCH(&p->indices[k]);
+    for (Py_ssize_t k = 0; k < p->K; k += 8)
+        PREFETCH(&p->alpha[i * p->K + k]);
+    PREFETCH(&act[i * p->K]);
+}
+
+/* Ask for the rows of W sample i reads (every line of each of its features' K weights). */
+static ALWAYS_INLINE void prefetch_weights(const problem_t *p, Py_ssize_t i)
+{
+    const Py_ssize_t K = p->K;
+    for (int64_t t = p->indptr[i]; t < p->indptr[i + 1]; t++) {
+        const double *row = p->W + (Py_ssize_t)p->indices[t] * K;
+        for (Py_ssize_t k = 0; k < K; k += 8)
+            PREFETCH(row + k);
+        PREFETCH(row + K - 1);
+    }
+}
 
 /* Every class but y_i active, in increasing order. */
 static void fill_active(const problem_t *p, Py_ssize_t i, int32_t *act)
@@ -390,6 +429,12 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         int full = 1; /* nothing shrunk this epoch */
         for (Py_ssize_t s = 0; s < active; s++) {
             Py_ssize_t i = order[s];
+            if (s + 2 * AHEAD < active) /* shrinking may swap these in later: hints only */
+                prefetch_rows(p, act, order[s + AHEAD], order[s + 2 * AHEAD]);
+            else if (s + AHEAD < active)
+                prefetch_rows(p, act, order[s + AHEAD], order[s + AHEAD]);
+            if (s + 1 < active)
+                prefetch_weights(p, order[s + 1]);
             int32_t before = nact[i];
             if (weighted)
                 visit(p, i, q[i], act + i * K, &nact[i], pg_old, pg, &w, 1);
