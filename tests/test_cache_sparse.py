@@ -428,9 +428,20 @@ def test_a_sparse_one_hot_read_goes_through_the_cache(folder, tmp_path, monkeypa
     same_dataset(load_data(path, read), first)
 
 
-def test_no_cache_and_weighted_reads_write_no_entry(folder, tmp_path, sparse_libsvm):
+def test_no_cache_and_weighted_reads_write_no_entry(folder, tmp_path, monkeypatch):
+    """``--no-cache`` skips the cache for a LIBSVM file; a sparse one-hot read with sample
+    weights parses every time, as a dense one does (an entry holds no weights)."""
+    monkeypatch.setattr(libsvm_module, "DENSE_CELLS", 99)
+    monkeypatch.setattr(features, "SPARSE_MIN_CELLS", 0)
     path = write_libsvm(tmp_path / "d.svm")
     load_data(path, ReadOptions(cache=False))
+    assert not folder.exists()
+    table = tmp_path / "t.csv"
+    table.write_text(
+        "x,c,w,y\n" + "".join(f"{i},v{i % 7},{1 + i % 3},{i % 2}\n" for i in range(60))
+    )
+    weighted = load_data(table, ReadOptions(encode="onehot", weights="w"))
+    assert sp.issparse(weighted.X) and weighted.weights is not None
     assert not folder.exists()
     load_data(path, ReadOptions())
     assert len(list(folder.iterdir())) == 1
