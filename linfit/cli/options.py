@@ -120,7 +120,8 @@ ChunksizeOpt = Annotated[
     int | None,
     typer.Option(
         help="Train out of core: parse DATA this many rows at a time into a binary copy on "
-        "disk and read it a block at a time (automatic for files over a quarter of RAM).",
+        "disk and read it a block at a time (automatic for files over a quarter of the "
+        "memory available).",
     ),
 ]
 

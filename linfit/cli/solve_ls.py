@@ -146,9 +146,9 @@ def solve_ls(
     require_dense(ds.X, "solve-ls")
     if ds.y.dtype.kind not in "iuf":
         raise DataError(f"target {ds.target_name!r} is not numeric; least squares needs numbers")
-    X, names, exact = np.asarray(ds.X), list(ds.feature_names), None
-    if powers:
-        X, names, exact = expand(X.astype(np.float64), names, powers)
+    X, names, exact = ds.X, list(ds.feature_names), None
+    if powers:  # a matrix on disk (--chunksize) is read into memory: powers need it there
+        X, names, exact = expand(np.asarray(X, dtype=np.float64), names, powers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the status row says it
         report = solve_least_squares(

@@ -40,16 +40,18 @@ if TYPE_CHECKING:
 # speed, small enough that the text and the parsed rows of a chunk stay well under 1 GB.
 DEFAULT_CHUNK_ROWS = 65_536
 # A whole read holds the parsed frame and the matrix, each about the file's size in float64
-# or more; past a quarter of physical memory, a file is read out of core instead.
+# or more; past a quarter of the memory available, a file is read out of core instead.
 MEMORY_FRACTION = 0.25
 
 
 def memory_budget() -> int:
     """Bytes a whole read may take: ``$LINFIT_MEMORY_BUDGET`` (checked: a value that is
-    not a positive number is one line), else a quarter of RAM."""
+    not a positive number is one line), else a quarter of the memory available now, the
+    budget that also bounds the training run (``linfit.memory.budget_bytes``): one measure
+    for both, where the read took physical memory and training the memory available."""
     if os.environ.get(BUDGET_VARIABLE):
         return budget_bytes()
-    return int(MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return int(MEMORY_FRACTION * budget_bytes())
 
 
 def too_big_for_memory(path: str | Path) -> bool:
