@@ -363,15 +363,22 @@ def test_the_hinge_bound_is_at_least_the_duality_gap(eps):
     assert (P - D) / (C * n) <= bound * (1 + 1e-9) + 1e-15
 
 
-@pytest.mark.parametrize("gtol", [1e-2, 1e-4, 1e-6])
-def test_the_hinge_stops_within_gtol_of_the_optimum(gtol):
-    """The stop is a certificate: f - f* <= gtol max(1, f), f* below the exact QP's dual
-    value (its bracket [dual, primal] is 1e-8 of f* wide: allowed); with intercept the
-    certificate is the last round's problem's, whose proximal term vanishes as the bias
-    converges. Measured f - f*: 1.3e-3, 2.9e-6, 3.0e-7."""
+@pytest.fixture(scope="module")
+def small_binary_hinge():
+    """The 60-sample binary hinge problem and its exact QP's dual value, solved once."""
     X, y = _problem(n_samples=60, n_features=6, n_classes=2)
     model = _svm("hinge")
     _, dual = _binary_hinge_qp(X.toarray(), np.where(y == 1, 1.0, -1.0), model.reg)
+    return X, y, model, dual
+
+
+@pytest.mark.parametrize("gtol", [1e-2, 1e-4, 1e-6])
+def test_the_hinge_stops_within_gtol_of_the_optimum(gtol, small_binary_hinge):
+    """The stop is a certificate: f - f* <= gtol max(1, f), f* below the exact QP's dual
+    value (its bracket [dual, primal] is 1e-8 of f* wide: allowed); with intercept the
+    certificate is the last call's problem's, whose proximal term vanishes as the bias
+    converges. Measured f - f*: 1.3e-3, 2.9e-6, 3.0e-7."""
+    X, y, model, dual = small_binary_hinge
     lower = 2.0 * dual  # two mirrored columns, each the binary problem
     result = fit(model, X, y, solver="dcd", standardize=False, gtol=gtol).result
     assert result.status == Status.PROJECTED_GRADIENT
