@@ -22,6 +22,7 @@ from linfit.engines.out_of_core import OutOfCore
 from linfit.engines.weights import ClassWeight, check_sample_weight
 from linfit.errors import ConvergenceWarning, OptionError
 from linfit.fitting.budget import check_training_memory
+from linfit.fitting.path import continuation
 from linfit.fitting.report import SGD_SMALL_DATA_ROWS, check_diverged, summarize
 from linfit.fitting.solvers import SOLVERS, Problem, Solver, get_solver
 from linfit.fitting.trained import TrainedModel
@@ -113,14 +114,20 @@ def fit(
     )  # fmt: skip
     start = None if init is None else warm_start(init, model, data, feature_names)
     fits: list[TrainedModel] = []
-    for m, (chosen, options) in zip(models, solvers, strict=True):
+    warm: dict[str, Any] = {}  # along a path: the last fit's curvature (fitting/path.py)
+    for i, (m, (chosen, options)) in enumerate(zip(models, solvers, strict=True)):
         result, summary = solve(
-            Problem(m, data, start), chosen, options, gtol=gtol, ftol=ftol, callback=callback,
-            max_iter=chosen.default_max_iter if max_iter is None else max_iter,
+            Problem(m, data, start), chosen, {**options, **warm}, gtol=gtol, ftol=ftol,
+            callback=callback, max_iter=chosen.default_max_iter if max_iter is None else max_iter,
             standardized=standardize,
         )  # fmt: skip
         fits.append(_accepted(m, data, result, summary, feature_names, target_name))
-        start = result.x  # the same engine, the same scaling: no conversion
+        if i + 1 < len(models):  # the same engine, the same scaling: no conversion
+            regs = [f.model.reg for f in fits]
+            start, warm = continuation([f.result for f in fits], regs, models[i + 1],
+                                       data.n_features)  # fmt: skip
+            nxt = solvers[i + 1][0]
+            warm = {key: value for key, value in warm.items() if key in nxt.options}
     return dataclasses.replace(fits[-1], path=tuple(fits[:-1]))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -98,6 +99,8 @@ class OptimizeResult:
     method: str
     history: tuple[IterationRecord, ...] = field(repr=False, default=())
     nhev: int = 0
+    # the method's inverse-Hessian knowledge at x (scipy's name): L-BFGS's curvature pairs
+    hess_inv: Any = field(repr=False, default=None)
 
     @property
     def success(self) -> bool:

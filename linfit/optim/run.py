@@ -42,6 +42,7 @@ class Run:
         self.gtol, self.ftol, self.max_iter, self.callback = gtol, ftol, max_iter, callback
         self.nfev = self.njev = self.nhev = self.nit = 0
         self.status: Status | None = None
+        self.hess_inv: Any = None  # what the method knows of the inverse Hessian (L-BFGS)
         self.history: list[IterationRecord] = []
         self._start = time.perf_counter()
         self.x = np.array(x0, dtype=np.float64)  # a copy: the caller's x0 is never touched
@@ -135,6 +136,7 @@ class Run:
             status=self.status if self.status is not None else Status.MAX_ITER,
             method=self.method,
             history=tuple(self.history),
+            hess_inv=self.hess_inv,
         )
 
     def _record(self, step: float, f_prev: float | None) -> None:
