@@ -46,10 +46,14 @@ ESTIMATORS = [
     LinearSVMClassifier(
         loss="squared_hinge", multiclass="one-vs-rest", optimizer="newton", max_iter=200
     ),
-    # the sparse-data solvers (issue 16): tron's tolerance, like Newton's exactness above,
-    # pins the coefficients to tol / (2 reg); dcd's hinge to its projected gradient
+    # the sparse-data solvers (issue 16): tron's and dcd's gradient tests, like Newton's
+    # exactness above, pin the coefficients to tol / (2 reg); dcd's hinge stops on its
+    # duality-gap certificate
     LinearSVMClassifier(
         reg=1e-2, loss="squared_hinge", multiclass="one-vs-rest", optimizer="tron", tol=1e-10
+    ),
+    LinearSVMClassifier(
+        reg=1e-2, loss="squared_hinge", multiclass="one-vs-rest", optimizer="dcd", tol=1e-10
     ),
     LinearSVMClassifier(reg=1e-3, multiclass="one-vs-rest", optimizer="dcd", tol=1e-10),
     SoftmaxClassifier(max_iter=200),
