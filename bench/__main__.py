@@ -6,11 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.classify import evaluation_floor, float32, make_data, softmax, svm
+from bench.classify import (
+    evaluation_floor,
+    float32,
+    floor_across_shapes,
+    make_data,
+    softmax,
+    svm,
+)
 from bench.harness import write_reports
 from bench.ingest import ingest_and_end_to_end
 from bench.least_squares import least_squares
 from bench.libsvm_read import libsvm_read
+from bench.onehot import onehot
 from bench.out_of_core import out_of_core
 from bench.sparse import NEWS20_LIKE, RCV1_LIKE, text_like
 from bench.sparse_fit import news20, rcv1
@@ -22,21 +30,27 @@ SIZES = {
     # the workloads: minutes on 2 cores
     "full": {
         "classify": (300_000, 100, 60, 10),
+        "floor_rows": 120_000,  # the rows of each shape of the floor across shapes
         "least_squares": (1_000_000, 200),
         "ingest": (300_000, 100, 10),
         # a file that fits both ways, and one of about 3.3 GB
         "out_of_core": ((300_000, 100, 10), (3_300_000, 100, 10)),
         "rcv1": RCV1_LIKE,
         "news20": NEWS20_LIKE,
+        "onehot": (600_000, 1e-5),
     },
     # a smoke run that keeps the code working (make test runs it)
     "quick": {
         "classify": (3_000, 20, 10, 5),
+        "floor_rows": 2_000,
         "least_squares": (3_000, 20),
         "ingest": (2_000, 10, 3),
         "out_of_core": ((2_000, 10, 3), (5_000, 10, 3)),
         "rcv1": {"n_samples": 3_000, "n_features": 2_000, "nnz_per_row": 20},
         "news20": {"n_samples": 2_000, "n_features": 3_000, "nnz_per_row": 20, "n_classes": 5},
+        # wide enough (5,000 x ~2,400) to be read sparse as the full one is; penalized
+        # enough to fit in a few iterations
+        "onehot": (5_000, 1e-3),
     },
 }
 WORKLOADS = (
@@ -54,6 +68,7 @@ WORKLOADS = (
     "rcv1",
     "news20",
     "libsvm_read",
+    "onehot",
 )
 
 
@@ -72,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     steps = {
         "softmax": lambda: softmax(data),
-        "floor": lambda: evaluation_floor(data),
+        "floor": lambda: evaluation_floor(data) + floor_across_shapes(sizes["floor_rows"]),
         "float32": lambda: float32(data),
         "svm": lambda: svm(data),
         "least_squares": lambda: least_squares(*sizes["least_squares"]),
@@ -85,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "rcv1": lambda: rcv1(text_like(**sizes["rcv1"])),
         "news20": lambda: news20(text_like(**sizes["news20"])),
         "libsvm_read": lambda: libsvm_read(**sizes["rcv1"]),
+        "onehot": lambda: onehot(*sizes["onehot"]),
     }
     for name in args.only:
         print(f"bench: {name}", file=sys.stderr, flush=True)

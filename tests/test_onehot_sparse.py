@@ -156,3 +156,15 @@ def test_sparse_training_reaches_the_dense_optimum(tmp_path, monkeypatch):
     np.testing.assert_allclose(
         sparse.trained.predict_proba(X), dense.trained.predict_proba(X.toarray()), atol=1e-6
     )
+
+
+def test_commands_needing_a_dense_matrix_say_why_a_one_hot_table_is_sparse(tmp_path, always_sparse):
+    from linfit.data.formats import require_dense
+    from linfit.errors import DataError
+
+    X = load_dataset(one_hot_table(tmp_path / "t.csv", 300, (4, 12)), encode="onehot").X
+    with pytest.raises(DataError) as refused:
+        require_dense(X, "compare")
+    message = str(refused.value)
+    assert "compare needs a dense matrix" in message
+    assert "300 x 18 (22.2% of its cells stored: wide one-hot columns), read sparse" in message

@@ -100,15 +100,19 @@ def read_frame(source: Source, file_format: Format, sep: str | None) -> pd.DataF
 
 
 def require_dense(X: np.ndarray | sp.spmatrix, what: str) -> None:
-    """Refuse a sparse ``X`` (a LIBSVM file too large to make dense) where ``what`` (a
-    command, e.g. ``"solve-ls"``) needs a dense matrix."""
+    """Refuse a sparse ``X`` (a LIBSVM file too large to make dense, or a one-hot table
+    read sparse: ``features.table_matrix``) where ``what`` (a command, e.g.
+    ``"solve-ls"``) needs a dense matrix."""
     if issparse(X):
         n, d = X.shape
+        dense = n * d * X.dtype.itemsize
         if n * d > libsvm.DENSE_CELLS:
             why = f"{n * d:.3g} cells, over the {libsvm.DENSE_CELLS:.0e} made dense"
-        else:  # libsvm._dense: over a quarter of the memory budget
-            why = f"{human(n * d * X.dtype.itemsize)} dense, over a quarter of the memory budget"
+        elif dense > max(libsvm.budget_bytes() // 4, libsvm.FLOOR_BYTES):
+            why = f"{human(dense)} dense, over a quarter of the memory budget"
+        else:  # features.table_matrix: one-hot columns, mostly zeros
+            why = f"{X.nnz / (n * d):.1%} of its cells stored: wide one-hot columns"
         raise DataError(
-            f"{what} needs a dense matrix, and this LIBSVM data is {n} x {d} ({why}); train, "
-            "predict and evaluate take it sparse"
+            f"{what} needs a dense matrix, and this data is {n} x {d} ({why}), read sparse; "
+            "train, predict and evaluate take it sparse"
         )
