@@ -63,8 +63,9 @@ MESSAGES: dict[Status, str] = {
     Status.STOPPED: "stopped on request (interrupt or callback) at the last accepted point",
     Status.CLOSED_FORM: "closed form: solved exactly, not iterated",
     Status.PROJECTED_GRADIENT: (
-        "converged: the dual's projected gradient <= gtol (the hinge has no gradient at its "
-        "kinks to test; the primal objective and subgradient are reported)"
+        "converged: the dual's mean |projected gradient|, a bound on the gap to the optimum, "
+        "<= gtol (the hinge has no gradient at its kinks to test; the primal objective and "
+        "subgradient are reported)"
     ),
     Status.TRUST_REGION: (
         "stalled: the trust region shrank many times over without finding a lower objective "
