@@ -206,6 +206,17 @@ static double block_total(const double *c, int32_t m, double q, double r, double
     return (fixed + cst) / (1.0 + slope);
 }
 
+/* sum_t x_t W[col_t, k] + bias_scale wb_k over the row's stored values lo .. hi. */
+static ALWAYS_INLINE double gathered_score(const problem_t *p, int64_t lo, int64_t hi,
+                                           Py_ssize_t k)
+{
+    const Py_ssize_t K = p->K;
+    double acc = 0.0;
+    for (int64_t t = lo; t < hi; t++)
+        acc += p->data[t] * p->W[(Py_ssize_t)p->indices[t] * K + k];
+    return acc + p->bias_scale * p->wb[k];
+}
+
 /* s[k] = sum_t x_t W[col_t, k] over the row's stored values lo .. hi, for all K classes:
  * 8 (then 4) classes at a time, summed in registers (a store to s per value, as a loop
  * over all K makes the compiler do, since s might alias W, costs more than reading the
@@ -259,20 +270,10 @@ static ALWAYS_INLINE void visit(const problem_t *p, Py_ssize_t i, double q, int3
     const double diag = weighted ? p->diag_each[i] : p->diag;
     double *alpha = p->alpha + i * K, *s = w->s;
     int32_t m = *nact;
-    if (GATHER(m + 1, K)) { /* few classes active: their scores alone */
-        s[y] = 0.0;
+    if (GATHER(m + 1, K)) { /* few classes active: their scores alone, one at a time */
+        s[y] = gathered_score(p, lo, hi, y);
         for (int32_t a = 0; a < m; a++)
-            s[act[a]] = 0.0;
-        for (int64_t t = lo; t < hi; t++) {
-            const double *row = p->W + (Py_ssize_t)p->indices[t] * K;
-            const double x = p->data[t];
-            s[y] += x * row[y];
-            for (int32_t a = 0; a < m; a++)
-                s[act[a]] += x * row[act[a]];
-        }
-        s[y] += p->bias_scale * p->wb[y];
-        for (int32_t a = 0; a < m; a++)
-            s[act[a]] += p->bias_scale * p->wb[act[a]];
+            s[act[a]] = gathered_score(p, lo, hi, act[a]);
     } else {
         dense_scores(p, lo, hi, s);
         for (Py_ssize_t k = 0; k < K; k++)
