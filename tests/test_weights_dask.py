@@ -209,3 +209,47 @@ def test_class_weight_on_the_cluster_is_for_classifiers(client):
     X, y, _, _ = _problem(LeastSquares())
     with pytest.raises(OptionError, match="for classifiers"):
         linfit.fit(LeastSquares(), *_on_cluster(X, y), client=client, class_weight="balanced")
+
+
+@pytest.mark.parametrize("model", [SoftmaxClassifier(reg=1e-2), LeastSquares(reg=1e-3)],
+                         ids=["classifier", "regressor"])  # fmt: skip
+def test_weighted_metrics_on_the_cluster_equal_the_in_memory_ones(client, model):
+    """cluster_scores with sample weights (and, for a classifier, balanced class weights
+    from the training rows' counts on the cluster) equals TrainedModel.scores with the
+    rows weighed as fitting.workflow weighs them in memory (1e-12); unweighted too."""
+    from linfit.engines.dask_fit import class_counts, cluster_scores
+    from linfit.engines.weights import class_weights
+    from linfit.fitting.workflow import row_weights
+
+    X, y, _, w = _problem(model, seed=5)
+    trained = linfit.fit(model, X, y, sample_weight=w, max_iter=50)
+    per_class = None
+    if trained.classes is not None:
+        counts = class_counts(client, da.from_array(y, chunks=ROWS), trained.classes)
+        np.testing.assert_array_equal(counts, np.bincount(trained.class_codes(y)))
+        per_class = class_weights("balanced", trained.classes, counts)
+    X_d, y_d = _on_cluster(X, y)
+    for weights, by_class in ((None, None), (w, per_class)):
+        here = trained.scores(X, y, "train", row_weights(trained, y, weights, by_class))
+        there = cluster_scores(trained, X_d, y_d, "train", client, _weights(weights), by_class)
+        assert there.keys() == here.keys()
+        for key, value in here.items():
+            assert there[key] == pytest.approx(value, rel=1e-12), key
+
+
+def test_train_on_the_cluster_reports_weighted_metrics(client, tmp_path):
+    """train --engine dask --weights w --weighted-metrics: exit 0, the metrics weighted
+    (they differ from the unweighted run's on a table whose weights vary)."""
+    import pandas as pd
+    from cli_helpers import invoke, json_stdout
+
+    model = SoftmaxClassifier(reg=1e-2)
+    X, y, _, w = _problem(model, seed=6)
+    path = tmp_path / "w.csv"
+    pd.DataFrame(X, columns=list("abcd")).assign(w=w, target=y).to_csv(path, index=False)
+    common = ["train", path, "--engine", "dask", "--scheduler", client.scheduler.address,
+              "--weights", "w", "--test-size", "0.25", "--json", "--quiet",
+              "--out", tmp_path / "m.linfit"]  # fmt: skip
+    weighted = json_stdout(invoke([*common, "--weighted-metrics"]).stdout)
+    plain = json_stdout(invoke(common).stdout)
+    assert weighted["metrics"]["train_accuracy"] != plain["metrics"]["train_accuracy"]

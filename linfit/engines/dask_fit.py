@@ -22,7 +22,7 @@ from linfit.engines.dask_blocks import ClusterData, compute_blocks, load_blocks
 from linfit.engines.dask_data import require_dask
 from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
-from linfit.engines.weights import ClassWeight
+from linfit.engines.weights import ClassWeight, class_weights
 from linfit.fitting import TrainedModel, fit
 from linfit.linalg.lsq import LeastSquaresFit
 from linfit.models import LeastSquares, LinearModel, ReLURegressor
@@ -110,35 +110,63 @@ class OnCluster:
         model.check_solution(params, *self.data.first_block()[:2])
 
 
-def cluster_scores(trained: TrainedModel, X: Any, y: Any, prefix: str, client: Any) -> dict:
-    """``trained.scores(X, y, prefix)`` for raw dask arrays, from per-block counts and sums."""
+def cluster_scores(
+    trained: TrainedModel, X: Any, y: Any, prefix: str, client: Any, weights: Any = None,
+    per_class: np.ndarray | None = None,
+) -> dict:  # fmt: skip
+    """``trained.scores(X, y, prefix, w)`` for raw dask arrays, from per-block sums: each
+    row counted by its ``weights`` (n,) (a dask array chunked as ``y``, or None: 1) times
+    its class's weight ``per_class`` (K,) (None: 1), as ``fitting.workflow.row_weights``
+    counts them in memory. {} when there are no rows or they weigh nothing."""
     if X.shape[0] == 0:
         return {}
     blocks = [compute_blocks(client, X), compute_blocks(client, y)]
-    parts = client.gather(client.map(_score_block, *blocks, trained=trained))
+    w_blocks = compute_blocks(client, weights) if weights is not None else [None] * len(blocks[0])
+    parts = client.gather(
+        client.map(_score_block, *blocks, w_blocks, trained=trained, per_class=per_class)
+    )
+    total = sum(p[1] for p in parts)
+    if not total > 0:
+        return {}
     if trained.classes is not None:
-        return {f"{prefix}_accuracy": sum(p[0] for p in parts) / sum(p[1] for p in parts)}
-    n = sum(p[1] for p in parts)
+        return {f"{prefix}_accuracy": sum(p[0] for p in parts) / total}
     ss_res = sum(p[0] for p in parts)
-    mean = sum(p[2] * p[1] for p in parts) / n
+    mean = sum(p[2] * p[1] for p in parts) / total
     ss_tot = sum(p[3] + p[1] * (p[2] - mean) ** 2 for p in parts)
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (0.0 if ss_res > 0 else 1.0)
-    return {f"{prefix}_r2": float(r2), f"{prefix}_rmse": float(np.sqrt(ss_res / n))}
+    return {f"{prefix}_r2": float(r2), f"{prefix}_rmse": float(np.sqrt(ss_res / total))}
 
 
-def _score_block(X: np.ndarray, y: np.ndarray, *, trained: TrainedModel) -> tuple:
+def _score_block(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, trained: TrainedModel,
+    per_class: np.ndarray | None,
+) -> tuple:  # fmt: skip
+    """A block's weighted sums: (correct, weight) for a classifier; (squared residuals,
+    weight, weighted mean of y, weighted squares about it) for a regressor."""
     if X.shape[0] == 0:
-        return 0, 0, 0.0, 0.0
+        return 0.0, 0.0, 0.0, 0.0
+    w = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
     if trained.classes is not None:
-        return int((trained.predict_codes(X) == align_labels(y, trained.classes)).sum()), X.shape[0]
+        codes = align_labels(y, trained.classes)
+        if per_class is not None:  # a label the model never saw weighs 1
+            w = w * np.where(codes >= 0, per_class[np.maximum(codes, 0)], 1.0)
+        return float(w @ (trained.predict_codes(X) == codes)), float(w.sum())
     y = y.astype(np.float64)
     residual = trained.predict(X) - y
-    return (
-        float(residual @ residual),
-        X.shape[0],
-        float(y.mean()),
-        float(((y - y.mean()) ** 2).sum()),
-    )
+    weight = float(w.sum())
+    mean = float(w @ y) / weight if weight > 0 else 0.0
+    return float(w @ residual**2), weight, mean, float(w @ (y - mean) ** 2)
+
+
+def class_counts(client: Any, y: Any, classes: np.ndarray) -> np.ndarray:
+    """How many rows of dask labels ``y`` fall in each of ``classes`` (K,), block by block."""
+    parts = client.gather(client.map(_count_block, compute_blocks(client, y), classes=classes))
+    return np.sum(parts, axis=0) if parts else np.zeros(classes.size, dtype=np.int64)
+
+
+def _count_block(y: np.ndarray, *, classes: np.ndarray) -> np.ndarray:
+    codes = align_labels(y, classes)
+    return np.bincount(codes[codes >= 0], minlength=classes.size)
 
 
 def train_on_cluster(
@@ -154,13 +182,16 @@ def train_on_cluster(
     missing: Missing = "error",
     dtype: DTypeLike = np.float64,
     columns: dict[str, Any] | None = None,
+    weighted_metrics: bool = False,
     **fit_options: Any,
 ) -> tuple[TrainedModel, dict, int, int]:
     """Read ``source`` (a file, glob or folder) on the cluster, hold out ``test_size`` of
     the rows, train, and score: ``(trained, metrics, n_train, n_test)``.
     ``missing``, ``dtype`` and ``columns`` (``features``, ``drop``, ``weights``: the
     column of sample weights, which weighs the training rows) as in
-    :func:`linfit.engines.dask_data.read_table`."""
+    :func:`linfit.engines.dask_data.read_table`. With ``weighted_metrics`` each row is
+    scored by its sample weight times its class's weight (``class_weight``, "balanced" by
+    the training rows' counts), as in memory."""
     from linfit.engines.dask_data import read_table, split_table
 
     table = read_table(
@@ -180,7 +211,13 @@ def train_on_cluster(
         sample_weight=train.weights,
         **fit_options,
     )
-    metrics = cluster_scores(trained, train.X, train.y, "train", client)
-    if test is not None:
-        metrics.update(cluster_scores(trained, test.X, test.y, "test", client))
+    per_class, class_weight = None, fit_options.get("class_weight")
+    if weighted_metrics and class_weight is not None and trained.classes is not None:
+        counts = class_counts(client, train.y, trained.classes)
+        per_class = class_weights(class_weight, trained.classes, counts)
+    scored = [("train", train)] + ([("test", test)] if test is not None else [])
+    metrics: dict[str, float] = {}
+    for prefix, part in scored:
+        w = part.weights if weighted_metrics else None
+        metrics.update(cluster_scores(trained, part.X, part.y, prefix, client, w, per_class))
     return trained, metrics, train.n_rows, 0 if test is None else test.n_rows

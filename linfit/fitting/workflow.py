@@ -172,7 +172,6 @@ def _train_on_cluster(
     unsupported = {
         "`chunk_rows`": read.chunk_rows is not None,
         "`encode`": read.encode != "none",
-        "`weighted_metrics`": weighted_metrics,  # the cluster's scores are unweighted
     }
     given = [flag for flag, on in unsupported.items() if on]
     if given:
@@ -191,7 +190,7 @@ def _train_on_cluster(
             sep=read.sep, file_format=read.file_format, test_size=test_size, seed=seed,
             missing=missing_mode(read.dropna, read.impute), dtype=dtype_of(read.dtype),
             columns={"features": read.features, "drop": read.drop, "weights": read.weights},
-            **fit_options,
+            weighted_metrics=weighted_metrics, **fit_options,
         )  # fmt: skip
     summary = {**trained.summary, "metrics": metrics, "n_train": n_train, "n_test": n_test}
     return FileRun(replace(trained, summary=summary))
