@@ -335,7 +335,7 @@ def test_libsvm_kept_sparse_by_the_memory_budget_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("LINFIT_MEMORY_BUDGET", "1e5")  # a quarter: 25 kB; dense, 35.4 kB
     X = load_dataset(svm).X
     assert sp.issparse(X)
-    said = r"442 x 10, read sparse \(35.4 kB dense, over a quarter of the memory budget\)"
+    said = r"442 x 10 \(35.4 kB dense, over a quarter of the memory budget\)"
     with pytest.raises(DataError, match=said):
         require_dense(X, "solve-ls")
 
