@@ -49,8 +49,12 @@ except ImportError:  # built without a C compiler: dual_ww_python's loop
 FIRST_EPS = 0.1  # LIBLINEAR's dual tolerance, where every fit starts (as dual_cd.py)
 # The next dual tolerance is eps * SAFETY * target / measure, cut by at least MIN_CUT and at
 # most MAX_CUT a call: dual_cd.py's rule (the test's measure falls about in proportion to the
-# dual tolerance), with its constants
-SAFETY = 0.3
+# dual tolerance). Its SAFETY is 0.3 for the binary duals on the rcv1-like data; here the
+# hinge's gap bound falls faster than the tolerance (measured on the news20-like data, warm
+# calls from eps 0.1: bound / eps 0.12 at 0.1, 0.05 at 1e-2, 0.03 from 3e-3 to 1e-4), so 0.3
+# overshoots the test by 30x (gtol 1e-4: eps 2.5e-4 where 3e-3 passes). A call that falls
+# short costs one warm call more; one that overshoots, every epoch past the test.
+SAFETY = 3.0
 MAX_CUT, MIN_CUT = 1e-3, 0.1
 
 
