@@ -19,14 +19,18 @@ in Python (``dual_ww_python.py``), for tests and small data only.
 
 The bias is not penalized, as in ``dual_cd.py``: proximal point rounds on it, each solving
 the dual with a constant feature (weight ``wb`` (K,)) penalized towards the previous round's
-bias ``b_prev``, whose margins are shifted to ``margin + b_prev_j - b_prev_y``; warm-started
-rounds until the bias moves by less than the dual tolerance. A model without intercept
-skips the rounds.
+bias ``b_prev``, whose margins are shifted to ``margin + b_prev_j - b_prev_y``. The rounds
+run inside the compiled loop, warm (its shrinking kept): when the dual test holds but
+``wb`` would move some margin by more than the tolerance, the centre moves by it and the
+epochs go on. A model without intercept has no rounds.
 
-Stopping, as ``dual_cd.py``: the squared hinge is smooth, so the dual tolerance is
-tightened tenfold (warm) until the primal gradient test ``max |g| <= gtol max(1, |f|)``
-holds; the hinge's dual projected gradient is driven to ``gtol`` (margin units). The result
-reports the primal objective and gradient from ``objective_fun`` at the answer.
+Stopping, as ``dual_cd.py``: the first call runs at LIBLINEAR's dual tolerance (0.1), each
+call to the loop's test (the projected gradient's spread) with the bias settled; after each,
+one pass of the model's objective gives what is reported. The squared hinge stops when the
+primal gradient test ``max |g| <= gtol max(1, |f|)`` holds. The hinge stops when the mean
+over the samples of ``u_i sum_j |PG_ij|`` (the dual's projected gradients) is at most ``gtol
+max(1, |f|)``: it bounds the duality gap in linfit's units (:func:`hinge_gap_bound`). Until
+then the next call's tolerance is cut in proportion to the test's distance (``_next_eps``).
 """
 
 from __future__ import annotations
