@@ -365,3 +365,26 @@ def test_a_whole_read_and_an_out_of_core_read_share_one_entry(folder, tmp_path):
     on_disk = data_on_disk(path, ReadOptions(), chunk_rows=2)
     assert list(folder.iterdir()) == [entry]
     np.testing.assert_array_equal(np.asarray(on_disk.X[0:3]), whole.X)
+
+
+def test_sample_weights_are_cached_and_checked(folder, tmp_path):
+    """A read with ``weights``: the entry keeps them (w.npy), a hit returns them bit for
+    bit without parsing, and a damaged w.npy is a reported miss, parsed and rewritten."""
+    path = tmp_path / "w.csv"
+    path.write_text("a,b,w,target\n" + "".join(f"{i},{i % 3},{0.5 + i % 4},{i % 2}\n"
+                                               for i in range(40)))  # fmt: skip
+    first = _load(path, weights="w")
+    (entry,) = folder.iterdir()
+    hit = cache.cached(path, {"weights": "w"}, lambda: pytest.fail("parsed"))
+    _same(hit, first)
+    np.testing.assert_array_equal(hit.weights, first.weights)
+    assert hit.weights.dtype == np.float64 and first.weights is not None
+    raw = bytearray((entry / "w.npy").read_bytes())
+    raw[-1] ^= 0xFF
+    (entry / "w.npy").write_bytes(bytes(raw))
+    with pytest.warns(CacheWarning, match="w.npy does not match its checksum"):
+        again = _load(path, weights="w")
+    np.testing.assert_array_equal(again.weights, first.weights)
+    np.testing.assert_array_equal(
+        cache.cached(path, {"weights": "w"}, lambda: pytest.fail("parsed")).weights, first.weights
+    )

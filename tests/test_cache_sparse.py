@@ -428,9 +428,11 @@ def test_a_sparse_one_hot_read_goes_through_the_cache(folder, tmp_path, monkeypa
     same_dataset(load_data(path, read), first)
 
 
-def test_no_cache_and_weighted_reads_write_no_entry(folder, tmp_path, monkeypatch):
+def test_no_cache_writes_no_entry_and_weighted_reads_keep_their_weights(
+    folder, tmp_path, monkeypatch
+):
     """``--no-cache`` skips the cache for a LIBSVM file; a sparse one-hot read with sample
-    weights parses every time, as a dense one does (an entry holds no weights)."""
+    weights writes an entry whose hit returns them."""
     monkeypatch.setattr(libsvm_module, "DENSE_CELLS", 99)
     monkeypatch.setattr(features, "SPARSE_MIN_CELLS", 0)
     path = write_libsvm(tmp_path / "d.svm")
@@ -442,9 +444,12 @@ def test_no_cache_and_weighted_reads_write_no_entry(folder, tmp_path, monkeypatc
     )
     weighted = load_data(table, ReadOptions(encode="onehot", weights="w"))
     assert sp.issparse(weighted.X) and weighted.weights is not None
-    assert not folder.exists()
-    load_data(path, ReadOptions())
     assert len(list(folder.iterdir())) == 1
+    monkeypatch.setattr(features, "sparse_columns_matrix", lambda *a: pytest.fail("parsed"))
+    hit = load_data(table, ReadOptions(encode="onehot", weights="w"))
+    np.testing.assert_array_equal(hit.weights, weighted.weights)
+    load_data(path, ReadOptions())
+    assert len(list(folder.iterdir())) == 2
 
 
 def test_a_full_disk_while_writing_the_arrays_skips_the_entry(

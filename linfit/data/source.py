@@ -155,8 +155,9 @@ def _choice(options: dict) -> dict:
 
 def load_data(data: Path, read: ReadOptions) -> Dataset:
     """Read a training table whole, as ``read`` describes it, through the parsed-binary
-    cache unless ``read.cache`` is false or sample weights are read: an entry holds the
-    matrix dense (``X.bin``) or sparse (its CSR arrays), as the parse made it."""
+    cache unless ``read.cache`` is false or reference levels are asked for: an entry holds
+    the matrix dense (``X.bin``) or sparse (its CSR arrays), as the parse made it, the
+    targets and the sample weights read."""
     fmt = resolve_format(data, read.file_format)
     # the separator as resolved, as data_on_disk keys it: one entry serves both reads
     options = _load_options(read, text_separator(data, fmt, read.sep))
@@ -165,8 +166,8 @@ def load_data(data: Path, read: ReadOptions) -> Dataset:
         load_dataset, data, **{**options, "dtype": dtype_of(read.dtype)}, file_format=fmt,
         reference=reference,
     )  # fmt: skip
-    # an entry holds no weights nor reference levels, so a read with them parses
-    if not read.cache or read.weights is not None or reference is not None:
+    # an entry holds no reference levels, so a read with them parses
+    if not read.cache or reference is not None:
         return load()
     if fmt == "libsvm":
         # a LIBSVM matrix made dense is mostly zeros: kept as CSR, it reads back faster

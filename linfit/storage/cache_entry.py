@@ -190,6 +190,7 @@ def read_entry(folder: Path, path: str | Path, *, dense_only: bool = False) -> D
         else:
             X = _dense_matrix(folder, meta)
         y = _read_y(folder / "y.npy", meta, shape[0])
+        weights = _read_weights(folder / "w.npy", meta, shape[0]) if "w_bytes" in meta else None
         source = meta["source"]
         if source.get("sha256") is not None:
             _check_racy_source(folder, path, meta)
@@ -208,6 +209,7 @@ def read_entry(folder: Path, path: str | Path, *, dense_only: bool = False) -> D
         y=y,
         feature_names=tuple(names),
         target_name=meta["target_name"],
+        weights=weights,
     )
 
 
@@ -237,6 +239,19 @@ def _read_y(path: Path, meta: dict[str, Any], n_rows: int) -> np.ndarray:
     if y.shape != (n_rows,) or y.dtype.kind not in ("U" if text else "iufb"):
         raise Damaged(f"y.npy holds {y.dtype} {y.shape}, not the {n_rows} targets of X")
     return y
+
+
+def _read_weights(path: Path, meta: dict[str, Any], n_rows: int) -> np.ndarray:
+    """The entry's sample weights (n,), float64, checked as ``y.npy`` is; the reader's
+    own checks (finite, >= 0, some positive) held when they were written."""
+    _check_size(path, meta["w_bytes"], "w.npy")
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != meta["w_sha256"]:
+        raise Damaged("w.npy does not match its checksum")
+    w = np.load(io.BytesIO(raw), allow_pickle=False)
+    if w.shape != (n_rows,) or w.dtype != np.float64:
+        raise Damaged(f"w.npy holds {w.dtype} {w.shape}, not the {n_rows} weights of X")
+    return w
 
 
 def _check_racy_source(folder: Path, path: str | Path, meta: dict[str, Any]) -> None:

@@ -94,10 +94,14 @@ def _stage_rest(
     staging: Path, dataset: Dataset, matrix: dict[str, Any], source: dict[str, Any]
 ) -> None:
     """Beside the matrix already in ``staging`` (``dataset.X``'s, ``matrix`` its record):
-    the targets (``y.npy``, n values) and the record that checks both, all flushed to
-    disk."""
+    the targets (``y.npy``, n values), the sample weights when read (``w.npy``, n
+    float64) and the record that checks them, all flushed to disk."""
     y_bytes = _write_y(staging, dataset.y)
     meta = _record(dataset, matrix, source, y_bytes)
+    if dataset.weights is not None:
+        w_bytes = _npy_bytes(np.asarray(dataset.weights, dtype=np.float64))
+        (staging / "w.npy").write_bytes(w_bytes)
+        meta["w_bytes"], meta["w_sha256"] = len(w_bytes), hashlib.sha256(w_bytes).hexdigest()
     write_meta(staging, meta)
     _sync(staging)
 
@@ -106,12 +110,16 @@ def _write_y(staging: Path, y: np.ndarray) -> bytes:
     """``staging/y.npy`` holding the n targets; returns its bytes, which the record sums.
     Text labels (an object array) are saved as unicode, since an entry is read without
     pickle."""
-    text = y.dtype == object
-    buffer = io.BytesIO()
-    np.save(buffer, y.astype(str) if text else y, allow_pickle=False)
-    y_bytes = buffer.getvalue()
+    y_bytes = _npy_bytes(y.astype(str) if y.dtype == object else y)
     (staging / "y.npy").write_bytes(y_bytes)
     return y_bytes
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    """``array`` in numpy's file format, without pickle."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _record(
