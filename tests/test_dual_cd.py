@@ -177,8 +177,8 @@ def test_the_seed_sets_the_order_not_the_optimum():
 
 @pytest.mark.parametrize(
     "model",
-    [SoftmaxClassifier(reg=1e-2), LinearSVM(reg=1e-2, variant="squared_hinge"), _svm("hinge", 0.0)],
-    ids=["softmax", "weston-watkins", "no-penalty"],
+    [SoftmaxClassifier(reg=1e-2), _svm("hinge", 0.0), LinearSVM(reg=0.0, variant="hinge")],
+    ids=["softmax", "no-penalty", "weston-watkins-no-penalty"],
 )
 def test_what_dcd_does_not_solve_is_refused_before_any_work(model):
     X, y = _problem()

@@ -258,6 +258,17 @@ def test_what_it_does_not_solve_is_refused_before_any_work(model):
         dual_ww.check_ww_model(model)
 
 
+@pytest.mark.parametrize("variant", ["hinge", "squared_hinge"])
+def test_fit_with_dcd_routes_weston_watkins_here(variant):
+    """fit(solver="dcd") on a Weston-Watkins SVM runs this solver (method dcd) and reaches
+    the primal oracle's optimum (1e-8 relative; sparse rows, as read from LIBSVM)."""
+    model = _svm(variant)
+    X, y = _problem(seed=97)
+    trained = fit(model, X, y, solver="dcd", gtol=1e-10, max_iter=100_000, standardize=False)
+    assert trained.result.method == "dcd" and trained.result.success
+    assert trained.result.fun == pytest.approx(_oracle(model, X, y), rel=1e-8)
+
+
 @pytest.mark.skipif(dual_ww._wwdual is None, reason="the compiled loop was not built")
 def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
     """A ValueError naming the array, before any write outside W (not a SystemError)."""

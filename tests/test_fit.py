@@ -197,7 +197,8 @@ def test_the_advice_of_an_unconverged_fit_names_parameters_each_caller_renders()
 def test_default_solver_is_lbfgs_where_bfgs_would_hold_too_many_parameters():
     """The hinge's default, full BFGS, keeps an n_params^2 matrix: it stays the default up
     to BFGS_MAX_PARAMS searched parameters (two classes search one column), and L-BFGS
-    takes over above; tron stays the default on sparse rows for the squared hinge."""
+    takes over above. On sparse rows a penalized SVM defaults to dcd (either loss, either
+    multiclass form) and another convex model with a Hessian to tron."""
     from linfit.fitting.entry import BFGS_MAX_PARAMS, default_solver
     from linfit.models import LinearSVM
 
@@ -210,7 +211,10 @@ def test_default_solver_is_lbfgs_where_bfgs_would_hold_too_many_parameters():
     assert default_solver(hinge, narrow, np.arange(300)) == "lbfgs"
     # two classes on the mirror: d + 1 parameters, under the limit at d = limit - 1
     assert default_solver(hinge, np.zeros((2, wide - 1)), np.array(["a", "b"])) == "bfgs"
-    assert (
-        default_solver(LinearSVM(variant="squared_hinge"), scipy.sparse.csr_matrix(narrow))
-        == "tron"
-    )
+    rows = scipy.sparse.csr_matrix(narrow)
+    for svm in (LinearSVM(variant="squared_hinge"), hinge, LinearSVM(multiclass="one-vs-rest")):
+        assert default_solver(svm, rows, np.array([0, 1, 2, 1])) == "dcd"
+    assert default_solver(LinearSVM(reg=0.0, variant="squared_hinge"), rows) == "tron"
+    from linfit.models import SoftmaxClassifier
+
+    assert default_solver(SoftmaxClassifier(), rows) == "tron"

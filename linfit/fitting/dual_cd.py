@@ -84,8 +84,8 @@ def check_dual_model(model: LinearModel) -> None:
     """Refuse, before any work, what dual coordinate descent does not solve."""
     if not (isinstance(model, LinearSVM) and model.one_vs_rest):
         raise CapabilityError(
-            f"dcd solves one-vs-rest SVMs (`multiclass` one-vs-rest), not {model.describe()}; "
-            "use tron or lbfgs"
+            f"dcd solves the linear SVMs (one-vs-rest and Weston-Watkins), not "
+            f"{model.describe()}; use tron or lbfgs"
         )
     if not model.reg > 0:
         raise CapabilityError("dcd needs a penalty (`reg` > 0): its dual has C = 1/(2 reg n)")

@@ -28,7 +28,7 @@ from linfit.fitting.solvers import SOLVERS, Problem, Solver, get_solver
 from linfit.fitting.trained import TrainedModel
 from linfit.fitting.warm import warm_start
 from linfit.lazy import issparse
-from linfit.models import LinearModel
+from linfit.models import LinearModel, LinearSVM
 from linfit.models.mirrored import mirrors
 from linfit.optim import Callback, OptimizeResult, Status
 from linfit.optim.registry import DEFAULT_FTOL, DEFAULT_GTOL, check_options
@@ -166,12 +166,21 @@ BFGS_MAX_PARAMS = 2000
 
 
 def default_solver(model: LinearModel, X: Any, y: Any = None) -> str:
-    """The solver ``fit`` uses when none is named: the model's optimizer, except tron for a
-    convex model with a Hessian on sparse rows, where the diagonal preconditioner matters
-    most (measured on a 200,000 x 47,236 text-like CSR matrix, squared-hinge SVM to gtol
-    1e-6: tron 8.5 s, newton 50 s, lbfgs 65 s), and lbfgs where the model's bfgs would
-    hold more than ``BFGS_MAX_PARAMS`` parameters (counted from ``y``'s classes when they
-    are in memory). Dense data keeps the model's default otherwise."""
+    """The solver ``fit`` uses when none is named: the model's optimizer, except on sparse
+    rows
+    - dcd for a penalized linear SVM, as LIBLINEAR's default (measured on the rcv1-like
+      200,000 x 47,236 CSR matrix against LIBLINEAR -s 1 in the same rounds: squared hinge
+      by dcd 0.73x, by tron 0.90x; the hinge has no Hessian and dcd alone reaches its
+      optimum fast; the 20-class Weston-Watkins hinge on news20-like rows: dcd 4.5x
+      LIBLINEAR -s 4, lbfgs stopped at 1,000 iterations after 637 s);
+    - tron for another convex model with a Hessian, where the diagonal preconditioner
+      matters most (softmax; the squared hinge measured tron 8.5 s, newton 50 s, lbfgs
+      65 s);
+    and lbfgs where the model's bfgs would hold more than ``BFGS_MAX_PARAMS`` parameters
+    (counted from ``y``'s classes when they are in memory). Dense data keeps the model's
+    default otherwise."""
+    if issparse(X) and isinstance(model, LinearSVM) and model.reg > 0:
+        return "dcd"
     if issparse(X) and model.has_hessian and model.convex:
         return "tron"
     if model.default_optimizer == "bfgs" and _parameter_count(model, X, y) > BFGS_MAX_PARAMS:

@@ -21,7 +21,7 @@ import numpy as np
 from linfit.engines.base import Engine
 from linfit.errors import CapabilityError, UnknownNameError
 from linfit.fitting.per_class import solve_per_class, solves_per_class
-from linfit.models import CLOSED_FORMS, LeastSquares, LinearModel
+from linfit.models import CLOSED_FORMS, LeastSquares, LinearModel, LinearSVM
 from linfit.models.mirrored import Mirrored, fold, mirrors, unfold
 from linfit.optim import OPTIMIZERS, Objective, OptimizeResult, Status
 from linfit.optim.objective import MiniBatch
@@ -264,9 +264,16 @@ def closed_form_solver(method: str) -> Solver:
 
 
 def dual_cd_solver() -> Solver:
-    """Dual coordinate descent for the one-vs-rest SVMs (``fitting/dual_cd.py``): it needs
-    the rows themselves, in memory, and their weights."""
-    from linfit.fitting import dual_cd
+    """Dual coordinate descent for the linear SVMs: a binary dual per class for one-vs-rest
+    (``fitting/dual_cd.py``), each sample's K - 1 variables as one block for Weston-Watkins
+    (``fitting/dual_ww.py``). It needs the rows themselves, in memory, and their weights."""
+    from linfit.fitting import dual_cd, dual_ww
+
+    def dual_of(model: LinearModel) -> tuple[Callable[..., OptimizeResult], Callable]:
+        """The model's dual solver and the check that refuses what it does not solve."""
+        if isinstance(model, LinearSVM) and not model.one_vs_rest:
+            return dual_ww.dual_ww, dual_ww.check_ww_model
+        return dual_cd.dual_cd, dual_cd.check_dual_model
 
     def run(problem: Problem, *, gtol: float, ftol: float, max_iter: int, seed: int = 0,
             **ignored: Any) -> OptimizeResult:  # fmt: skip
@@ -275,14 +282,15 @@ def dual_cd_solver() -> Solver:
             raise CapabilityError("dcd needs the rows in memory (`engine` memory)")
         # the rows' multipliers (n,) of mean 1, None unweighted: each sample's dual cost
         weights = getattr(problem.engine, "weights", None)
-        return dual_cd.dual_cd(
+        solve, _ = dual_of(problem.model)
+        return solve(
             problem.model, X, y, problem.objective.fun, gtol=gtol, ftol=ftol,
             max_iter=max_iter, seed=seed, weights=weights,
         )  # fmt: skip
 
     return Solver(
         name="dcd", run=run, default_max_iter=1000, options=("seed",),
-        accepts=dual_cd.check_dual_model,
+        accepts=lambda model: dual_of(model)[1](model),
     )  # fmt: skip
 
 
