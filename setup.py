@@ -11,6 +11,8 @@ from setuptools import Extension, setup
 
 # The decimal parser both scanners include: a change to it rebuilds them.
 DECIMAL_H = "linfit/data/_decimal.h"
+# What both dual coordinate descent loops share.
+DUAL_H = "linfit/fitting/_dual.h"
 
 setup(
     ext_modules=[
@@ -26,8 +28,12 @@ setup(
             depends=[DECIMAL_H],
             optional=True,
         ),
-        Extension("linfit.fitting._dualcd", ["linfit/fitting/_dualcd.c"], optional=True),
-        Extension("linfit.fitting._wwdual", ["linfit/fitting/_wwdual.c"], optional=True),
+        Extension(
+            "linfit.fitting._dualcd", ["linfit/fitting/_dualcd.c"], depends=[DUAL_H], optional=True
+        ),
+        Extension(
+            "linfit.fitting._wwdual", ["linfit/fitting/_wwdual.c"], depends=[DUAL_H], optional=True
+        ),
         Extension("linfit.linalg._sparse", ["linfit/linalg/_sparse.c"], optional=True),
     ]
 )

@@ -24,23 +24,11 @@
  * gradient's spread over all the variables that can move is at most eps. The GIL is
  * released for the whole run.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_dual.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-static uint64_t next_random(uint64_t *state)
-{
-    /* xorshift64*: plenty for shuffling, and the same sequence on every platform */
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 typedef struct {
     const int64_t *indptr;
@@ -59,14 +47,6 @@ typedef struct {
     Py_ssize_t max_epochs;
     uint64_t seed;
 } problem_t;
-
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#define PREFETCH(address) __builtin_prefetch((address), 0, 3)
-#else
-#define ALWAYS_INLINE inline
-#define PREFETCH(address) ((void)0)
-#endif
 
 /* How far ahead in the visiting order the rows are prefetched. The order is random, so
  * the hardware cannot guess the next row; its row pointers are fetched twice as far ahead
@@ -246,36 +226,6 @@ static Py_ssize_t solve(problem_t *p, int *converged)
     free(order);
     free(qd);
     return epoch;
-}
-
-static int check(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char *name)
-{
-    if (b->len != items * itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s has %zd bytes, expected %zd", name, b->len,
-                     items * itemsize);
-        return 0;
-    }
-    return 1;
-}
-
-/* The per-sample bounds and diagonal terms: both None (the scalars) or both n doubles. */
-static int each_buffers(PyObject *upper, PyObject *diag, Py_buffer *ub, Py_buffer *db,
-                        Py_ssize_t n)
-{
-    if ((upper == Py_None) != (diag == Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "upper_each and diag_each go together");
-        return 0;
-    }
-    if (upper == Py_None)
-        return 1;
-    if (PyObject_GetBuffer(upper, ub, PyBUF_SIMPLE) < 0)
-        return 0;
-    if (PyObject_GetBuffer(diag, db, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(ub);
-        ub->obj = NULL;
-        return 0;
-    }
-    return check(ub, n, 8, "upper_each") && check(db, n, 8, "diag_each");
 }
 
 static PyObject *svm_dual(PyObject *self, PyObject *args)

@@ -37,24 +37,12 @@
  * centre `shift` moves by them and the epochs go on warm (as _dualcd.c's). The GIL is
  * released for the whole run.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_dual.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t next_random(uint64_t *state)
-{
-    /* xorshift64*, as _dualcd.c: the same sequence on every platform */
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 typedef struct {
     const int64_t *indptr;
@@ -83,14 +71,6 @@ typedef struct {
  * the news20-like rows (K = 20, CPU time of a hinge solve to eps 0.1, 5 interleaved
  * rounds): at most half 0.95x the time of at most a quarter, the same steps. */
 #define GATHER(c, K) (2 * (c) <= (K))
-
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#define PREFETCH(address) __builtin_prefetch((address), 0, 3)
-#else
-#define ALWAYS_INLINE inline
-#define PREFETCH(address) ((void)0)
-#endif
 
 /* How far ahead in the visiting order a sample's row of X is prefetched (its row pointers
  * twice as far), as _dualcd.c does: the order is random, so the hardware cannot guess.
@@ -481,36 +461,6 @@ static Py_ssize_t solve(problem_t *p, int *converged)
     }
     free(order), free(q), free(act), free(nact), free(buf), free(evj);
     return epoch;
-}
-
-static int check(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char *name)
-{
-    if (b->len != items * itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s has %zd bytes, expected %zd", name, b->len,
-                     items * itemsize);
-        return 0;
-    }
-    return 1;
-}
-
-/* The per-sample bounds and diagonal terms: both None (the scalars) or both n doubles. */
-static int each_buffers(PyObject *upper, PyObject *diag, Py_buffer *ub, Py_buffer *db,
-                        Py_ssize_t n)
-{
-    if ((upper == Py_None) != (diag == Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "upper_each and diag_each go together");
-        return 0;
-    }
-    if (upper == Py_None)
-        return 1;
-    if (PyObject_GetBuffer(upper, ub, PyBUF_SIMPLE) < 0)
-        return 0;
-    if (PyObject_GetBuffer(diag, db, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(ub);
-        ub->obj = NULL;
-        return 0;
-    }
-    return check(ub, n, 8, "upper_each") && check(db, n, 8, "diag_each");
 }
 
 static PyObject *ww_dual(PyObject *self, PyObject *args)
