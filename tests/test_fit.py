@@ -218,3 +218,31 @@ def test_default_solver_is_lbfgs_where_bfgs_would_hold_too_many_parameters():
     from linfit.models import SoftmaxClassifier
 
     assert default_solver(SoftmaxClassifier(), rows) == "tron"
+
+
+def test_sparse_rows_fit_with_blas_on_one_thread_and_dense_ones_as_set():
+    """On CSR rows BLAS sees only short vector calls, whose threads cost more than they
+    save (fitting/entry.solve): a callback during the fit sees one BLAS thread; on dense
+    rows it sees the process's setting, which is restored after the sparse fit."""
+    from linfit.linalg.blocks import blas_controller, worker_count
+    from linfit.models import SoftmaxClassifier
+
+    if blas_controller() is None:
+        pytest.skip("threadpoolctl cannot see this BLAS")
+    before = worker_count()
+    X = scipy.sparse.random(200, 30, density=0.2, format="csr", random_state=0)
+    y = np.arange(200) % 3
+    seen = []
+
+    def count(record):
+        seen.append(worker_count())
+
+    linfit.fit(SoftmaxClassifier(reg=1e-2), X, y, callback=count)
+    assert seen and set(seen) == {1}
+    assert worker_count() == before
+    seen.clear()
+    dense = X.toarray()
+    linfit.fit(
+        SoftmaxClassifier(reg=1e-2), dense, y, callback=lambda r: seen.append(worker_count())
+    )
+    assert set(seen) == {before}
