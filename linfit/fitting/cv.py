@@ -22,7 +22,7 @@ import numpy as np
 
 from linfit.engines.weights import ClassWeight, check_sample_weight
 from linfit.errors import ConvergenceWarning, DataError, OptionError
-from linfit.fitting.entry import fit
+from linfit.fitting.entry import default_solver, fit
 from linfit.fitting.metrics import accuracy, r2, rmse
 from linfit.fitting.trained import TrainedModel
 from linfit.linalg.blocks import single_blas_thread, worker_count
@@ -133,19 +133,34 @@ def cross_validate(
     refit: bool = True,
     sample_weight: Any = None,
     class_weight: ClassWeight = None,
+    path_gtol: float | None = None,
     **fit_options: Any,
 ) -> CVResult:
     """k-fold cross-validation of ``model`` over the penalties ``regs`` on ``X`` (n, d)
     and ``y`` (n,); ``fit_options`` go to every :func:`linfit.fit` (solver, gtol,
     max_iter, standardize, feature_names, ...). Weights weigh the training rows and the
-    validation scores alike."""
+    validation scores alike.
+
+    The folds' fits stop at ``path_gtol``; None: at ``fit_options``' gtol when one is
+    given, else at ``PATH_GTOL``. The refit stops at gtol (``fit``'s default unless
+    given)."""
     metric = metric or default_metric(model)
     check_cv_options(model, regs, folds, metric)
     started = time.perf_counter()
     path = np.array(sorted(set(map(float, regs)), reverse=True))
     w = check_sample_weight(sample_weight, X.shape[0])
     fold = fold_of(np.asarray(y), folds, seed, model.is_classifier)
-    runs = _run_folds(model, X, y, w, fold, path, metric, class_weight, fit_options)
+    if fit_options.get("feature_names") is None:
+        # fit names unnamed columns itself, but on every fit of every fold: on a 47,236-column
+        # sparse path of 28 penalties x 5 folds that was 7% of the search
+        names = tuple(f"x{i}" for i in range(X.shape[1]))
+        fit_options = {**fit_options, "feature_names": names}
+    fold_options = {
+        **fit_options,
+        "solver": path_solver(model, X, y, path, fit_options),
+        "gtol": path_gtol if path_gtol is not None else fit_options.get("gtol", PATH_GTOL),
+    }
+    runs = _run_folds(model, X, y, w, fold, path, metric, class_weight, fold_options)
     scores = np.array([scores for scores, _ in runs])
     n_iter = np.array([nits for _, nits in runs])
     best = choose(scores, METRICS[metric][1], one_se)
@@ -155,6 +170,36 @@ def cross_validate(
         trained = fit(best_model, X, y, sample_weight=w, class_weight=class_weight, **fit_options)
     elapsed = time.perf_counter() - started
     return CVResult(path, scores, n_iter, metric, best, one_se, trained, elapsed)
+
+
+# Where the folds' fits stop when no gtol is given: they only rank the penalties, and the
+# chosen one is refitted at fit's own default (1e-6). LIBLINEAR's -C search stops each fit
+# at its default eps, which on 16,000 rcv1-like rows left max |gradient| at 2e-5 to 6e-5
+# in linfit's units (squared hinge, C = 2^-6 .. 2^6); 1e-5 stays below that. Measured
+# there (20,000 rows, 28 C's x 5 folds): the same C, each fold's accuracy within 0.00125
+# and the best mean within 5e-5 of gtol 1e-6's, in 317 tron iterations instead of 406
+# (0.98x LIBLINEAR's time instead of 1.53x, paired rounds).
+PATH_GTOL = 1e-5
+
+# Solvers that start every fit from zero (fit's ``init`` is not theirs to take), so a path
+# gains nothing from the fit before: dual coordinate descent starts from the zero dual.
+COLD_SOLVERS = frozenset({"dcd"})
+
+
+def path_solver(
+    model: LinearModel, X: Any, y: np.ndarray, path: np.ndarray, fit_options: dict[str, Any]
+) -> str | None:
+    """The solver of the folds' paths: the one named in ``fit_options``, else ``fit``'s
+    default, except that a default which starts cold (``COLD_SOLVERS``) gives way, on a
+    path of several penalties, to tron where the model is convex with a Hessian: tron
+    takes each fit's start from the one before, as LIBLINEAR's ``-C`` search, which takes
+    only its primal Newton solvers for that reason. (Measured on 20,000 rcv1-like rows,
+    the squared-hinge SVM over LIBLINEAR's 28-value grid x 5 folds: dcd 22.3 s in 17,235
+    epochs, tron 8.8 s in 406 iterations.) The refit keeps ``fit``'s own choice."""
+    named = fit_options.get("solver")
+    if named is not None or len(path) < 2 or not (model.has_hessian and model.convex):
+        return named
+    return "tron" if default_solver(model, X, y) in COLD_SOLVERS else None
 
 
 def choose(scores: np.ndarray, greater_is_better: bool, one_se: bool) -> int:
