@@ -226,12 +226,19 @@ def test_a_read_of_every_column_keeps_its_key(tmp_path: Path) -> None:
     assert before == now
 
 
-def test_weights_are_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weights_are_cached_with_their_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read with weights keeps them in its own entry (the weights column is in the key):
+    the second read returns them, with the same features, from one entry."""
     monkeypatch.setenv("LINFIT_CACHE_DIR", str(tmp_path / "cache"))
     path = _write(_table().drop(columns=["tag"]), tmp_path / "t.csv")
     got = load_data(path, ReadOptions(weights="w"))
     assert got.weights is not None and "w" not in got.feature_names
-    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+    again = load_data(path, ReadOptions(weights="w"))
+    np.testing.assert_array_equal(again.weights, got.weights)
+    assert again.feature_names == got.feature_names
+    assert len(list((tmp_path / "cache").iterdir())) == 1
 
 
 # --------------------------------------------------------------------------- weights
