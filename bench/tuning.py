@@ -20,7 +20,7 @@ from bench.harness import Row, interleaved_times, median_ratio, paired_times, ti
 from bench.sparse import SparseData
 from linfit import fit
 from linfit.errors import ConvergenceWarning
-from linfit.fitting.cv import cross_validate, fold_of
+from linfit.fitting.cv import PATH_GTOL, cross_validate, fold_of
 from linfit.linalg.blocks import single_blas_thread
 from linfit.models import SoftmaxClassifier
 
@@ -139,9 +139,12 @@ def sparse_cv(data: SparseData) -> list[Row]:
     folds, accuracy, against ``train(prob, "-C -s {0,2} -v 5 -B 1 -q")``, for logistic
     regression and the squared-hinge SVM; time (the median of ``SPARSE_CV_ROUNDS`` paired,
     interleaved rounds) <= 1x and the chosen C within one grid step (a factor of 2) of
-    LIBLINEAR's. Neither refits on all rows (``-C`` does not). linfit stops at its
-    default gtol, as a final fit does; its folds are stratified, LIBLINEAR's are not, so
-    the CV accuracies differ by the split's noise."""
+    LIBLINEAR's. Neither refits on all rows (``-C`` does not). Each stops its fold fits
+    at its own default for a search: LIBLINEAR at its default eps, linfit at
+    ``cross_validate``'s ``PATH_GTOL`` (1e-5, below the max |gradient| LIBLINEAR's fits
+    stop at in linfit's units; see fitting/cv.py), the SVM's folds by tron, warm along the
+    path as LIBLINEAR's -s 2. linfit's folds are stratified, LIBLINEAR's are not, so the
+    CV accuracies differ by the split's noise."""
     from bench.external import installed
 
     prob = None
@@ -177,7 +180,8 @@ def _sparse_cv_loss(data: SparseData, solver: int, prob) -> list[Row]:
                                          refit=False)  # fmt: skip
 
     system = f"LIBLINEAR -C -s {solver} -v {FOLDS} -B 1 ({label})"
-    name = f"linfit cross_validate ({label}), {grid.size} C's x {FOLDS} folds"
+    name = (f"linfit cross_validate ({label}), {grid.size} C's x {FOLDS} folds, "
+            f"gtol {PATH_GTOL:g}")  # fmt: skip
     if prob is None:
         _, t = timed(ours)
         return [missing(workload, system, "liblinear-official"), Row(workload, name, t)]
