@@ -8,8 +8,6 @@ solver (a different algorithm on the same objective), scored on the fold's rows.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -87,18 +85,3 @@ def test_folds_stop_at_path_gtol_and_the_refit_at_fits_own(monkeypatch):
     cross_validate(SoftmaxClassifier(), X, y, REGS, folds=3, standardize=False, gtol=1e-8,
                    path_gtol=1e-4, refit=False)  # fmt: skip
     assert all(o["gtol"] == pytest.approx(1e-4) for o in calls)
-
-
-def test_folds_on_csr_rows_run_on_the_main_thread(monkeypatch):
-    # the compiled kernels spread each product over the cores from the main thread only
-    X, y = _sparse_problem()
-    threads = []
-    real_fit = cv.fit
-
-    def spy(*args, **options):
-        threads.append(threading.current_thread() is threading.main_thread())
-        return real_fit(*args, **options)
-
-    monkeypatch.setattr(cv, "fit", spy)
-    cross_validate(SoftmaxClassifier(), X, y, REGS, folds=3, standardize=False, refit=False)
-    assert threads == [cv.sparse_kernels(X) or cv.worker_count() < 2] * 3

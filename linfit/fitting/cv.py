@@ -26,7 +26,6 @@ from linfit.fitting.entry import default_solver, fit
 from linfit.fitting.metrics import accuracy, r2, rmse
 from linfit.fitting.trained import TrainedModel
 from linfit.linalg.blocks import single_blas_thread, worker_count
-from linfit.linalg.sparse import compiled as sparse_kernels
 from linfit.models import LinearModel
 
 # metric -> (for classifiers, greater is better)
@@ -217,14 +216,13 @@ def choose(scores: np.ndarray, greater_is_better: bool, one_se: bool) -> int:
 
 
 def _run_folds(model, X, y, w, fold, path, metric, class_weight, fit_options) -> list:
-    """Each fold's ``(scores (R,), n_iter (R,))``: the folds spread over the cores, except
-    on a CSR matrix the compiled kernels read, whose products spread themselves over the
-    cores from the main thread (``linalg.sparse``): there the folds run one after another.
-    Why: k folds on fewer threads leave a core idle in the last round (5 folds on 2 cores:
-    3 rounds of work for 2.5), and the kernels' own threads have no such tail. Measured
-    on rcv1-like rows, 5 folds over LIBLINEAR's 28-C grid on 2 cores, paired rounds:
-    0.78x the fold threads' time on 20,000 rows, 0.935x on 40,000 (squared hinge and
-    logistic alike)."""
+    """Each fold's ``(scores (R,), n_iter (R,))``, the folds spread over the cores.
+
+    Not the folds one after another on the main thread, each product spread over the
+    cores by the sparse kernels: on rcv1-like rows that measured 0.78x the fold threads'
+    time on 20,000 rows and 0.935x on 40,000 (paired), but 258 s against 140-154 s on the
+    full 200,000 while another process held one of the 2 cores (a product split over both
+    waits for the slower; a fold thread just runs slower)."""
     k = int(fold.max()) + 1
 
     def one(i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +233,7 @@ def _run_folds(model, X, y, w, fold, path, metric, class_weight, fit_options) ->
             fit_options,
         )  # fmt: skip
 
-    workers = 1 if sparse_kernels(X) else min(k, worker_count())
+    workers = min(k, worker_count())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # n_iter shows a capped path
         if workers < 2:
