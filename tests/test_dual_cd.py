@@ -422,3 +422,23 @@ def test_the_kernel_moves_the_centre_until_the_bias_settles(squared, compiled):
     pg = np.where(alpha <= 0, np.minimum(G, 0), np.where(alpha >= upper, np.maximum(G, 0), G))
     # the kernel tests the spread as it goes (w moving within the last epoch): ~eps here
     assert pg.max() - pg.min() <= 2 * eps
+
+
+@pytest.mark.parametrize("variant", ["hinge", "squared_hinge"])
+def test_classes_on_threads_take_the_sequential_steps(variant, monkeypatch):
+    """The one-vs-rest classes' duals run on the cores' threads (dual_cd.map_classes): the
+    same parameters bit for bit as one class after another, and every class was solved."""
+    X, y = _problem(n_samples=240, n_classes=5, seed=83)
+    model = LinearSVM(reg=1e-2, variant=variant, multiclass="one-vs-rest")
+    threaded = fit(model, X, y, solver="dcd", standardize=False)
+    calls = []
+
+    def sequential(fn, classes):
+        calls.append(list(classes))
+        return [fn(k) for k in classes]
+
+    monkeypatch.setattr(dual_cd, "map_classes", sequential)
+    one_by_one = fit(model, X, y, solver="dcd", standardize=False)
+    assert calls and all(classes == list(range(5)) for classes in calls)
+    np.testing.assert_array_equal(threaded.result.x, one_by_one.result.x)
+    assert threaded.result.fun == one_by_one.result.fun
