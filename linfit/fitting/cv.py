@@ -150,11 +150,6 @@ def cross_validate(
     path = np.array(sorted(set(map(float, regs)), reverse=True))
     w = check_sample_weight(sample_weight, X.shape[0])
     fold = fold_of(np.asarray(y), folds, seed, model.is_classifier)
-    if fit_options.get("feature_names") is None:
-        # fit names unnamed columns itself, but on every fit of every fold: on a 47,236-column
-        # sparse path of 28 penalties x 5 folds that was 7% of the search
-        names = tuple(f"x{i}" for i in range(X.shape[1]))
-        fit_options = {**fit_options, "feature_names": names}
     fold_options = {
         **fit_options,
         "solver": path_solver(model, X, y, path, fit_options),

@@ -115,6 +115,8 @@ def fit(
         class_weight=class_weight, exact=exact,
     )  # fmt: skip
     start = None if init is None else warm_start(init, model, data, feature_names)
+    # named once for every fit of a path (47,236 strings took 7% of a sparse cv search)
+    names = tuple(feature_names or (f"x{i}" for i in range(data.n_features)))
     fits: list[TrainedModel] = []
     warm: dict[str, Any] = {}  # along a path: the last fit's curvature (fitting/path.py)
     for i, (m, (chosen, options)) in enumerate(zip(models, solvers, strict=True)):
@@ -123,7 +125,7 @@ def fit(
             callback=callback, max_iter=chosen.default_max_iter if max_iter is None else max_iter,
             standardized=standardize,
         )  # fmt: skip
-        fits.append(_accepted(m, data, result, summary, feature_names, target_name))
+        fits.append(_accepted(m, data, result, summary, names, target_name))
         if i + 1 < len(models):  # the same engine, the same scaling: no conversion
             regs = [f.model.reg for f in fits]
             start, warm = continuation([f.result for f in fits], regs, models[i + 1],
@@ -138,19 +140,18 @@ def _accepted(
     data: Engine,
     result: OptimizeResult,
     summary: dict[str, Any],
-    feature_names: tuple[str, ...] | None,
+    feature_names: tuple[str, ...],
     target_name: str,
 ) -> TrainedModel:
     """The trained model of a finished run (``result.x`` the parameters, ``summary`` how
     it ended), once the run is accepted: ``DivergenceError`` if it diverged, then the
-    engine's check of the solution on its data (a ReLU's dead units warn). The features
-    are named ``x0``, ``x1``, ... when ``feature_names`` is None."""
+    engine's check of the solution on its data (a ReLU's dead units warn)."""
     check_diverged(result)
     data.check_solution(model, result.x)
     return TrainedModel(
         model=model,
         params=result.x,
-        feature_names=tuple(feature_names or (f"x{i}" for i in range(data.n_features))),
+        feature_names=feature_names,
         target_name=target_name,
         scaler=data.scaler,
         classes=data.classes,
@@ -225,8 +226,8 @@ def prepare_solver(
         if value is None:
             continue
         if option not in chosen.options:
-            names = [n for n, s in SOLVERS.items() if option in s.options]
-            takers = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            *others, last = [n for n, s in SOLVERS.items() if option in s.options]
+            takers = f"{', '.join(others)} and {last}" if others else last
             raise OptionError(f"`{option}` is an option of {takers}, not {chosen.name}")
         options[option] = value
     check_options(options)
