@@ -26,7 +26,6 @@ from linfit.data.read import (
 )
 from linfit.errors import DataError, OptionError
 from linfit.lazy import issparse
-from linfit.memory import human
 
 if TYPE_CHECKING:
     # Annotations only: pandas is imported by the reads that use it, and scipy by
@@ -105,13 +104,10 @@ def require_dense(X: np.ndarray | sp.spmatrix, what: str) -> None:
     ``"solve-ls"``) needs a dense matrix."""
     if issparse(X):
         n, d = X.shape
-        dense = n * d * X.dtype.itemsize
-        if n * d > libsvm.DENSE_CELLS:
-            why = f"{n * d:.3g} cells, over the {libsvm.DENSE_CELLS:.0e} made dense"
-        elif dense > max(libsvm.budget_bytes() // 4, libsvm.FLOOR_BYTES):
-            why = f"{human(dense)} dense, over a quarter of the memory budget"
-        else:  # features.table_matrix: one-hot columns, mostly zeros
-            why = f"{X.nnz / (n * d):.1%} of its cells stored: wide one-hot columns"
+        # else features.table_matrix read it sparse: one-hot columns, mostly zeros
+        why = libsvm.kept_sparse((n, d), X.dtype.itemsize) or (
+            f"{X.nnz / (n * d):.1%} of its cells stored: wide one-hot columns"
+        )
         raise DataError(
             f"{what} needs a dense matrix, and this data is {n} x {d} ({why}), read sparse; "
             "train, predict and evaluate take it sparse"

@@ -32,7 +32,7 @@ from linfit.data import libsvm_fast
 from linfit.data.messages import names_list, one_line
 from linfit.data.read import Source, tracked_file
 from linfit.errors import DataError, OptionError
-from linfit.memory import FLOOR_BYTES, budget_bytes
+from linfit.memory import FLOOR_BYTES, budget_bytes, human
 
 if TYPE_CHECKING:
     import scipy.sparse as sp  # annotations only: scikit-learn's reader imports scipy
@@ -135,10 +135,10 @@ def libsvm_training(
     if X.shape[1] - first > SPARSE_RANGE:
         used = np.unique(X.indices)  # a mostly empty range: only the indices in the file
         X = _columns(X, used)
-        return _dense(X, source), y, tuple(f"f{i}" for i in used.tolist())
+        return as_parsed(X), y, tuple(f"f{i}" for i in used.tolist())
     X = X[:, first:]
     names = tuple(f"f{i}" for i in range(first, first + X.shape[1]))
-    return _dense(X, source), y, names
+    return as_parsed(X), y, names
 
 
 def libsvm_features(
@@ -161,7 +161,7 @@ def libsvm_features(
             "columns (CSV, TSV or Parquet)"
         )
     X, y = read_libsvm(source, dtype)
-    return _dense(_columns(X, np.asarray(indices, dtype=np.int64)), source), y
+    return as_parsed(_columns(X, np.asarray(indices, dtype=np.int64))), y
 
 
 def _columns(X: sp.csr_matrix, indices: np.ndarray) -> sp.csr_matrix:
@@ -184,11 +184,24 @@ def _columns(X: sp.csr_matrix, indices: np.ndarray) -> sp.csr_matrix:
     return out
 
 
-def _dense(X: sp.csr_matrix, source: Source) -> np.ndarray | sp.csr_matrix:
-    """``X`` as a dense C-contiguous array when it has at most ``DENSE_CELLS`` cells and
-    fits a quarter of the memory budget; otherwise as it is, sparse."""
-    n, d = X.shape
-    dense = n * d * X.dtype.itemsize
-    if n * d > DENSE_CELLS or dense > max(budget_bytes() // 4, FLOOR_BYTES):
-        return X  # a dense copy would take more than a quarter of the memory budget
+def kept_sparse(shape: tuple[int, int], itemsize: int) -> str | None:
+    """Why a LIBSVM matrix of ``shape`` (n, d), values of ``itemsize`` bytes, stays sparse
+    (CSR), in words for a message: more than ``DENSE_CELLS`` cells, or a dense copy over a
+    quarter of the memory budget; None when it is made dense. The one rule of the parse
+    (``as_parsed``), of the cache's entries (``source._libsvm_layout``) and of
+    ``formats.require_dense``'s message."""
+    n, d = shape
+    if n * d > DENSE_CELLS:
+        return f"{n * d:.3g} cells, over the {DENSE_CELLS:.0e} made dense"
+    dense = n * d * itemsize
+    if dense > max(budget_bytes() // 4, FLOOR_BYTES):
+        return f"{human(dense)} dense, over a quarter of the memory budget"
+    return None
+
+
+def as_parsed(X: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
+    """The (n, d) CSR ``X`` as a parse gives it: a dense C-contiguous array (``toarray``),
+    unless it is ``kept_sparse``, then as it is."""
+    if kept_sparse(X.shape, X.dtype.itemsize) is not None:
+        return X
     return np.ascontiguousarray(X.toarray())

@@ -178,22 +178,17 @@ def load_data(data: Path, read: ReadOptions) -> Dataset:
 def _libsvm_layout(hit: Dataset) -> Dataset | None:
     """A cached LIBSVM matrix as a parse would give it now, or None (parse it again).
 
-    A parse keeps the matrix sparse over ``DENSE_CELLS`` cells or over a quarter of the
-    memory budget (``libsvm._dense``), and the budget (the memory available, by default)
-    is not part of the cache's key: a sparse entry is made dense as that parse would
-    make it (``toarray`` of the same CSR, so the same bits), and a dense entry that should
-    now be sparse is a miss, rewritten sparse (its CSR cannot be told from X: a stored
-    zero is dropped)."""
-    from linfit.data import libsvm  # its names, as the parse looks them up
+    Whether a parse keeps the matrix sparse depends on the memory budget
+    (``libsvm.kept_sparse``), which is not part of the cache's key (the memory available,
+    by default): a sparse entry is laid out as that parse would lay it out
+    (``libsvm.as_parsed`` of the same CSR, so the same bits), and a dense entry that
+    should now be sparse is a miss, rewritten sparse (its CSR cannot be told from X: a
+    stored zero is dropped)."""
+    from linfit.data import libsvm
 
-    n, d = hit.X.shape
-    quarter = max(libsvm.budget_bytes() // 4, libsvm.FLOOR_BYTES)
-    stays_sparse = n * d > libsvm.DENSE_CELLS or n * d * hit.X.dtype.itemsize > quarter
-    if not issparse(hit.X):
-        return None if stays_sparse else hit
-    if stays_sparse:
-        return hit
-    return dataclasses.replace(hit, X=np.ascontiguousarray(hit.X.toarray()))
+    if issparse(hit.X):
+        return dataclasses.replace(hit, X=libsvm.as_parsed(hit.X))
+    return None if libsvm.kept_sparse(hit.X.shape, hit.X.dtype.itemsize) else hit
 
 
 def missing_mode(dropna: bool, impute: str | None) -> Missing:
