@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,28 +231,37 @@ def _check_size(path: Path, expected: int, name: str) -> None:
 
 
 def _read_y(path: Path, meta: dict[str, Any], n_rows: int) -> np.ndarray:
-    _check_size(path, meta["y_bytes"], "y.npy")
-    raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != meta["y_sha256"]:
-        raise Damaged("y.npy does not match its checksum")
-    y = np.load(io.BytesIO(raw), allow_pickle=False)
-    text = meta["labels_as_text"]
-    if y.shape != (n_rows,) or y.dtype.kind not in ("U" if text else "iufb"):
-        raise Damaged(f"y.npy holds {y.dtype} {y.shape}, not the {n_rows} targets of X")
-    return y
+    kinds = "U" if meta["labels_as_text"] else "iufb"
+    return _read_npy(path, meta, n_rows, "targets", lambda dtype: dtype.kind in kinds)
 
 
 def _read_weights(path: Path, meta: dict[str, Any], n_rows: int) -> np.ndarray:
-    """The entry's sample weights (n,), float64, checked as ``y.npy`` is; the reader's
-    own checks (finite, >= 0, some positive) held when they were written."""
-    _check_size(path, meta["w_bytes"], "w.npy")
+    """The entry's sample weights (n,), float64; the reader's own checks (finite, >= 0,
+    some positive) held when they were written."""
+    return _read_npy(path, meta, n_rows, "weights", lambda dtype: dtype == np.float64)
+
+
+def _read_npy(
+    path: Path,
+    meta: dict[str, Any],
+    n_rows: int,
+    what: str,
+    accepts: Callable[[np.dtype], bool],
+) -> np.ndarray:
+    """The (n_rows,) array in ``path`` (``y.npy``, ``w.npy``), whose size and SHA-256 the
+    record gives under the file's stem (``y_bytes``, ``y_sha256``), of a dtype it
+    ``accepts``; ``Damaged`` otherwise."""
+    stem = path.stem
+    _check_size(path, meta[f"{stem}_bytes"], path.name)
     raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != meta["w_sha256"]:
-        raise Damaged("w.npy does not match its checksum")
-    w = np.load(io.BytesIO(raw), allow_pickle=False)
-    if w.shape != (n_rows,) or w.dtype != np.float64:
-        raise Damaged(f"w.npy holds {w.dtype} {w.shape}, not the {n_rows} weights of X")
-    return w
+    if hashlib.sha256(raw).hexdigest() != meta[f"{stem}_sha256"]:
+        raise Damaged(f"{path.name} does not match its checksum")
+    values = np.load(io.BytesIO(raw), allow_pickle=False)
+    if values.shape != (n_rows,) or not accepts(values.dtype):
+        raise Damaged(
+            f"{path.name} holds {values.dtype} {values.shape}, not the {n_rows} {what} of X"
+        )
+    return values
 
 
 def _check_racy_source(folder: Path, path: str | Path, meta: dict[str, Any]) -> None:

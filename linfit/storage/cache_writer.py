@@ -96,38 +96,31 @@ def _stage_rest(
     """Beside the matrix already in ``staging`` (``dataset.X``'s, ``matrix`` its record):
     the targets (``y.npy``, n values), the sample weights when read (``w.npy``, n
     float64) and the record that checks them, all flushed to disk."""
-    y_bytes = _write_y(staging, dataset.y)
-    meta = _record(dataset, matrix, source, y_bytes)
+    # text labels (an object array) are saved as unicode: an entry is read without pickle
+    y = dataset.y.astype(str) if dataset.y.dtype == object else dataset.y
+    meta = {**_record(dataset, matrix, source), **_write_npy(staging / "y.npy", y)}
     if dataset.weights is not None:
-        w_bytes = _npy_bytes(np.asarray(dataset.weights, dtype=np.float64))
-        (staging / "w.npy").write_bytes(w_bytes)
-        meta["w_bytes"], meta["w_sha256"] = len(w_bytes), hashlib.sha256(w_bytes).hexdigest()
+        weights = np.asarray(dataset.weights, dtype=np.float64)
+        meta.update(_write_npy(staging / "w.npy", weights))
     write_meta(staging, meta)
     _sync(staging)
 
 
-def _write_y(staging: Path, y: np.ndarray) -> bytes:
-    """``staging/y.npy`` holding the n targets; returns its bytes, which the record sums.
-    Text labels (an object array) are saved as unicode, since an entry is read without
-    pickle."""
-    y_bytes = _npy_bytes(y.astype(str) if y.dtype == object else y)
-    (staging / "y.npy").write_bytes(y_bytes)
-    return y_bytes
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    """``array`` in numpy's file format, without pickle."""
+def _write_npy(path: Path, array: np.ndarray) -> dict[str, Any]:
+    """``path`` (``y.npy``, ``w.npy``) holding ``array`` in numpy's file format, without
+    pickle; returns the record of it a read checks (``cache_entry._read_npy``): its size
+    and SHA-256 under the file's stem (``y_bytes``, ``y_sha256``)."""
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+    raw = buffer.getvalue()
+    path.write_bytes(raw)
+    return {f"{path.stem}_bytes": len(raw), f"{path.stem}_sha256": hashlib.sha256(raw).hexdigest()}
 
 
-def _record(
-    dataset: Dataset, matrix: dict[str, Any], source: dict[str, Any], y_bytes: bytes
-) -> dict[str, Any]:
-    """The entry's ``meta.json`` record (without its checksum): the matrix's (its shape
-    n × d, dtype, layout and sums), the names, the source file's state, and the sums of
-    the targets that a read checks."""
+def _record(dataset: Dataset, matrix: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """The entry's ``meta.json`` record but its checksum and the sums of ``y.npy`` and
+    ``w.npy`` (``_write_npy``): the matrix's (its shape n × d, dtype, layout and sums), the
+    names and the source file's state."""
     return {
         "format": FORMAT,
         "source": source,
@@ -135,8 +128,6 @@ def _record(
         "target_name": dataset.target_name,
         "labels_as_text": bool(dataset.y.dtype == object),
         **matrix,
-        "y_bytes": len(y_bytes),
-        "y_sha256": hashlib.sha256(y_bytes).hexdigest(),
     }
 
 
