@@ -153,11 +153,16 @@ def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
             1.0, 1.0, 0.0, 0.1, 10, 0, 0.0]  # fmt: skip
     out_of_range = X.indices.copy()
     out_of_range[-1] = d
+    # row 0 spans every stored value, row 1 starts before it ends: the row pointers must
+    # not decrease (a decreasing pair, its ends within the values here, could reach past)
+    decreasing = X.indptr.copy()
+    decreasing[1] = decreasing[-1]
     for position, bad, match in (
         (1, X.indices.view(np.uint8)[:-1], "indices"),
         (2, X.data[:-1], "data"),
         (6, np.zeros(d - 1), "w"),
         (0, X.indptr - 1, "indptr"),
+        (0, decreasing, "indptr"),
         (1, out_of_range, "column index"),
     ):
         with pytest.raises(ValueError, match=match):

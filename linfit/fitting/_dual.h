@@ -1,7 +1,8 @@
 /*
  * What the two dual coordinate descent loops share (_dualcd.c: one binary SVM's dual;
- * _wwdual.c: the Weston-Watkins SVM's): the seeded shuffle's generator, the inlining and
- * prefetch hints, and the checks of the arrays Python hands them. Included by both.
+ * _wwdual.c: the Weston-Watkins SVM's): the seeded shuffle, the inlining and prefetch
+ * hints, Hsieh et al.'s shrinking test and its thresholds, and the checks and release of
+ * the arrays Python hands them. Included by both.
  */
 #ifndef LINFIT_DUAL_H
 #define LINFIT_DUAL_H
@@ -9,6 +10,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <math.h>
 #include <stdint.h>
 
 static inline uint64_t next_random(uint64_t *state)
@@ -22,6 +24,24 @@ static inline uint64_t next_random(uint64_t *state)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
+/* The generator's state for the caller's seed (never 0, xorshift's fixed point). */
+static inline uint64_t seeded(uint64_t seed)
+{
+    uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+    return state == 0 ? 1 : state;
+}
+
+/* Fisher-Yates over the `active` first entries of order, in place. */
+static inline void shuffle(Py_ssize_t *order, Py_ssize_t active, uint64_t *state)
+{
+    for (Py_ssize_t s = active - 1; s > 0; s--) {
+        Py_ssize_t j = (Py_ssize_t)(next_random(state) % (uint64_t)(s + 1));
+        Py_ssize_t tmp = order[s];
+        order[s] = order[j];
+        order[j] = tmp;
+    }
+}
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define PREFETCH(address) __builtin_prefetch((address), 0, 3)
@@ -29,6 +49,50 @@ static inline uint64_t next_random(uint64_t *state)
 #define ALWAYS_INLINE inline
 #define PREFETCH(address) ((void)0)
 #endif
+
+/* Ask for the cache lines of CSR row i's values and column indices, and for the row
+ * pointers of row j (which the next such call needs). Only hints: no result depends on
+ * them. */
+static ALWAYS_INLINE void prefetch_row(const int64_t *indptr, const int32_t *indices,
+                                       const double *data, Py_ssize_t i, Py_ssize_t j)
+{
+    PREFETCH(&indptr[j]);
+    int64_t lo = indptr[i], hi = indptr[i + 1];
+    for (int64_t k = lo; k < hi; k += 8) /* a 64-byte line holds 8 values */
+        PREFETCH(&data[k]);
+    for (int64_t k = lo; k < hi; k += 16) /* and 16 column indices */
+        PREFETCH(&indices[k]);
+}
+
+/* Hsieh et al.'s shrinking, for a variable a in [0, upper] of gradient G: 1 when it sits
+ * at a bound that G pushes it further past than the last epoch's extreme projected
+ * gradient (pg_old: max, min) says it will stay at (it is shrunk away); else 0, *pg the
+ * projected gradient. */
+static ALWAYS_INLINE int shrinks(double a, double G, double upper, const double pg_old[2],
+                                 double *pg)
+{
+    *pg = G;
+    if (a == 0.0) {
+        if (G > pg_old[0])
+            return 1;
+        if (!(G < 0.0))
+            *pg = 0.0;
+    } else if (a == upper) {
+        if (G < pg_old[1])
+            return 1;
+        if (!(G > 0.0))
+            *pg = 0.0;
+    }
+    return 0;
+}
+
+/* The next epoch's shrinking thresholds from this one's projected gradients (max, min):
+ * none on a side where no gradient pointed out of the box. */
+static inline void next_thresholds(const double pg[2], double pg_old[2])
+{
+    pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
+    pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+}
 
 static inline int check(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char *name)
 {
@@ -58,6 +122,49 @@ static inline int each_buffers(PyObject *upper, PyObject *diag, Py_buffer *ub, P
         return 0;
     }
     return check(ub, n, 8, "upper_each") && check(db, n, 8, "diag_each");
+}
+
+/* The CSR rows (n, d): int64 row pointers from 0 to the stored values, never decreasing,
+ * int32 column indices in [0, d) and as many double values; every loop reads and writes
+ * only inside the arrays once these hold. */
+static int check_rows(Py_buffer *indptr, Py_buffer *indices, Py_buffer *data, Py_ssize_t n,
+                      Py_ssize_t d)
+{
+    Py_ssize_t nnz = indices->len / 4;
+    if (n < 0 || d < 0) {
+        PyErr_SetString(PyExc_ValueError, "n and d must be >= 0");
+        return 0;
+    }
+    if (!check(indptr, n + 1, 8, "indptr") || !check(indices, nnz, 4, "indices") ||
+        !check(data, nnz, 8, "data"))
+        return 0;
+    const int64_t *ip = indptr->buf;
+    int ok = ip[0] == 0 && ip[n] == (int64_t)nnz;
+    for (Py_ssize_t i = 0; i < n && ok; i++)
+        ok = ip[i + 1] >= ip[i];
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "indptr does not span the stored values");
+        return 0;
+    }
+    const int32_t *ix = indices->buf;
+    for (Py_ssize_t k = 0; k < nnz; k++) { /* never write outside the weights */
+        if (ix[k] < 0 || ix[k] >= d) {
+            PyErr_SetString(PyExc_ValueError, "a column index is out of range");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Release the `count` buffers in all, and the per-sample ones where they were taken. */
+static void release(Py_buffer **all, size_t count, Py_buffer *upper_each, Py_buffer *diag_each)
+{
+    for (size_t k = 0; k < count; k++)
+        PyBuffer_Release(all[k]);
+    if (upper_each->obj)
+        PyBuffer_Release(upper_each);
+    if (diag_each->obj)
+        PyBuffer_Release(diag_each);
 }
 
 #endif

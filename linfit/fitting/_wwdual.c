@@ -79,17 +79,12 @@ typedef struct {
  * 5 interleaved rounds, the same epochs): 0.66x the CPU time without prefetching. */
 #define AHEAD 4
 
-/* Ask for the cache lines of sample i's values, column indices and per-sample arrays,
- * and for the row pointers of sample j. Only hints: no result depends on them. */
-static ALWAYS_INLINE void prefetch_rows(const problem_t *p, const int32_t *act, Py_ssize_t i,
-                                        Py_ssize_t j)
+/* Ask for sample i's row of X, its alphas and active classes, and for the row pointers of
+ * sample j. Only hints: no result depends on them. */
+static ALWAYS_INLINE void prefetch_sample(const problem_t *p, const int32_t *act, Py_ssize_t i,
+                                          Py_ssize_t j)
 {
-    PREFETCH(&p->indptr[j]);
-    int64_t lo = p->indptr[i], hi = p->indptr[i + 1];
-    for (int64_t k = lo; k < hi; k += 8) /* a 64-byte line holds 8 values */
-        PREFETCH(&p->data[k]);
-    for (int64_t k = lo; k < hi; k += 16) /* and 16 column indices */
-        PREFETCH(&p->indices[k]);
+    prefetch_row(p->indptr, p->indices, p->data, i, j);
     for (Py_ssize_t k = 0; k < p->K; k += 8)
         PREFETCH(&p->alpha[i * p->K + k]);
     PREFETCH(&act[i * p->K]);
@@ -267,29 +262,13 @@ static ALWAYS_INLINE void visit(const problem_t *p, Py_ssize_t i, double q, int3
     for (int32_t a = 0; a < m; a++) {
         int32_t j = act[a];
         double aj = alpha[j];
-        double G = base - s[j] - p->shift[j] + diag * aj, pg = 0.0;
-        if (aj == 0.0) {
-            if (G > pg_old[0]) { /* at its bound and likely to stay: shrink */
-                m--;
-                act[a] = act[m];
-                act[m] = j;
-                a--;
-                continue;
-            }
-            if (G < 0.0)
-                pg = G;
-        } else if (aj == upper) {
-            if (G < pg_old[1]) {
-                m--;
-                act[a] = act[m];
-                act[m] = j;
-                a--;
-                continue;
-            }
-            if (G > 0.0)
-                pg = G;
-        } else {
-            pg = G;
+        double G = base - s[j] - p->shift[j] + diag * aj, pg;
+        if (shrinks(aj, G, upper, pg_old, &pg)) {
+            m--;
+            act[a] = act[m];
+            act[m] = j;
+            a--;
+            continue;
         }
         if (pg > pg_cur[0])
             pg_cur[0] = pg;
@@ -394,26 +373,19 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         nact[order[s]] = (int32_t)(K - 1);
     }
     int weighted = p->upper_each != NULL;
-    uint64_t state = p->seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
-    if (state == 0)
-        state = 1;
+    uint64_t state = seeded(p->seed);
     double pg_old[2] = {INFINITY, -INFINITY};
     *converged = 0;
     while (epoch < p->max_epochs) {
-        for (Py_ssize_t s = active - 1; s > 0; s--) { /* Fisher-Yates over the active */
-            Py_ssize_t j = (Py_ssize_t)(next_random(&state) % (uint64_t)(s + 1));
-            Py_ssize_t tmp = order[s];
-            order[s] = order[j];
-            order[j] = tmp;
-        }
+        shuffle(order, active, &state);
         double pg[2] = {-INFINITY, INFINITY};
         int full = 1; /* nothing shrunk this epoch */
         for (Py_ssize_t s = 0; s < active; s++) {
             Py_ssize_t i = order[s];
             if (s + 2 * AHEAD < active) /* shrinking may swap these in later: hints only */
-                prefetch_rows(p, act, order[s + AHEAD], order[s + 2 * AHEAD]);
+                prefetch_sample(p, act, order[s + AHEAD], order[s + 2 * AHEAD]);
             else if (s + AHEAD < active)
-                prefetch_rows(p, act, order[s + AHEAD], order[s + AHEAD]);
+                prefetch_sample(p, act, order[s + AHEAD], order[s + AHEAD]);
             if (s + 1 < active)
                 prefetch_weights(p, order[s + 1]);
             int32_t before = nact[i];
@@ -435,8 +407,7 @@ static Py_ssize_t solve(problem_t *p, int *converged)
             pg[0] = pg[1] = 0.0;
         if (pg[0] - pg[1] <= p->eps) {
             if (p->move_centre && centre_moved(p)) { /* alpha, W and wb kept */
-                pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
-                pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+                next_thresholds(pg, pg_old);
                 continue;
             }
             int all = full && active == live;
@@ -456,8 +427,7 @@ static Py_ssize_t solve(problem_t *p, int *converged)
             pg_old[1] = -INFINITY;
             continue;
         }
-        pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
-        pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+        next_thresholds(pg, pg_old);
     }
     free(order), free(q), free(act), free(nact), free(buf), free(evj);
     return epoch;
@@ -482,32 +452,12 @@ static PyObject *ww_dual(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "need K >= 2 classes and n, d >= 0");
         goto done;
     }
-    if (!check(&indptr, n + 1, 8, "indptr") || !check(&y, n, 8, "y") ||
+    if (!check_rows(&indptr, &indices, &data, n, d) || !check(&y, n, 8, "y") ||
         !check(&shift, K, 8, "shift") || !check(&alpha, n * K, 8, "alpha") ||
         !check(&W, d * K, 8, "W") || !check(&wb, K, 8, "wb") ||
-        !check(&indices, indices.len / 4, 4, "indices") ||
-        !check(&data, indices.len / 4, 8, "data") ||
         !each_buffers(upper_obj, diag_obj, &upper_each, &diag_each, n))
         goto done;
     {
-        const int64_t *ip = indptr.buf;
-        if (ip[0] != 0 || ip[n] != (int64_t)(indices.len / 4)) {
-            PyErr_SetString(PyExc_ValueError, "indptr does not span the stored values");
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (ip[i + 1] < ip[i]) {
-                PyErr_SetString(PyExc_ValueError, "indptr does not span the stored values");
-                goto done;
-            }
-        }
-        const int32_t *ix = indices.buf;
-        for (Py_ssize_t k = 0; k < indices.len / 4; k++) { /* never write outside W */
-            if (ix[k] < 0 || ix[k] >= d) {
-                PyErr_SetString(PyExc_ValueError, "a column index is out of range");
-                goto done;
-            }
-        }
         const int64_t *yy = y.buf;
         for (Py_ssize_t i = 0; i < n; i++) {
             if (yy[i] < 0 || yy[i] >= K) {
@@ -532,12 +482,7 @@ static PyObject *ww_dual(PyObject *self, PyObject *args)
     }
     result = Py_BuildValue("ni", epochs, converged);
 done:
-    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
-        PyBuffer_Release(all[k]);
-    if (upper_each.obj)
-        PyBuffer_Release(&upper_each);
-    if (diag_each.obj)
-        PyBuffer_Release(&diag_each);
+    release(all, sizeof all / sizeof all[0], &upper_each, &diag_each);
     return result;
 }
 
