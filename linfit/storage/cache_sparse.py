@@ -65,15 +65,20 @@ def buffer_digest(values: np.ndarray) -> str:
 # --------------------------------------------------------------------------- writing
 
 
+def write_raw(path: Path, values: np.ndarray) -> None:
+    """``path`` holding the bytes of the C-contiguous ``values``, no header."""
+    # not ndarray.tofile, whose failure on a full disk carries no errno to report
+    with open(path, "wb") as stream:
+        stream.write(memoryview(values).cast("B"))
+
+
 def write_csr(staging: Path, X: sp.csr_matrix | sp.csr_array) -> dict[str, Any]:
     """Write ``X``'s arrays into ``staging``; returns the matrix's part of the record:
     its layout, shape, value dtype, and each array's dtype, length and end digest."""
     arrays = {}
     for name in ARRAYS:
         values = np.ascontiguousarray(getattr(X, name))
-        # not ndarray.tofile, whose failure on a full disk carries no errno to report
-        with open(staging / file_name(name), "wb") as stream:
-            stream.write(memoryview(values).cast("B"))
+        write_raw(staging / file_name(name), values)
         arrays[name] = {
             "dtype": values.dtype.str,
             "length": int(values.shape[0]),

@@ -23,7 +23,7 @@ from linfit.data import Dataset
 from linfit.errors import CacheWarning, quote_path
 from linfit.lazy import issparse
 from linfit.storage.cache_entry import FORMAT, cache_dir, reason, sample_digest, write_meta
-from linfit.storage.cache_sparse import compact_csr, write_csr
+from linfit.storage.cache_sparse import compact_csr, write_csr, write_raw
 
 
 def staging_folder(folder: Path) -> Path:
@@ -73,9 +73,7 @@ def write_matrix(staging: Path, X: Any, compact: bool = False) -> dict[str, Any]
         return write_csr(staging, X)
     if compact and (kept := compact_csr(X)) is not None:
         return {**write_csr(staging, kept), "dense": True}
-    # not ndarray.tofile, whose failure on a full disk carries no errno to report
-    with open(staging / "X.bin", "wb") as stream:
-        stream.write(memoryview(np.ascontiguousarray(X)).cast("B"))
+    write_raw(staging / "X.bin", np.ascontiguousarray(X))
     return dense_record(staging, X)
 
 
