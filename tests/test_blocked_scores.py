@@ -17,7 +17,6 @@ import pytest
 import scipy.sparse as sp
 
 from linfit.fitting import fit
-from linfit.fitting import trained as trained_module
 from linfit.fitting.budget import check_training_memory
 from linfit.fitting.solvers import get_solver
 from linfit.linalg import blocks
@@ -75,11 +74,12 @@ def test_predictions_on_many_classes_go_by_blocks(monkeypatch):
     """Predicted classes equal one block's; their peak stays under a quarter of n x K."""
     X, y = _many_classes(3)
     trained = fit(SoftmaxClassifier(reg=1e-2), X, y, max_iter=3)
-    monkeypatch.setattr(trained_module, "PREDICTION_BYTES", 1 << 40)
+    monkeypatch.setattr(blocks, "SCORE_BYTES", 1 << 40)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1 << 40)
     whole = trained.predict(X)
     proba = trained.predict_proba(X)
-    monkeypatch.setattr(trained_module, "PREDICTION_BYTES", 1 << 20)
-    monkeypatch.setattr(trained_module, "MIN_PREDICTION_ROWS", 16)
+    monkeypatch.setattr(blocks, "SCORE_BYTES", 1 << 20)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 4 << 20)
     tracemalloc.start()
     try:
         blocked = trained.predict(X)

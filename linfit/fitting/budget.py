@@ -11,8 +11,7 @@ engine and the solver hold at once:
 - the closed forms' Gram matrix (normal equations) or the copy of X they factor;
 - scores: 3 arrays of rows x K (the scores, their gradient, probabilities or margins)
   for each block of rows in flight (one per thread), blocks being cut so that their
-  scores stay small (``linalg.blocks.block_rows``; predictions likewise,
-  ``fitting.trained.PREDICTION_BYTES``);
+  scores stay small (``linalg.blocks.block_rows``, which predictions use too);
 - the standardized copy of X in memory (X's dtype; a CSR copy of the stored values).
 
 A classifier's target is checked first: nearly one distinct value per row is refused as

@@ -12,15 +12,10 @@ from linfit.engines.out_of_core import row_chunks
 from linfit.errors import OptionError
 from linfit.fitting.metrics import confusion_matrix, scores
 from linfit.lazy import issparse
+from linfit.linalg.blocks import block_rows
 from linfit.models import LinearModel
 from linfit.optim import OptimizeResult
 from linfit.preprocess import Scaler
-
-# Predictions score a block of rows at a time: its scaled copy and its scores (rows x
-# max(features, outputs) float64) stay under this, so many classes never hold n x K scores
-# at once beyond the answer itself (issue 17); at 100 features and 10 classes, 83,886 rows.
-PREDICTION_BYTES = 64 << 20
-MIN_PREDICTION_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -55,12 +50,13 @@ class TrainedModel:
         return self._apply(self.model.decision_function, X)
 
     def _apply(self, method: Callable[..., np.ndarray], X: np.ndarray) -> np.ndarray:
-        """``method(params, scaled X)`` for one of the model's methods, by blocks of rows
-        whose scaled copy and scores stay under ``PREDICTION_BYTES`` (and when ``X`` is a
-        matrix on disk). A sparse ``X`` is not scaled (centring would make it dense): the
-        method gets the weights in raw units, the scaling folded in."""
+        """``method(params, scaled X)`` for one of the model's methods, by the blocks of
+        rows training evaluates in (``linalg.blocks.block_rows``: a scaled copy and scores
+        as small as the budget counts them), a matrix on disk by chunks at most. A sparse
+        ``X`` is not scaled (centring would make it dense): the method gets the weights in
+        raw units, the scaling folded in."""
         K = self.params.size // (self.n_features + 1)
-        rows = max(MIN_PREDICTION_ROWS, PREDICTION_BYTES // (8 * max(K, X.shape[1], 1)))
+        rows = block_rows(X.shape[0], X.shape[1] * 8, K, issparse(X))
         if issparse(X):
             raw = self.model.pack(*self.coefficients())
             return by_chunks(X, lambda B: method(raw, B), rows)
