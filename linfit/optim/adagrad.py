@@ -13,11 +13,12 @@ from linfit.optim.registry import register
 from linfit.optim.run import Run
 from linfit.optim.sgd import epochs
 from linfit.optim.sgd_sparse import (
-    Entries,
     LinearRows,
     batch_entries,
     feature_cells,
-    sums_by_row,
+    hands_rows,
+    sample_loss,
+    scores,
     takes,
 )
 
@@ -56,7 +57,7 @@ def adagrad(
 def adagrad_iterate(batch: MiniBatch, x0: np.ndarray) -> DenseAdaGrad | LazyAdaGrad:
     """The lazy iterate on CSR rows (``sgd_sparse.takes``), the dense one on other rows in
     memory; refused for batches that do not hand their rows over."""
-    if not isinstance(batch, LinearRows) or batch.X is None:
+    if not hands_rows(batch):
         raise CapabilityError(
             "adagrad needs the training rows in memory (`engine` memory) and a fitted "
             "intercept; use sgd"
@@ -154,16 +155,6 @@ class LazyAdaGrad:
         self.W[cols] = W * np.exp((to - last)[:, None] * log_r)
         self.last[cols] = to
 
-    def _scores(self, entries: Entries, m: int) -> np.ndarray:
-        """Scores ``X_B W + b`` (m, K) from a batch's ``entries`` (``batch_entries``), its
-        features brought up to date."""
-        rows, cols, vals = entries
-        products = self.W.take(cols, axis=0)
-        products *= vals[:, None]
-        S = sums_by_row(products, rows, m)
-        S += self.b
-        return S
-
     def advance(self, batch: LinearRows, step: float) -> bool:
         """One AdaGrad step of rate ``step`` on the batch's features; False (W as of the
         batch before, brought up to date) when it is not finite."""
@@ -175,7 +166,7 @@ class LazyAdaGrad:
         self._catch_up(features, self.t)
         K = self.W.shape[1]
         with np.errstate(over="ignore", invalid="ignore"):
-            _, G = batch.scores_loss(self._scores((rows, cols, vals), batch.rows))
+            _, G = batch.scores_loss(scores(self.W, 1.0, self.b, (rows, cols, vals), batch.rows))
             G = np.asarray(G, dtype=np.float64)
             along = G[rows]
             along *= vals[:, None]
@@ -223,14 +214,5 @@ class LazyAdaGrad:
         return np.concatenate([self.W.ravel(), self.b])
 
     def sample_loss(self, sample: Sequence[LinearRows]) -> float:
-        self._current()
-        with np.errstate(over="ignore", invalid="ignore"):
-            flat = self.W.reshape(-1)
-            penalty = self.reg * float(np.einsum("i,i->", flat, flat))
-            losses = [
-                batch.scores_loss(self._scores(batch_entries(batch), batch.rows))[0] + penalty
-                for batch in sample
-            ]
-            loss = float(np.mean(losses))
-        finite = np.isfinite(self.W).all() and np.isfinite(self.b).all()
-        return loss if np.isfinite(loss) and finite else np.inf
+        self._current()  # the batches' rows read W's features as of now
+        return sample_loss(sample, self.W, 1.0, self.b)

@@ -85,10 +85,15 @@ class LinearRows(MiniBatch):
     reg: float = 0.0
 
 
+def hands_rows(batch: MiniBatch) -> bool:
+    """Whether ``batch`` is ``LinearRows`` that hand their rows over."""
+    return isinstance(batch, LinearRows) and batch.X is not None
+
+
 def takes(batch: MiniBatch, x0: np.ndarray) -> bool:
     """Whether ``batch`` can drive a ``LazyIterate`` from ``x0``: rows handed over, CSR
     float64, and ``x0`` of size (d + 1) K."""
-    if not isinstance(batch, LinearRows) or batch.X is None:
+    if not hands_rows(batch):
         return False
     X = batch.X
     d = X.shape[1]
@@ -149,23 +154,13 @@ class LazyIterate:
         self.b_mean = self.b.copy()
         self.n_mean = 0
 
-    def _scores(self, entries: Entries, m: int) -> np.ndarray:
-        """Scores ``X_B W + b`` (m, K) from the batch's ``entries`` (see ``batch_entries``)."""
-        rows, cols, vals = entries
-        products = self.V.take(cols, axis=0)  # (nnz_B, K): the weights the rows read
-        products *= vals[:, None]
-        S = sums_by_row(products, rows, m)
-        S *= self.a
-        S += self.b
-        return S
-
     def advance(self, batch: LinearRows, step: float) -> bool:
         """One step ``W <- (1 - 2 step reg) W - step X_B.T G``, ``b <- b - step sum(G)``;
         False (nothing moved) when the step is not finite."""
         entries = batch_entries(batch)
         rows, cols, vals = entries
         with np.errstate(over="ignore", invalid="ignore"):
-            _, G = batch.scores_loss(self._scores(entries, batch.rows))
+            _, G = batch.scores_loss(scores(self.V, self.a, self.b, entries, batch.rows))
             G = np.asarray(G, dtype=np.float64)
             along = G[rows]  # (nnz_B, K): the terms of X_B.T @ G, before summing
             along *= vals[:, None]
@@ -234,16 +229,36 @@ class LazyIterate:
 
     def sample_loss(self, sample: Sequence[LinearRows]) -> float:
         """The mean of the batches' ``f_B`` at the iterate; inf where not finite."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            V = self.V.reshape(-1)  # einsum, not BLAS: a threaded dot took 10 ms under load
-            penalty = sample[0].reg * self.a**2 * float(np.einsum("i,i->", V, V))
-            losses = [
-                batch.scores_loss(self._scores(batch_entries(batch), batch.rows))[0] + penalty
-                for batch in sample
-            ]
-            loss = float(np.mean(losses))
-        finite = np.isfinite(self.V).all() and np.isfinite(self.b).all()
-        return loss if np.isfinite(loss) and finite else np.inf
+        return sample_loss(sample, self.V, self.a, self.b)
+
+
+def scores(V: np.ndarray, a: float, b: np.ndarray, entries: Entries, m: int) -> np.ndarray:
+    """Scores ``X_B W + b`` (m, K) of a batch's ``entries`` (``batch_entries``) at the
+    weights ``W = a V`` (d, K), ``b`` (K,): the rows' stored features alone."""
+    rows, cols, vals = entries
+    products = V.take(cols, axis=0)  # (nnz_B, K): the weights the rows read
+    products *= vals[:, None]
+    S = sums_by_row(products, rows, m)
+    if a != 1.0:
+        S *= a
+    S += b
+    return S
+
+
+def sample_loss(sample: Sequence[LinearRows], V: np.ndarray, a: float, b: np.ndarray) -> float:
+    """The mean of the batches' ``f_B`` (``LinearRows``: mean loss + reg ||W||^2) at
+    ``W = a V`` (d, K), ``b`` (K,), reading each batch's stored features; inf where the
+    loss or the weights are not finite."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        flat = V.reshape(-1)  # einsum, not BLAS: a threaded dot took 10 ms under load
+        penalty = sample[0].reg * a**2 * float(np.einsum("i,i->", flat, flat))
+        losses = [
+            batch.scores_loss(scores(V, a, b, batch_entries(batch), batch.rows))[0] + penalty
+            for batch in sample
+        ]
+        loss = float(np.mean(losses))
+    finite = np.isfinite(V).all() and np.isfinite(b).all()
+    return loss if np.isfinite(loss) and finite else np.inf
 
 
 def batch_entries(batch: LinearRows) -> Entries:
