@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from cache_helpers import assert_damage_is_one_reported_miss_and_a_rewrite
 from cli_helpers import IRIS, invoke
 from file_helpers import mount_tmpfs
 
@@ -214,21 +215,7 @@ def test_each_kind_of_damage_is_a_reported_miss_and_rewritten(folder, damage):
     (entry,) = folder.iterdir()
     harm, said = DAMAGE[damage]
     harm(entry)
-    calls = []
-
-    def parse():
-        calls.append(1)
-        return load_dataset(IRIS)
-
-    with pytest.warns(CacheWarning, match=said) as caught:
-        _same(cache.cached(IRIS, {}, parse), load_dataset(IRIS))
-    assert calls == [1] and len(caught) == 1
-    assert "\n" not in str(caught[0].message)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # rewritten whole: the next read hits, silently
-        _same(cache.cached(IRIS, {}, lambda: calls.append(1)), load_dataset(IRIS))
-    assert calls == [1]
-    assert sorted(p.name for p in folder.iterdir()) == [entry.name]  # nothing left aside
+    assert_damage_is_one_reported_miss_and_a_rewrite(folder, entry, IRIS, said, _same)
 
 
 def test_a_damaged_entry_is_reported_by_the_command_in_one_line(folder, tmp_path):

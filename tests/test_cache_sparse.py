@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from cache_helpers import assert_damage_is_one_reported_miss_and_a_rewrite
 from cli_helpers import _CLEAN_ENV, invoke
 from sklearn.datasets import dump_svmlight_file
 
@@ -309,21 +310,7 @@ def test_each_kind_of_damage_is_one_reported_miss_and_a_rewrite(
     entry = _entry(folder)
     harm, said = DAMAGE[damage]
     harm(entry)
-    calls = []
-
-    def parse():
-        calls.append(1)
-        return load_dataset(path)
-
-    with pytest.warns(CacheWarning, match=said) as caught:
-        same_dataset(cache.cached(path, {}, parse), load_dataset(path))
-    assert calls == [1] and len(caught) == 1
-    assert "\n" not in str(caught[0].message)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # rewritten whole: the next read hits, silently
-        same_dataset(cache.cached(path, {}, lambda: calls.append(1)), load_dataset(path))
-    assert calls == [1]
-    assert sorted(p.name for p in folder.iterdir()) == [entry.name]  # nothing left aside
+    assert_damage_is_one_reported_miss_and_a_rewrite(folder, entry, path, said, same_dataset)
 
 
 @pytest.mark.parametrize("name", ["indices", "indptr"])
