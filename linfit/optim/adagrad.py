@@ -13,6 +13,7 @@ from linfit.optim.registry import register
 from linfit.optim.run import Run
 from linfit.optim.sgd import epochs
 from linfit.optim.sgd_sparse import (
+    DenseIterate,
     LinearRows,
     batch_entries,
     feature_cells,
@@ -73,14 +74,14 @@ def rates(h: np.ndarray, lr: float) -> np.ndarray:
     return np.divide(lr, np.sqrt(h), out=np.zeros_like(h), where=h > 0)
 
 
-class DenseAdaGrad:
+class DenseAdaGrad(DenseIterate):
     """The iterate (p,), flat ``[W.ravel(), b]``, stepped on each batch's full gradient
-    (``MiniBatch.fun``) less the penalty's ``2 reg W``: the data term's gradient."""
+    (``MiniBatch.fun``) less the penalty's ``2 reg W``: the data term's gradient. The
+    mean and the sample loss are sgd's (``DenseIterate``)."""
 
     def __init__(self, x0: np.ndarray, n_features: int) -> None:
-        self.w = x0.copy()
+        super().__init__(x0)
         self.h = np.zeros_like(self.w)
-        self.total, self.n_mean = np.zeros_like(self.w), 0
         self.n_weights = n_features * (x0.size // (n_features + 1))
 
     def advance(self, batch: LinearRows, step: float) -> bool:
@@ -101,18 +102,6 @@ class DenseAdaGrad:
                 return False
         self.h, self.w = h, w
         return True
-
-    def add_to_mean(self) -> None:
-        self.n_mean += 1
-        self.total += self.w
-
-    def point(self, average: bool) -> np.ndarray:
-        return self.total / self.n_mean if average and self.n_mean else self.w.copy()
-
-    def sample_loss(self, sample: Sequence[MiniBatch]) -> float:
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss = float(np.mean([batch.fun(self.w)[0] for batch in sample]))
-        return loss if np.isfinite(loss) and np.isfinite(self.w).all() else np.inf
 
 
 class LazyAdaGrad:
