@@ -11,6 +11,7 @@ from numpy.typing import DTypeLike
 from linfit.data.columns import (
     ABSENT,
     REMEDIES,
+    UNSEEN,
     Columns,
     Encode,
     Indicator,
@@ -245,11 +246,13 @@ def sparse_columns_matrix(
                 raise AssertionError("missing cells should have been rejected or dropped")
             if absent.size == n:
                 raise _nothing_to_average(cols.origin[features[0][0]], source_name)
+            # each category's frequency among the present cells: one count of them all
             present = codes[codes != ABSENT]
+            counts = np.bincount(present[present != UNSEEN], minlength=size)
             for j, v in features:
                 rows.append(absent)
                 columns.append(np.full(absent.size, j))
-                data.append(np.full(absent.size, np.mean(present == v.position)))
+                data.append(np.full(absent.size, counts[v.position] / present.size))
     return sp.csr_matrix(
         (np.concatenate(data).astype(dtype), (np.concatenate(rows), np.concatenate(columns))),
         shape=(n, len(cols.values)),
