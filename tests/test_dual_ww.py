@@ -103,6 +103,33 @@ def test_what_it_reports_is_the_models_objective_and_gradient(variant):
         assert np.max(np.abs(g)) <= 1e-6 * max(1.0, f)
 
 
+def test_the_hinge_runs_the_models_objective_once_whatever_its_calls():
+    """The hinge's test reads f and the gap bound off its own pass after each call
+    (dual_cd.tightened): the model's objective runs once, for what is reported."""
+    X, y = _problem(n_classes=3)
+    model = _svm("hinge")
+    seen = []
+
+    def objective(params):
+        seen.append(params.copy())
+        return model.loss_gradient(params, X, y)
+
+    calls = []
+    solve_ww = dual_ww.solve_ww
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["eps"])
+        return solve_ww(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dual_ww, "solve_ww", counted)
+        result = dual_ww.dual_ww(
+            model, X, y, objective, gtol=1e-9, ftol=0.0, max_iter=100_000, seed=0
+        )
+    assert len(calls) >= 2 and result.nfev == len(seen) == 1
+    np.testing.assert_array_equal(seen[0], result.x)
+
+
 def test_the_hinge_gap_bound_bounds_the_duality_gap():
     """Without intercept there is no bias constraint: the dual value at alpha is exact,
     D = margin sum alpha - |W|^2 / 2 (in LIBLINEAR's units), and P - D <= C n * bound."""
@@ -118,7 +145,10 @@ def test_the_hinge_gap_bound_bounds_the_duality_gap():
         alpha = state["alpha"]
         primal = model.loss(model.pack(W, b), X, y) * C * n
         dual = alpha.sum() - 0.5 * np.sum(W * W)
-        bound = dual_ww.hinge_gap_bound(X, y, alpha, W, b, margin=1.0, upper=C)
+        bound, loss = dual_ww.hinge_gap_bound(X, y, alpha, W, b, margin=1.0, upper=C)
+        # the loss read off the same pass: linfit's data term (its objective is P / (C n))
+        # (measured within 2.3e-16)
+        assert loss + model.penalty(W) == pytest.approx(primal / (C * n), rel=1e-14)
         assert dual <= primal * (1 + 1e-12)
         assert primal - dual <= C * n * bound * (1 + 1e-12) + 1e-12, (eps, primal - dual)
 

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -182,12 +183,17 @@ def hinge_gap_bound(
     hinge's mean ``u_i max(0, -G_i)`` at ``(w, b)``, read off the same pass: linfit's data
     term of the binary problem."""
     G = t * (X @ w + b) - margin
-    ceiling = upper if weights is None else upper * np.asarray(weights, dtype=np.float64)
-    pg = np.where(
+    u = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
+    pg = box_projection(G, alpha, upper * u)
+    return float(np.mean(u * np.abs(pg))), float(np.mean(u * np.maximum(-G, 0.0)))
+
+
+def box_projection(G: np.ndarray, alpha: np.ndarray, ceiling: Any) -> np.ndarray:
+    """The dual's gradient ``G`` projected on its box ``[0, ceiling]`` at ``alpha`` (both of
+    one shape, ``ceiling`` broadcast to it): 0 where the gradient points out of the box."""
+    return np.where(
         alpha <= 0.0, np.minimum(G, 0.0), np.where(alpha >= ceiling, np.maximum(G, 0.0), G)
     )
-    u = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
-    return float(np.mean(u * np.abs(pg))), float(np.mean(u * np.maximum(-G, 0.0)))
 
 
 def solve_binary(
@@ -248,51 +254,71 @@ def dual_cd(
     solved = [1] if K == 2 else list(range(K))
     states: dict[int, dict[str, Any] | None] = dict.fromkeys(solved)
     W, b = np.zeros((d, K)), np.zeros(K)
-    eps = FIRST_EPS  # loose while the bias is far off, tightened warm
-    epochs = evaluations = 0
-    bounds, objectives = dict.fromkeys(solved, 0.0), dict.fromkeys(solved, 0.0)
 
-    def one_class(k: int, eps: float) -> tuple[int, np.ndarray]:
-        """Class k's binary dual to ``eps``, warm from its state; its labels (n,)."""
+    def one_class(k: int, eps: float) -> int:
+        """Class k's binary dual to ``eps``, warm from its state; its epochs so far."""
         t = np.where(y == k, 1.0, -1.0)
         W[:, k], b[k], ran, states[k] = solve_binary(
             X, t, C=C, margin=model.margin, squared=squared, intercept=intercept,
             eps=eps, max_epochs=max_iter, seed=seed + 7919 * k, state=states[k],
             weights=weights,
         )  # fmt: skip
-        return ran, t
+        return ran
 
-    while True:
+    def solve(eps: float) -> tuple[np.ndarray, int, bool]:
         # the classes' duals are independent and the compiled loop releases the GIL: they
         # run on the cores' threads, each in its own column of W, results in class order
-        runs = map_classes(lambda k, eps=eps: one_class(k, eps), solved)
-        for k, (ran, t) in zip(solved, runs, strict=True):
-            epochs = max(epochs, ran)
-            if not squared:
-                bounds[k], loss = hinge_gap_bound(
-                    rows, t, states[k]["alpha"], W[:, k], b[k], margin=model.margin, upper=C,
-                    weights=weights,
-                )  # fmt: skip
-                objectives[k] = loss + model.reg * float(W[:, k] @ W[:, k])
+        epochs = max(map_classes(lambda k: one_class(k, eps), solved))
         if K == 2:
             W[:, 0], b[0] = -W[:, 1], -b[1]
-        params = model.pack(W, b)
         converged = all(states[k]["converged"] for k in solved)
-        mirrored = 2.0 if K == 2 else 1.0  # the binary problem counts twice in two columns
-        if squared:
+        return model.pack(W, b), epochs, converged
+
+    def hinge_test() -> tuple[float, float]:
+        # the gap bound and f, summed over the classes off the bound's own passes (the
+        # binary problem counts twice, in its two mirrored columns)
+        bound = loss = 0.0
+        for k in solved:
+            bound_k, loss_k = hinge_gap_bound(
+                rows, np.where(y == k, 1.0, -1.0), states[k]["alpha"], W[:, k], b[k],
+                margin=model.margin, upper=C, weights=weights,
+            )  # fmt: skip
+            bound, loss = bound + bound_k, loss + loss_k
+        mirrored = 2.0 if K == 2 else 1.0
+        return mirrored * bound, mirrored * loss + model.penalty(W)
+
+    return tightened(
+        solve, None if squared else hinge_test, objective_fun, gtol=gtol, max_iter=max_iter
+    )
+
+
+def tightened(
+    solve: Callable[[float], tuple[np.ndarray, int, bool]],
+    hinge_test: Callable[[], tuple[float, float]] | None, objective_fun: Any, *,
+    gtol: float, max_iter: int, safety: float = SAFETY,
+) -> OptimizeResult:  # fmt: skip
+    """The dual tolerance's loop of both dcd solvers (this module's docstring says why):
+    ``solve(eps) -> (params, epochs, converged)`` continues the dual warm to the tolerance
+    ``eps``, from FIRST_EPS, each next one from :func:`_next_eps` (``safety``) until the test
+    holds. The squared hinge's (``hinge_test`` None) is the primal gradient's on a pass of
+    ``objective_fun``, ``params -> (f, g)``, after each call; the hinge's is its gap bound's,
+    ``hinge_test() -> (bound, f)`` at the last call's point, with the dual's test held, and
+    ``objective_fun`` runs once, at the end, for what is reported."""
+    eps = FIRST_EPS  # loose while the bias is far off, tightened warm
+    evaluations = 0
+    while True:
+        params, epochs, converged = solve(eps)
+        if hinge_test is None:
             f, g = objective_fun(params)
             evaluations += 1
             measure = float(np.max(np.abs(g))) if g.size else 0.0
         else:
-            # the hinge's test needs no pass of the model's: f and the gap bound, summed over
-            # the classes, come from the bound's own pass; the model reports the last point
-            f = mirrored * sum(objectives.values())
-            measure = mirrored * sum(bounds.values())
+            measure, f = hinge_test()
         target = gtol * max(1.0, abs(f))
         status = None
-        if squared and measure <= target:
+        if hinge_test is None and measure <= target:
             status = Status.GTOL
-        elif not squared and converged and measure <= target:
+        elif hinge_test is not None and converged and measure <= target:
             status = Status.PROJECTED_GRADIENT
         elif epochs >= max_iter:
             status = Status.MAX_ITER
@@ -300,8 +326,8 @@ def dual_cd(
             status = Status.FTOL
         if status is not None:
             break
-        eps = _next_eps(eps, measure, target)
-    if not squared:
+        eps = _next_eps(eps, measure, target, safety)
+    if hinge_test is not None:
         f, g = objective_fun(params)
         evaluations += 1
     return OptimizeResult(
@@ -310,16 +336,16 @@ def dual_cd(
     )  # fmt: skip
 
 
-def _next_eps(eps: float, measure: float, target: float) -> float:
+def _next_eps(eps: float, measure: float, target: float, safety: float = SAFETY) -> float:
     """The dual tolerance of the next call: ``eps`` cut in proportion to how far the test's
     ``measure`` (the squared hinge's max |g|, the hinge's gap bound) is from its ``target``
-    (see SAFETY), by a factor between MIN_CUT and MAX_CUT. A fixed tenfold ladder ran a
-    call and an objective pass per decade, past the test where a decade overshoots
+    (times ``safety``: see SAFETY), by a factor between MIN_CUT and MAX_CUT. A fixed tenfold
+    ladder ran a call and an objective pass per decade, past the test where a decade overshoots
     (measured on the rcv1-like data at gtol 1e-6: the squared hinge's 64 epochs and 5
     passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on its gap bound,
     0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to 1e-7 ran 640
     and 7)."""
-    cut = SAFETY * target / measure if measure > 0.0 else MIN_CUT
+    cut = safety * target / measure if measure > 0.0 else MIN_CUT
     return eps * min(max(cut, MAX_CUT), MIN_CUT)
 
 

@@ -24,13 +24,14 @@ run inside the compiled loop, warm (its shrinking kept): when the dual test hold
 ``wb`` would move some margin by more than the tolerance, the centre moves by it and the
 epochs go on. A model without intercept has no rounds.
 
-Stopping, as ``dual_cd.py``: the first call runs at LIBLINEAR's dual tolerance (0.1), each
-call to the loop's test (the projected gradient's spread) with the bias settled; after each,
-one pass of the model's objective gives what is reported. The squared hinge stops when the
-primal gradient test ``max |g| <= gtol max(1, |f|)`` holds. The hinge stops when the mean
-over the samples of ``u_i sum_j |PG_ij|`` (the dual's projected gradients) is at most ``gtol
-max(1, |f|)``: it bounds the duality gap in linfit's units (:func:`hinge_gap_bound`). Until
-then the next call's tolerance is cut in proportion to the test's distance (``_next_eps``).
+Stopping, by ``dual_cd.tightened`` as ``dual_cd.py``'s: the first call runs at LIBLINEAR's
+dual tolerance (0.1), each call to the loop's test (the projected gradient's spread) with
+the bias settled. The squared hinge stops when the primal gradient test ``max |g| <= gtol
+max(1, |f|)`` holds on a pass of the model's objective after each call. The hinge stops when
+the mean over the samples of ``u_i sum_j |PG_ij|`` (the dual's projected gradients) is at
+most ``gtol max(1, |f|)``, both read off one pass of its own: it bounds the duality gap in
+linfit's units (:func:`hinge_gap_bound`); the model's objective runs once, at the end. Until
+then the next call's tolerance is cut in proportion to the test's distance (see SAFETY).
 """
 
 from __future__ import annotations
@@ -40,26 +41,23 @@ from typing import Any
 import numpy as np
 
 from linfit.errors import CapabilityError
-from linfit.fitting.dual_cd import compiled_rows, dual_box
+from linfit.fitting.dual_cd import box_projection, compiled_rows, dual_box, tightened
 from linfit.fitting.dual_ww_python import ww_dual_python
 from linfit.models import LinearModel, LinearSVM
-from linfit.optim import OptimizeResult, Status
+from linfit.optim import OptimizeResult
 
 try:
     from linfit.fitting import _wwdual  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler: dual_ww_python's loop
     _wwdual = None
 
-FIRST_EPS = 0.1  # LIBLINEAR's dual tolerance, where every fit starts (as dual_cd.py)
-# The next dual tolerance is eps * SAFETY * target / measure, cut by at least MIN_CUT and at
-# most MAX_CUT a call: dual_cd.py's rule (the test's measure falls about in proportion to the
-# dual tolerance). Its SAFETY is 0.3 for the binary duals on the rcv1-like data; here the
-# hinge's gap bound falls faster than the tolerance (measured on the news20-like data, warm
-# calls from eps 0.1: bound / eps 0.12 at 0.1, 0.05 at 1e-2, 0.03 from 3e-3 to 1e-4), so 0.3
-# overshoots the test by 30x (gtol 1e-4: eps 2.5e-4 where 3e-3 passes). A call that falls
-# short costs one warm call more; one that overshoots, every epoch past the test.
+# The next call's dual tolerance (dual_cd._next_eps) is eps * SAFETY * target / measure.
+# dual_cd's SAFETY is 0.3 for the binary duals on the rcv1-like data; here the hinge's gap
+# bound falls faster than the tolerance (measured on the news20-like data, warm calls from
+# eps 0.1: bound / eps 0.12 at 0.1, 0.05 at 1e-2, 0.03 from 3e-3 to 1e-4), so 0.3 overshoots
+# the test by 30x (gtol 1e-4: eps 2.5e-4 where 3e-3 passes). A call that falls short costs
+# one warm call more; one that overshoots, every epoch past the test.
 SAFETY = 3.0
-MAX_CUT, MIN_CUT = 1e-3, 0.1
 
 
 def check_ww_model(model: LinearModel) -> None:
@@ -134,28 +132,33 @@ def solve_ww(
 def hinge_gap_bound(
     X: Any, y: np.ndarray, alpha: np.ndarray, W: np.ndarray, b: np.ndarray, *,
     margin: float, upper: float, weights: np.ndarray | None = None,
-) -> float:  # fmt: skip
-    """The mean over the n samples of ``u_i sum_{j != y_i} |PG_ij|`` for the hinge's dual
-    at ``alpha`` (n, K) with ``W`` (d, K) = sum_ij alpha_ij x_i (e_y - e_j)^T and the bias
-    ``b`` (K,), each ``alpha_ij`` in ``[0, upper u_i]`` (``weights`` u (n,), None: all 1).
-    ``PG_ij`` is the dual's projected gradient, ``G_ij = s_iy - s_ij - margin`` (scores
-    ``s_i = W^T x_i + b``) projected on the box. As for dual_cd.hinge_gap_bound, term by
-    term
+) -> tuple[float, float]:  # fmt: skip
+    """``(bound, loss)``: the mean over the n samples of ``u_i sum_{j != y_i} |PG_ij|`` for
+    the hinge's dual at ``alpha`` (n, K) with ``W`` (d, K) = sum_ij alpha_ij x_i (e_y -
+    e_j)^T and the bias ``b`` (K,), each ``alpha_ij`` in ``[0, upper u_i]`` (``weights`` u
+    (n,), None: all 1). ``PG_ij`` is the dual's projected gradient, ``G_ij = s_iy - s_ij -
+    margin`` (scores ``s_i = W^T x_i + b``) projected on the box. As for
+    dual_cd.hinge_gap_bound, term by term
 
         P - D = sum_ij [alpha_ij G_ij + C u_i max(0, -G_ij)] <= sum_ij C u_i |PG_ij|
 
     and linfit's objective is P / (C n): ``f - f* <=`` this mean (for the last round's
-    problem, its bias penalized towards the last centre)."""
+    problem, its bias penalized towards the last centre). ``loss`` is the hinge's mean
+    ``u_i sum_{j != y_i} max(0, -G_ij)`` at ``(W, b)``, read off the same pass: linfit's
+    data term."""
     S = np.asarray(X @ W) + b
     rows = np.arange(S.shape[0])
     G = (S[rows, y] - margin)[:, None] - S
-    ceiling = upper if weights is None else upper * np.asarray(weights, dtype=np.float64)[:, None]
-    pg = np.where(
-        alpha <= 0.0, np.minimum(G, 0.0), np.where(alpha >= ceiling, np.maximum(G, 0.0), G)
-    )
+    u = None if weights is None else np.asarray(weights, dtype=np.float64)
+    pg = box_projection(G, alpha, upper if u is None else upper * u[:, None])
     pg[rows, y] = 0.0  # no variable of the true class
-    per_sample = np.abs(pg).sum(axis=1)
-    return float(np.mean(per_sample if weights is None else weights * per_sample))
+    hinge = np.maximum(-G, 0.0)
+    hinge[rows, y] = 0.0  # nor a term: its G is -margin
+    bound, loss = np.abs(pg).sum(axis=1), hinge.sum(axis=1)  # per sample
+    if u is not None:
+        bound *= u
+        loss *= u
+    return float(np.mean(bound)), float(np.mean(loss))
 
 
 def dual_ww(
@@ -174,48 +177,25 @@ def dual_ww(
     y = np.ascontiguousarray(y, dtype=np.int64)
     C = 1.0 / (2.0 * model.reg * n)
     squared = model.variant == "squared_hinge"
-    state = None
-    eps = FIRST_EPS  # loose while the bias is far off, tightened warm
-    evaluations = 0
-    while True:
+    state: Any = None  # solve_ww's, from the first call on
+    W = b = np.zeros(0)
+
+    def solve(eps: float) -> tuple[np.ndarray, int, bool]:
+        nonlocal W, b, state
         W, b, epochs, state = solve_ww(
             X, y, K, C=C, margin=model.margin, squared=squared,
             intercept=model.fit_intercept, eps=eps, max_epochs=max_iter, seed=seed,
             state=state, weights=weights,
         )  # fmt: skip
-        params = model.pack(W, b)
-        f, g = objective_fun(params)
-        evaluations += 1
-        target = gtol * max(1.0, abs(f))
-        # what the test bounds: the squared hinge's gradient, the hinge's duality gap
-        if squared:
-            measure = float(np.max(np.abs(g))) if g.size else 0.0
-        else:
-            measure = hinge_gap_bound(
-                X, y, state["alpha"], W, b, margin=model.margin, upper=C, weights=weights
-            )
-        if squared and measure <= target:
-            status = Status.GTOL
-            break
-        if not squared and state["converged"] and measure <= target:
-            status = Status.PROJECTED_GRADIENT
-            break
-        if epochs >= max_iter:
-            status = Status.MAX_ITER
-            break
-        if eps < 1e-15:  # the dual is solved to rounding: the test cannot hold
-            status = Status.FTOL
-            break
-        eps = _next_eps(eps, measure, target)
-    return OptimizeResult(
-        x=params, fun=f, jac=g, nit=epochs, nfev=evaluations, njev=evaluations, status=status,
-        method="dcd",
+        return model.pack(W, b), epochs, state["converged"]
+
+    def hinge_test() -> tuple[float, float]:
+        bound, loss = hinge_gap_bound(
+            X, y, state["alpha"], W, b, margin=model.margin, upper=C, weights=weights
+        )
+        return bound, loss + model.penalty(W)
+
+    return tightened(
+        solve, None if squared else hinge_test, objective_fun, gtol=gtol, max_iter=max_iter,
+        safety=SAFETY,
     )  # fmt: skip
-
-
-def _next_eps(eps: float, measure: float, target: float) -> float:
-    """The next call's dual tolerance: ``eps`` cut in proportion to how far the test's
-    ``measure`` is from its ``target`` (see SAFETY), by a factor between MIN_CUT and
-    MAX_CUT."""
-    cut = SAFETY * target / measure if measure > 0.0 else MIN_CUT
-    return eps * min(max(cut, MAX_CUT), MIN_CUT)
