@@ -47,8 +47,7 @@ def svm_dual_python(
             if move_centre and abs(beta) > eps:
                 # the proximal step, the samples shrunk so far kept
                 shift += beta
-                pg_max_old = math.inf if pg_max <= 0.0 else pg_max
-                pg_min_old = -math.inf if pg_min >= 0.0 else pg_min
+                pg_max_old, pg_min_old = _next_thresholds(pg_max, pg_min)
                 continue
             if active == live:
                 converged = True
@@ -56,9 +55,14 @@ def svm_dual_python(
             # converged on the active set only: check once more on all the samples
             active, pg_max_old, pg_min_old = live, math.inf, -math.inf
             continue
-        pg_max_old = math.inf if pg_max <= 0.0 else pg_max
-        pg_min_old = -math.inf if pg_min >= 0.0 else pg_min
+        pg_max_old, pg_min_old = _next_thresholds(pg_max, pg_min)
     return epoch, wb, converged, shift
+
+
+def _next_thresholds(pg_max: float, pg_min: float) -> tuple[float, float]:
+    """The next epoch's shrinking thresholds from this one's projected gradients' (max,
+    min): none on a side where no gradient pointed out of the box."""
+    return (math.inf if pg_max <= 0.0 else pg_max, -math.inf if pg_min >= 0.0 else pg_min)
 
 
 class _XorShift64Star:

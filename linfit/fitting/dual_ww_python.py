@@ -11,7 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from linfit.fitting.dual_cd_python import _shuffle, _XorShift64Star
+from linfit.fitting.dual_cd_python import (
+    _next_thresholds,
+    _projected_gradient,
+    _shuffle,
+    _XorShift64Star,
+)
 
 
 def ww_dual_python(
@@ -61,7 +66,7 @@ def ww_dual_python(
             beta = bias_scale * wb
             if move_centre and beta.max() - beta.min() > eps:  # the proximal step
                 shift += beta
-                pg_old = (math.inf if pg[0] <= 0.0 else pg[0], -math.inf if pg[1] >= 0.0 else pg[1])
+                pg_old = _next_thresholds(*pg)
                 continue
             if full and active == live and all(len(acts[i]) == K - 1 for i in order[:live]):
                 converged = True
@@ -69,7 +74,7 @@ def ww_dual_python(
             acts = {i: _all_but(int(y[i]), K) for i in order[:live]}
             active, pg_old = live, (math.inf, -math.inf)
             continue
-        pg_old = (math.inf if pg[0] <= 0.0 else pg[0], -math.inf if pg[1] >= 0.0 else pg[1])
+        pg_old = _next_thresholds(*pg)
     return epoch, converged
 
 
@@ -110,11 +115,11 @@ class _Block:
             j = act[k]
             aj = a_row[j]
             grad = base - s[j] - self.shift[j] + diag * aj
-            if (aj == 0.0 and grad > pg_old[0]) or (aj != 0.0 and aj == upper and grad < pg_old[1]):
-                act[k] = act[-1]  # shrunk: the last active class takes slot k
+            pg_j = _projected_gradient(aj, grad, upper, *pg_old)
+            if pg_j is None:  # shrunk: the last active class takes slot k
+                act[k] = act[-1]
                 act.pop()
                 continue
-            pg_j = min(grad, 0.0) if aj == 0.0 else (max(grad, 0.0) if aj == upper else grad)
             pg[0], pg[1] = max(pg[0], pg_j), min(pg[1], pg_j)
             spread = max(spread, abs(pg_j))
             grads.append(grad)
