@@ -118,12 +118,12 @@ class LazyAdaGrad:
         self.W = x0[: d * K].reshape(d, K).copy()
         self.b = x0[d * K :].copy()
         self.H, self.hb = np.zeros_like(self.W), np.zeros_like(self.b)
-        self.log_r = np.zeros_like(self.W)  # log(1 / (1 + 2 reg eta)), eta from H (and lr)
         self.total, self.total_b = np.zeros_like(self.W), np.zeros_like(self.b)
         self.last = np.zeros(d, dtype=np.intp)
         self.scratch = np.zeros_like(self.W)  # zero between batches: X_B.T @ G summed here
         self.mark = np.zeros(d, dtype=np.intp)  # scratch of _distinct
-        self.reg, self.lr = reg, None  # the rate: log_r holds it, so it must not change
+        # the rate of every step: a row's catch-up derives its r from H and it
+        self.reg, self.lr = reg, 0.0
         self.t, self.t0, self.n_mean = 0, 0, 0  # batches done; the first averaged one
         self.cols = np.zeros(0, dtype=np.intp)
 
@@ -132,7 +132,8 @@ class LazyAdaGrad:
         ``s`` penalty-only steps multiply a row by ``r^s``, ``r = 1 / (1 + 2 reg eta)``, and
         the averaged ones among them (from ``t0`` on) add ``W r^a (1 + r + ... r^(n-1))``."""
         last = self.last[cols]
-        log_r = self.log_r[cols]  # (m, K)
+        # log r (m, K): eta as the rows' last step took it (H is unchanged since)
+        log_r = -np.log1p(2.0 * self.reg * rates(self.H[cols], self.lr))
         W = self.W[cols]
         if self.n_mean:
             first = np.maximum(last + 1, self.t0)  # the first averaged step of those
@@ -147,7 +148,7 @@ class LazyAdaGrad:
     def advance(self, batch: LinearRows, step: float) -> bool:
         """One AdaGrad step of rate ``step`` on the batch's features; False (W as of the
         batch before, brought up to date) when it is not finite."""
-        if self.lr is not None and step != self.lr:
+        if self.t and step != self.lr:
             raise ValueError(f"LazyAdaGrad steps at one rate, {self.lr}, not {step}")
         self.lr = step
         rows, cols, vals = batch_entries(batch)
@@ -171,7 +172,6 @@ class LazyAdaGrad:
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             return False
         self.H[features], self.W[features], self.last[features] = H, W, self.t + 1
-        self.log_r[features] = -np.log1p(2.0 * self.reg * eta)
         self.hb, self.b, self.t, self.cols = hb, b, self.t + 1, features
         return True
 
