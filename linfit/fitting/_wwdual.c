@@ -192,42 +192,36 @@ static ALWAYS_INLINE double gathered_score(const problem_t *p, int64_t lo, int64
     return acc + p->bias_scale * p->wb[k];
 }
 
+/* s[k0 .. k0 + width) = sum_t x_t W[col_t, k] over the row's stored values lo .. hi, summed
+ * in registers (width, at most 8, is a constant at each call: the compiler unrolls it). */
+static ALWAYS_INLINE void score_block(const problem_t *p, int64_t lo, int64_t hi, Py_ssize_t k0,
+                                      const int width, double *s)
+{
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t t = lo; t < hi; t++) {
+        const double *row = p->W + (Py_ssize_t)p->indices[t] * p->K + k0;
+        const double x = p->data[t];
+        for (int u = 0; u < width; u++)
+            acc[u] += x * row[u];
+    }
+    for (int u = 0; u < width; u++)
+        s[k0 + u] = acc[u];
+}
+
 /* s[k] = sum_t x_t W[col_t, k] over the row's stored values lo .. hi, for all K classes:
- * 8 (then 4) classes at a time, summed in registers (a store to s per value, as a loop
- * over all K makes the compiler do, since s might alias W, costs more than reading the
- * row's few indices and values again from L1). */
+ * 8 (then 4, then 1) classes at a time (a store to s per value, as a loop over all K makes
+ * the compiler do, since s might alias W, costs more than reading the row's few indices
+ * and values again from L1). */
 static ALWAYS_INLINE void dense_scores(const problem_t *p, int64_t lo, int64_t hi, double *s)
 {
     const Py_ssize_t K = p->K;
     Py_ssize_t k0 = 0;
-    for (; k0 + 8 <= K; k0 += 8) {
-        double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-        for (int64_t t = lo; t < hi; t++) {
-            const double *row = p->W + (Py_ssize_t)p->indices[t] * K + k0;
-            const double x = p->data[t];
-            for (int u = 0; u < 8; u++)
-                acc[u] += x * row[u];
-        }
-        for (int u = 0; u < 8; u++)
-            s[k0 + u] = acc[u];
-    }
-    for (; k0 + 4 <= K; k0 += 4) {
-        double acc[4] = {0.0, 0.0, 0.0, 0.0};
-        for (int64_t t = lo; t < hi; t++) {
-            const double *row = p->W + (Py_ssize_t)p->indices[t] * K + k0;
-            const double x = p->data[t];
-            for (int u = 0; u < 4; u++)
-                acc[u] += x * row[u];
-        }
-        for (int u = 0; u < 4; u++)
-            s[k0 + u] = acc[u];
-    }
-    for (; k0 < K; k0++) {
-        double acc = 0.0;
-        for (int64_t t = lo; t < hi; t++)
-            acc += p->data[t] * p->W[(Py_ssize_t)p->indices[t] * K + k0];
-        s[k0] = acc;
-    }
+    for (; k0 + 8 <= K; k0 += 8)
+        score_block(p, lo, hi, k0, 8, s);
+    for (; k0 + 4 <= K; k0 += 4)
+        score_block(p, lo, hi, k0, 4, s);
+    for (; k0 < K; k0++)
+        score_block(p, lo, hi, k0, 1, s);
 }
 
 /* One visit of sample i: its scores, gradients and shrinking, then the exact block step on
