@@ -254,15 +254,23 @@ def dual_cd(
     solved = [1] if K == 2 else list(range(K))
     states: dict[int, dict[str, Any] | None] = dict.fromkeys(solved)
     W, b = np.zeros((d, K)), np.zeros(K)
+    bounds, losses = dict.fromkeys(solved, 0.0), dict.fromkeys(solved, 0.0)
 
     def one_class(k: int, eps: float) -> int:
-        """Class k's binary dual to ``eps``, warm from its state; its epochs so far."""
+        """Class k's binary dual to ``eps``, warm from its state, and the hinge's gap bound
+        and loss at it (on the class's thread: scipy's product releases the GIL too); its
+        epochs so far."""
         t = np.where(y == k, 1.0, -1.0)
         W[:, k], b[k], ran, states[k] = solve_binary(
             X, t, C=C, margin=model.margin, squared=squared, intercept=intercept,
             eps=eps, max_epochs=max_iter, seed=seed + 7919 * k, state=states[k],
             weights=weights,
         )  # fmt: skip
+        if not squared:
+            bounds[k], losses[k] = hinge_gap_bound(
+                rows, t, states[k]["alpha"], W[:, k], b[k], margin=model.margin, upper=C,
+                weights=weights,
+            )  # fmt: skip
         return ran
 
     def solve(eps: float) -> tuple[np.ndarray, int, bool]:
@@ -275,17 +283,11 @@ def dual_cd(
         return model.pack(W, b), epochs, converged
 
     def hinge_test() -> tuple[float, float]:
-        # the gap bound and f, summed over the classes off the bound's own passes (the
-        # binary problem counts twice, in its two mirrored columns)
-        bound = loss = 0.0
-        for k in solved:
-            bound_k, loss_k = hinge_gap_bound(
-                rows, np.where(y == k, 1.0, -1.0), states[k]["alpha"], W[:, k], b[k],
-                margin=model.margin, upper=C, weights=weights,
-            )  # fmt: skip
-            bound, loss = bound + bound_k, loss + loss_k
+        # the gap bound and f, summed over the classes (the binary problem counts twice, in
+        # its two mirrored columns)
         mirrored = 2.0 if K == 2 else 1.0
-        return mirrored * bound, mirrored * loss + model.penalty(W)
+        bound = mirrored * sum(bounds[k] for k in solved)
+        return bound, mirrored * sum(losses[k] for k in solved) + model.penalty(W)
 
     return tightened(
         solve, None if squared else hinge_test, objective_fun, gtol=gtol, max_iter=max_iter
