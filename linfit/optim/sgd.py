@@ -69,7 +69,7 @@ def epochs(
         )
     rng = np.random.default_rng(seed)
     if lr is None:
-        lr = calibrate_step(run.objective, rng, batch_size, run.x, iterate)
+        lr = calibrate_step(run.objective, rng, batch_size, run.x, iterate, name)
 
     state, rows_seen, step = None, 0, lr
     while run.running:
@@ -92,11 +92,12 @@ def calibrate_step(
     batch_rows: int,
     x0: np.ndarray,
     iterate: IterateFor = iterate_for,
+    name: str = "sgd",
 ) -> float:
     """The candidate step whose constant-step pass over a sample from ``x0`` (n,) ends
     with the lowest mean loss on that sample: the first ``CALIBRATION_ROWS`` rows of an
-    epoch's batches of ``batch_rows``, drawn with ``rng``. Raises OptionError when every
-    candidate diverges.
+    epoch's batches of ``batch_rows``, drawn with ``rng``, stepped by ``iterate``. Raises
+    OptionError, naming the optimizer ``name``, when every candidate diverges.
 
     The batches come from ``Objective.first_batches``: on a cluster its ``sample`` fetches
     their rows once, so the 2 x 17 evaluations of each batch cost no round trip."""
@@ -108,14 +109,14 @@ def calibrate_step(
             best, best_loss = step, loss
     if best is None:
         raise OptionError(
-            "sgd found no step that keeps the objective finite on a sample; "
+            f"{name} found no step that keeps the objective finite on a sample; "
             "give a small --lr, or standardized features"
         )
     return best
 
 
 def _sample_loss_after_pass(
-    sample: list[MiniBatch], x0: np.ndarray, step: float, iterate: IterateFor = iterate_for
+    sample: list[MiniBatch], x0: np.ndarray, step: float, iterate: IterateFor
 ) -> float:
     """Mean loss over ``sample``'s batches after one pass of constant ``step`` from ``x0``;
     inf when the pass leaves the finite numbers."""
