@@ -1,5 +1,5 @@
-"""adagrad: the dense step against a hand-written one, the lazy iterate on CSR rows against
-the dense one, where it lands, and what one epoch reaches on text-like rows."""
+"""adagrad: the dense step against a hand-written one, where it lands, and what one epoch
+reaches on text-like rows (its lazy iterate on CSR rows: test_stochastic_rows.py)."""
 
 from __future__ import annotations
 
@@ -14,32 +14,9 @@ from core_problems import data_for, model_cases, scipy_minimum
 from linfit.engines.sparse_batches import with_row_batches
 from linfit.errors import CapabilityError, ConvergenceWarning
 from linfit.fitting import fit
-from linfit.models import LinearSVM, SoftmaxClassifier
+from linfit.models import SoftmaxClassifier
 from linfit.optim import OPTIMIZERS, Status, minimize
 from linfit.optim.adagrad import DenseAdaGrad, adagrad_iterate
-
-
-def _rows(X: np.ndarray, density: float, seed: int = 0) -> sp.csr_matrix:
-    """``X`` with about ``1 - density`` of its values zeroed and every 13th row empty, as
-    CSR float64 (density 1: a dense problem in CSR arrays)."""
-    rng = np.random.default_rng(seed)
-    X = np.where(rng.random(X.shape) < density, X, 0.0)
-    X[::13] = 0.0
-    return sp.csr_matrix(X)
-
-
-def _objectives(model, X_csr, y, weights=None):
-    """The model's objective with ``LinearRows`` batches of the dense array and of CSR."""
-    X = X_csr.toarray()
-    dense = with_row_batches(model.objective(X, y, sample_weight=weights), model, X, y, weights)
-    general = model.objective(X_csr, y, sample_weight=weights)
-    return dense, with_row_batches(general, model, X_csr, y, weights)
-
-
-def _quiet_minimize(objective, x0, **options):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return minimize(objective, x0, "adagrad", **options)
 
 
 def test_one_dense_step_is_adagrad_with_the_proximal_penalty():
@@ -67,35 +44,6 @@ def test_one_dense_step_is_adagrad_with_the_proximal_penalty():
 
 
 MODELS = model_cases(reg=1e-2)
-RUNS = [
-    {"max_iter": 3, "batch_size": 64},  # calibrated rate, averaged
-    {"max_iter": 2, "lr": 0.3, "batch_size": 1, "average": False},
-    {"max_iter": 2, "lr": 0.2, "batch_size": 10_000},  # one batch an epoch
-]
-
-
-@pytest.mark.parametrize("density", [0.15, 1.0], ids=["sparse", "dense"])
-@pytest.mark.parametrize(("label", "model"), MODELS, ids=[label for label, _ in MODELS])
-def test_the_lazy_iterate_takes_the_dense_ones_steps(label, model, density):
-    """Same seed, same batches: on CSR rows (the lazy iterate, features brought up to date
-    in closed form) the epochs' objectives and the final point equal the dense array's
-    (every coordinate stepped every batch) to 1e-10 relative; measured 1e-15. Weighted
-    rows too."""
-    X, y = data_for(model, np.random.default_rng(0), n_samples=300, n_features=6)
-    X_csr = _rows(X, density)
-    weights = np.random.default_rng(5).uniform(0.0, 2.0, X.shape[0])
-    for w in (None, weights / weights.mean()):
-        dense, lazy = _objectives(model, X_csr, y, w)
-        x0 = np.random.default_rng(2).normal(scale=0.1, size=model.initial_params(X, y).size)
-        for options in RUNS:
-            a, b = (_quiet_minimize(o, x0, **options) for o in (dense, lazy))
-            np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-10 * np.abs(a.x).max())
-            np.testing.assert_allclose(
-                [r.fun for r in b.history], [r.fun for r in a.history], rtol=1e-10
-            )
-            assert b.status == a.status and b.nit == a.nit
-
-
 # Relative gap to the oracle after adagrad's default 10 epochs (batch 256) on 3000 x 5, reg
 # 1e-2: measured 1.0e-5 (least squares) to 7.1e-4 (hinge SVM); the bound leaves 7x room.
 GAP = 5e-3
@@ -158,29 +106,6 @@ def test_one_epoch_on_text_like_rows_reaches_what_sgd_does_not():
     assert 0.0 < gap[0] <= 0.06 and gap[1] > 0.2
 
 
-def test_fit_on_csr_rows_never_reads_a_full_gradient_and_steps_as_on_the_array(monkeypatch):
-    """Through ``fit`` (a binary classifier, on the mirror), CSR rows take the lazy iterate
-    from the calibration on and land where the dense array does (1e-10)."""
-    import linfit.engines.sparse_batches as sparse_batches
-
-    model = LinearSVM(reg=1e-3, variant="squared_hinge", multiclass="one-vs-rest")
-    X, y = data_for(model, np.random.default_rng(0), n_samples=600, n_features=8)
-    y = y % 2
-    X_csr = _rows(X, 0.3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        dense = fit(model, X_csr.toarray(), y, solver="adagrad", standardize=False, max_iter=3)
-
-        def no_full_gradient(*args):
-            raise AssertionError("a batch's general gradient was evaluated")
-
-        monkeypatch.setattr(sparse_batches, "_batch_fun", no_full_gradient)
-        lazy = fit(model, X_csr, y, solver="adagrad", standardize=False, max_iter=3)
-    np.testing.assert_allclose(
-        lazy.result.x, dense.result.x, rtol=0, atol=1e-10 * np.abs(dense.result.x).max()
-    )
-
-
 def test_adagrad_refuses_batches_that_do_not_hand_their_rows_over():
     model = SoftmaxClassifier()
     X, y = data_for(model, np.random.default_rng(0), n_samples=50, n_features=3)
@@ -188,16 +113,3 @@ def test_adagrad_refuses_batches_that_do_not_hand_their_rows_over():
         minimize(model.objective(X, y), model.initial_params(X, y), "adagrad")
     with pytest.raises(CapabilityError, match="adagrad needs the training rows in memory"):
         fit(model, X, y, solver="adagrad", chunk_rows=20)
-
-
-def test_train_by_adagrad_from_the_command_line(tmp_path):
-    from cli_helpers import IRIS, invoke, json_stdout
-
-    out = tmp_path / "m.linfit"
-    result = invoke(
-        ["train", IRIS, "--optimizer", "adagrad", "--batch-size", "16", "--max-iter", "30",
-         "--out", out, "--json", "--quiet"]
-    )  # fmt: skip
-    payload = json_stdout(result.stdout)
-    assert payload["optimizer"] == "adagrad" and payload["n_iter"] == 30
-    assert payload["metrics"]["test_accuracy"] >= 0.9

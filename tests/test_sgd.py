@@ -180,14 +180,15 @@ def test_fit_refuses_options_the_optimizer_does_not_take():
         fit(model, X, y, solver="newton", lr=0.1)
 
 
-def test_train_by_sgd_from_the_command_line(tmp_path):
+@pytest.mark.parametrize("solver", ["sgd", "adagrad"])
+def test_train_by_a_stochastic_optimizer_from_the_command_line(tmp_path, solver):
     out = tmp_path / "m.linfit"
     result = invoke(
-        ["train", IRIS, "--optimizer", "sgd", "--batch-size", "16", "--max-iter", "30",
+        ["train", IRIS, "--optimizer", solver, "--batch-size", "16", "--max-iter", "30",
          "--out", out, "--json", "--quiet"]
     )  # fmt: skip
     payload = json_stdout(result.stdout)
-    assert payload["optimizer"] == "sgd" and payload["n_iter"] == 30
+    assert payload["optimizer"] == solver and payload["n_iter"] == 30
     assert payload["metrics"]["test_accuracy"] >= 0.9
     predicted = invoke(["predict", out, IRIS, "--out", tmp_path / "p.csv", "--quiet"])
     assert predicted.exit_code == 0
@@ -245,123 +246,3 @@ def test_train_refuses_bad_flags_before_reading_the_data(monkeypatch, tmp_path, 
     monkeypatch.setattr("linfit.fitting.workflow.load_split", no_read)
     result = invoke(["train", IRIS, "--out", tmp_path / "m.linfit", *flags], ok=False)
     assert result.exit_code == 2 and message in result.stderr
-
-
-# ---- the sparse iterate (optim/sgd_sparse.py): W = a V, the mean p V + q U ------------
-
-
-def _sparse_rows(X: np.ndarray, density: float, seed: int = 0):
-    """``X`` (n, d) with about ``1 - density`` of its values zeroed, some rows left empty,
-    as CSR float64 (density 1: every value stored, a dense problem in CSR arrays)."""
-    import scipy.sparse as sp
-
-    rng = np.random.default_rng(seed)
-    X = np.where(rng.random(X.shape) < density, X, 0.0)
-    X[::13] = 0.0  # empty rows: no stored value, a score of b alone
-    return sp.csr_matrix(X)
-
-
-def _both_paths(model, X_csr, y, weights=None):
-    """The objective with the general batches and the one handing CSR rows over."""
-    from linfit.engines.sparse_batches import with_row_batches
-
-    general = model.objective(X_csr, y, sample_weight=weights)
-    return general, with_row_batches(general, model, X_csr, y, weights)
-
-
-ALL_MODELS = model_cases(reg=1e-2)
-SGD_RUNS = [
-    {"max_iter": 3, "batch_size": 64},  # calibrated step, averaged
-    {"max_iter": 2, "lr": 0.3, "batch_size": 1, "average": False},
-    {"max_iter": 2, "lr": 0.1, "batch_size": 10_000},  # one batch an epoch
-]
-
-
-@pytest.mark.parametrize("density", [0.15, 1.0], ids=["sparse", "dense"])
-@pytest.mark.parametrize(("label", "model"), ALL_MODELS, ids=[label for label, _ in ALL_MODELS])
-def test_sparse_iterate_takes_the_same_steps_as_the_general_one(label, model, density):
-    """Same seed, same batches: the lazy iterate's epochs (the reported objective of
-    each, and the final point) equal the dense iterate's to 1e-10 relative; measured
-    1e-14 at most. Weighted rows too."""
-    X, y = _problem(model, n=300, d=6)
-    X_csr = _sparse_rows(X, density)
-    weights = np.random.default_rng(5).uniform(0.0, 2.0, X.shape[0])
-    for w in (None, weights / weights.mean()):
-        general, fast = _both_paths(model, X_csr, y, w)
-        x0 = np.random.default_rng(2).normal(scale=0.1, size=model.initial_params(X, y).size)
-        for options in SGD_RUNS:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                a, b = (minimize(o, x0, "sgd", **options) for o in (general, fast))
-            scale = np.abs(a.x).max()
-            np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-10 * scale)
-            np.testing.assert_allclose(
-                [r.fun for r in b.history], [r.fun for r in a.history], rtol=1e-10
-            )
-            assert b.status == a.status and b.nit == a.nit
-
-
-def test_fit_on_csr_rows_steps_as_on_the_dense_array_and_never_reads_a_full_gradient(
-    monkeypatch,
-):
-    """Through ``fit`` (a binary classifier: searched on the mirror), CSR rows take the
-    lazy path from the calibration on, no batch evaluating the general ``fun`` (which
-    costs a pass over d), and land where the dense array's general path does (1e-10)."""
-    import linfit.engines.sparse_batches as sparse_batches
-
-    model = LinearSVM(reg=1e-3, variant="squared_hinge", multiclass="one-vs-rest")
-    X, y = _problem(model, n=600, d=8)
-    y = y % 2
-    X_csr = _sparse_rows(X, 0.3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        dense = fit(model, X_csr.toarray(), y, solver="sgd", standardize=False, max_iter=3)
-
-        def no_full_gradient(*args):
-            raise AssertionError("a batch's general gradient was evaluated")
-
-        monkeypatch.setattr(sparse_batches, "_batch_fun", no_full_gradient)
-        sparse = fit(model, X_csr, y, solver="sgd", standardize=False, max_iter=3)
-    np.testing.assert_allclose(
-        sparse.result.x, dense.result.x, rtol=0, atol=1e-10 * np.abs(dense.result.x).max()
-    )
-    assert sparse.result.fun == pytest.approx(dense.result.fun, rel=1e-12)
-
-
-@pytest.mark.parametrize("lr", [0.45, 0.5], ids=["shrink-0.1", "shrink-0"])
-def test_a_scale_folded_back_into_the_weights_changes_no_step(lr):
-    """reg 1 and a first step near 1 / (2 reg) shrink W by 0.1 (or to 0) a batch: the
-    scale ``a`` falls below FOLD_BELOW within a few batches and is folded into V (and the
-    mean's numbers into U), or the shrink is taken densely; the iterates still equal the
-    general path's to 1e-10."""
-    from linfit.optim import sgd_sparse
-
-    model = SoftmaxClassifier(reg=1.0)
-    X, y = _problem(model, n=300, d=5)
-    general, fast = _both_paths(model, _sparse_rows(X, 0.5), y)
-    x0 = model.initial_params(X, y)
-    folds = []
-    original = sgd_sparse.LazyIterate.canonical
-
-    def counted(self):
-        folds.append(self.a)
-        original(self)
-
-    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch:
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        patch.setattr(sgd_sparse.LazyIterate, "canonical", counted)
-        a, b = (minimize(o, x0, "sgd", lr=lr, batch_size=10, max_iter=2) for o in (general, fast))
-    assert len(folds) >= 2
-    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-10 * np.abs(a.x).max())
-
-
-def test_the_sparse_iterate_stops_diverged_where_the_general_one_does():
-    squares = LeastSquares(reg=1e-2)
-    X, y = _problem(squares, n=600)
-    general, fast = _both_paths(squares, _sparse_rows(X * 1e30, 1.0), y)
-    x0 = squares.initial_params(X, y)
-    a, b = (minimize(o, x0, "sgd", lr=1.0) for o in (general, fast))
-    assert a.status == b.status == Status.DIVERGED and a.nit == b.nit == 0
-    for objective in (general, fast):
-        with pytest.raises(OptionError, match="no step that keeps the objective finite"):
-            minimize(objective, x0, "sgd")
