@@ -74,7 +74,8 @@ class InMemory(RowsHere):
 
     def objective(self, model: LinearModel) -> Objective:
         objective = model.objective(self.X, self.y, sample_weight=self.weights)
-        # CSR rows: mini-batches that hand their rows to sgd's sparse steps
+        # mini-batches that hand their rows over: sgd's and adagrad's steps on CSR rows read
+        # them, and adagrad takes the penalty's reg from them on dense rows too
         return with_row_batches(objective, model, self.X, self.y, self.weights)
 
     def start(self, model: LinearModel) -> np.ndarray:
