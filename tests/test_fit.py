@@ -222,27 +222,30 @@ def test_default_solver_is_lbfgs_where_bfgs_would_hold_too_many_parameters():
 
 def test_sparse_rows_fit_with_blas_on_one_thread_and_dense_ones_as_set():
     """On CSR rows BLAS sees only short vector calls, whose threads cost more than they
-    save (fitting/entry.solve): a callback during the fit sees one BLAS thread; on dense
-    rows it sees the process's setting, which is restored after the sparse fit."""
+    save (fitting/entry.solve): a callback during the fit sees one BLAS thread, while
+    linfit's own kernels keep spreading over the process's threads (worker_count); on
+    dense rows BLAS has the process's setting, which is restored after the sparse fit."""
     from linfit.linalg.blocks import blas_controller, worker_count
     from linfit.models import SoftmaxClassifier
 
     if blas_controller() is None:
         pytest.skip("threadpoolctl cannot see this BLAS")
-    before = worker_count()
+
+    def blas_threads() -> int:
+        return max(lib["num_threads"] for lib in blas_controller().info())
+
+    before = blas_threads()
     X = scipy.sparse.random(200, 30, density=0.2, format="csr", random_state=0)
     y = np.arange(200) % 3
     seen = []
 
     def count(record):
-        seen.append(worker_count())
+        seen.append((blas_threads(), worker_count()))
 
     linfit.fit(SoftmaxClassifier(reg=1e-2), X, y, callback=count)
-    assert seen and set(seen) == {1}
-    assert worker_count() == before
+    assert seen and set(seen) == {(1, before)}
+    assert blas_threads() == worker_count() == before
     seen.clear()
     dense = X.toarray()
-    linfit.fit(
-        SoftmaxClassifier(reg=1e-2), dense, y, callback=lambda r: seen.append(worker_count())
-    )
-    assert set(seen) == {before}
+    linfit.fit(SoftmaxClassifier(reg=1e-2), dense, y, callback=count)
+    assert set(seen) == {(before, before)}

@@ -125,8 +125,17 @@ def blas_controller() -> Any:
     return _BLAS[0]
 
 
+# The worker counts in force outside linfit's own ``single_blas_thread``s, innermost last:
+# linfit limits BLAS to one thread where its own threads do the spreading (fits on CSR rows,
+# cv's folds), and that limit must not also stop its kernels from spreading
+_SPREAD: list[int] = []
+
+
 def worker_count() -> int:
-    """How many threads work at once: as many as BLAS uses (the cores it was given)."""
+    """How many threads work at once: as many as BLAS uses (the cores it was given), or
+    used before linfit's own ``single_blas_thread`` limited it."""
+    if _SPREAD:
+        return _SPREAD[-1]
     blas = blas_controller()
     return 1 if blas is None else max(lib["num_threads"] for lib in blas.info())
 
@@ -139,8 +148,12 @@ def single_blas_thread() -> Iterator[None]:
     if blas is None:
         yield
         return
-    with blas.limit(limits=1):
-        yield
+    _SPREAD.append(worker_count())
+    try:
+        with blas.limit(limits=1):
+            yield
+    finally:
+        _SPREAD.pop()
 
 
 def add_parts(a: Any, b: Any) -> Any:
