@@ -158,3 +158,115 @@ def test_model_hessian_products_equal_the_general_path(model, kind, weighted, mo
     dense = model.hessian_operator(params, X.toarray(), y, w)(v)
     np.testing.assert_allclose(fast, general, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(fast, dense, rtol=1e-12, atol=1e-14)
+
+
+def _curved_numpy(X, a, b, u, V, vb):
+    S = X @ V + vb
+    R = a * S if b is None else a * S - b * (b * S).sum(axis=1)[:, None]
+    if u is not None:
+        R *= u[:, None]
+    return X.T @ R, R.sum(axis=0)
+
+
+@needs_kernel
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(1, 200), d=st.integers(1, 40), K=st.integers(1, 13),
+    density=st.floats(0.0, 0.6), ptr=st.sampled_from([np.int32, np.int64]),
+    idx=st.sampled_from([np.int32, np.int64]), rank_one=st.booleans(), scaled=st.booleans(),
+    seed=st.integers(0, 2**16), parts=st.integers(1, 4),
+)  # fmt: skip
+def test_curved_kernel_equals_numpy(n, d, K, density, ptr, idx, rank_one, scaled, seed, parts):
+    """The K-column product, for K with a fixed loop (2 to 10) and without (1, 11 to 13),
+    diagonal or diagonal minus rank one, with row multipliers or not, any shape, density
+    and integer widths, split into parts: equal to numpy's X.T @ R and R's column sums to
+    1e-12 relative to the terms' size."""
+    rng = np.random.default_rng(seed)
+    X = _csr(rng, n, d, density, ptr, idx)
+    a = rng.random((n, K)) * (rng.random((n, K)) > 0.2)
+    b = rng.random((n, K)) if rank_one else None
+    u = rng.uniform(0.0, 2.0, n) if scaled else None
+    V, vb = rng.standard_normal((d, K)), rng.standard_normal(K)
+    with pytest.MonkeyPatch.context() as patch:
+        _split(patch, X, parts)
+        product = lsp.curved_operator(X, a, b, u)
+    assert product is not None
+    got, got_b = product(V, vb)
+    want, want_b = _curved_numpy(X, a, b, u, V, vb)
+    # the terms' size: the same sums over absolute values
+    abs_u = None if u is None else np.abs(u)
+    bound, bound_b = _curved_numpy(abs(X), a, b, abs_u, np.abs(V), np.abs(vb))
+    if b is not None:  # the rank-one term's size adds, where numpy's subtracts it
+        S = abs(X) @ np.abs(V) + np.abs(vb)
+        R = b * (b * S).sum(axis=1)[:, None] * (1.0 if u is None else abs_u[:, None])
+        bound, bound_b = bound + 2 * (abs(X).T @ R), bound_b + 2 * R.sum(axis=0)
+    scale = max(np.abs(bound).max(initial=0.0), np.abs(bound_b).max()) + 1.0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(got_b, want_b, rtol=0, atol=1e-12 * scale)
+
+
+@needs_kernel
+def test_curved_kernel_refuses_bad_indices_and_shapes():
+    """A column index outside [0, d) is a ValueError wherever it sits; arrays whose shapes
+    disagree (out, a, u) are refused before any row is read; float32 and CSC go to scipy."""
+    rng = np.random.default_rng(4)
+    X = _csr(rng, 30, 6, 0.5, np.int32, np.int32)
+    a, V, vb = rng.random((30, 3)), rng.standard_normal((6, 3)), np.zeros(3)
+    for position, index in ((0, 6), (X.nnz // 2, -1), (X.nnz - 1, 2**31 - 1)):
+        bad = X.copy()
+        bad.indices[position] = index
+        with pytest.raises(ValueError, match="column index is out of range"):
+            lsp.curved_operator(bad, a, a, None)(V, vb)
+    empty = np.empty(0)
+    for a_, u_, out in (
+        (a, empty, np.zeros((6, 3))),  # out without the bias row
+        (a[:20], empty, np.zeros((7, 3))),  # a shorter than the rows
+        (a, np.ones(10), np.zeros((7, 3))),  # u shorter than the rows
+    ):
+        with pytest.raises(ValueError, match="do not agree"):
+            lsp._sparse.curved_product(X.indptr, X.indices, X.data, a_, empty, u_, V, vb, out,
+                                       0, 30, 4, 4, 3)  # fmt: skip
+    assert lsp.curved_operator(X.astype(np.float32), a, None, None) is None
+    assert lsp.curved_operator(X.tocsc(), a, None, None) is None
+
+
+MANY_COLUMNS = [
+    ("softmax-3", SoftmaxClassifier(reg=1e-2), 3),
+    ("softmax-12", SoftmaxClassifier(reg=1e-2), 12),
+    ("ovr-squared-4", OVR_SQUARED, 4),
+    ("ww-squared-4", LinearSVM(reg=1e-2, variant="squared_hinge"), 4),  # general path
+]
+
+
+@pytest.mark.parametrize("model,K", [c[1:] for c in MANY_COLUMNS], ids=[c[0] for c in MANY_COLUMNS])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_many_column_hessian_products_equal_the_general_path(model, K, weighted, monkeypatch):
+    """A K-column model's Hessian products on CSR rows (the compiled one-pass product where
+    its curvature is diagonal minus rank one) equal the general path's (the kernel off, as
+    without a compiler) and the dense data's to 1e-12."""
+    rng = np.random.default_rng(5)
+    X = _csr(rng, 500, 25, 0.3, np.int32, np.int32)
+    y = rng.integers(0, K, 500)
+    w = rng.uniform(0.0, 2.0, 500) if weighted else None
+    params, v = 0.3 * rng.standard_normal(26 * K), rng.standard_normal(26 * K)
+    fast = model.hessian_operator(params, X, y, w)(v)
+    monkeypatch.setattr(lsp, "_sparse", None)
+    general = model.hessian_operator(params, X, y, w)(v)
+    dense = model.hessian_operator(params, X.toarray(), y, w)(v)
+    np.testing.assert_allclose(fast, general, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fast, dense, rtol=1e-12, atol=1e-14)
+
+
+def test_kernels_spread_under_linfits_own_blas_limit():
+    """Inside ``single_blas_thread`` (fits on CSR rows) the kernels' parts still spread
+    over the threads BLAS had before the limit, while BLAS itself runs on one."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if not [lib for lib in threadpool_info() if lib["user_api"] == "blas"]:
+        pytest.skip("no BLAS that threadpoolctl controls")
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blocks.worker_count() == 2
+        with blocks.single_blas_thread():
+            assert blocks.worker_count() == 2
+            assert max(lib["num_threads"] for lib in blocks.blas_controller().info()) == 1
+        assert blocks.worker_count() == 2

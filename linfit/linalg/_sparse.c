@@ -11,6 +11,8 @@
  * memory, not arithmetic). The caller splits the rows over threads, each with its own
  * out (d,); the GIL is released meanwhile.
  *
+ * curved_product (below) is the same pass for K score columns.
+ *
  * squares_times, for the diagonal that preconditions conjugate gradient, is the same walk
  * for out += sum_i c_i x_i^2 (elementwise): scipy squares a copy of every stored value
  * first.
@@ -66,6 +68,60 @@
         }                                                                                  \
     } while (0)
 
+/* curved_product: the Hessian product of a K-column model in one pass over the rows,
+ *
+ *     s_i = V^T x_i + vb (K,),  r_i = u_i (a_i * s_i - b_i (b_i . s_i)),
+ *     out[:d] += sum_i x_i r_i^T (d, K)  and  out[d] += sum_i r_i (the bias row),
+ *
+ * for per-sample curvatures of the form diag(a_i) - b_i b_i^T times u_i: softmax's
+ * (a = b = p_i, u_i = w_i / n), a one-vs-rest loss's diagonal (no b). As gauss_newton, each
+ * row is read once and used twice from cache; V and out are (d, K) row-major, a feature's K
+ * numbers contiguous. b and u may be empty (absent). */
+#define CURVED_ROWS(PTR_T, IDX_T, K, s)                                                       \
+    do {                                                                                   \
+        const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
+        const IDX_T *ix = (const IDX_T *)indices.buf;                                      \
+        for (Py_ssize_t i = start; i < stop && !bad; i++) {                                \
+            const PTR_T lo = ip[i], hi = ip[i + 1];                                        \
+            for (Py_ssize_t c = 0; c < K; c++)                                             \
+                s[c] = vb[c];                                                              \
+            for (PTR_T k = lo; k < hi; k++) {                                              \
+                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
+                    bad = 1;                                                               \
+                    break;                                                                 \
+                }                                                                          \
+                const double x = val[k], *Vj = V + (Py_ssize_t)ix[k] * K;                  \
+                for (Py_ssize_t c = 0; c < K; c++)                                         \
+                    s[c] += x * Vj[c];                                                     \
+            }                                                                              \
+            if (bad)                                                                       \
+                break;                                                                     \
+            const double *ai = a + i * K;                                                  \
+            const double ui = u ? u[i] : 1.0;                                              \
+            int any = 0;                                                                   \
+            if (b) {                                                                       \
+                const double *bi = b + i * K;                                              \
+                double dot = 0.0;                                                          \
+                for (Py_ssize_t c = 0; c < K; c++)                                         \
+                    dot += bi[c] * s[c];                                                   \
+                for (Py_ssize_t c = 0; c < K; c++)                                         \
+                    any |= (s[c] = (ai[c] * s[c] - bi[c] * dot) * ui) != 0.0;              \
+            } else                                                                         \
+                for (Py_ssize_t c = 0; c < K; c++)                                         \
+                    any |= (s[c] = ai[c] * s[c] * ui) != 0.0;                              \
+            if (!any)                                                                      \
+                continue;                                                                  \
+            for (Py_ssize_t c = 0; c < K; c++)                                             \
+                bias[c] += s[c];                                                           \
+            for (PTR_T k = lo; k < hi; k++) {                                              \
+                const double x = val[k];                                                   \
+                double *Oj = out + (Py_ssize_t)ix[k] * K;                                  \
+                for (Py_ssize_t c = 0; c < K; c++)                                         \
+                    Oj[c] += x * s[c];                                                     \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
 /* LOOP instantiated for the row pointers' and column indices' widths (int32 or int64). */
 #define BY_WIDTHS(LOOP, r)                                                                 \
     do {                                                                                   \
@@ -77,6 +133,28 @@
             LOOP(int32_t, int64_t);                                                        \
         else                                                                               \
             LOOP(int64_t, int64_t);                                                        \
+    } while (0)
+
+/* curved_product's rows with K a constant of the compiler's for the usual class counts,
+ * so that s stays in registers and the K-loops unroll (measured on the one-hot workload's
+ * 480,000 x 3,017 on one thread: 19 ms a product at K = 4, 30 ms at K = 7, where K as a
+ * variable took 50 ms at K = 7 and scipy's two products and the curvature 43-69 ms), else
+ * with K as given. */
+#define CURVED_PRODUCT(PTR_T, IDX_T)                                                       \
+    do {                                                                                   \
+        double fixed[10];                                                                  \
+        switch (K) {                                                                       \
+        case 2: CURVED_ROWS(PTR_T, IDX_T, 2, fixed); break;                                \
+        case 3: CURVED_ROWS(PTR_T, IDX_T, 3, fixed); break;                                \
+        case 4: CURVED_ROWS(PTR_T, IDX_T, 4, fixed); break;                                \
+        case 5: CURVED_ROWS(PTR_T, IDX_T, 5, fixed); break;                                \
+        case 6: CURVED_ROWS(PTR_T, IDX_T, 6, fixed); break;                                \
+        case 7: CURVED_ROWS(PTR_T, IDX_T, 7, fixed); break;                                \
+        case 8: CURVED_ROWS(PTR_T, IDX_T, 8, fixed); break;                                \
+        case 9: CURVED_ROWS(PTR_T, IDX_T, 9, fixed); break;                                \
+        case 10: CURVED_ROWS(PTR_T, IDX_T, 10, fixed); break;                              \
+        default: CURVED_ROWS(PTR_T, IDX_T, K, s);                                          \
+        }                                                                                  \
     } while (0)
 
 static PyObject *index_error(void)
@@ -205,6 +283,59 @@ done:
     return result;
 }
 
+static PyObject *curved_product(PyObject *self, PyObject *args)
+{
+    rows_t r;
+    Py_buffer vbuf, vbbuf, bbuf, ubuf;
+    Py_ssize_t K;
+    /* r.c holds a (n, K); out holds (d + 1, K), its last row the bias's */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*w*nnnnn", &r.indptr, &r.indices, &r.data,
+                          &r.c, &bbuf, &ubuf, &vbuf, &vbbuf, &r.out, &r.start, &r.stop,
+                          &r.ptr_size, &r.idx_size, &K))
+        return NULL;
+    PyObject *result = NULL;
+    double *s = NULL;
+    if (!check_rows(&r))
+        goto done;
+    if (K < 1 || vbuf.len % (8 * K) != 0 || vbbuf.len != 8 * K ||
+        r.out.len != vbuf.len + 8 * K || r.c.len / 8 / K < r.stop ||
+        (bbuf.len != 0 && bbuf.len != r.c.len) || (ubuf.len != 0 && ubuf.len / 8 < r.stop)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "curved_product: V (d, K), vb (K,), out (d + 1, K), a and b (n, K), "
+                        "u (n,) do not agree");
+        goto done;
+    }
+    if (!(s = PyMem_Malloc(8 * K))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    {
+        const Py_buffer indptr = r.indptr, indices = r.indices;
+        const Py_ssize_t start = r.start, stop = r.stop, d = vbuf.len / 8 / K;
+        const double *val = r.data.buf, *a = r.c.buf, *V = vbuf.buf, *vb = vbbuf.buf;
+        const double *b = bbuf.len ? bbuf.buf : NULL, *u = ubuf.len ? ubuf.buf : NULL;
+        double *out = r.out.buf, *bias = out + d * K;
+        int bad = 0;
+        Py_BEGIN_ALLOW_THREADS
+        BY_WIDTHS(CURVED_PRODUCT, r);
+        Py_END_ALLOW_THREADS
+        if (bad) {
+            index_error();
+            goto done;
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyMem_Free(s);
+    release_rows(&r);
+    PyBuffer_Release(&vbuf);
+    PyBuffer_Release(&vbbuf);
+    PyBuffer_Release(&bbuf);
+    PyBuffer_Release(&ubuf);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"gauss_newton", gauss_newton, METH_VARARGS,
      "gauss_newton(indptr, indices, data, c, v, vb, out, start, stop, ptr_size, idx_size) "
@@ -214,6 +345,10 @@ static PyMethodDef methods[] = {
     {"squares_times", squares_times, METH_VARARGS,
      "squares_times(indptr, indices, data, c, out, start, stop, ptr_size, idx_size, d): "
      "out += sum_i c_i x_i**2 over rows [start, stop); GIL released."},
+    {"curved_product", curved_product, METH_VARARGS,
+     "curved_product(indptr, indices, data, a, b, u, V, vb, out, start, stop, ptr_size, "
+     "idx_size, K): out[:d] += sum_i x_i r_i^T and out[d] += sum_i r_i, r_i = u_i (a_i * s_i - "
+     "b_i (b_i . s_i)), s_i = V^T x_i + vb, over rows [start, stop); GIL released."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,4 +1,4 @@
-"""Hessian products of one-column models on CSR rows in one pass over them, and the
+"""Hessian products of linear models on CSR rows in one pass over them, and the
 preconditioner's squared features without a squared copy.
 
 A Hessian-vector product of a linear model is ``X.T @ (c * (X @ v + vb))``: scipy reads X
@@ -8,10 +8,13 @@ faster on two threads). The compiled ``_sparse.gauss_newton`` reads each row onc
 it twice from cache, and splits the rows over the cores. Models with one score column
 have a per-sample curvature that is a number ``c_i``, which is what makes the product this
 simple; a binary classifier has one column on the mirror (``models/mirrored.py``).
+``_sparse.curved_product`` is the same pass for K columns whose per-sample curvature is
+diagonal minus rank one (softmax's ``diag(p) - p p^T``, a one-vs-rest loss's diagonal),
+applied to the row's K scores between its two uses.
 
 Without a C compiler (or for a matrix the kernel does not take: float32 values, another
-format) ``gauss_newton_operator`` and ``squares_times`` return None and callers keep
-scipy's products.
+format) ``gauss_newton_operator``, ``curved_operator`` and ``squares_times`` return None
+and callers keep scipy's products.
 """
 
 from __future__ import annotations
@@ -117,5 +120,45 @@ def gauss_newton_operator(X: Any, c: np.ndarray) -> GaussNewton | None:
             return out, bias
 
         return _summed(part, parts)
+
+    return product
+
+
+CurvedProduct = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def curved_operator(
+    X: Any, a: np.ndarray, b: np.ndarray | None, u: np.ndarray | None
+) -> CurvedProduct | None:
+    """``(V (d, K), vb (K,)) -> (X.T @ R (d, K), R.sum(axis=0) (K,))`` with row i of ``R``
+    ``u_i (a_i * s_i - b_i (b_i . s_i))``, ``s_i = V.T x_i + vb``: the Hessian product of a
+    K-column model whose per-sample curvature is ``u_i (diag(a_i) - b_i b_i^T)`` (``a``, ``b``
+    (n, K), ``b`` None for a diagonal one; ``u`` (n,) or None for ones), for CSR ``X`` (n, d),
+    each call one pass over ``X`` spread over the cores; None when the compiled kernel
+    cannot read ``X`` (see ``compiled``)."""
+    if not compiled(X):
+        return None
+    d, K = X.shape[1], a.shape[1]
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = b if b is None else np.ascontiguousarray(b, dtype=np.float64)
+    u = u if u is None else np.ascontiguousarray(u, dtype=np.float64)
+    empty = np.empty(0)
+    parts = kernel_parts(X)
+    sizes = (X.indptr.itemsize, X.indices.itemsize)
+
+    def product(V: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        V = np.ascontiguousarray(V, dtype=np.float64)
+        vb = np.ascontiguousarray(vb, dtype=np.float64)
+
+        def part(rows: slice) -> np.ndarray:
+            out = np.zeros((d + 1, K))
+            _sparse.curved_product(
+                X.indptr, X.indices, X.data, a, empty if b is None else b,
+                empty if u is None else u, V, vb, out, rows.start, rows.stop, *sizes, K,
+            )  # fmt: skip
+            return out
+
+        out = _summed(part, parts)
+        return out[:d], out[d]
 
     return product

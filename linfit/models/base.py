@@ -220,6 +220,15 @@ class LinearModel(ABC):
         """Map a score direction ``dS`` (n_samples, K) to ``d2loss/dS2 @ dS`` (same shape)."""
         raise NotImplementedError
 
+    def _curvature_factors(
+        self, curvature: object
+    ) -> tuple[np.ndarray, np.ndarray | None, float] | None:
+        """``(a, b, scale)`` with the per-sample curvature ``scale (diag(a_i) - b_i b_i^T)``
+        (``a``, ``b`` (n_samples, K); ``b`` None: diagonal), which the compiled Hessian
+        product on CSR rows takes (``curvature._curved_operator``); None (the default) when
+        the curvature has no such form, and the products stay scipy's."""
+        return None
+
     def require_hessian(self) -> None:
         if not self.has_hessian:
             raise CapabilityError(

@@ -85,6 +85,10 @@ class SoftmaxClassifier(LinearModel):
     def _curvature(self, S, y):
         return softmax_inplace(S), S.shape[0]
 
+    def _curvature_factors(self, curvature):
+        P, n = curvature  # diag(p) - p p^T, the 1/n of the mean
+        return P, P, 1.0 / n
+
     def _apply_curvature(self, curvature, dS):
         P, n = curvature
         PdS = P * dS

@@ -121,6 +121,10 @@ class LinearSVM(LinearModel):
         M, true = self._margins(S, y)
         return (M > 0).astype(M.dtype) * (2.0 / M.shape[0]), true
 
+    def _curvature_factors(self, curvature):
+        weight, _ = curvature  # one-vs-rest: diagonal; Weston-Watkins couples each true class
+        return (weight, None, 1.0) if self.one_vs_rest else None
+
     def _apply_curvature(self, curvature, dS):
         weight, true = curvature
         if self.one_vs_rest:  # t^2 = 1: the terms do not couple the classes
