@@ -209,7 +209,8 @@ def test_the_fallback_without_intercept_and_on_two_classes(monkeypatch):
 
 
 def test_the_stored_primal_weights_are_the_duals():
-    """W = sum_ij alpha_ij x_i (e_y - e_j)^T, kept up to date by every block step."""
+    """W = sum_ij alpha_ij x_i (e_y - e_j)^T and the constant feature's weights wb =
+    bias_scale sum_ij alpha_ij (e_y - e_j), kept up to date by every block step."""
     X, y = _problem(n_classes=3)
     W, _, _, state = dual_ww.solve_ww(
         X, y, 3, C=0.5, margin=1.0, squared=True, intercept=True, eps=1e-3, max_epochs=500,
@@ -219,7 +220,22 @@ def test_the_stored_primal_weights_are_the_duals():
     coef = -alpha.copy()
     coef[np.arange(y.size), y] = alpha.sum(axis=1)  # alpha_iy is 0
     np.testing.assert_allclose(W, X.T @ coef, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(state["wb"], coef.sum(axis=0), rtol=0, atol=1e-12)
+    assert state["bias_scale"] == dual_ww.bias_feature(X) > 0.0
+    np.testing.assert_allclose(
+        state["wb"], state["bias_scale"] * coef.sum(axis=0), rtol=0, atol=1e-12
+    )
+
+
+def test_the_bias_feature_follows_the_rows_scale():
+    """The constant feature is BIAS_SCALE times the rows' root mean square norm: scaling X
+    by t scales it by t; rows all zero take BIAS_SCALE itself."""
+    X, _ = _problem()
+    rms = np.sqrt(X.multiply(X).sum() / X.shape[0])
+    assert dual_ww.bias_feature(X) == pytest.approx(dual_ww.BIAS_SCALE * rms, rel=1e-14)
+    for t in (1e-3, 7.0):
+        scaled = dual_ww.bias_feature((t * X).tocsr())
+        assert scaled == pytest.approx(t * dual_ww.bias_feature(X), rel=1e-14)
+    assert dual_ww.bias_feature(sp.csr_matrix((5, 3))) == dual_ww.BIAS_SCALE
 
 
 # Weighted rows: sample i's dual cost is C u_i. Counts normalized to mean 1 are repeated

@@ -17,12 +17,13 @@ once (``K`` numbers per stored value) and writing its change to the touched rows
 (stored (d, K), a feature's K weights contiguous). Without a C compiler the same steps run
 in Python (``dual_ww_python.py``), for tests and small data only.
 
-The bias is not penalized, as in ``dual_cd.py``: proximal point rounds on it, each solving
-the dual with a constant feature (weight ``wb`` (K,)) penalized towards the previous round's
-bias ``b_prev``, whose margins are shifted to ``margin + b_prev_j - b_prev_y``. The rounds
-run inside the compiled loop, warm (its shrinking kept): when the dual test holds but
-``wb`` would move some margin by more than the tolerance, the centre moves by it and the
-epochs go on. A model without intercept has no rounds.
+The bias is not penalized, as in ``dual_cd.py``: proximal point rounds on it, each on the
+dual with a constant feature (value ``bias_feature``, weights ``wb`` (K,)) penalized
+towards the previous round's bias ``b_prev``, whose margins are shifted to ``margin +
+b_prev_j - b_prev_y``. The rounds run inside the compiled loop, warm (its shrinking kept),
+one epoch each: while ``wb`` would move some margin by more than the tolerance, the
+centre moves by it after the epoch, and the loop stops only on an epoch that leaves it in
+place. A model without intercept has no rounds.
 
 Stopping, by ``dual_cd.tightened`` as ``dual_cd.py``'s: the first call runs at LIBLINEAR's
 dual tolerance (0.1), each call to the loop's test (the projected gradient's spread) with
@@ -59,6 +60,19 @@ except ImportError:  # built without a C compiler: dual_ww_python's loop
 # one warm call more; one that overshoots, every epoch past the test.
 SAFETY = 3.0
 
+# The bias's constant feature, relative to the rows' root mean square norm (bias_feature).
+# Its proximal term is |b - centre|^2 / (2 value^2): a larger value moves the bias further
+# per round, but the feature, stored in every sample, couples all the blocks' steps. The
+# loop's epochs to the dual tolerances 0.1, 1e-2, 1e-3, 1e-4 (warm) on the news20-like rows
+# (norm 1; the rounds after every epoch, _wwdual.c's centre_moved): 31, 60, 90, 118 at 1;
+# 17, 31, 45, 59 at 0.3; 16, 28, 41, 54 at 0.1, as many as without intercept. On
+# tests/test_dual_ww's 90 samples of 2 to 5 classes (eps 1e-4; 1e-8): 373-1,034 (738-3,244)
+# at 1; 214-598 (425-1,861) at 0.5; 217-517 (406-2,219) at 0.3; 203-406 (403-1,856) at
+# 0.2; 507-749 (1,272-2,367) at 0.1, where more rounds are needed. The whole fit on the
+# news20-like rows (gtol 1e-6): 73 epochs at 0.3, 70 at 0.2, 67 at 0.1; 149 at 1 with the
+# rounds only once the spread test held.
+BIAS_SCALE = 0.2
+
 
 def check_ww_model(model: LinearModel) -> None:
     """Refuse, before any work, what this solver does not solve."""
@@ -70,6 +84,16 @@ def check_ww_model(model: LinearModel) -> None:
         raise CapabilityError("dcd needs a penalty (`reg` > 0): its dual has C = 1/(2 reg n)")
 
 
+def bias_feature(X: Any) -> float:
+    """The constant feature's value ``BIAS_SCALE`` times the rows' root mean square norm
+    ``sqrt(mean_i |x_i|^2)`` of ``X`` (n, d) (CSR), 1 for rows all zero: the bias's weight
+    in each sample's block relative to the features' is then the same at any scale of
+    ``X``."""
+    n = X.shape[0]
+    mean_square = float(np.dot(X.data, X.data)) / n if n else 0.0
+    return BIAS_SCALE * (np.sqrt(mean_square) if mean_square > 0.0 else 1.0)
+
+
 def _ww_dual(
     X: Any, y: np.ndarray, state: dict[str, Any], *, margin: float, bias_scale: float,
     box: tuple[float, float, np.ndarray | None, np.ndarray | None], eps: float,
@@ -77,7 +101,7 @@ def _ww_dual(
 ) -> tuple[int, bool]:  # fmt: skip
     """One call of the loop to ``eps``, from and into ``state``'s ``alpha`` (n, K), ``W``
     (d, K), ``wb`` (K,) and the bias's centre ``b`` (K,) (moved by the loop's proximal
-    steps when ``bias_scale`` is 1), in the ``box`` of ``dual_cd.dual_box``; ``(epochs,
+    steps when ``bias_scale`` is not 0), in the ``box`` of ``dual_cd.dual_box``; ``(epochs,
     converged)``."""
     upper, diag, upper_each, diag_each = box
     alpha, W, wb, centre = state["alpha"], state["W"], state["wb"], state["b"]
@@ -115,8 +139,9 @@ def solve_ww(
     y = np.ascontiguousarray(y, dtype=np.int64)
     if state is None:
         state = {"alpha": np.zeros((n, K)), "W": np.zeros((d, K)), "wb": np.zeros(K),
-                 "b": np.zeros(K), "epochs": 0}  # fmt: skip
-    bias_scale = 1.0 if intercept else 0.0
+                 "b": np.zeros(K), "epochs": 0,
+                 "bias_scale": bias_feature(X) if intercept else 0.0}  # fmt: skip
+    bias_scale = state["bias_scale"]
     epochs = state["epochs"]  # over every call on this state: max_epochs bounds them all
     ran, converged = _ww_dual(
         X, y, state, margin=margin, bias_scale=bias_scale, box=dual_box(C, squared, weights),

@@ -62,12 +62,12 @@ def ww_dual_python(
         epoch += 1
         if pg[0] < pg[1]:
             pg = [0.0, 0.0]
+        beta = bias_scale * wb
+        if move_centre and beta.max() - beta.min() > eps:  # the proximal step, every epoch
+            shift += beta
+            pg_old = _next_thresholds(*pg)
+            continue
         if pg[0] - pg[1] <= eps:
-            beta = bias_scale * wb
-            if move_centre and beta.max() - beta.min() > eps:  # the proximal step
-                shift += beta
-                pg_old = _next_thresholds(*pg)
-                continue
             if full and active == live and all(len(acts[i]) == K - 1 for i in order[:live]):
                 converged = True
                 break
