@@ -208,7 +208,8 @@ def test_curved_kernel_equals_numpy(n, d, K, density, ptr, idx, rank_one, scaled
 @needs_kernel
 def test_curved_kernel_refuses_bad_indices_and_shapes():
     """A column index outside [0, d) is a ValueError wherever it sits; arrays whose shapes
-    disagree (out, a, u) are refused before any row is read; float32 and CSC go to scipy."""
+    disagree (out, a, u) are refused before any row is read; float32, CSC and a V of more
+    than CURVED_MAX_CELLS go to scipy."""
     rng = np.random.default_rng(4)
     X = _csr(rng, 30, 6, 0.5, np.int32, np.int32)
     a, V, vb = rng.random((30, 3)), rng.standard_normal((6, 3)), np.zeros(3)
@@ -228,6 +229,11 @@ def test_curved_kernel_refuses_bad_indices_and_shapes():
                                        0, 30, 4, 4, 3)  # fmt: skip
     assert lsp.curved_operator(X.astype(np.float32), a, None, None) is None
     assert lsp.curved_operator(X.tocsc(), a, None, None) is None
+    with pytest.MonkeyPatch.context() as patch:  # V (6, 3) past the cells it stays fast for
+        patch.setattr(lsp, "CURVED_MAX_CELLS", 17)
+        assert lsp.curved_operator(X, a, None, None) is None
+        patch.setattr(lsp, "CURVED_MAX_CELLS", 18)
+        assert lsp.curved_operator(X, a, None, None) is not None
 
 
 MANY_COLUMNS = [
