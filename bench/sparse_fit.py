@@ -270,7 +270,7 @@ def sgd_against_vw(workload: str, data: SparseData) -> list[Row]:
             quality = f"test accuracy {accuracy:.4f}, optimum {best:.4f}"
             rows.append(Row(workload, f"linfit {solver}, 1 epoch (softmax = logistic)", t,
                             quality=quality))  # fmt: skip
-        return rows
+        return [*rows, _plain_sgd_reference(workload, data, best)]
     with tempfile.TemporaryDirectory() as folder:
         train, test = Path(folder) / "train.vw", Path(folder) / "test.vw"
         _, t_format = timed(lambda: write_vw_binary(train, data.X_train, data.y_train))
@@ -300,4 +300,34 @@ def sgd_against_vw(workload: str, data: SparseData) -> list[Row]:
                 ratio <= 1.0 and accuracy >= best - ACCURACY_POINTS_SGD,
             )
         )  # fmt: skip
+    rows.append(_plain_sgd_reference(workload, data, best))
     return rows
+
+
+SGD_SEEDS = 5
+
+
+def _plain_sgd_reference(workload: str, data: SparseData, best: float) -> Row:
+    """scikit-learn's SGDClassifier, one epoch of per-row steps (log loss, alpha = 1 / (C
+    n), its default schedule), over ``SGD_SEEDS`` shuffles: what plain SGD, one global step
+    for every feature, reaches on these rows. A reference for linfit's sgd's accuracy, not
+    a baseline of a target: the median time, the accuracies' range."""
+    from sklearn.linear_model import SGDClassifier
+
+    n = data.X_train.shape[0]
+    times, accuracies = [], []
+    for seed in range(SGD_SEEDS):
+        clf = SGDClassifier(loss="log_loss", alpha=1.0 / (C * n), max_iter=1, tol=None,
+                            random_state=seed)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one epoch stops at max_iter: the point
+            _, t = timed(lambda c=clf: c.fit(data.X_train, data.y_train))
+        times.append(t)
+        accuracies.append(float(np.mean(clf.predict(data.X_test) == data.y_test)))
+    low, high = min(accuracies), max(accuracies)
+    return Row(
+        workload, f"sklearn SGDClassifier, 1 epoch (log loss), {SGD_SEEDS} shuffles",
+        float(np.median(times)),
+        quality=f"test accuracy {low:.4f} to {high:.4f} ({100 * (low - best):+.2f} to "
+        f"{100 * (high - best):+.2f} points from the optimum's)",
+    )  # fmt: skip
