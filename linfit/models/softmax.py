@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from linfit.models import rowpass
 from linfit.models.base import LinearModel
 from linfit.models.blocks import per_row, row_sums, true_class_cells, weighted_mean
 
@@ -58,8 +59,11 @@ class SoftmaxClassifier(LinearModel):
         return softmax_inplace(self.decision_function(params, X))
 
     def _loss_grad_scores(self, S, y, need_grad, weights=None):
-        n = S.shape[0]
         S = np.ascontiguousarray(S)  # the cells below are a view of S only when C-ordered
+        fused = rowpass.softmax(S, y, need_grad, weights, SAFE_RANGE)
+        if fused is not None:  # the same loss and gradient in one compiled pass
+            return fused
+        n = S.shape[0]
         cells, true = S.ravel(), true_class_cells(S, y)
         shift_scores(S)  # lse - s_y does not depend on the shift
         # the n-vectors are computed in place, in three arrays where there were six: a

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from linfit.errors import OptionError
+from linfit.models import rowpass
 from linfit.models.base import LinearModel
 from linfit.models.blocks import row_sums, scale_rows, true_class_cells, weighted_mean
 
@@ -93,10 +94,15 @@ class LinearSVM(LinearModel):
         return S, true
 
     def _loss_grad_scores(self, S, y, need_grad, weights=None):
+        squared = self.variant == "squared_hinge"
+        fused = rowpass.hinge(
+            np.ascontiguousarray(S), y, need_grad, weights, self.margin, squared, self.one_vs_rest
+        )
+        if fused is not None:  # the same loss and gradient in one compiled pass
+            return fused
         n = S.shape[0]
         S, true = self._margins(S, y)
         M = np.maximum(S, 0.0, out=S)
-        squared = self.variant == "squared_hinge"
         if weights is not None:
             loss = weighted_mean(row_sums(M * M if squared else M), weights)
         else:

@@ -1,0 +1,90 @@
+"""The softmax and hinge losses on a block's scores (n, K) in fused per-row passes
+(``_rowpass.c``): one walk over the scores where numpy takes a dozen, with the GIL released,
+so the blocks ``map_blocks`` runs on two threads do their elementwise work side by side.
+
+Measured on 120,000 rows of 20 features (the bench's ``floor_across_shapes``): numpy's passes
+took more CPU time than both products together at 8 classes, and ran on two threads at
+about half speed each, as every short call takes the GIL back.
+
+Each function returns what ``_loss_grad_scores`` returns, or None when the kernel does
+not take the scores (no compiler, float32 scores, or, for softmax, scores spanning more
+than ``softmax.SAFE_RANGE``, which need a shift per row); the caller then runs its numpy
+passes, which are the reference the kernel is tested against (tests/test_rowpass.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from linfit.models.blocks import weighted_mean
+
+try:
+    from linfit.models import _rowpass  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler
+    _rowpass = None
+
+
+def takes(S: np.ndarray) -> bool:
+    """Whether the kernel reads ``S`` as it is: float64, C-ordered, two axes."""
+    return _rowpass is not None and S.dtype == np.float64 and S.ndim == 2 and S.flags.c_contiguous
+
+
+def _weights(weights: np.ndarray | None) -> np.ndarray | bytes:
+    return b"" if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+
+
+def softmax(
+    S: np.ndarray,
+    y: np.ndarray,
+    need_grad: bool,
+    weights: np.ndarray | None,
+    safe_range: float,
+) -> tuple[float, np.ndarray | None] | None:
+    """Softmax's mean loss and gradient in the scores on ``S`` (n, K), overwritten by the
+    gradient; ``y`` (n,) codes, ``weights`` (n,) or None. None (``S`` untouched) unless
+    ``takes(S)`` and the scores span less than ``safe_range``.
+
+    The shift that keeps exp finite is skipped when every score lies within half of
+    ``safe_range`` of 0: exp can neither overflow nor leave a row's sum subnormal there,
+    and the subtraction is a pass over ``S``."""
+    if not takes(S) or S.size == 0:
+        return None
+    n, K = S.shape
+    codes = np.ascontiguousarray(y, dtype=np.int64)
+    low, high = S.min(), S.max()  # numpy's vectorized passes, faster than a loop in C
+    if not high - low < safe_range:  # also for inf and NaN extremes
+        return None
+    correct = np.empty(n)
+    _rowpass.softmax_gather(S, codes, K, correct)
+    if not (-safe_range / 2 < low and high < safe_range / 2):
+        S -= high  # lse - s_y does not depend on the shift
+        correct -= high
+    np.exp(S, out=S)
+    sums = np.empty(n)
+    _rowpass.softmax_finish(S, codes, _weights(weights), K, float(n), need_grad, sums)
+    losses = np.log(sums, out=sums)
+    loss = weighted_mean(np.subtract(losses, correct, out=losses), weights)
+    return loss, (S if need_grad else None)
+
+
+def hinge(
+    S: np.ndarray,
+    y: np.ndarray,
+    need_grad: bool,
+    weights: np.ndarray | None,
+    margin: float,
+    squared: bool,
+    one_vs_rest: bool,
+) -> tuple[float, np.ndarray | None] | None:
+    """The (squared) hinge's mean loss, Weston-Watkins or one-vs-rest (``svm.LinearSVM``),
+    and its gradient in the scores on ``S`` (n, K), overwritten by the gradient; None
+    (``S`` untouched) unless ``takes(S)``."""
+    if not takes(S):
+        return None
+    n, K = S.shape
+    codes = np.ascontiguousarray(y, dtype=np.int64)
+    losses = np.empty(n)
+    _rowpass.hinge(
+        S, codes, _weights(weights), K, float(n), margin, squared, one_vs_rest, need_grad, losses
+    )
+    return weighted_mean(losses, weights), (S if need_grad else None)
