@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from bench.sparse import NEWS20_LIKE, RCV1_LIKE, text_like
 from bench.sparse_fit import news20, rcv1
 from bench.startup import startup
 from bench.strd import strd
-from bench.tuning import cv_path, weighted_fit
+from bench.tuning import cv_path, sparse_cv, weighted_fit
 
 SIZES = {
     # the workloads: minutes on 2 cores
@@ -66,6 +67,7 @@ WORKLOADS = (
     "weighted",
     "cv",
     "rcv1",
+    "sparse_cv",
     "news20",
     "libsvm_read",
     "onehot",
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if {"softmax", "floor", "float32", "svm", "weighted", "cv"} & set(args.only)
         else None
     )
+    rcv1_data = functools.cache(lambda: text_like(**sizes["rcv1"]))  # rcv1 and sparse_cv
     steps = {
         "softmax": lambda: softmax(data),
         "floor": lambda: evaluation_floor(data) + floor_across_shapes(sizes["floor_rows"]),
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "strd": strd,
         "weighted": lambda: weighted_fit(data),
         "cv": lambda: cv_path(data),
-        "rcv1": lambda: rcv1(text_like(**sizes["rcv1"])),
+        "rcv1": lambda: rcv1(rcv1_data()),
+        "sparse_cv": lambda: sparse_cv(rcv1_data()),  # the -C search: about 30 minutes
         "news20": lambda: news20(text_like(**sizes["news20"])),
         "libsvm_read": lambda: libsvm_read(**sizes["rcv1"]),
         "onehot": lambda: onehot(*sizes["onehot"]),

@@ -27,7 +27,6 @@ import numpy as np
 from bench.external import installed, missing
 from bench.harness import Row, interleaved_times, median_ratio, median_timed, timed
 from bench.sparse import SparseData
-from bench.tuning import sparse_cv
 
 C = 1.0
 # LIBLINEAR's solvers by -s number, as the rows name them.
@@ -171,7 +170,6 @@ def rcv1(data: SparseData) -> list[Row]:
     )  # fmt: skip
     rows.append(_sklearn_logistic(workload, data))
     rows += sgd_against_vw(workload, data)
-    rows += sparse_cv(data)  # issue 19: the -C search against cross_validate
     return rows
 
 
