@@ -29,10 +29,9 @@ Stopping, by ``dual_cd.tightened`` as ``dual_cd.py``'s: the first call runs at L
 dual tolerance (0.1), each call to the loop's test (the projected gradient's spread) with
 the bias settled. The squared hinge stops when the primal gradient test ``max |g| <= gtol
 max(1, |f|)`` holds on a pass of the model's objective after each call. The hinge stops when
-the mean over the samples of ``u_i sum_j |PG_ij|`` (the dual's projected gradients) is at
-most ``gtol max(1, |f|)``, both read off one pass of its own: it bounds the duality gap in
-linfit's units (:func:`hinge_gap_bound`); the model's objective runs once, at the end. Until
-then the next call's tolerance is cut in proportion to the test's distance (see SAFETY).
+its duality gap in linfit's units (:func:`hinge_gap`) is at most ``gtol max(1, |f|)``, both
+read off one pass of its own; the model's objective runs once, at the end. Until then the
+next call's tolerance is cut in proportion to the test's distance (see SAFETY).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from linfit.errors import CapabilityError
-from linfit.fitting.dual_cd import box_projection, compiled_rows, dual_box, tightened
+from linfit.fitting.dual_cd import compiled_rows, dual_box, tightened
 from linfit.fitting.dual_ww_python import ww_dual_python
 from linfit.models import LinearModel, LinearSVM
 from linfit.optim import OptimizeResult
@@ -54,10 +53,11 @@ except ImportError:  # built without a C compiler: dual_ww_python's loop
 
 # The next call's dual tolerance (dual_cd._next_eps) is eps * SAFETY * target / measure.
 # dual_cd's SAFETY is 0.3 for the binary duals on the rcv1-like data; here the hinge's gap
-# bound falls faster than the tolerance (measured on the news20-like data, warm calls from
-# eps 0.1: bound / eps 0.12 at 0.1, 0.05 at 1e-2, 0.03 from 3e-3 to 1e-4), so 0.3 overshoots
-# the test by 30x (gtol 1e-4: eps 2.5e-4 where 3e-3 passes). A call that falls short costs
-# one warm call more; one that overshoots, every epoch past the test.
+# falls faster than the tolerance at first (measured on the news20-like data, warm calls
+# from eps 0.1: gap / eps 0.046 at 0.1, 0.015 at 6.5e-3, 0.008 to 0.0096 from 1e-4 to
+# 3e-7), so 0.3 overshoots the test (gtol 1e-4: 3 gets there in 32 epochs, 1.5 in 36; 1e-5:
+# 46 and 48; 3e-6: 52 and 56; 3e-7 and 1e-8 alike). A call that falls short costs one warm
+# call more; one that overshoots, every epoch past the test.
 SAFETY = 3.0
 
 # The bias's constant feature, relative to the rows' root mean square norm (bias_feature).
@@ -154,36 +154,37 @@ def solve_ww(
     return state["W"].copy(), b, epochs, state
 
 
-def hinge_gap_bound(
+def hinge_gap(
     X: Any, y: np.ndarray, alpha: np.ndarray, W: np.ndarray, b: np.ndarray, *,
     margin: float, upper: float, weights: np.ndarray | None = None,
 ) -> tuple[float, float]:  # fmt: skip
-    """``(bound, loss)``: the mean over the n samples of ``u_i sum_{j != y_i} |PG_ij|`` for
-    the hinge's dual at ``alpha`` (n, K) with ``W`` (d, K) = sum_ij alpha_ij x_i (e_y -
-    e_j)^T and the bias ``b`` (K,), each ``alpha_ij`` in ``[0, upper u_i]`` (``weights`` u
-    (n,), None: all 1). ``PG_ij`` is the dual's projected gradient, ``G_ij = s_iy - s_ij -
-    margin`` (scores ``s_i = W^T x_i + b``) projected on the box. As for
-    dual_cd.hinge_gap_bound, term by term
+    """``(gap, loss)``: the hinge's duality gap in linfit's units at ``alpha`` (n, K) with
+    ``W`` (d, K) = sum_ij alpha_ij x_i (e_y - e_j)^T and the bias ``b`` (K,), each
+    ``alpha_ij`` in ``[0, upper u_i]`` (``weights`` u (n,), None: all 1). With ``G_ij =
+    s_iy - s_ij - margin`` (scores ``s_i = W^T x_i + b``), the primal (LIBLINEAR's units,
+    C = ``upper``) less the dual is, as ``W``'s and the bias feature's squares cancel,
 
-        P - D = sum_ij [alpha_ij G_ij + C u_i max(0, -G_ij)] <= sum_ij C u_i |PG_ij|
+        P - D = sum_ij [alpha_ij G_ij + C u_i max(0, -G_ij)]
+              = sum_ij [alpha_ij max(G_ij, 0) + (C u_i - alpha_ij) max(-G_ij, 0)],
 
-    and linfit's objective is P / (C n): ``f - f* <=`` this mean (for the last round's
-    problem, its bias penalized towards the last centre). ``loss`` is the hinge's mean
-    ``u_i sum_{j != y_i} max(0, -G_ij)`` at ``(W, b)``, read off the same pass: linfit's
-    data term."""
+    each term >= 0 (so summed without cancellation), and linfit's objective is P / (C n):
+    ``f - f* <=`` this gap / (C n) for the last round's problem (its bias penalized towards
+    the last centre). It is at most dual_cd.hinge_gap_bound's ``sum_ij C u_i |PG_ij|``
+    term by term, and half of it on the news20-like data, for the same pass. ``loss`` is
+    the hinge's mean ``u_i sum_{j != y_i} max(0, -G_ij)`` at ``(W, b)``, read off the same
+    pass: linfit's data term."""
     S = np.asarray(X @ W) + b
     rows = np.arange(S.shape[0])
     G = (S[rows, y] - margin)[:, None] - S
+    G[rows, y] = 0.0  # no variable of the true class (alpha_iy = 0), nor a loss term
     u = None if weights is None else np.asarray(weights, dtype=np.float64)
-    pg = box_projection(G, alpha, upper if u is None else upper * u[:, None])
-    pg[rows, y] = 0.0  # no variable of the true class
+    ceiling = upper if u is None else upper * u[:, None]
     hinge = np.maximum(-G, 0.0)
-    hinge[rows, y] = 0.0  # nor a term: its G is -margin
-    bound, loss = np.abs(pg).sum(axis=1), hinge.sum(axis=1)  # per sample
+    terms = alpha * np.maximum(G, 0.0) + (ceiling - alpha) * hinge
+    gap, loss = terms.sum(axis=1) / upper, hinge.sum(axis=1)  # per sample
     if u is not None:
-        bound *= u
         loss *= u
-    return float(np.mean(bound)), float(np.mean(loss))
+    return float(np.mean(gap)), float(np.mean(loss))
 
 
 def dual_ww(
@@ -215,10 +216,10 @@ def dual_ww(
         return model.pack(W, b), epochs, state["converged"]
 
     def hinge_test() -> tuple[float, float]:
-        bound, loss = hinge_gap_bound(
+        gap, loss = hinge_gap(
             X, y, state["alpha"], W, b, margin=model.margin, upper=C, weights=weights
         )
-        return bound, loss + model.penalty(W)
+        return gap, loss + model.penalty(W)
 
     return tightened(
         solve, None if squared else hinge_test, objective_fun, gtol=gtol, max_iter=max_iter,
