@@ -181,15 +181,36 @@ static double block_total(const double *c, int32_t m, double q, double r, double
     return (fixed + cst) / (1.0 + slope);
 }
 
-/* sum_t x_t W[col_t, k] + bias_scale wb_k over the row's stored values lo .. hi. */
-static ALWAYS_INLINE double gathered_score(const problem_t *p, int64_t lo, int64_t hi,
-                                           Py_ssize_t k)
+/* s[c] = sum_t x_t W[col_t, c] + bias_scale wb_c over the row's stored values lo .. hi, for
+ * the `width` classes c of cls (a constant at each call, at most 4), each summed in its
+ * own register in one pass over the row: the classes' sums are independent chains the
+ * processor overlaps, where one pass per class waited on each addition in turn. */
+static ALWAYS_INLINE void gathered_block(const problem_t *p, int64_t lo, int64_t hi,
+                                         const int32_t *cls, const int width, double *s)
 {
     const Py_ssize_t K = p->K;
-    double acc = 0.0;
-    for (int64_t t = lo; t < hi; t++)
-        acc += p->data[t] * p->W[(Py_ssize_t)p->indices[t] * K + k];
-    return acc + p->bias_scale * p->wb[k];
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t t = lo; t < hi; t++) {
+        const double *row = p->W + (Py_ssize_t)p->indices[t] * K;
+        const double x = p->data[t];
+        for (int u = 0; u < width; u++)
+            acc[u] += x * row[cls[u]];
+    }
+    for (int u = 0; u < width; u++)
+        s[cls[u]] = acc[u] + p->bias_scale * p->wb[cls[u]];
+}
+
+/* The scores of the `count` classes of cls, 4 (then 2, then 1) at a time. */
+static ALWAYS_INLINE void gathered_scores(const problem_t *p, int64_t lo, int64_t hi,
+                                          const int32_t *cls, int32_t count, double *s)
+{
+    int32_t a = 0;
+    for (; a + 4 <= count; a += 4)
+        gathered_block(p, lo, hi, cls + a, 4, s);
+    for (; a + 2 <= count; a += 2)
+        gathered_block(p, lo, hi, cls + a, 2, s);
+    for (; a < count; a++)
+        gathered_block(p, lo, hi, cls + a, 1, s);
 }
 
 /* s[k0 .. k0 + width) = sum_t x_t W[col_t, k] over the row's stored values lo .. hi, summed
@@ -240,9 +261,10 @@ static ALWAYS_INLINE void visit(const problem_t *p, Py_ssize_t i, double q, int3
     double *alpha = p->alpha + i * K, *s = w->s;
     int32_t m = *nact;
     if (GATHER(m + 1, K)) { /* few classes active: their scores alone, one at a time */
-        s[y] = gathered_score(p, lo, hi, y);
-        for (int32_t a = 0; a < m; a++)
-            s[act[a]] = gathered_score(p, lo, hi, act[a]);
+        int32_t *cls = w->evj; /* the events' tags are not needed yet */
+        cls[0] = y;
+        memcpy(cls + 1, act, (size_t)m * sizeof(int32_t));
+        gathered_scores(p, lo, hi, cls, m + 1, s);
     } else {
         dense_scores(p, lo, hi, s);
         for (Py_ssize_t k = 0; k < K; k++)
