@@ -12,7 +12,7 @@ from core_problems import scipy_minimum
 
 from bench.sparse import text_matrix
 from linfit.errors import CapabilityError
-from linfit.fitting import dual_ww, fit
+from linfit.fitting import dual_ww, dual_ww_python, fit
 from linfit.fitting.dual_cd import box_projection
 from linfit.fitting.solvers import bias_held
 from linfit.models import LinearSVM, SoftmaxClassifier
@@ -359,3 +359,27 @@ def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
     ):
         with pytest.raises(ValueError, match=match):
             dual_ww._wwdual.ww_dual(*args[:position], bad, *args[position + 1 :])
+
+
+@pytest.mark.parametrize("upper", [0.7, np.inf], ids=["hinge", "squared_hinge"])
+def test_the_warm_block_total_is_the_walks_root_or_declines(upper):
+    """The block's total from the segment at a guess (dual_ww_python._warm_total, as the
+    compiled loop's warm_total) is the sorted walk's root within rounding, or nan when the
+    root is off that segment; at the root itself it never declines."""
+    rng = np.random.default_rng(3)
+    declined = 0
+    for _ in range(400):
+        m = int(rng.integers(1, 12))
+        q, diag = rng.uniform(0.1, 3.0), rng.uniform(0.0, 1.0)
+        r = q + diag
+        c = rng.normal(scale=2.0, size=m)
+        fixed = rng.uniform(0.0, 1.0)
+        root = dual_ww_python._block_total(c, q, r, upper, fixed)
+        for guess in (root, fixed, root + rng.normal(scale=0.5)):
+            warm = dual_ww_python._warm_total(c, q, r, upper, fixed, guess)
+            if np.isnan(warm):
+                assert guess != root
+                declined += 1
+            else:
+                assert warm == pytest.approx(root, rel=1e-12, abs=1e-12)
+    assert declined > 0  # both outcomes are exercised

@@ -130,7 +130,11 @@ class _Block:
         idx = np.array(act)
         fixed = max(total - float(a_row[idx].sum()), 0.0)
         c = r * a_row[idx] + q * total - np.array(grads)
-        total_new = _block_total(c, q, r, upper, fixed) if q > 0.0 else 0.0
+        total_new = 0.0
+        if q > 0.0:
+            total_new = _warm_total(c, q, r, upper, fixed, total)
+            if math.isnan(total_new):
+                total_new = _block_total(c, q, r, upper, fixed)
         new = np.clip((c - q * total_new) / r, 0.0, upper)
         step = new - a_row[idx]
         a_row[idx] = new
@@ -140,6 +144,30 @@ class _Block:
         self.W[cols] += np.outer(vals, v)
         self.wb += self.bias_scale * v
         return act
+
+
+def _warm_total(
+    c: np.ndarray, q: float, r: float, upper: float, fixed: float, guess: float
+) -> float:
+    """The root of ``S = fixed + sum_j clip((c_j - q S) / r, 0, upper)`` when it lies on
+    the segment where the clips keep their states at ``guess``, else nan (the compiled
+    loop's warm_total: the segment's linear solve, checked to fall inside it)."""
+    cst = slope = 0.0
+    left, right = -math.inf, math.inf
+    for ca in c:
+        hi = ca / q
+        lo = hi - r * upper / q
+        if hi <= guess:  # 0 from hi on
+            left = max(left, hi)
+        elif lo >= guess:  # upper up to lo
+            cst += upper
+            right = min(right, lo)
+        else:  # linear between lo and hi
+            cst += ca / r
+            slope += q / r
+            left, right = max(left, lo), min(right, hi)
+    root = (fixed + cst) / (1.0 + slope)
+    return root if left <= root <= right else math.nan
 
 
 def _block_total(c: np.ndarray, q: float, r: float, upper: float, fixed: float) -> float:
