@@ -276,3 +276,48 @@ def test_kernels_spread_under_linfits_own_blas_limit():
             assert blocks.worker_count() == 2
             assert max(lib["num_threads"] for lib in blocks.blas_controller().info()) == 1
         assert blocks.worker_count() == 2
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 200), d=st.integers(1, 40), K=st.integers(1, 12),
+    density=st.floats(0.0, 0.6), ptr=st.sampled_from([np.int32, np.int64]),
+    idx=st.sampled_from([np.int32, np.int64]), seed=st.integers(0, 2**16),
+    parts=st.integers(1, 4),
+)  # fmt: skip
+def test_products_equal_scipys(n, d, K, density, ptr, idx, seed, parts):
+    """``times`` and ``transposed_times`` (compiled for K up to FIXED_K, scipy's beyond):
+    X @ W equal to scipy's bit for bit (the same sums in the same order, each row on one
+    thread), X.T @ G to 1e-12 of the terms' size (summed by parts), any shape, density,
+    widths and split."""
+    rng = np.random.default_rng(seed)
+    X = _csr(rng, n, d, density, ptr, idx)
+    W, G = rng.standard_normal((d, K)), rng.standard_normal((n, K))
+    with pytest.MonkeyPatch.context() as patch:
+        _split(patch, X, parts)
+        patch.setattr(lsp, "TRANSPOSED_PER_COLUMN", 0)
+        got, got_t = lsp.times(X, W), lsp.transposed_times(X, G)
+    np.testing.assert_array_equal(got, X @ W)
+    scale = (abs(X).T @ np.abs(G)).max(initial=0.0) + 1.0
+    np.testing.assert_allclose(got_t, X.T @ G, rtol=0, atol=1e-12 * scale)
+
+
+@needs_kernel
+def test_products_refuse_bad_indices_and_short_arrays():
+    """A column index outside [0, d) is a ValueError in either product; a factor or an
+    output too short for its rows is refused before any row is read."""
+    X = _csr(np.random.default_rng(6), 30, 6, 0.5, np.int32, np.int32)
+    W, G = np.ones((6, 2)), np.ones((30, 2))
+    for position, index in ((0, 6), (X.nnz - 1, -1)):
+        bad = X.copy()
+        bad.indices[position] = index
+        with pytest.raises(ValueError, match="column index is out of range"):
+            lsp.times(bad, W)
+        with pytest.raises(ValueError, match="column index is out of range"):
+            lsp.transposed_times(bad, G)
+    with pytest.raises(ValueError, match="too short"):
+        lsp._sparse.times(X.indptr, X.indices, X.data, W[:5], np.empty((30, 2)), 0, 30, 4, 4, 6, 2)
+    with pytest.raises(ValueError, match="too short"):
+        lsp._sparse.transposed_times(X.indptr, X.indices, X.data, G, np.empty((5, 2)), 0, 30,
+                                     4, 4, 6, 2)  # fmt: skip

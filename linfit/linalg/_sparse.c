@@ -122,6 +122,55 @@
         }                                                                                  \
     } while (0)
 
+/* times: out[i] = W^T x_i (K,) for the rows [start, stop), out (n, K) shared by the
+ * threads, each writing its own rows. transposed_times: out (d, K) += x_i g_i^T, g_i = G[i]
+ * (K,), each thread with its own out. scipy's products walk the same way, on one thread. */
+#define TIMES_ROWS(PTR_T, IDX_T, K, s)                                                     \
+    do {                                                                                   \
+        const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
+        const IDX_T *ix = (const IDX_T *)indices.buf;                                      \
+        for (Py_ssize_t i = start; i < stop && !bad; i++) {                                \
+            for (Py_ssize_t c = 0; c < K; c++)                                             \
+                s[c] = 0.0;                                                                \
+            for (PTR_T k = ip[i]; k < ip[i + 1]; k++) {                                    \
+                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
+                    bad = 1;                                                               \
+                    break;                                                                 \
+                }                                                                          \
+                const double x = val[k], *Wj = W + (Py_ssize_t)ix[k] * K;                  \
+                for (Py_ssize_t c = 0; c < K; c++)                                         \
+                    s[c] += x * Wj[c];                                                     \
+            }                                                                              \
+            double *oi = out + i * K;                                                      \
+            for (Py_ssize_t c = 0; c < K; c++)                                             \
+                oi[c] = s[c];                                                              \
+        }                                                                                  \
+    } while (0)
+
+#define TRANSPOSED_ROWS(PTR_T, IDX_T, K, s)                                                \
+    do {                                                                                   \
+        const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
+        const IDX_T *ix = (const IDX_T *)indices.buf;                                      \
+        for (Py_ssize_t i = start; i < stop && !bad; i++) {                                \
+            const double *gi = G + i * K;                                                  \
+            int any = 0;                                                                   \
+            for (Py_ssize_t c = 0; c < K; c++)                                             \
+                any |= (s[c] = gi[c]) != 0.0;                                              \
+            if (!any)                                                                      \
+                continue;                                                                  \
+            for (PTR_T k = ip[i]; k < ip[i + 1]; k++) {                                    \
+                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
+                    bad = 1;                                                               \
+                    break;                                                                 \
+                }                                                                          \
+                const double x = val[k];                                                   \
+                double *Oj = out + (Py_ssize_t)ix[k] * K;                                  \
+                for (Py_ssize_t c = 0; c < K; c++)                                         \
+                    Oj[c] += x * s[c];                                                     \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
 /* LOOP instantiated for the row pointers' and column indices' widths (int32 or int64). */
 #define BY_WIDTHS(LOOP, r)                                                                 \
     do {                                                                                   \
@@ -135,27 +184,32 @@
             LOOP(int64_t, int64_t);                                                        \
     } while (0)
 
-/* curved_product's rows with K a constant of the compiler's for the usual class counts,
- * so that s stays in registers and the K-loops unroll (measured on the one-hot workload's
- * 480,000 x 3,017 on one thread: 19 ms a product at K = 4, 30 ms at K = 7, where K as a
- * variable took 50 ms at K = 7 and scipy's two products and the curvature 43-69 ms), else
- * with K as given. */
-#define CURVED_PRODUCT(PTR_T, IDX_T)                                                       \
+/* A ROWS loop with K a constant of the compiler's for the usual output counts, so that a
+ * row's K numbers stay in registers and the K-loops unroll (measured on the one-hot
+ * workload's 480,000 x 3,017 on one thread: curved_product took 19 ms at K = 4 and 30 ms
+ * at K = 7, where K as a variable took 50 ms at K = 7, and scipy's two products and the
+ * curvature 43-69 ms), else with K as given and s (K,) on the heap. */
+#define BY_K(ROWS, PTR_T, IDX_T)                                                           \
     do {                                                                                   \
         double fixed[10];                                                                  \
         switch (K) {                                                                       \
-        case 2: CURVED_ROWS(PTR_T, IDX_T, 2, fixed); break;                                \
-        case 3: CURVED_ROWS(PTR_T, IDX_T, 3, fixed); break;                                \
-        case 4: CURVED_ROWS(PTR_T, IDX_T, 4, fixed); break;                                \
-        case 5: CURVED_ROWS(PTR_T, IDX_T, 5, fixed); break;                                \
-        case 6: CURVED_ROWS(PTR_T, IDX_T, 6, fixed); break;                                \
-        case 7: CURVED_ROWS(PTR_T, IDX_T, 7, fixed); break;                                \
-        case 8: CURVED_ROWS(PTR_T, IDX_T, 8, fixed); break;                                \
-        case 9: CURVED_ROWS(PTR_T, IDX_T, 9, fixed); break;                                \
-        case 10: CURVED_ROWS(PTR_T, IDX_T, 10, fixed); break;                              \
-        default: CURVED_ROWS(PTR_T, IDX_T, K, s);                                          \
+        case 1: ROWS(PTR_T, IDX_T, 1, fixed); break;                                       \
+        case 2: ROWS(PTR_T, IDX_T, 2, fixed); break;                                       \
+        case 3: ROWS(PTR_T, IDX_T, 3, fixed); break;                                       \
+        case 4: ROWS(PTR_T, IDX_T, 4, fixed); break;                                       \
+        case 5: ROWS(PTR_T, IDX_T, 5, fixed); break;                                       \
+        case 6: ROWS(PTR_T, IDX_T, 6, fixed); break;                                       \
+        case 7: ROWS(PTR_T, IDX_T, 7, fixed); break;                                       \
+        case 8: ROWS(PTR_T, IDX_T, 8, fixed); break;                                       \
+        case 9: ROWS(PTR_T, IDX_T, 9, fixed); break;                                       \
+        case 10: ROWS(PTR_T, IDX_T, 10, fixed); break;                                     \
+        default: ROWS(PTR_T, IDX_T, K, s);                                                 \
         }                                                                                  \
     } while (0)
+
+#define CURVED_PRODUCT(PTR_T, IDX_T) BY_K(CURVED_ROWS, PTR_T, IDX_T)
+#define ROWS_TIMES(PTR_T, IDX_T) BY_K(TIMES_ROWS, PTR_T, IDX_T)
+#define TRANSPOSED_TIMES(PTR_T, IDX_T) BY_K(TRANSPOSED_ROWS, PTR_T, IDX_T)
 
 static PyObject *index_error(void)
 {
@@ -174,7 +228,7 @@ static int check(Py_buffer *b, Py_ssize_t at_least, Py_ssize_t itemsize, const c
 }
 
 /* The arrays both kernels read, checked: the rows [start, stop) and their pointers rising
- * within the stored values (O(rows), so checked on every call), c (n,) and out (d,). */
+ * within the stored values (O(rows), so checked on every call), c (n,) when given, out. */
 typedef struct {
     Py_buffer indptr, indices, data, c, out;
     Py_ssize_t start, stop, ptr_size, idx_size;
@@ -187,7 +241,7 @@ static int check_rows(rows_t *r)
         return 0;
     }
     if (r->start < 0 || r->stop < r->start || !check(&r->indptr, r->stop + 1, r->ptr_size, "indptr") ||
-        !check(&r->c, r->stop, 8, "c") || !check(&r->out, 0, 8, "out"))
+        (r->c.buf && !check(&r->c, r->stop, 8, "c")) || !check(&r->out, 0, 8, "out"))
         return 0;
     const Py_ssize_t stored = r->indices.len / r->idx_size < r->data.len / 8
                                   ? r->indices.len / r->idx_size : r->data.len / 8;
@@ -294,7 +348,7 @@ static PyObject *curved_product(PyObject *self, PyObject *args)
                           &r.ptr_size, &r.idx_size, &K))
         return NULL;
     PyObject *result = NULL;
-    double *s = NULL;
+    double *restrict s = NULL;
     if (!check_rows(&r))
         goto done;
     if (K < 1 || vbuf.len % (8 * K) != 0 || vbbuf.len != 8 * K ||
@@ -336,6 +390,63 @@ done:
     return result;
 }
 
+/* times (transposed = 0) and transposed_times (transposed = 1): M is W (d, K) or G (n, K),
+ * out (n, K) or (d, K). */
+static PyObject *products(PyObject *args, int transposed)
+{
+    rows_t r;
+    Py_buffer mbuf;
+    Py_ssize_t K, d;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*nnnnnn", &r.indptr, &r.indices, &r.data, &mbuf,
+                          &r.out, &r.start, &r.stop, &r.ptr_size, &r.idx_size, &d, &K))
+        return NULL;
+    PyObject *result = NULL;
+    double *restrict s = NULL;
+    r.c.buf = NULL; /* no per-row numbers: check_rows skips c, release_rows ignores it */
+    r.c.obj = NULL;
+    if (!check_rows(&r))
+        goto done;
+    const Py_ssize_t m_rows = transposed ? r.stop : d, out_rows = transposed ? d : r.stop;
+    if (K < 1 || d < 0 || mbuf.len / 8 / K < m_rows || r.out.len / 8 / K < out_rows) {
+        PyErr_SetString(PyExc_ValueError, "times: the factor or out is too short for (rows, K)");
+        goto done;
+    }
+    if (!(s = PyMem_Malloc(8 * K))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    {
+        const Py_buffer indptr = r.indptr, indices = r.indices;
+        const Py_ssize_t start = r.start, stop = r.stop;
+        const double *val = r.data.buf, *W = mbuf.buf, *G = mbuf.buf;
+        double *out = r.out.buf;
+        int bad = 0;
+        (void)W;
+        (void)G;
+        Py_BEGIN_ALLOW_THREADS
+        if (transposed)
+            BY_WIDTHS(TRANSPOSED_TIMES, r);
+        else
+            BY_WIDTHS(ROWS_TIMES, r);
+        Py_END_ALLOW_THREADS
+        if (bad) {
+            index_error();
+            goto done;
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyMem_Free(s);
+    release_rows(&r);
+    PyBuffer_Release(&mbuf);
+    return result;
+}
+
+static PyObject *times(PyObject *self, PyObject *args) { return products(args, 0); }
+
+static PyObject *transposed_times(PyObject *self, PyObject *args) { return products(args, 1); }
+
 static PyMethodDef methods[] = {
     {"gauss_newton", gauss_newton, METH_VARARGS,
      "gauss_newton(indptr, indices, data, c, v, vb, out, start, stop, ptr_size, idx_size) "
@@ -349,6 +460,12 @@ static PyMethodDef methods[] = {
      "curved_product(indptr, indices, data, a, b, u, V, vb, out, start, stop, ptr_size, "
      "idx_size, K): out[:d] += sum_i x_i r_i^T and out[d] += sum_i r_i, r_i = u_i (a_i * s_i - "
      "b_i (b_i . s_i)), s_i = V^T x_i + vb, over rows [start, stop); GIL released."},
+    {"times", times, METH_VARARGS,
+     "times(indptr, indices, data, W, out, start, stop, ptr_size, idx_size, d, K): out[i] = "
+     "W^T x_i for rows [start, stop), W (d, K), out (n, K); GIL released."},
+    {"transposed_times", transposed_times, METH_VARARGS,
+     "transposed_times(indptr, indices, data, G, out, start, stop, ptr_size, idx_size, d, K): "
+     "out += sum_i x_i G[i]^T over rows [start, stop), G (n, K), out (d, K); GIL released."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -47,16 +47,27 @@ PART_PER_COLUMN = 8
 # K = 4 (248,000 cells) but 1.1x slower at K = 10 (620,000) and 1.5-1.8x at K = 20.
 CURVED_MAX_CELLS = 1 << 18
 
+# times and transposed_times take K up to this many columns (_sparse.c's BY_K: a row's K
+# numbers in registers), where one thread measured 2.2-2.5x faster than scipy's product
+# (480,000 x 3,017, K = 8, 10); at K = 11 to 20, as fast as scipy's, which the split
+# over the cores did not repay: 65 ms against 39 at K = 20.
+FIXED_K = 10
 
-def kernel_parts(X: Any) -> list[slice]:
+# transposed_times's parts each zero and add a (d, K) array for about per_column x d x K
+# scattered updates; at 8 (PART_PER_COLUMN) the 20,000 x 62,000 news20-like rows split in
+# 3 parts, which took 1.5-1.8x scipy's one-thread product at K = 1 and 4; at 32, one part.
+TRANSPOSED_PER_COLUMN = 32
+
+
+def kernel_parts(X: Any, per_column: int = PART_PER_COLUMN) -> list[slice]:
     """Consecutive row slices of a CSR ``X`` holding about equal stored values, each at
-    least ``PART_NNZ`` and ``PART_PER_COLUMN`` times X's columns (one slice for another
-    sparse format). They depend on ``X`` alone, never on the number of threads, so sums
-    over them come out the same on every machine."""
+    least ``PART_NNZ`` and ``per_column`` times X's columns (one slice for another sparse
+    format). They depend on ``X`` alone, never on the number of threads, so sums over them
+    come out the same on every machine."""
     n_samples = X.shape[0]
     if getattr(X, "format", None) != "csr":
         return [slice(0, n_samples)]
-    size = max(PART_NNZ, PART_PER_COLUMN * X.shape[1])
+    size = max(PART_NNZ, per_column * X.shape[1])
     parts = max(1, X.nnz // size)
     cuts = np.searchsorted(X.indptr, np.linspace(0, X.nnz, parts + 1)[1:-1])
     edges = [0, *np.clip(cuts, 0, n_samples).tolist(), n_samples]
@@ -169,3 +180,44 @@ def curved_operator(
         return out[:d], out[d]
 
     return product
+
+
+def times(X: Any, W: np.ndarray) -> np.ndarray:
+    """``X @ W`` (n, K) for ``X`` (n, d) and ``W`` (d, K): the compiled walk over a CSR X,
+    its rows split over the cores, where scipy's runs on one, for K up to ``FIXED_K``;
+    scipy's (or numpy's) product otherwise."""
+    if not compiled(X) or W.ndim != 2 or W.shape[1] > FIXED_K:
+        return X @ W
+    n, d = X.shape
+    K = W.shape[1]
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    out = np.empty((n, K))
+    sizes = (X.indptr.itemsize, X.indices.itemsize)
+
+    def part(rows: slice) -> None:
+        _sparse.times(X.indptr, X.indices, X.data, W, out, rows.start, rows.stop, *sizes, d, K)
+
+    map_blocks(part, kernel_parts(X))
+    return out
+
+
+def transposed_times(X: Any, G: np.ndarray) -> np.ndarray:
+    """``X.T @ G`` (d, K) for ``X`` (n, d) and ``G`` (n, K): the compiled walk over a CSR X,
+    each part of its rows summed into its own (d, K) on its core (``kernel_parts``, which
+    depend on X alone, so the sum is the same on every machine), for K up to ``FIXED_K``;
+    scipy's (or numpy's) product otherwise."""
+    if not compiled(X) or G.ndim != 2 or G.shape[1] > FIXED_K:
+        return X.T @ G
+    d = X.shape[1]
+    K = G.shape[1]
+    G = np.ascontiguousarray(G, dtype=np.float64)
+    sizes = (X.indptr.itemsize, X.indices.itemsize)
+
+    def part(rows: slice) -> np.ndarray:
+        out = np.zeros((d, K))
+        _sparse.transposed_times(
+            X.indptr, X.indices, X.data, G, out, rows.start, rows.stop, *sizes, d, K
+        )
+        return out
+
+    return _summed(part, kernel_parts(X, TRANSPOSED_PER_COLUMN))

@@ -47,6 +47,7 @@ import numpy as np
 from linfit.errors import CapabilityError, OptionError
 from linfit.lazy import issparse
 from linfit.linalg.blocks import block_of, map_blocks, row_blocks
+from linfit.linalg.sparse import times, transposed_times
 from linfit.models import curvature
 from linfit.models.blocks import add_to_rows, column_sums, minibatches, rows_of, scratch
 from linfit.optim.objective import Objective
@@ -120,7 +121,7 @@ class LinearModel(ABC):
     def decision_function(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Scores ``X @ W + b``, shape (n_samples, K)."""
         W, b = self.unpack(params, X.shape[1])
-        S = X @ W.astype(X.dtype, copy=False)
+        S = times(X, W.astype(X.dtype, copy=False))  # CSR rows: compiled, over the cores
         return add_to_rows(S, b.astype(X.dtype, copy=False))
 
     @abstractmethod
@@ -201,7 +202,7 @@ class LinearModel(ABC):
             weight = (rows.stop - rows.start) / n_samples
             S = self._scores(params, X_block)
             block_loss, G = self._loss_grad_scores(S, y[rows], True, rows_of(sample_weight, rows))
-            grad = X_block.T @ G.astype(X.dtype, copy=False)  # X_block from cache
+            grad = transposed_times(X_block, G.astype(X.dtype, copy=False))  # from cache
             return weight * block_loss, weight * grad, weight * column_sums(G)
 
         data_loss, grad_W, grad_b = 0.0, 2.0 * self.reg * W, np.zeros(W.shape[1])

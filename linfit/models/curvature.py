@@ -16,7 +16,13 @@ import numpy as np
 
 from linfit.lazy import issparse
 from linfit.linalg.blocks import block_of, map_blocks, row_blocks
-from linfit.linalg.sparse import curved_operator, gauss_newton_operator, squares_times
+from linfit.linalg.sparse import (
+    curved_operator,
+    gauss_newton_operator,
+    squares_times,
+    times,
+    transposed_times,
+)
 from linfit.models.blocks import column_sums, rows_of
 
 if TYPE_CHECKING:
@@ -85,10 +91,11 @@ def hessian_operator(
         def block(rows: slice) -> tuple[np.ndarray, np.ndarray]:
             X_block = block_of(X, rows)
             weight = (rows.stop - rows.start) / n_samples
-            dS = (X_block @ V_x).astype(np.float64, copy=False) + vb
+            dS = times(X_block, V_x).astype(np.float64, copy=False) + vb
             R = model._apply_curvature(by_start[rows.start], dS)
             R = weigh_rows(R, rows_of(sample_weight, rows))
-            return weight * (X_block.T @ R.astype(X.dtype, copy=False)), weight * column_sums(R)
+            XtR = transposed_times(X_block, R.astype(X.dtype, copy=False))
+            return weight * XtR, weight * column_sums(R)
 
         Hv_W, Hv_b = (2.0 * model.reg) * V, np.zeros(vb.size)
         for block_W, block_b in map_blocks(block, blocks):
