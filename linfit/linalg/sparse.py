@@ -1,5 +1,6 @@
-"""Hessian products of linear models on CSR rows in one pass over them, and the
-preconditioner's squared features without a squared copy.
+"""Products with CSR rows by compiled walks over them: Hessian products of linear models
+in one pass, the preconditioner's squared features without a squared copy, and the plain
+products, each split over the cores.
 
 A Hessian-vector product of a linear model is ``X.T @ (c * (X @ v + vb))``: scipy reads X
 twice for it (``X @ v``, then ``X.T @ r``), and on sparse data each read is bound by memory
@@ -10,11 +11,12 @@ have a per-sample curvature that is a number ``c_i``, which is what makes the pr
 simple; a binary classifier has one column on the mirror (``models/mirrored.py``).
 ``_sparse.curved_product`` is the same pass for K columns whose per-sample curvature is
 diagonal minus rank one (softmax's ``diag(p) - p p^T``, a one-vs-rest loss's diagonal),
-applied to the row's K scores between its two uses.
+applied to the row's K scores between its two uses. ``times`` and ``transposed_times``
+are the plain products ``X @ W`` and ``X.T @ G`` as compiled walks split over the cores.
 
 Without a C compiler (or for a matrix the kernel does not take: float32 values, another
 format) ``gauss_newton_operator``, ``curved_operator`` and ``squares_times`` return None
-and callers keep scipy's products.
+and callers keep scipy's products, which ``times`` and ``transposed_times`` then compute.
 """
 
 from __future__ import annotations
