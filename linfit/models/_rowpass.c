@@ -5,7 +5,8 @@
  * cells stay in the first-level cache. The GIL is released meanwhile, so the blocks that
  * linfit.linalg.blocks.map_blocks spreads over threads run their passes side by side.
  *
- *   softmax_gather   each row's true-class score (S read only);
+ *   softmax_prepare  the min and max of S (the caller picks the shift from them) and
+ *                    each row's true-class score, reading S only;
  *   softmax_finish   on S = exp(scores - shift) (numpy's vectorized exp, faster than any
  *                    loop here): each row's sum, then, with a gradient, the row scaled
  *                    to w_i p_i / n and w_i / n taken from its true class;
@@ -94,35 +95,70 @@ static int codes_in_range(const int64_t *y, Py_ssize_t n, Py_ssize_t K)
  * core runs side by side. Each row is still summed in column order, so its sums do not
  * depend on which group it falls in. */
 #define GROUP 4
-/* softmax_finish's rows at a time: their sums still in the first-level cache when the
- * rows are scaled */
+/* Rows at a time in the softmax passes: 256 rows of up to 16 classes stay in the
+ * first-level cache between a chunk's two walks (its cells, then its true classes; its
+ * sums, then its scaling) */
 #define CHUNK 256
 
-static PyObject *softmax_gather(PyObject *self, PyObject *args)
+/* *lo = min(*lo, x) and *hi = max(*hi, x) over x[0, m), NaN skipped (x < lo is false). */
+static inline void extremes(const double *x, Py_ssize_t m, double *lo, double *hi)
+{
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    /* minpd(x, lo) is x < lo ? x : lo, the loop below in two lanes; four of each, for four
+     * chains of comparisons at once */
+    __m128d l[4], h[4];
+    for (int k = 0; k < 4; k++)
+        l[k] = _mm_set1_pd(*lo), h[k] = _mm_set1_pd(*hi);
+    for (; i + 8 <= m; i += 8)
+        for (int k = 0; k < 4; k++) {
+            const __m128d v = _mm_loadu_pd(x + i + 2 * k);
+            l[k] = _mm_min_pd(v, l[k]);
+            h[k] = _mm_max_pd(v, h[k]);
+        }
+    double ls[8], hs[8];
+    for (int k = 0; k < 4; k++)
+        _mm_storeu_pd(ls + 2 * k, l[k]), _mm_storeu_pd(hs + 2 * k, h[k]);
+    for (int k = 0; k < 8; k++) {
+        *lo = ls[k] < *lo ? ls[k] : *lo;
+        *hi = hs[k] > *hi ? hs[k] : *hi;
+    }
+#endif
+    for (; i < m; i++) {
+        *lo = x[i] < *lo ? x[i] : *lo;
+        *hi = x[i] > *hi ? x[i] : *hi;
+    }
+}
+
+/* softmax_prepare: S's extremes, from which the caller picks the shift, and each row's
+ * true-class score, in one read of S: a chunk of rows at a time, its cells scanned and then
+ * its true classes gathered from the first-level cache (numpy's min, max and take read S
+ * three times). */
+static PyObject *softmax_prepare(PyObject *self, PyObject *args)
 {
     block_t b = {0};
     if (!PyArg_ParseTuple(args, "y*y*nw*", &b.S, &b.y, &b.K, &b.out))
         return NULL;
     PyObject *result = NULL;
-    if (!check_block(&b, "softmax_gather"))
+    if (!check_block(&b, "softmax_prepare"))
         goto done;
     {
         const double *S = b.S.buf;
         const int64_t *y = b.y.buf;
         double *correct = b.out.buf;
         const Py_ssize_t n = b.n, K = b.K;
+        double lo = INFINITY, hi = -INFINITY;
         int ok;
         Py_BEGIN_ALLOW_THREADS
         ok = codes_in_range(y, n, K);
-        if (ok)
-            for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t start = 0; ok && start < n; start += CHUNK) {
+            const Py_ssize_t stop = start + CHUNK < n ? start + CHUNK : n;
+            extremes(S + start * K, (stop - start) * K, &lo, &hi);
+            for (Py_ssize_t i = start; i < stop; i++)
                 correct[i] = S[i * K + y[i]];
+        }
         Py_END_ALLOW_THREADS
-        if (ok) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-        } else
-            code_error();
+        result = ok ? Py_BuildValue("dd", lo, hi) : code_error();
     }
 done:
     release_block(&b);
@@ -349,8 +385,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"softmax_gather", softmax_gather, METH_VARARGS,
-     "softmax_gather(S, y, K, correct): correct[i] = S[i, y[i]]; GIL released."},
+    {"softmax_prepare", softmax_prepare, METH_VARARGS,
+     "softmax_prepare(S, y, K, correct) -> (min, max): S's extremes (NaN skipped; inf and "
+     "-inf for no cells) and correct[i] = S[i, y[i]]; S is read only; GIL released."},
     {"softmax_finish", softmax_finish, METH_VARARGS,
      "softmax_finish(S, y, w, K, n, grad, sums): on S = exp(shifted scores), sums[i] = "
      "S[i].sum(); with grad, S[i] *= w_i / (n sums[i]) and S[i, y_i] -= w_i / n (w_i = 1 "

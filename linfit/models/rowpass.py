@@ -51,11 +51,10 @@ def softmax(
         return None
     n, K = S.shape
     codes = np.ascontiguousarray(y, dtype=np.int64)
-    low, high = S.min(), S.max()  # numpy's vectorized passes, faster than a loop in C
-    if not high - low < safe_range:  # also for inf and NaN extremes
-        return None
     correct = np.empty(n)
-    _rowpass.softmax_gather(S, codes, K, correct)
+    low, high = _rowpass.softmax_prepare(S, codes, K, correct)
+    if not high - low < safe_range:  # also for infinite extremes
+        return None
     if not (-safe_range / 2 < low and high < safe_range / 2):
         S -= high  # lse - s_y does not depend on the shift
         correct -= high
