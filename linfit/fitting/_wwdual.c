@@ -242,6 +242,41 @@ static ALWAYS_INLINE void gathered_scores(const problem_t *p, int64_t lo, int64_
         gathered_block(p, lo, hi, cls + a, 1, s);
 }
 
+/* W[col_t, c] += x_t v_c over the row's stored values lo .. hi, for the `width` classes c
+ * of cls (a constant at each call, at most 4) with their changes v, held in registers:
+ * where they were read from memory, each store to the row (which might have been them)
+ * made the compiler read them again. */
+static ALWAYS_INLINE void update_block(const problem_t *p, int64_t lo, int64_t hi,
+                                       const int32_t *cls, const double *v, const int width)
+{
+    const Py_ssize_t K = p->K;
+    int32_t c[4] = {0, 0, 0, 0};
+    double dv[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int u = 0; u < width; u++) {
+        c[u] = cls[u];
+        dv[u] = v[u];
+    }
+    for (int64_t t = lo; t < hi; t++) {
+        double *row = p->W + (Py_ssize_t)p->indices[t] * K;
+        const double x = p->data[t];
+        for (int u = 0; u < width; u++)
+            row[c[u]] += x * dv[u];
+    }
+}
+
+/* The `count` classes of cls moved by v, 4 (then 2, then 1) at a time. */
+static ALWAYS_INLINE void gathered_update(const problem_t *p, int64_t lo, int64_t hi,
+                                          const int32_t *cls, const double *v, int32_t count)
+{
+    int32_t a = 0;
+    for (; a + 4 <= count; a += 4)
+        update_block(p, lo, hi, cls + a, v + a, 4);
+    for (; a + 2 <= count; a += 2)
+        update_block(p, lo, hi, cls + a, v + a, 2);
+    for (; a < count; a++)
+        update_block(p, lo, hi, cls + a, v + a, 1);
+}
+
 /* s[k0 .. k0 + width) = sum_t x_t W[col_t, k] over the row's stored values lo .. hi, summed
  * in registers (width, at most 8, is a constant at each call: the compiler unrolls it). */
 static ALWAYS_INLINE void score_block(const problem_t *p, int64_t lo, int64_t hi, Py_ssize_t k0,
@@ -358,12 +393,7 @@ static ALWAYS_INLINE void visit(const problem_t *p, Py_ssize_t i, double q, int3
     v[nm] = vy;
     moved[nm++] = y;
     if (GATHER(nm, K)) {
-        for (int64_t t = lo; t < hi; t++) {
-            double *row = p->W + (Py_ssize_t)p->indices[t] * K;
-            const double x = p->data[t];
-            for (int32_t a = 0; a < nm; a++)
-                row[moved[a]] += x * v[a];
-        }
+        gathered_update(p, lo, hi, moved, v, nm);
     } else {
         double *dense = w->s; /* the scores are not needed any more */
         memset(dense, 0, (size_t)K * sizeof(double));
