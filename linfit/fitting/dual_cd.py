@@ -297,7 +297,7 @@ def dual_cd(
 def tightened(
     solve: Callable[[float], tuple[np.ndarray, int, bool]],
     hinge_test: Callable[[], tuple[float, float]] | None, objective_fun: Any, *,
-    gtol: float, max_iter: int, safety: float = SAFETY,
+    gtol: float, max_iter: int, safety: float = SAFETY, min_cut: float = MIN_CUT,
 ) -> OptimizeResult:  # fmt: skip
     """The dual tolerance's loop of both dcd solvers (this module's docstring says why):
     ``solve(eps) -> (params, epochs, converged)`` continues the dual warm to the tolerance
@@ -328,7 +328,7 @@ def tightened(
             status = Status.FTOL
         if status is not None:
             break
-        eps = _next_eps(eps, measure, target, safety)
+        eps = _next_eps(eps, measure, target, safety, min_cut)
     if hinge_test is not None:
         f, g = objective_fun(params)
         evaluations += 1
@@ -338,17 +338,19 @@ def tightened(
     )  # fmt: skip
 
 
-def _next_eps(eps: float, measure: float, target: float, safety: float = SAFETY) -> float:
+def _next_eps(
+    eps: float, measure: float, target: float, safety: float = SAFETY, min_cut: float = MIN_CUT
+) -> float:
     """The dual tolerance of the next call: ``eps`` cut in proportion to how far the test's
     ``measure`` (the squared hinge's max |g|, the hinge's gap bound) is from its ``target``
-    (times ``safety``: see SAFETY), by a factor between MIN_CUT and MAX_CUT. A fixed tenfold
-    ladder ran a call and an objective pass per decade, past the test where a decade overshoots
-    (measured on the rcv1-like data at gtol 1e-6: the squared hinge's 64 epochs and 5
-    passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on its gap bound,
-    0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to 1e-7 ran 640
-    and 7)."""
+    (times ``safety``: see SAFETY), by a factor between ``min_cut`` (MIN_CUT) and MAX_CUT.
+    A fixed tenfold ladder ran a call and an objective pass per decade, past the test where
+    a decade overshoots (measured on the rcv1-like data at gtol 1e-6: the squared hinge's 64
+    epochs and 5 passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on its
+    gap bound, 0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to
+    1e-7 ran 640 and 7)."""
     cut = safety * target / measure if measure > 0.0 else MIN_CUT
-    return eps * min(max(cut, MAX_CUT), MIN_CUT)
+    return eps * min(max(cut, MAX_CUT), min_cut)
 
 
 def map_classes(fn: Any, classes: list[int]) -> list[Any]:

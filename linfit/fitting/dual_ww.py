@@ -59,6 +59,11 @@ except ImportError:  # built without a C compiler: dual_ww_python's loop
 # 46 and 48; 3e-6: 52 and 56; 3e-7 and 1e-8 alike). A call that falls short costs one warm
 # call more; one that overshoots, every epoch past the test.
 SAFETY = 3.0
+# And at least MIN_CUT times per call (dual_cd's is 0.1): the gap follows eps closely here,
+# so a call that falls short was close (news20-like, gtol 1e-6, seeds 0 to 5: the call to
+# eps 1e-4 left gaps 0.84 to 1.23 times the target), and a call continues warm: 0.1 ran
+# the next to 1e-5 (14 epochs, a gap 10x under the target), 0.5 to 5e-5.
+MIN_CUT = 0.5
 
 # The bias's constant feature, relative to the rows' root mean square norm (bias_feature).
 # Its proximal term is |b - centre|^2 / (2 value^2): a larger value moves the bias further
@@ -223,5 +228,5 @@ def dual_ww(
 
     return tightened(
         solve, None if squared else hinge_test, objective_fun, gtol=gtol, max_iter=max_iter,
-        safety=SAFETY,
+        safety=SAFETY, min_cut=MIN_CUT,
     )  # fmt: skip
