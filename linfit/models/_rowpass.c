@@ -7,9 +7,11 @@
  *
  *   softmax_prepare  the min and max of S (the caller picks the shift from them) and
  *                    each row's true-class score, reading S only;
- *   softmax_finish   on S = exp(scores - shift) (numpy's vectorized exp, faster than any
- *                    loop here): each row's sum, then, with a gradient, the row scaled
- *                    to w_i p_i / n and w_i / n taken from its true class;
+ *   softmax          S = exp(scores - shift) by an exp vectorized wide (see WIDE; where
+ *                    the loops have no wide clones the caller runs numpy's exp first,
+ *                    the faster there), each row's sum, then, with a gradient, the row
+ *                    scaled to w_i p_i / n and w_i / n taken from its true class, a
+ *                    chunk of rows at a time;
  *   hinge            the Weston-Watkins or one-vs-rest (squared) hinge: each row's loss,
  *                    and with a gradient, S overwritten by dloss/dS.
  *
@@ -17,13 +19,14 @@
  * ValueError and nothing is written past S); w float64 weights, or an empty buffer for
  * none. The arithmetic of each cell is the one linfit/models/softmax.py and svm.py do in
  * numpy, in the same order, so only the sums over a row (and numpy's sums over rows,
- * which the caller still takes) round differently.
+ * which the caller still takes) and the exp (within an ulp of numpy's) round differently.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -165,63 +168,124 @@ done:
     return result;
 }
 
-static PyObject *softmax_finish(PyObject *self, PyObject *args)
+/* Clones of the loops for wider vectors, picked at load time by the processor (GCC's
+ * target_clones, on x86-64 Linux): the exp below is arithmetic the compiler vectorizes,
+ * 8 lanes with AVX-512 where the baseline's SSE2 has 2. Each clone gives the same bits on
+ * every run; clones may differ from one another in the last bit (FMA contraction). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WIDE
+#endif
+
+/* exp(t) for t in [-1022 ln 2, 1023 ln 2] (softmax's shifted scores lie in [-600, 300]),
+ * within 1 ulp: t = k ln 2 + r with |r| <= ln 2 / 2 (ln 2 in two parts, Cody and Waite, so
+ * k ln 2 is exact), exp(r) by its Taylor polynomial to degree 13 (the remainder
+ * r^14 / 14! < 4e-18 relative), and 2^k built in the exponent's bits. No branch and no
+ * table, so the loop over a chunk's cells vectorizes; numpy's exp is a call per array,
+ * a pass over the block of its own. NaN stays NaN. */
+static inline double exp_bounded(double t)
+{
+    const double LOG2E = 1.4426950408889634, ROUND = 6755399441055744.0; /* 1.5 * 2^52 */
+    const double LN2_HI = 6.93147180369123816490e-01, LN2_LO = 1.90821492927058770002e-10;
+    double kd = t * LOG2E + ROUND; /* k = round(t / ln 2) in kd's low bits */
+    uint64_t bits;
+    memcpy(&bits, &kd, sizeof bits);
+    kd -= ROUND;
+    const double r = (t - kd * LN2_HI) - kd * LN2_LO;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* ROUND's bits end in 2^51 + k: adding 1023 and shifting by 52 leaves k + 1023, the
+     * biased exponent of 2^k, and shifts the rest out */
+    const uint64_t scale_bits = (bits + 1023) << 52;
+    double scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    return p * scale;
+}
+
+/* softmax on the rows [start, stop) of S (n, K): each cell to exp(s - shift) (with_exp; else
+ * S holds them already, from numpy's exp), each row's sum to sums, and with grad each row times factor_i = w_i / (n sum_i) (1 / (n sum_i)
+ * unweighted) and w_i / n off its true class, as softmax.py has it. The rows sit in the
+ * first-level cache from the exp to the scaling. */
+WIDE static void softmax_rows(double *S, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t K,
+                              const int64_t *y, const double *w, double shift, double n_rows,
+                              int grad, int with_exp, double *sums)
+{
+    double *cells = S + start * K;
+    const Py_ssize_t m = (stop - start) * K;
+    if (with_exp)
+        for (Py_ssize_t c = 0; c < m; c++)
+            cells[c] = exp_bounded(cells[c] - shift);
+    Py_ssize_t i = start;
+    for (; i + GROUP <= stop; i += GROUP) {
+        const double *rows = S + i * K;
+        double sum[GROUP] = {0.0};
+        for (Py_ssize_t j = 0; j < K; j++)
+            for (int r = 0; r < GROUP; r++)
+                sum[r] += rows[r * K + j];
+        for (int r = 0; r < GROUP; r++)
+            sums[i + r] = sum[r];
+    }
+    for (; i < stop; i++) {
+        double sum = 0.0;
+        for (Py_ssize_t j = 0; j < K; j++)
+            sum += S[i * K + j];
+        sums[i] = sum;
+    }
+    if (!grad)
+        return;
+    /* the divisions in a loop of their own, which vectorizes: one per row among the row's
+     * other work was what a row cost at 2 classes */
+    double factor[CHUNK];
+    if (w)
+        for (i = start; i < stop; i++)
+            factor[i - start] = w[i] / (sums[i] * n_rows);
+    else
+        for (i = start; i < stop; i++)
+            factor[i - start] = 1.0 / (sums[i] * n_rows);
+    const double inv_n = 1.0 / n_rows;
+    for (i = start; i < stop; i++) {
+        double *row = S + i * K;
+        for (Py_ssize_t j = 0; j < K; j++)
+            row[j] *= factor[i - start];
+        row[y[i]] -= w ? inv_n * w[i] : inv_n;
+    }
+}
+
+static PyObject *softmax(PyObject *self, PyObject *args)
 {
     block_t b = {0};
-    double n_rows;
-    int grad;
-    if (!PyArg_ParseTuple(args, "w*y*y*ndpw*", &b.S, &b.y, &b.w, &b.K, &n_rows, &grad, &b.out))
+    double n_rows, shift;
+    int grad, with_exp;
+    if (!PyArg_ParseTuple(args, "w*y*y*nddppw*", &b.S, &b.y, &b.w, &b.K, &shift, &n_rows, &grad,
+                          &with_exp, &b.out))
         return NULL;
     PyObject *result = NULL;
-    if (!check_block(&b, "softmax_finish"))
+    if (!check_block(&b, "softmax"))
         goto done;
     {
         double *S = b.S.buf, *sums = b.out.buf;
         const int64_t *y = b.y.buf;
         const double *w = b.w.len ? b.w.buf : NULL;
         const Py_ssize_t n = b.n, K = b.K;
-        const double inv_n = 1.0 / n_rows;
         int ok;
         Py_BEGIN_ALLOW_THREADS
         ok = codes_in_range(y, n, K);
-        for (Py_ssize_t start = 0; ok && start < n; start += CHUNK) {
-            const Py_ssize_t stop = start + CHUNK < n ? start + CHUNK : n;
-            Py_ssize_t i = start;
-            for (; i + GROUP <= stop; i += GROUP) {
-                const double *rows = S + i * K;
-                double sum[GROUP] = {0.0};
-                for (Py_ssize_t j = 0; j < K; j++)
-                    for (int r = 0; r < GROUP; r++)
-                        sum[r] += rows[r * K + j];
-                for (int r = 0; r < GROUP; r++)
-                    sums[i + r] = sum[r];
-            }
-            for (; i < stop; i++) {
-                double sum = 0.0;
-                for (Py_ssize_t j = 0; j < K; j++)
-                    sum += S[i * K + j];
-                sums[i] = sum;
-            }
-            if (!grad)
-                continue;
-            /* as softmax.py: each row times w_i / (n sum_i) weighted, 1 / (n sum_i) not,
-             * then w_i / n off its true class. The divisions in a loop of their own,
-             * which the compiler vectorizes: one per row among the row's other work was
-             * what a row cost at 2 classes. */
-            double factor[CHUNK];
-            if (w)
-                for (i = start; i < stop; i++)
-                    factor[i - start] = w[i] / (sums[i] * n_rows);
-            else
-                for (i = start; i < stop; i++)
-                    factor[i - start] = 1.0 / (sums[i] * n_rows);
-            for (i = start; i < stop; i++) {
-                double *row = S + i * K;
-                for (Py_ssize_t j = 0; j < K; j++)
-                    row[j] *= factor[i - start];
-                row[y[i]] -= w ? inv_n * w[i] : inv_n;
-            }
-        }
+        for (Py_ssize_t start = 0; ok && start < n; start += CHUNK)
+            softmax_rows(S, start, start + CHUNK < n ? start + CHUNK : n, K, y, w, shift,
+                         n_rows, grad, with_exp, sums);
         Py_END_ALLOW_THREADS
         if (ok) {
             Py_INCREF(Py_None);
@@ -388,10 +452,10 @@ static PyMethodDef methods[] = {
     {"softmax_prepare", softmax_prepare, METH_VARARGS,
      "softmax_prepare(S, y, K, correct) -> (min, max): S's extremes (NaN skipped; inf and "
      "-inf for no cells) and correct[i] = S[i, y[i]]; S is read only; GIL released."},
-    {"softmax_finish", softmax_finish, METH_VARARGS,
-     "softmax_finish(S, y, w, K, n, grad, sums): on S = exp(shifted scores), sums[i] = "
-     "S[i].sum(); with grad, S[i] *= w_i / (n sums[i]) and S[i, y_i] -= w_i / n (w_i = 1 "
-     "for an empty w); GIL released."},
+    {"softmax", softmax, METH_VARARGS,
+     "softmax(S, y, w, K, shift, n, grad, exp, sums): with exp, S = exp(S - shift) (shifted "
+     "scores in [-600, 300]; else S holds them); sums[i] = S[i].sum(); with grad, S[i] *= "
+     "w_i / (n sums[i]) and S[i, y_i] -= w_i / n (w_i = 1 for an empty w); GIL released."},
     {"hinge", hinge, METH_VARARGS,
      "hinge(S, y, w, K, n, margin, squared, one_vs_rest, grad, losses): losses[i] = row i's "
      "(squared) hinge loss, unweighted; with grad, S = dloss/dS of the weighted mean over n "
@@ -404,4 +468,18 @@ static struct PyModuleDef module = {
     "The classifiers' per-row loss passes, fused (see linfit/models/rowpass.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__rowpass(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__rowpass(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    /* whether softmax's loops have wide clones (else numpy's exp is the faster) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    const int wide = 1;
+#else
+    const int wide = 0;
+#endif
+    if (m && PyModule_AddIntConstant(m, "WIDE_EXP", wide) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
