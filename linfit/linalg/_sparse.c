@@ -68,6 +68,36 @@
         }                                                                                  \
     } while (0)
 
+/* The walks of a row's stored values [lo, hi) that the K-column kernels share: GATHER_ROW
+ * adds x_i's products with the rows of M (d, K) to s (K,); SCATTER_ROW adds x_ij s to row j
+ * of out (d, K). Both check each column index as they read it (bad = 1, the row left). */
+#define GATHER_ROW(PTR_T, lo, hi, M, K, s)                                                 \
+    do {                                                                                   \
+        for (PTR_T k = (lo); k < (hi); k++) {                                              \
+            if ((uint64_t)ix[k] >= (uint64_t)d) {                                          \
+                bad = 1;                                                                   \
+                break;                                                                     \
+            }                                                                              \
+            const double x = val[k], *Mj = (M) + (Py_ssize_t)ix[k] * (K);                  \
+            for (Py_ssize_t c = 0; c < (K); c++)                                           \
+                (s)[c] += x * Mj[c];                                                       \
+        }                                                                                  \
+    } while (0)
+
+#define SCATTER_ROW(PTR_T, lo, hi, out, K, s)                                              \
+    do {                                                                                   \
+        for (PTR_T k = (lo); k < (hi); k++) {                                              \
+            if ((uint64_t)ix[k] >= (uint64_t)d) {                                          \
+                bad = 1;                                                                   \
+                break;                                                                     \
+            }                                                                              \
+            const double x = val[k];                                                       \
+            double *Oj = (out) + (Py_ssize_t)ix[k] * (K);                                  \
+            for (Py_ssize_t c = 0; c < (K); c++)                                           \
+                Oj[c] += x * (s)[c];                                                       \
+        }                                                                                  \
+    } while (0)
+
 /* curved_product: the Hessian product of a K-column model in one pass over the rows,
  *
  *     s_i = V^T x_i + vb (K,),  r_i = u_i (a_i * s_i - b_i (b_i . s_i)),
@@ -77,7 +107,7 @@
  * (a = b = p_i, u_i = w_i / n), a one-vs-rest loss's diagonal (no b). As gauss_newton, each
  * row is read once and used twice from cache; V and out are (d, K) row-major, a feature's K
  * numbers contiguous. b and u may be empty (absent). */
-#define CURVED_ROWS(PTR_T, IDX_T, K, s)                                                       \
+#define CURVED_ROWS(PTR_T, IDX_T, K, s)                                                    \
     do {                                                                                   \
         const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
         const IDX_T *ix = (const IDX_T *)indices.buf;                                      \
@@ -85,15 +115,7 @@
             const PTR_T lo = ip[i], hi = ip[i + 1];                                        \
             for (Py_ssize_t c = 0; c < K; c++)                                             \
                 s[c] = vb[c];                                                              \
-            for (PTR_T k = lo; k < hi; k++) {                                              \
-                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
-                    bad = 1;                                                               \
-                    break;                                                                 \
-                }                                                                          \
-                const double x = val[k], *Vj = V + (Py_ssize_t)ix[k] * K;                  \
-                for (Py_ssize_t c = 0; c < K; c++)                                         \
-                    s[c] += x * Vj[c];                                                     \
-            }                                                                              \
+            GATHER_ROW(PTR_T, lo, hi, V, K, s);                                            \
             if (bad)                                                                       \
                 break;                                                                     \
             const double *ai = a + i * K;                                                  \
@@ -113,12 +135,7 @@
                 continue;                                                                  \
             for (Py_ssize_t c = 0; c < K; c++)                                             \
                 bias[c] += s[c];                                                           \
-            for (PTR_T k = lo; k < hi; k++) {                                              \
-                const double x = val[k];                                                   \
-                double *Oj = out + (Py_ssize_t)ix[k] * K;                                  \
-                for (Py_ssize_t c = 0; c < K; c++)                                         \
-                    Oj[c] += x * s[c];                                                     \
-            }                                                                              \
+            SCATTER_ROW(PTR_T, lo, hi, out, K, s);                                         \
         }                                                                                  \
     } while (0)
 
@@ -132,15 +149,7 @@
         for (Py_ssize_t i = start; i < stop && !bad; i++) {                                \
             for (Py_ssize_t c = 0; c < K; c++)                                             \
                 s[c] = 0.0;                                                                \
-            for (PTR_T k = ip[i]; k < ip[i + 1]; k++) {                                    \
-                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
-                    bad = 1;                                                               \
-                    break;                                                                 \
-                }                                                                          \
-                const double x = val[k], *Wj = W + (Py_ssize_t)ix[k] * K;                  \
-                for (Py_ssize_t c = 0; c < K; c++)                                         \
-                    s[c] += x * Wj[c];                                                     \
-            }                                                                              \
+            GATHER_ROW(PTR_T, ip[i], ip[i + 1], W, K, s);                                  \
             double *oi = out + i * K;                                                      \
             for (Py_ssize_t c = 0; c < K; c++)                                             \
                 oi[c] = s[c];                                                              \
@@ -156,18 +165,8 @@
             int any = 0;                                                                   \
             for (Py_ssize_t c = 0; c < K; c++)                                             \
                 any |= (s[c] = gi[c]) != 0.0;                                              \
-            if (!any)                                                                      \
-                continue;                                                                  \
-            for (PTR_T k = ip[i]; k < ip[i + 1]; k++) {                                    \
-                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
-                    bad = 1;                                                               \
-                    break;                                                                 \
-                }                                                                          \
-                const double x = val[k];                                                   \
-                double *Oj = out + (Py_ssize_t)ix[k] * K;                                  \
-                for (Py_ssize_t c = 0; c < K; c++)                                         \
-                    Oj[c] += x * s[c];                                                     \
-            }                                                                              \
+            if (any)                                                                       \
+                SCATTER_ROW(PTR_T, ip[i], ip[i + 1], out, K, s);                           \
         }                                                                                  \
     } while (0)
 
