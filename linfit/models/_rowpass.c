@@ -173,7 +173,11 @@ done:
  * 8 lanes with AVX-512 where the baseline's SSE2 has 2. Each clone gives the same bits on
  * every run; clones may differ from one another in the last bit (FMA contraction). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if __GNUC__ >= 12 /* the levels as clone targets (with FMA); older GCCs take features */
 #define WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 #else
 #define WIDE
 #endif
