@@ -35,5 +35,6 @@ setup(
             "linfit.fitting._wwdual", ["linfit/fitting/_wwdual.c"], depends=[DUAL_H], optional=True
         ),
         Extension("linfit.linalg._sparse", ["linfit/linalg/_sparse.c"], optional=True),
+        Extension("linfit.optim._adagrad", ["linfit/optim/_adagrad.c"], optional=True),
     ]
 )

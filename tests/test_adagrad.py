@@ -16,6 +16,7 @@ from linfit.errors import CapabilityError, ConvergenceWarning
 from linfit.fitting import fit
 from linfit.models import SoftmaxClassifier
 from linfit.optim import OPTIMIZERS, Status, minimize
+from linfit.optim import adagrad as adagrad_module
 from linfit.optim.adagrad import DenseAdaGrad, adagrad_iterate
 
 
@@ -113,3 +114,52 @@ def test_adagrad_refuses_batches_that_do_not_hand_their_rows_over():
         minimize(model.objective(X, y), model.initial_params(X, y), "adagrad")
     with pytest.raises(CapabilityError, match="adagrad needs the training rows in memory"):
         fit(model, X, y, solver="adagrad", chunk_rows=20)
+
+
+@pytest.mark.skipif(adagrad_module._adagrad is None, reason="built without a C compiler")
+@pytest.mark.parametrize("widths", [(np.int32, np.int32), (np.int64, np.int64)])
+@pytest.mark.parametrize("K", [1, 2, 5])
+def test_compiled_batches_step_as_the_numpy_ones(widths, K):
+    """LazyAdaGrad's compiled batches (_adagrad.c) against its numpy steps, batch by batch
+    from the same start: the same W, H, mean and last batch of every feature to 1e-12,
+    over batches that repeat features, skip some, and hold empty rows, with averaging
+    begun half way; a column index outside [0, d) is a ValueError."""
+    from linfit.optim.adagrad import LazyAdaGrad
+    from linfit.optim.sgd_sparse import LinearRows
+
+    rng = np.random.default_rng(K)
+    n, d = 120, 30
+    dense = sp.random(n, d, density=0.2, random_state=rng).toarray()
+    dense[5:9] = 0.0  # empty rows
+    X = sp.csr_matrix(dense)
+    X.data = rng.standard_normal(X.nnz)
+    X.indptr, X.indices = X.indptr.astype(widths[0]), X.indices.astype(widths[1])
+    y = rng.standard_normal((n, K))
+
+    def scores_loss(S, y_rows):
+        R = S - y_rows
+        return float(np.mean(R * R)), 2.0 * R / S.shape[0]
+
+    x0 = 0.1 * rng.standard_normal((d + 1) * K)
+    numpy_path, compiled = (LazyAdaGrad(x0, d, 0.05, compiled=c) for c in (False, True))
+    for t in range(12):
+        index = np.sort(rng.choice(n, 25, replace=False))
+        batch = LinearRows(fun=None, rows=index.size, X=X, index=index, reg=0.05,
+                           scores_loss=lambda S, i=index: scores_loss(S, y[i]))  # fmt: skip
+        for state in (numpy_path, compiled):
+            assert state.advance(batch, 0.3)
+            if t >= 6:
+                state.add_to_mean()
+    for state in (numpy_path, compiled):
+        state._current()
+    for name in ("W", "H", "total", "b", "hb", "total_b"):
+        want = getattr(numpy_path, name)
+        np.testing.assert_allclose(getattr(compiled, name), want, rtol=0,
+                                   atol=1e-12 * max(1.0, np.abs(want).max()))  # fmt: skip
+    np.testing.assert_array_equal(compiled.last, numpy_path.last)
+    bad = X.copy()
+    bad.indices[3] = d
+    batch = LinearRows(fun=None, rows=n, X=bad, index=np.arange(n), reg=0.05,
+                       scores_loss=lambda S: scores_loss(S, y))  # fmt: skip
+    with pytest.raises(ValueError, match="column index is out of range"):
+        LazyAdaGrad(x0, d, 0.05, compiled=True).advance(batch, 0.3)

