@@ -1,10 +1,11 @@
-"""The compiled pieces: linfit's CSV and LIBSVM scanners, the dual coordinate descent loop
-and the one-pass Hessian product on CSR rows (everything else is in pyproject.toml).
+"""The compiled pieces: linfit's CSV and LIBSVM scanners, the dual coordinate descent loops,
+the products with CSR rows and adagrad's batches on them (everything else is in
+pyproject.toml).
 
 Optional: where they cannot be built (no C compiler), linfit installs without them, reads
 every table through pandas and every LIBSVM file through scikit-learn, runs dual
-coordinate descent's loop in Python and takes scipy's two products for a sparse Hessian
-product, only slower.
+coordinate descent's loops in Python, takes scipy's products with sparse rows and
+adagrad's numpy steps, only slower.
 """
 
 from setuptools import Extension, setup
