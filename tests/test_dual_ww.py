@@ -88,6 +88,21 @@ def test_dcd_reaches_the_primal_optimum(variant, intercept, n_classes):
         assert not model.unpack(result.x, X.shape[1])[1].any()  # the bias stays 0
 
 
+@pytest.mark.parametrize("scale, reg", [(1e-2, 1e-2), (1e2, 1e2)])
+def test_the_bias_reaches_its_optimum_on_rows_of_any_scale(scale, reg):
+    """Rows scaled by 0.01 at the same penalty (the bias does most of the work), or by 100
+    at 1e4 times it (the unscaled problem): the constant feature follows the rows' scale,
+    and the hinge's stop must still wait for the bias's optimum (rows of norm 0.01 once
+    stopped at 3 epochs with the bias far off; then its rounds drifted away with the
+    shrunk variables left out)."""
+    X, y = _problem(n_classes=3)
+    X = (X * scale).tocsr()
+    model = _svm("hinge", reg=reg)
+    result = _dual_ww(model, X, y)
+    assert result.success and result.status == Status.PROJECTED_GRADIENT
+    _assert_at_the_optimum("hinge", result.fun, _oracle(model, X, y))
+
+
 @pytest.mark.parametrize("variant", ["squared_hinge", "hinge"])
 def test_dense_rows_give_the_sparse_rows_answer(variant):
     X, y = _problem(n_classes=4)

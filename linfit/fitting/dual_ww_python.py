@@ -44,6 +44,7 @@ def ww_dual_python(
     rng = _XorShift64Star(seed)
     active, epoch, converged = live, 0, False
     pg_old = (math.inf, -math.inf)
+    drift, floor = 0.0, math.inf  # the centre's moves since the last unshrink (_wwdual.c)
     while epoch < max_epochs:
         _shuffle(order, active, rng)
         pg = [-math.inf, math.inf]
@@ -63,18 +64,24 @@ def ww_dual_python(
         if pg[0] < pg[1]:
             pg = [0.0, 0.0]
         beta = bias_scale * wb
-        if move_centre and beta.max() - beta.min() > eps:  # the proximal step, every epoch
+        moved = float(beta.max() - beta.min()) if move_centre else 0.0
+        if moved > eps:  # the proximal step, every epoch
             shift += beta
-            pg_old = _next_thresholds(*pg)
-            continue
-        if pg[0] - pg[1] <= eps:
+        else:
+            moved = 0.0
+        if not moved > 0.0 and pg[0] - pg[1] <= eps:
             if full and active == live and all(len(acts[i]) == K - 1 for i in order[:live]):
                 converged = True
                 break
             acts = {i: _all_but(int(y[i]), K) for i in order[:live]}
-            active, pg_old = live, (math.inf, -math.inf)
+            active, pg_old, drift, floor = live, (math.inf, -math.inf), 0.0, math.inf
             continue
         pg_old = _next_thresholds(*pg)
+        floor = min(floor, pg_old[0], -pg_old[1])
+        drift += moved
+        if drift > floor:  # a shrunk gradient may have crossed 0: every variable again
+            acts = {i: _all_but(int(y[i]), K) for i in order[:live]}
+            active, pg_old, drift, floor = live, (math.inf, -math.inf), 0.0, math.inf
     return epoch, converged
 
 
