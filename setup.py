@@ -1,11 +1,11 @@
 """The compiled pieces: linfit's CSV and LIBSVM scanners, the dual coordinate descent loops,
-the products with CSR rows and adagrad's batches on them (everything else is in
-pyproject.toml).
+the products with CSR rows and adagrad's batches on them, and the losses' per-row passes
+over a block's scores (everything else is in pyproject.toml).
 
 Optional: where they cannot be built (no C compiler), linfit installs without them, reads
 every table through pandas and every LIBSVM file through scikit-learn, runs dual
-coordinate descent's loops in Python, takes scipy's products with sparse rows and
-adagrad's numpy steps, only slower.
+coordinate descent's loops in Python, takes scipy's products with sparse rows,
+adagrad's numpy steps and numpy's passes over the scores, only slower.
 """
 
 from setuptools import Extension, setup
@@ -36,6 +36,7 @@ setup(
             "linfit.fitting._wwdual", ["linfit/fitting/_wwdual.c"], depends=[DUAL_H], optional=True
         ),
         Extension("linfit.linalg._sparse", ["linfit/linalg/_sparse.c"], optional=True),
+        Extension("linfit.models._rowpass", ["linfit/models/_rowpass.c"], optional=True),
         Extension("linfit.optim._adagrad", ["linfit/optim/_adagrad.c"], optional=True),
     ]
 )
