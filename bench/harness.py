@@ -37,7 +37,7 @@ def paired_times(
     baseline: Callable[[], Any],
     repeat: int = 7,
     warm_up: bool = True,
-    settle: int = 0,
+    settle: float = 0.0,
 ) -> tuple[float, float, float]:
     """``fn``'s and ``baseline``'s median times over ``repeat`` rounds, and the median of the
     rounds' ratios ``fn / baseline``: the figure to hold to a target. ``warm_up`` runs each
@@ -52,11 +52,13 @@ def paired_times(
     change of load split. The median rather than the fastest: the fastest of each series
     may come from different rounds, which is the mismatch this avoids.
 
-    ``settle`` untimed runs precede each timed one within a round, for functions that set
-    up threads differently: OpenBLAS's threads spin for a while after a call, so the first
-    evaluation spread over cores by linfit's own threads right after a 2-thread product
-    competes with that spinning (measured: 1.5x the floor timed straight after it, 0.85-1.0x
-    after one settling run, which is what an optimizer's back-to-back evaluations see).
+    ``settle`` seconds of untimed runs (at least one) precede each timed one within a round,
+    for functions that set up threads differently: OpenBLAS's worker keeps a core spinning
+    for about 0.1 s after a 2-thread call, so an evaluation spread over both cores by
+    linfit's own threads right after the floor's product competes with that spin. Measured
+    on 120,000 x 60 x 2 softmax: for 0.1 s after the product an evaluation took 9 ms and
+    17-21 ms of CPU, from then on 5.5 ms and 10 ms, which is what an optimizer's
+    back-to-back evaluations see; one settling run (3-13 ms) was too short to outlast it.
     """
     times = interleaved_times({"fn": fn, "base": baseline}, repeat, warm_up, settle)
     return (
@@ -67,7 +69,7 @@ def paired_times(
 
 
 def interleaved_times(
-    runs: dict[str, Callable[[], Any]], rounds: int, warm_up: bool = True, settle: int = 0
+    runs: dict[str, Callable[[], Any]], rounds: int, warm_up: bool = True, settle: float = 0.0
 ) -> dict[str, list[float]]:
     """Each function's wall times over ``rounds`` rounds, every round running them all in
     turn, in reverse order every other round (see ``paired_times`` for why, and for
@@ -79,8 +81,11 @@ def interleaved_times(
     names = list(runs)
     for i in range(rounds):
         for name in names if i % 2 == 0 else names[::-1]:
-            for _ in range(settle):
+            if settle > 0:
+                start = time.perf_counter()
                 runs[name]()
+                while time.perf_counter() - start < settle:
+                    runs[name]()
             start = time.perf_counter()
             runs[name]()
             times[name].append(time.perf_counter() - start)
