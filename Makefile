@@ -9,7 +9,9 @@ install: $(STAMP)
 
 # Re-install only when the project files or the compiled sources change.
 $(STAMP): pyproject.toml setup.py linfit/data/_csvscan.c linfit/data/_libsvmscan.c \
-		linfit/data/_decimal.h linfit/fitting/_dualcd.c linfit/linalg/_sparse.c
+		linfit/data/_decimal.h linfit/fitting/_dualcd.c linfit/fitting/_wwdual.c \
+		linfit/fitting/_dual.h linfit/linalg/_sparse.c linfit/models/_rowpass.c \
+		linfit/optim/_adagrad.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -e ".[dev,plot,parquet,dask]"
 	touch $@
