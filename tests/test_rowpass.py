@@ -145,9 +145,22 @@ def test_softmax_wide_scores_take_numpy():
     assert np.isfinite(loss) and np.isfinite(G).all()
 
 
-def test_kernel_declines_float32_and_checks_codes():
-    S, codes = np.zeros((4, 3)), np.zeros(4, int)
-    assert rowpass.hinge(S.astype(np.float32), codes, True, None, 1.0, True, False) is None
+def test_kernel_takes_float32_scores_as_float64_and_checks_codes():
+    """float32 scores go through the kernel as a float64 copy (exact), so they give the
+    float64 scores' loss and gradient bit for bit, and leave the float32 array as it was;
+    class codes outside [0, K) are a ValueError."""
+    rng = np.random.default_rng(8)
+    S32, codes = rng.standard_normal((40, 3)).astype(np.float32), rng.integers(0, 3, 40)
+    before = S32.copy()
+    for run in (
+        lambda S: rowpass.hinge(S, codes, True, None, 1.0, True, False),
+        lambda S: rowpass.softmax(S, codes, True, None, SAFE_RANGE),
+    ):
+        loss32, G32 = run(S32)
+        loss64, G64 = run(S32.astype(np.float64))
+        assert loss32 == loss64 and G32.dtype == np.float64 and np.array_equal(G32, G64)
+        assert np.array_equal(S32, before)
+    S = np.zeros((4, 3))
     for bad in (np.array([0, 1, 3, 0]), np.array([0, -1, 2, 0])):
         with pytest.raises(ValueError, match="outside"):
             rowpass.hinge(S.copy(), bad, True, None, 1.0, True, False)

@@ -40,6 +40,12 @@ def takes(S: np.ndarray) -> bool:
     return _rowpass is not None and S.dtype == np.float64 and S.ndim == 2 and S.flags.c_contiguous
 
 
+def _float64(S: np.ndarray) -> np.ndarray:
+    """float32 scores as a float64 copy the kernel takes (one pass, where numpy's passes over
+    float32 scores are a dozen); any other ``S`` as it is."""
+    return S.astype(np.float64) if _rowpass is not None and S.dtype == np.float32 else S
+
+
 def _weights(weights: np.ndarray | None) -> np.ndarray | bytes:
     return b"" if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
 
@@ -53,11 +59,13 @@ def softmax(
 ) -> tuple[float, np.ndarray | None] | None:
     """Softmax's mean loss and gradient in the scores on ``S`` (n, K), overwritten by the
     gradient; ``y`` (n,) codes, ``weights`` (n,) or None. None (``S`` untouched) unless
-    ``takes(S)`` and the scores span less than ``safe_range``.
+    ``takes(S)`` and the scores span less than ``safe_range``; float32 scores are taken as
+    a float64 copy, which holds the gradient (``S`` is then left as it was).
 
     The shift that keeps exp finite is skipped when every score lies within half of
     ``safe_range`` of 0: exp can neither overflow nor leave a row's sum subnormal there,
     and the subtraction is a pass over ``S``."""
+    S = _float64(S)
     if not takes(S) or S.size == 0:
         return None
     n, K = S.shape
@@ -90,8 +98,9 @@ def hinge(
     one_vs_rest: bool,
 ) -> tuple[float, np.ndarray | None] | None:
     """The (squared) hinge's mean loss, Weston-Watkins or one-vs-rest (``svm.LinearSVM``),
-    and its gradient in the scores on ``S`` (n, K), overwritten by the gradient; None
-    (``S`` untouched) unless ``takes(S)``."""
+    and its gradient in the scores on ``S`` (n, K), overwritten by the gradient (float32
+    scores: a float64 copy holds it); None (``S`` untouched) unless ``takes(S)``."""
+    S = _float64(S)
     if not takes(S):
         return None
     n, K = S.shape
