@@ -140,16 +140,29 @@ static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order
     return active;
 }
 
+/* Every live sample active again (the `live` first of order), no shrinking threshold, and
+ * none of the centre's drift left to account for. */
+static void unshrink(double pg_old[2], double *drift, double *floor)
+{
+    pg_old[0] = INFINITY;
+    pg_old[1] = -INFINITY;
+    *drift = 0.0;
+    *floor = INFINITY;
+}
+
 /* Returns the number of epochs run, or -1 when out of memory; *converged says whether
- * the projected-gradient test held over all the samples that can move (and, moving the
- * centre, whether the bias feature's weight wb is within eps of 0).
+ * the projected-gradient test held over all the samples that can move with the centre
+ * left in place (moving it: the bias feature's weight wb within eps / bias_scale of 0).
  *
- * Moving the centre (dual_cd.py's proximal point method on the bias, its rounds run here):
- * when the test holds on the active samples but the bias feature's weight is more than eps
- * from 0, the centre moves to the bias found, shift += wb bias_scale (every margin moves by
- * t_i times it), and the epochs go on with the samples shrunk so far, where a new call
- * started from all of them: each round saved a pass over every row before shrinking
- * again. The check over all the samples comes last, when the bias has settled. */
+ * Moving the centre (dual_cd.py's proximal point method on the bias, its rounds run here),
+ * after every epoch as _wwdual.c's: while the bias feature's weight would move the margins
+ * by more than eps (|wb bias_scale|), the centre moves by it, shift += wb bias_scale
+ * (every margin moves by t_i times it), and the epochs go on warm, alpha, w, wb and the
+ * samples shrunk so far kept: each round is one epoch of the dual (an inexact proximal
+ * point), and the loop stops only on an epoch whose spread test holds with the centre
+ * left in place, checked last over all the samples. Rounds only once the spread test
+ * held (before) took a solve to eps per round: with rows of norm 100 or 0.01 and the
+ * bias far from 0, 1,000 epochs did not reach the optimum. */
 static Py_ssize_t solve(problem_t *p, int *converged)
 {
     Py_ssize_t n = p->n, epoch = 0;
@@ -165,6 +178,13 @@ static Py_ssize_t solve(problem_t *p, int *converged)
     uint64_t state = seeded(p->seed);
     double pg_old[2] = {INFINITY, -INFINITY}, pg[2];
     double wb = *p->wb;
+    /* A sample was shrunk when its gradient pushed past a threshold (at least `floor`, the
+     * least since the last unshrink); the centre's moves since (summed in `drift`) shift
+     * each gradient by at most their sum. Once that may have carried a shrunk gradient
+     * back across 0, every sample is active again: else, while the centre moved every
+     * epoch, no spread test ran to unshrink them, and the rounds could drift with the
+     * samples that would stop them left out (_wwdual.c's, 8739553). */
+    double drift = 0.0, floor = INFINITY;
     *converged = 0;
     while (epoch < p->max_epochs) {
         shuffle(order, active, &state);
@@ -173,24 +193,28 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         epoch++;
         if (active == 0)
             pg[0] = pg[1] = 0.0;
-        if (pg[0] - pg[1] <= p->eps) {
-            double beta = wb * p->bias_scale;
-            if (p->move_centre && fabs(beta) > p->eps) {
-                p->shift += beta; /* the proximal step; alpha, w and wb kept */
-                next_thresholds(pg, pg_old);
-                continue;
-            }
+        double moved = 0.0, beta = wb * p->bias_scale;
+        if (p->move_centre && fabs(beta) > p->eps) {
+            p->shift += beta; /* the proximal step; alpha, w and wb kept */
+            moved = fabs(beta);
+        }
+        if (!(moved > 0.0) && pg[0] - pg[1] <= p->eps) {
             if (active == live) {
                 *converged = 1;
                 break;
             }
             /* converged on the active set: check every variable again before stopping */
             active = live;
-            pg_old[0] = INFINITY;
-            pg_old[1] = -INFINITY;
+            unshrink(pg_old, &drift, &floor);
             continue;
         }
         next_thresholds(pg, pg_old);
+        floor = fmin(floor, fmin(pg_old[0], -pg_old[1]));
+        drift += moved;
+        if (drift > floor) {
+            active = live;
+            unshrink(pg_old, &drift, &floor);
+        }
     }
     *p->wb = wb;
     free(order);

@@ -36,26 +36,29 @@ def svm_dual_python(
     active, epoch, converged, shift = live, 0, False, 0.0
     # the projected gradient's bounds in the last epoch, which decide what is shrunk
     pg_max_old, pg_min_old = math.inf, -math.inf
+    drift, floor = 0.0, math.inf  # the centre's moves since the last unshrink (_dualcd.c)
     while epoch < max_epochs:
         _shuffle(order, active, rng)
         active, wb, pg_max, pg_min = _epoch(dual, order, active, wb, shift, pg_max_old, pg_min_old)
         epoch += 1
         if active == 0:
             pg_max = pg_min = 0.0
-        if pg_max - pg_min <= eps:
-            beta = wb * bias_scale
-            if move_centre and abs(beta) > eps:
-                # the proximal step, the samples shrunk so far kept
-                shift += beta
-                pg_max_old, pg_min_old = _next_thresholds(pg_max, pg_min)
-                continue
+        beta, moved = wb * bias_scale, 0.0
+        if move_centre and abs(beta) > eps:  # the proximal step, after every epoch
+            shift += beta
+            moved = abs(beta)
+        if not moved > 0.0 and pg_max - pg_min <= eps:
             if active == live:
                 converged = True
                 break
             # converged on the active set only: check once more on all the samples
-            active, pg_max_old, pg_min_old = live, math.inf, -math.inf
+            active, pg_max_old, pg_min_old, drift, floor = live, math.inf, -math.inf, 0.0, math.inf
             continue
         pg_max_old, pg_min_old = _next_thresholds(pg_max, pg_min)
+        floor = min(floor, pg_max_old, -pg_min_old)
+        drift += moved
+        if drift > floor:  # a shrunk gradient may have crossed 0: every sample again
+            active, pg_max_old, pg_min_old, drift, floor = live, math.inf, -math.inf, 0.0, math.inf
     return epoch, wb, converged, shift
 
 
