@@ -63,10 +63,10 @@ MESSAGES: dict[Status, str] = {
     Status.STOPPED: "stopped on request (interrupt or callback) at the last accepted point",
     Status.CLOSED_FORM: "closed form: solved exactly, not iterated",
     Status.PROJECTED_GRADIENT: (
-        "converged: the dual's bound on the gap to the optimum (the mean |projected "
-        "gradient|, or for the multiclass hinge the duality gap and the bias's subgradient) "
-        "<= gtol (the hinge has no gradient at its kinks to test; the primal objective and "
-        "subgradient are reported)"
+        "converged: the dual's bound on the gap to the optimum (the duality gap against "
+        "its dual made feasible, the bias included; for the multiclass hinge the duality "
+        "gap and the bias's subgradient) <= gtol (the hinge has no gradient at its kinks to "
+        "test; the primal objective and subgradient are reported)"
     ),
     Status.TRUST_REGION: (
         "stalled: the trust region shrank many times over without finding a lower objective "
