@@ -181,9 +181,7 @@ class LazyAdaGrad:
             H = self.H[features] + data * data
             eta = rates(H, step)
             W = (self.W[features] - eta * data) / (1.0 + 2.0 * self.reg * eta)
-            gb = np.ones(G.shape[0]) @ G
-            hb = self.hb + gb * gb
-            b = self.b - rates(hb, step) * gb
+            hb, b = self._bias_step(G)
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             return False
         self.H[features], self.W[features], self.last[features] = H, W, self.t + 1
@@ -203,9 +201,7 @@ class LazyAdaGrad:
         with np.errstate(over="ignore", invalid="ignore"):
             _, G = batch.scores_loss(S)
             G = np.ascontiguousarray(G, dtype=np.float64)
-            gb = np.ones(G.shape[0]) @ G
-            hb = self.hb + gb * gb
-            b = self.b - rates(hb, self.lr) * gb
+            hb, b = self._bias_step(G)
         if not np.isfinite(b).all():  # before any step: W, H and scratch as they were
             return False
         if not _adagrad.update(*head, G, self.feat, n_features, self.scratch, self.H, self.W,
@@ -214,6 +210,13 @@ class LazyAdaGrad:
         self.hb, self.b, self.t = hb, b, self.t + 1
         self.cols = self.feat[:n_features].copy()
         return True
+
+    def _bias_step(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The bias's AdaGrad step on the batch's ``G`` (m, K) (no penalty): the new ``hb``
+        and ``b`` (K,), not yet taken."""
+        gb = np.ones(G.shape[0]) @ G
+        hb = self.hb + gb * gb
+        return hb, self.b - rates(hb, self.lr) * gb
 
     def add_to_mean(self) -> None:
         self.n_mean += 1
