@@ -315,11 +315,7 @@ static PyObject *softmax(PyObject *self, PyObject *args)
             softmax_rows(S, start, start + CHUNK < n ? start + CHUNK : n, K, y, w, shift,
                          n_rows, grad, with_exp, sums);
         Py_END_ALLOW_THREADS
-        if (ok) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-        } else
-            code_error();
+        result = ok ? Py_NewRef(Py_None) : code_error();
     }
 done:
     release_block(&b);
@@ -477,11 +473,7 @@ static PyObject *hinge(PyObject *self, PyObject *args)
 #undef HINGE_K
         }
         Py_END_ALLOW_THREADS
-        if (ok) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-        } else
-            code_error();
+        result = ok ? Py_NewRef(Py_None) : code_error();
     }
 done:
     release_block(&b);
