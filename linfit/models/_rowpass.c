@@ -486,7 +486,7 @@ static PyMethodDef methods[] = {
      "-inf for no cells) and correct[i] = S[i, y[i]]; S is read only; GIL released."},
     {"softmax", softmax, METH_VARARGS,
      "softmax(S, y, w, K, shift, n, grad, exp, sums): with exp, S = exp(S - shift) (shifted "
-     "scores in [-600, 300]; else S holds them); sums[i] = S[i].sum(); with grad, S[i] *= "
+     "scores in [-708, 708]; else S holds them); sums[i] = S[i].sum(); with grad, S[i] *= "
      "w_i / (n sums[i]) and S[i, y_i] -= w_i / n (w_i = 1 for an empty w); GIL released."},
     {"hinge", hinge, METH_VARARGS,
      "hinge(S, y, w, K, n, margin, squared, one_vs_rest, grad, losses): losses[i] = row i's "

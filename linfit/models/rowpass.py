@@ -8,9 +8,10 @@ took more CPU time than the block's product X_b @ W at 8 classes (363 against 30
 summed over the blocks at 2 classes): each short call holds the GIL.
 
 Each function returns what ``_loss_grad_scores`` returns, or None when the kernel does
-not take the scores (no compiler, float32 scores, or, for softmax, scores spanning more
-than ``softmax.SAFE_RANGE``, which need a shift per row); the caller then runs its numpy
+not take the scores (no compiler, or, for softmax, scores spanning more than
+``softmax.SAFE_RANGE``, which need a shift per row); the caller then runs its numpy
 passes, which are the reference the kernel is tested against (tests/test_rowpass.py).
+float32 scores go through the kernel as a float64 copy.
 """
 
 from __future__ import annotations
