@@ -340,6 +340,20 @@ def test_no_cache_flag_writes_no_entry(folder, tmp_path):
     assert len(list(folder.iterdir())) == 1
 
 
+def test_solve_ls_keeps_an_entry_with_and_without_contrasts(folder, tmp_path):
+    """solve-ls with an intercept and no penalty (its defaults) encodes categorical columns
+    against reference levels only under --encode onehot, the one read that skips the
+    cache: a table of numbers read as it is keeps its entry, which a train then hits."""
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,target\n" + "".join(f"{i},{i * i % 7},{i % 5}\n" for i in range(30)))
+    invoke(["solve-ls", path, "--quiet"])
+    (entry,) = folder.iterdir()
+    invoke(["train", path, "--model", "least-squares", "--quiet", "--out", tmp_path / "m.linfit"])
+    assert list(folder.iterdir()) == [entry]
+    invoke(["solve-ls", path, "--encode", "onehot", "--quiet"])
+    assert list(folder.iterdir()) == [entry]  # the contrasts' read: parsed, not kept
+
+
 def test_a_whole_read_and_an_out_of_core_read_share_one_entry(folder, tmp_path):
     """The key holds the separator as resolved (',' for a .csv), whichever read made it:
     after a whole read, the out-of-core read of the same file parses nothing."""

@@ -121,7 +121,8 @@ def solve_ls(
 
     check_options(alpha, cov)  # before any data is read
     powers = parse_powers(poly or [])
-    levels = reference_levels(reference or [], intercept and reg == 0)
+    # contrasts only with one-hot columns: a reference, even empty, makes the read uncached
+    levels = reference_levels(reference or [], intercept and reg == 0 and encode == "onehot")
     options = dict(
         method=method, reg=reg, standardize=standardize, fit_intercept=intercept,
         max_iter=max_iter, gtol=tol, require_full_rank=require_full_rank, alpha=alpha, cov=cov,
@@ -208,9 +209,10 @@ def _show(report, names: list[str], title: str, levels: dict[str, str], quiet: b
 
 
 def reference_levels(entries: list[str], contrasts: bool) -> tuple[tuple[str, str], ...] | None:
-    """--reference COLUMN=LEVEL entries as the reader's pairs: with ``contrasts`` (an
-    intercept, no penalty) every categorical column gets a reference level, the ones named
-    or its first; without, only the columns named do (None when none is)."""
+    """--reference COLUMN=LEVEL entries as the reader's pairs: with ``contrasts`` (one-hot
+    encoding, an intercept, no penalty) every categorical column gets a reference level,
+    the ones named or its first; without, only the columns named do (None when none is,
+    so that a read of numbers alone keeps its cache entry)."""
     pairs = []
     for entry in entries:
         column, sep, level = entry.partition("=")
