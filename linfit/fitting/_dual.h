@@ -1,8 +1,9 @@
 /*
  * What the two dual coordinate descent loops share (_dualcd.c: one binary SVM's dual;
  * _wwdual.c: the Weston-Watkins SVM's): the seeded shuffle, the inlining and prefetch
- * hints, Hsieh et al.'s shrinking test and its thresholds, and the checks and release of
- * the arrays Python hands them. Included by both.
+ * hints, Hsieh et al.'s shrinking test, its thresholds and the unshrinking when the bias's
+ * centre drifts, and the checks and release of the arrays Python hands them. Included by
+ * both.
  */
 #ifndef LINFIT_DUAL_H
 #define LINFIT_DUAL_H
@@ -86,12 +87,43 @@ static ALWAYS_INLINE int shrinks(double a, double G, double upper, const double 
     return 0;
 }
 
-/* The next epoch's shrinking thresholds from this one's projected gradients (max, min):
- * none on a side where no gradient pointed out of the box. */
-static inline void next_thresholds(const double pg[2], double pg_old[2])
+/* The shrinking's state from one epoch to the next: the last epoch's extreme projected
+ * gradients (pg_old: max, min), the thresholds of shrinks; and, for the bias's proximal
+ * steps after each epoch, the centre's moves since the last unshrink (summed in `drift`)
+ * and the least threshold since (`floor`). A variable was shrunk when its gradient pushed
+ * past a threshold, at least floor; each move of the centre shifts every gradient by at
+ * most its size. Once the drift may have carried a shrunk gradient back across 0, every
+ * variable is active again: else, while the centre moved every epoch, no spread test ran
+ * to unshrink them, and the rounds drifted with the variables that would have stopped
+ * them left out (Weston-Watkins, 3,000 rows of norm 0.01, 5 classes: the bias went to 684
+ * where its optimum is within 1; 8739553). */
+typedef struct {
+    double pg_old[2], drift, floor;
+} shrinking_t;
+
+/* Every variable active again: no threshold, no drift to account for. */
+static inline void shrinking_reset(shrinking_t *sh)
 {
-    pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
-    pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+    sh->pg_old[0] = INFINITY;
+    sh->pg_old[1] = -INFINITY;
+    sh->drift = 0.0;
+    sh->floor = INFINITY;
+}
+
+/* After an epoch that does not stop the loop: the next thresholds from its projected
+ * gradients pg (max, min; none on a side where no gradient pointed out of the box), and
+ * the centre's move `moved` (0: none) added to the drift. Returns 1, the state reset,
+ * when every variable must be active again (the caller unshrinks them). */
+static inline int shrinking_next(shrinking_t *sh, const double pg[2], double moved)
+{
+    sh->pg_old[0] = pg[0] <= 0.0 ? INFINITY : pg[0];
+    sh->pg_old[1] = pg[1] >= 0.0 ? -INFINITY : pg[1];
+    sh->floor = fmin(sh->floor, fmin(sh->pg_old[0], -sh->pg_old[1]));
+    sh->drift += moved;
+    if (!(sh->drift > sh->floor))
+        return 0;
+    shrinking_reset(sh);
+    return 1;
 }
 
 static inline int check(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char *name)

@@ -140,16 +140,6 @@ static ALWAYS_INLINE Py_ssize_t epoch_pass(const problem_t *p, Py_ssize_t *order
     return active;
 }
 
-/* Every live sample active again (the `live` first of order), no shrinking threshold, and
- * none of the centre's drift left to account for. */
-static void unshrink(double pg_old[2], double *drift, double *floor)
-{
-    pg_old[0] = INFINITY;
-    pg_old[1] = -INFINITY;
-    *drift = 0.0;
-    *floor = INFINITY;
-}
-
 /* Returns the number of epochs run, or -1 when out of memory; *converged says whether
  * the projected-gradient test held over all the samples that can move with the centre
  * left in place (moving it: the bias feature's weight wb within eps / bias_scale of 0).
@@ -176,20 +166,14 @@ static Py_ssize_t solve(problem_t *p, int *converged)
     Py_ssize_t live = prepare(p, order, qd), active = live;
     int weighted = p->upper_each != NULL;
     uint64_t state = seeded(p->seed);
-    double pg_old[2] = {INFINITY, -INFINITY}, pg[2];
-    double wb = *p->wb;
-    /* A sample was shrunk when its gradient pushed past a threshold (at least `floor`, the
-     * least since the last unshrink); the centre's moves since (summed in `drift`) shift
-     * each gradient by at most their sum. Once that may have carried a shrunk gradient
-     * back across 0, every sample is active again: else, while the centre moved every
-     * epoch, no spread test ran to unshrink them, and the rounds could drift with the
-     * samples that would stop them left out (_wwdual.c's, 8739553). */
-    double drift = 0.0, floor = INFINITY;
+    double pg[2], wb = *p->wb;
+    shrinking_t sh; /* the thresholds, and the centre's drift since the last unshrink */
+    shrinking_reset(&sh);
     *converged = 0;
     while (epoch < p->max_epochs) {
         shuffle(order, active, &state);
-        active = weighted ? epoch_pass(p, order, qd, active, &wb, pg_old, pg, 1)
-                          : epoch_pass(p, order, qd, active, &wb, pg_old, pg, 0);
+        active = weighted ? epoch_pass(p, order, qd, active, &wb, sh.pg_old, pg, 1)
+                          : epoch_pass(p, order, qd, active, &wb, sh.pg_old, pg, 0);
         epoch++;
         if (active == 0)
             pg[0] = pg[1] = 0.0;
@@ -205,16 +189,11 @@ static Py_ssize_t solve(problem_t *p, int *converged)
             }
             /* converged on the active set: check every variable again before stopping */
             active = live;
-            unshrink(pg_old, &drift, &floor);
+            shrinking_reset(&sh);
             continue;
         }
-        next_thresholds(pg, pg_old);
-        floor = fmin(floor, fmin(pg_old[0], -pg_old[1]));
-        drift += moved;
-        if (drift > floor) {
+        if (shrinking_next(&sh, pg, moved)) /* a shrunk gradient may have crossed 0 */
             active = live;
-            unshrink(pg_old, &drift, &floor);
-        }
     }
     *p->wb = wb;
     free(order);

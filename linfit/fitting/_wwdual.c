@@ -437,20 +437,14 @@ static double centre_moved(problem_t *p)
     return hi - lo;
 }
 
-/* Every live sample's classes active again (the `live` first of order), no shrinking
- * threshold, and none of the centre's drift left to account for. */
+/* Every live sample's classes active (the `live` first of order). */
 static void unshrink(const problem_t *p, const Py_ssize_t *order, Py_ssize_t live,
-                     int32_t *act, int32_t *nact, double pg_old[2], double *drift,
-                     double *floor)
+                     int32_t *act, int32_t *nact)
 {
     for (Py_ssize_t s = 0; s < live; s++) {
         fill_active(p, order[s], act + order[s] * p->K);
         nact[order[s]] = (int32_t)(p->K - 1);
     }
-    pg_old[0] = INFINITY;
-    pg_old[1] = -INFINITY;
-    *drift = 0.0;
-    *floor = INFINITY;
 }
 
 /* Returns the number of epochs run, or -1 when out of memory; *converged says whether the
@@ -471,21 +465,13 @@ static Py_ssize_t solve(problem_t *p, int *converged)
     }
     scratch_t w = {buf, buf + K, buf + 2 * K, buf + 3 * K, buf + 4 * K, evj};
     Py_ssize_t live = prepare(p, order, q), active = live;
-    for (Py_ssize_t s = 0; s < live; s++) {
-        fill_active(p, order[s], act + order[s] * K);
-        nact[order[s]] = (int32_t)(K - 1);
-    }
+    unshrink(p, order, live, act, nact);
     int weighted = p->upper_each != NULL;
     uint64_t state = seeded(p->seed);
-    double pg_old[2] = {INFINITY, -INFINITY};
-    /* A variable was shrunk when its gradient pushed past a threshold (at least `floor`,
-     * the least since the last unshrink); the centre's moves since (their spreads summed
-     * in `drift`) shift each gradient by at most their sum. Once that may have carried a
-     * shrunk gradient back across 0, every variable is active again: else, while the
-     * centre moved every epoch, no spread test ran to unshrink them, and the rounds drifted
-     * with the variables that would have stopped them left out (3,000 rows of norm 0.01,
-     * 5 classes: the bias went to 684 where its optimum is within 1). */
-    double drift = 0.0, floor = INFINITY;
+    /* the thresholds, and the centre's drift since the last unshrink (a move's size: the
+     * spread of its change to the classes' margins) */
+    shrinking_t sh;
+    shrinking_reset(&sh);
     *converged = 0;
     while (epoch < p->max_epochs) {
         shuffle(order, active, &state);
@@ -501,9 +487,9 @@ static Py_ssize_t solve(problem_t *p, int *converged)
                 prefetch_weights(p, order[s + 1]);
             int32_t before = nact[i];
             if (weighted)
-                visit(p, i, q[i], act + i * K, &nact[i], pg_old, pg, &w, 1);
+                visit(p, i, q[i], act + i * K, &nact[i], sh.pg_old, pg, &w, 1);
             else
-                visit(p, i, q[i], act + i * K, &nact[i], pg_old, pg, &w, 0);
+                visit(p, i, q[i], act + i * K, &nact[i], sh.pg_old, pg, &w, 0);
             if (nact[i] != before)
                 full = 0;
             if (nact[i] == 0) { /* no variable left to move: the sample leaves the epochs */
@@ -526,15 +512,13 @@ static Py_ssize_t solve(problem_t *p, int *converged)
                 break;
             }
             /* converged on the active variables: check every one again before stopping */
-            unshrink(p, order, live, act, nact, pg_old, &drift, &floor);
+            unshrink(p, order, live, act, nact);
+            shrinking_reset(&sh);
             active = live;
             continue;
         }
-        next_thresholds(pg, pg_old);
-        floor = fmin(floor, fmin(pg_old[0], -pg_old[1]));
-        drift += moved;
-        if (drift > floor) {
-            unshrink(p, order, live, act, nact, pg_old, &drift, &floor);
+        if (shrinking_next(&sh, pg, moved)) { /* a shrunk gradient may have crossed 0 */
+            unshrink(p, order, live, act, nact);
             active = live;
         }
     }

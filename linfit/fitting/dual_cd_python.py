@@ -34,12 +34,10 @@ def svm_dual_python(
     order = list(range(n)) if upper_each is None else np.flatnonzero(upper_each > 0.0).tolist()
     live = len(order)
     active, epoch, converged, shift = live, 0, False, 0.0
-    # the projected gradient's bounds in the last epoch, which decide what is shrunk
-    pg_max_old, pg_min_old = math.inf, -math.inf
-    drift, floor = 0.0, math.inf  # the centre's moves since the last unshrink (_dualcd.c)
+    shrinking = _Shrinking()
     while epoch < max_epochs:
         _shuffle(order, active, rng)
-        active, wb, pg_max, pg_min = _epoch(dual, order, active, wb, shift, pg_max_old, pg_min_old)
+        active, wb, pg_max, pg_min = _epoch(dual, order, active, wb, shift, *shrinking.pg_old)
         epoch += 1
         if active == 0:
             pg_max = pg_min = 0.0
@@ -52,20 +50,43 @@ def svm_dual_python(
                 converged = True
                 break
             # converged on the active set only: check once more on all the samples
-            active, pg_max_old, pg_min_old, drift, floor = live, math.inf, -math.inf, 0.0, math.inf
+            active = live
+            shrinking.reset()
             continue
-        pg_max_old, pg_min_old = _next_thresholds(pg_max, pg_min)
-        floor = min(floor, pg_max_old, -pg_min_old)
-        drift += moved
-        if drift > floor:  # a shrunk gradient may have crossed 0: every sample again
-            active, pg_max_old, pg_min_old, drift, floor = live, math.inf, -math.inf, 0.0, math.inf
+        if shrinking.next(pg_max, pg_min, moved):  # a shrunk gradient may have crossed 0
+            active = live
     return epoch, wb, converged, shift
 
 
-def _next_thresholds(pg_max: float, pg_min: float) -> tuple[float, float]:
-    """The next epoch's shrinking thresholds from this one's projected gradients' (max,
-    min): none on a side where no gradient pointed out of the box."""
-    return (math.inf if pg_max <= 0.0 else pg_max, -math.inf if pg_min >= 0.0 else pg_min)
+class _Shrinking:
+    """The shrinking's state from one epoch to the next, as ``_dual.h``'s shrinking_t (which
+    says why): the last epoch's extreme projected gradients ``pg_old`` (max, min), and the
+    centre's moves since the last unshrink (``drift``) against the least threshold since
+    (``floor``). Both fallbacks' loops keep one."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Every variable active again: no threshold, no drift to account for."""
+        self.pg_old = (math.inf, -math.inf)
+        self.drift, self.floor = 0.0, math.inf
+
+    def next(self, pg_max: float, pg_min: float, moved: float) -> bool:
+        """After an epoch that does not stop the loop: the next thresholds from its projected
+        gradients (none on a side where no gradient pointed out of the box) and the
+        centre's move ``moved`` (0: none); True, the state reset, when every variable must
+        be active again."""
+        self.pg_old = (
+            math.inf if pg_max <= 0.0 else pg_max,
+            -math.inf if pg_min >= 0.0 else pg_min,
+        )
+        self.floor = min(self.floor, self.pg_old[0], -self.pg_old[1])
+        self.drift += moved
+        if not self.drift > self.floor:
+            return False
+        self.reset()
+        return True
 
 
 class _XorShift64Star:

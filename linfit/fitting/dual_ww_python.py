@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from linfit.fitting.dual_cd_python import (
-    _next_thresholds,
     _projected_gradient,
+    _Shrinking,
     _shuffle,
     _XorShift64Star,
 )
@@ -40,11 +40,10 @@ def ww_dual_python(
     block = _Block(X, y, shift, alpha, W, wb, margin, bias_scale)
     order = list(range(n)) if upper_each is None else np.flatnonzero(upper_each > 0.0).tolist()
     live = len(order)
-    acts = {i: _all_but(int(y[i]), K) for i in order}
+    acts = _unshrunk(y, K, order)
     rng = _XorShift64Star(seed)
     active, epoch, converged = live, 0, False
-    pg_old = (math.inf, -math.inf)
-    drift, floor = 0.0, math.inf  # the centre's moves since the last unshrink (_wwdual.c)
+    shrinking = _Shrinking()
     while epoch < max_epochs:
         _shuffle(order, active, rng)
         pg = [-math.inf, math.inf]
@@ -53,7 +52,7 @@ def ww_dual_python(
         while s < active:
             i = order[s]
             before = len(acts[i])
-            acts[i] = block.visit(i, q[i], acts[i], ups[i], diags[i], pg_old, pg)
+            acts[i] = block.visit(i, q[i], acts[i], ups[i], diags[i], shrinking.pg_old, pg)
             full = full and len(acts[i]) == before
             if not acts[i]:  # no variable left: the last active sample takes slot s
                 active -= 1
@@ -73,20 +72,17 @@ def ww_dual_python(
             if full and active == live and all(len(acts[i]) == K - 1 for i in order[:live]):
                 converged = True
                 break
-            acts = {i: _all_but(int(y[i]), K) for i in order[:live]}
-            active, pg_old, drift, floor = live, (math.inf, -math.inf), 0.0, math.inf
+            acts, active = _unshrunk(y, K, order[:live]), live
+            shrinking.reset()
             continue
-        pg_old = _next_thresholds(*pg)
-        floor = min(floor, pg_old[0], -pg_old[1])
-        drift += moved
-        if drift > floor:  # a shrunk gradient may have crossed 0: every variable again
-            acts = {i: _all_but(int(y[i]), K) for i in order[:live]}
-            active, pg_old, drift, floor = live, (math.inf, -math.inf), 0.0, math.inf
+        if shrinking.next(pg[0], pg[1], moved):  # a shrunk gradient may have crossed 0
+            acts, active = _unshrunk(y, K, order[:live]), live
     return epoch, converged
 
 
-def _all_but(y: int, K: int) -> list[int]:
-    return [j for j in range(K) if j != y]
+def _unshrunk(y: np.ndarray, K: int, samples: list[int]) -> dict[int, list[int]]:
+    """Each of ``samples``' classes but its true one active, in increasing order."""
+    return {i: [j for j in range(K) if j != int(y[i])] for i in samples}
 
 
 class _Block:
