@@ -128,10 +128,11 @@ class RowDesign:
     def _targets(self, rows: slice, extended: bool = False) -> np.ndarray:
         """``Y``'s rows (m, K), weighted."""
         Y, r = self.Y[rows], self.root_weights
+        r = None if r is None else r[rows, None]  # the block's weights only, then cast
         if extended:
             Y = Y.astype(EXTENDED)
             r = None if r is None else r.astype(EXTENDED)
-        return Y if r is None else Y * r[rows, None]
+        return Y if r is None else Y * r
 
     def reduce(self, fn: Callable[[np.ndarray, np.ndarray], T], extended: bool = False) -> T:
         tasks, size = row_tasks(self.X)
