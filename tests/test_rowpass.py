@@ -214,3 +214,24 @@ def test_fused_gradient_matches_differences(model):
         downs = np.array([model.loss(params - e, X, y, weights) for e in steps])
         numeric = (ups - downs) / 2e-6
         assert np.abs(grad - numeric).max() <= 1e-8 * max(1.0, np.abs(grad).max())
+
+
+def test_softmax_kernel_checks_codes_where_it_reads_them():
+    """The kernel's softmax reads the codes for the gradient only: there a code outside
+    [0, K) is a ValueError before any cell is written; the loss alone does not read them
+    (rowpass.softmax has checked them in softmax_prepare), giving the same sums."""
+    rng = np.random.default_rng(11)
+    S, good = scores(rng, 300, 3)
+    bad = good.copy()
+    bad[257] = 3  # in the second chunk of rows
+    for grad in (False, True):
+        want, got = np.empty(300), np.empty(300)
+        S_good, S_bad = S.copy(), S.copy()
+        rowpass._rowpass.softmax(S_good, good, b"", 3, 0.0, 300.0, grad, True, want)
+        if grad:
+            with pytest.raises(ValueError, match="outside"):
+                rowpass._rowpass.softmax(S_bad, bad, b"", 3, 0.0, 300.0, grad, True, got)
+            assert np.array_equal(S_bad, S)
+        else:
+            rowpass._rowpass.softmax(S_bad, bad, b"", 3, 0.0, 300.0, grad, True, got)
+            assert np.array_equal(got, want) and np.array_equal(S_bad, S_good)

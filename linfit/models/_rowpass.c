@@ -15,8 +15,8 @@
  *   hinge            the Weston-Watkins or one-vs-rest (squared) hinge: each row's loss,
  *                    and with a gradient, S overwritten by dloss/dS.
  *
- * S is float64, C-ordered; y int64 codes in [0, K) (checked: a code outside is a
- * ValueError and nothing is written past S); w float64 weights, or an empty buffer for
+ * S is float64, C-ordered; y int64 codes in [0, K) (checked where read: a code outside is
+ * a ValueError and nothing is written past S); w float64 weights, or an empty buffer for
  * none. The arithmetic of each cell is the one linfit/models/softmax.py and svm.py do in
  * numpy, in the same order, so only the sums over a row (and numpy's sums over rows,
  * which the caller still takes) and the exp (within an ulp of numpy's) round differently.
@@ -310,7 +310,9 @@ static PyObject *softmax(PyObject *self, PyObject *args)
         const Py_ssize_t n = b.n, K = b.K;
         int ok;
         Py_BEGIN_ALLOW_THREADS
-        ok = codes_in_range(y, n, K);
+        /* the codes are read by the gradient only; the loss alone (a line search's trial)
+         * does not pass over them again after softmax_prepare's check */
+        ok = !grad || codes_in_range(y, n, K);
         for (Py_ssize_t start = 0; ok && start < n; start += CHUNK)
             softmax_rows(S, start, start + CHUNK < n ? start + CHUNK : n, K, y, w, shift,
                          n_rows, grad, with_exp, sums);
@@ -487,7 +489,8 @@ static PyMethodDef methods[] = {
     {"softmax", softmax, METH_VARARGS,
      "softmax(S, y, w, K, shift, n, grad, exp, sums): with exp, S = exp(S - shift) (shifted "
      "scores in [-708, 708]; else S holds them); sums[i] = S[i].sum(); with grad, S[i] *= "
-     "w_i / (n sums[i]) and S[i, y_i] -= w_i / n (w_i = 1 for an empty w); GIL released."},
+     "w_i / (n sums[i]) and S[i, y_i] -= w_i / n (w_i = 1 for an empty w; y is read, and "
+     "checked, with grad only); GIL released."},
     {"hinge", hinge, METH_VARARGS,
      "hinge(S, y, w, K, n, margin, squared, one_vs_rest, grad, losses): losses[i] = row i's "
      "(squared) hinge loss, unweighted; with grad, S = dloss/dS of the weighted mean over n "
