@@ -157,15 +157,23 @@ def dual_box(
     return upper, diag, C * u, np.zeros(u.shape)
 
 
+def rows_rms(X: Any) -> float:
+    """The root mean square norm ``sqrt(mean_i |x_i|^2)`` of the rows of ``X`` (n, d) (CSR),
+    1 for rows all zero or none: the scale both dual solvers' constant feature follows (this
+    module's and dual_ww's ``bias_feature``), so that their iterates are the same at any
+    scale of ``X``."""
+    n = X.shape[0]
+    mean_square = float(np.dot(X.data, X.data)) / n if n else 0.0
+    return math.sqrt(mean_square) if mean_square > 0.0 else 1.0
+
+
 def bias_feature(X: Any, C: float) -> float:
     """The constant feature's value for ``X`` (n, d) (CSR) and the dual's cost ``C``:
-    ``BIAS_SCALE`` times the rows' root mean square norm ``sqrt(mean_i |x_i|^2)`` (1 for rows
-    all zero), so that the iterates are the same at any scale of ``X``; at least
+    ``BIAS_SCALE`` times the rows' root mean square norm (:func:`rows_rms`); at least
     ``BIAS_FLOOR / sqrt(C n)``, where the bias's proximal term outweighed the data's
     curvature in it (see BIAS_FLOOR)."""
     n = X.shape[0]
-    mean_square = float(np.dot(X.data, X.data)) / n if n else 0.0
-    value = BIAS_SCALE * (math.sqrt(mean_square) if mean_square > 0.0 else 1.0)
+    value = BIAS_SCALE * rows_rms(X)
     return max(value, BIAS_FLOOR / math.sqrt(C * n)) if n else value
 
 
