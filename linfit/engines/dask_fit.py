@@ -24,6 +24,7 @@ from linfit.engines.dask_lstsq import solve_on_cluster
 from linfit.engines.dask_objective import cluster_objective
 from linfit.engines.weights import ClassWeight, class_weights
 from linfit.fitting import TrainedModel, fit
+from linfit.fitting.workflow import row_weights
 from linfit.linalg.lsq import LeastSquaresFit
 from linfit.models import LeastSquares, LinearModel, ReLURegressor
 from linfit.optim import Objective
@@ -147,10 +148,8 @@ def _score_block(
         return 0.0, 0.0, 0.0, 0.0
     w = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
     if trained.classes is not None:
-        codes = align_labels(y, trained.classes)
-        if per_class is not None:  # a label the model never saw weighs 1
-            w = w * np.where(codes >= 0, per_class[np.maximum(codes, 0)], 1.0)
-        return float(w @ (trained.predict_codes(X) == codes)), float(w.sum())
+        w = row_weights(trained, y, w, per_class)  # times the class's, as in memory
+        return float(w @ (trained.predict_codes(X) == trained.class_codes(y))), float(w.sum())
     y = y.astype(np.float64)
     residual = trained.predict(X) - y
     weight = float(w.sum())
