@@ -99,8 +99,8 @@ static int codes_in_range(const int64_t *y, Py_ssize_t n, Py_ssize_t K)
  * depend on which group it falls in. */
 #define GROUP 4
 /* Rows at a time in the softmax passes: 256 rows of up to 16 classes stay in the
- * first-level cache between a chunk's two walks (its cells, then its true classes; its
- * sums, then its scaling) */
+ * first-level cache from one of a chunk's walks to the next (softmax_prepare: its cells,
+ * then its true classes; softmax: its exp, its sums, then its scaling) */
 #define CHUNK 256
 
 /* *lo = min(*lo, x) and *hi = max(*hi, x) over x[0, m), NaN skipped (x < lo is false). */
