@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from core_problems import scipy_minimum
+from dual_oracles import box_projection
 
 from bench.sparse import text_matrix
 from linfit.errors import CapabilityError
 from linfit.fitting import dual_ww, dual_ww_python, fit
-from linfit.fitting.dual_cd import box_projection
 from linfit.fitting.solvers import bias_held
 from linfit.models import LinearSVM, SoftmaxClassifier
 from linfit.optim import Status

@@ -198,31 +198,6 @@ def _svm_dual(
     return epochs, wb, bool(converged), shift
 
 
-def hinge_gap_bound(
-    X: Any, t: np.ndarray, alpha: np.ndarray, w: np.ndarray, b: float, *, margin: float,
-    upper: float, weights: np.ndarray | None = None,
-) -> tuple[float, float]:  # fmt: skip
-    """``(bound, loss)``, the hinge's stop before :func:`hinge_gap`, which now replaces it:
-    the mean of ``u_i |PG_i|`` over the n samples, for the hinge's
-    dual at ``alpha`` (n,) with ``w`` (d,) = sum_i t_i alpha_i x_i and the bias ``b`` (the
-    one its margins were shifted by), each ``alpha_i`` in ``[0, upper u_i]`` (``weights`` u
-    (n,), None: all 1).
-    ``PG_i`` is the projected gradient of the dual in ``alpha_i``, ``G_i = t_i (w.x_i + b) -
-    margin`` projected on the box. It bounds the duality gap in linfit's units:
-
-        P - D = sum_i [alpha_i G_i + C u_i max(0, -G_i)] <= sum_i C u_i |PG_i|
-
-    term by term (each term is at most ``C u_i |PG_i|``, 0 where ``PG_i`` is), and linfit's
-    objective is P / (C n), so ``f - f* <= mean_i u_i |PG_i|`` for the round's problem (its
-    bias penalized towards the last centre: see the module's docstring). ``loss`` is the
-    hinge's mean ``u_i max(0, -G_i)`` at ``(w, b)``, read off the same pass: linfit's data
-    term of the binary problem."""
-    G = t * (X @ w + b) - margin
-    u = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
-    pg = box_projection(G, alpha, upper * u)
-    return float(np.mean(u * np.abs(pg))), float(np.mean(u * np.maximum(-G, 0.0)))
-
-
 def hinge_gap(
     X: Any, t: np.ndarray, alpha: np.ndarray, w: np.ndarray, b: float, *, margin: float,
     upper: float, weights: np.ndarray | None = None, intercept: bool = True,
@@ -289,14 +264,6 @@ def _feasible_cost(
     # each move lowers sum t alpha by s delta: the change in sum_i t_i alpha_i x_i
     z = X[rows[taken]].T @ delta[taken]
     return float(cost[taken] @ delta[taken]) + 0.5 * float(z @ z)
-
-
-def box_projection(G: np.ndarray, alpha: np.ndarray, ceiling: Any) -> np.ndarray:
-    """The dual's gradient ``G`` projected on its box ``[0, ceiling]`` at ``alpha`` (both of
-    one shape, ``ceiling`` broadcast to it): 0 where the gradient points out of the box."""
-    return np.where(
-        alpha <= 0.0, np.minimum(G, 0.0), np.where(alpha >= ceiling, np.maximum(G, 0.0), G)
-    )
 
 
 def solve_binary(

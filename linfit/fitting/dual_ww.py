@@ -174,8 +174,8 @@ def hinge_gap(
 
     each term >= 0 (so summed without cancellation), and linfit's objective is P / (C n):
     ``f - f* <=`` this gap / (C n) for the last round's problem (its bias penalized towards
-    the last centre). It is at most dual_cd.hinge_gap_bound's ``sum_ij C u_i |PG_ij|``
-    term by term, and half of it on the news20-like data, for the same pass. ``loss`` is
+    the last centre). It is at most the projected gradients' bound ``sum_ij C u_i |PG_ij|``
+    (the stop before f37a822) term by term, and half of it on the news20-like data. ``loss`` is
     the hinge's mean ``u_i sum_{j != y_i} max(0, -G_ij)`` at ``(W, b)``, read off the same
     pass: linfit's data term."""
     S = np.asarray(X @ W) + b
