@@ -1,6 +1,6 @@
-"""The one-pass Hessian product on CSR rows (``linfit/linalg/_sparse.c``, ``sparse.py``),
-fuzzed against scipy's two products, and the models' Hessian products through it equal
-to the general path's (which a build without a compiler takes)."""
+"""The compiled products with CSR rows (``linfit/linalg/_sparse.c``, ``sparse.py``) fuzzed
+against scipy's and numpy's, and the models' Hessian products through them equal to the
+general path's (which a build without a compiler takes)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,6 @@ from linfit.models import LeastSquares, LinearSVM, ReLURegressor, SoftmaxClassif
 from linfit.models.mirrored import Mirrored
 
 needs_kernel = pytest.mark.skipif(lsp._sparse is None, reason="built without a C compiler")
-
-
-def _scipy_product(X, c, v, vb):
-    r = c * (X @ v + vb)
-    return X.T @ r, r.sum()
 
 
 def _split(patch, X, parts):
@@ -46,25 +41,14 @@ def _csr(rng, n, d, density, ptr, idx):
     ptr=st.sampled_from([np.int32, np.int64]), idx=st.sampled_from([np.int32, np.int64]),
     zeros=st.floats(0.0, 1.0), seed=st.integers(0, 2**16), parts=st.integers(1, 4),
 )  # fmt: skip
-def test_kernel_equals_scipy(n, d, density, ptr, idx, zeros, seed, parts):
-    """Any shape, density (empty rows, empty matrices), integer widths, curvature with
-    zeros and split into parts over threads: equal to scipy's X.T @ (c (X v + vb)) to
-    1e-12 relative to the terms' size, and (X ** 2).T @ c to 1e-13 (its terms are all
-    of one sign)."""
+def test_squares_times_equals_scipy(n, d, density, ptr, idx, zeros, seed, parts):
+    """The preconditioner's (X ** 2).T @ c for any shape, density (empty rows, empty
+    matrices), integer widths, c with zeros and split into parts over threads: scipy's
+    to 1e-13 (its terms are all of one sign)."""
     rng = np.random.default_rng(seed)
     X = _csr(rng, n, d, density, ptr, idx)
     c = rng.random(n) * (rng.random(n) >= zeros)
-    v, vb = rng.standard_normal(d), float(rng.standard_normal())
     with pytest.MonkeyPatch.context() as patch:
-        _split(patch, X, parts)
-        product = lsp.gauss_newton_operator(X, c)
-    assert product is not None
-    got, got_b = product(v, vb)
-    want, want_b = _scipy_product(X, c, v, vb)
-    scale = (np.abs(X).T @ (c * (np.abs(X) @ np.abs(v) + abs(vb)))).max() + 1.0
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
-    assert got_b == pytest.approx(want_b, rel=1e-12, abs=1e-12 * scale)
-    with pytest.MonkeyPatch.context() as patch:  # the preconditioner's (X ** 2).T @ c
         _split(patch, X, parts)
         squares = lsp.squares_times(X, c)
     want_squares = X.multiply(X).T @ c
@@ -92,40 +76,26 @@ def test_sparse_blocks_cover_the_rows_with_even_stored_values(monkeypatch):
 
 
 @needs_kernel
-def test_kernel_refuses_pointers_that_do_not_rise():
+def test_kernels_refuse_pointers_that_do_not_rise_and_bad_indices():
     """A CSR whose row pointers fall or run past the stored values is refused with
-    ValueError, never read out of bounds."""
+    ValueError, never read out of bounds; a column index outside [0, d), at the start,
+    middle or end of the rows, is a ValueError, never a write outside the output. float32
+    values and other formats are left to scipy (None)."""
     X = _csr(np.random.default_rng(1), 20, 5, 0.5, np.int64, np.int32)
-    out = np.zeros(5)
+    a, V, vb, out, empty = np.ones((20, 1)), np.ones((5, 1)), np.zeros(1), np.zeros((6, 1)), b""
     bad = X.indptr.copy()
     bad[5], bad[6] = bad[6] + 3, bad[5]
-    with pytest.raises(ValueError, match="indptr"):
-        lsp._sparse.gauss_newton(bad, X.indices, X.data, np.ones(20), np.ones(5), 0.0, out,
-                                 0, 20, 8, 4)  # fmt: skip
     beyond = X.indptr.copy()
     beyond[-1] += 10
-    with pytest.raises(ValueError, match="indptr"):
-        lsp._sparse.gauss_newton(beyond, X.indices, X.data, np.ones(20), np.ones(5), 0.0, out,
-                                 0, 20, 8, 4)  # fmt: skip
-    with pytest.raises(ValueError):  # out shorter than v
-        lsp._sparse.gauss_newton(X.indptr, X.indices, X.data, np.ones(20), np.ones(5), 0.0,
-                                 np.zeros(4), 0, 20, 8, 4)  # fmt: skip
-
-
-@needs_kernel
-def test_out_of_range_indices_are_refused_and_other_matrices_take_scipy():
-    """The kernels check each column index as they read it: one outside [0, d), at the
-    start, middle or end of the rows, is a ValueError, never a write outside the output.
-    float32 values and other formats are left to scipy (None)."""
+    for indptr in (bad, beyond):
+        with pytest.raises(ValueError, match="indptr"):
+            lsp._sparse.curved_product(indptr, X.indices, X.data, a, empty, empty, V, vb, out,
+                                       0, 20, 8, 4, 1)  # fmt: skip
     X = _csr(np.random.default_rng(2), 30, 6, 0.5, np.int32, np.int32)
-    assert lsp.gauss_newton_operator(X.astype(np.float32), np.ones(30)) is None
-    assert lsp.gauss_newton_operator(X.tocsc(), np.ones(30)) is None
     assert lsp.squares_times(X.tocsc(), np.ones(30)) is None
     for position, index in ((0, 6), (X.nnz // 2, -1), (X.nnz - 1, 2**31 - 1)):
         bad = X.copy()
         bad.indices[position] = index
-        with pytest.raises(ValueError, match="column index is out of range"):
-            lsp.gauss_newton_operator(bad, np.ones(30))(np.ones(6), 0.0)
         with pytest.raises(ValueError, match="column index is out of range"):
             lsp.squares_times(bad, np.ones(30))
 
@@ -153,7 +123,7 @@ def test_model_hessian_products_equal_the_general_path(model, kind, weighted, mo
     params, v = 0.3 * rng.standard_normal(26), rng.standard_normal(26)
     fast = model.hessian_operator(params, X, y, w)(v)
     monkeypatch.setattr(lsp, "_sparse", None)
-    assert lsp.gauss_newton_operator(X, np.ones(400)) is None
+    assert lsp.curved_operator(X, np.ones((400, 1)), None, None) is None
     general = model.hessian_operator(params, X, y, w)(v)
     dense = model.hessian_operator(params, X.toarray(), y, w)(v)
     np.testing.assert_allclose(fast, general, rtol=1e-12, atol=1e-14)
@@ -209,7 +179,7 @@ def test_curved_kernel_equals_numpy(n, d, K, density, ptr, idx, rank_one, scaled
 def test_curved_kernel_refuses_bad_indices_and_shapes():
     """A column index outside [0, d) is a ValueError wherever it sits; arrays whose shapes
     disagree (out, a, u) are refused before any row is read; float32, CSC and a V of more
-    than CURVED_MAX_CELLS go to scipy."""
+    than CURVED_MAX_CELLS (of more than one column) go to scipy."""
     rng = np.random.default_rng(4)
     X = _csr(rng, 30, 6, 0.5, np.int32, np.int32)
     a, V, vb = rng.random((30, 3)), rng.standard_normal((6, 3)), np.zeros(3)
@@ -234,6 +204,8 @@ def test_curved_kernel_refuses_bad_indices_and_shapes():
         assert lsp.curved_operator(X, a, None, None) is None
         patch.setattr(lsp, "CURVED_MAX_CELLS", 18)
         assert lsp.curved_operator(X, a, None, None) is not None
+        patch.setattr(lsp, "CURVED_MAX_CELLS", 1)  # one column: taken at any width
+        assert lsp.curved_operator(X, a[:, :1], None, None) is not None
 
 
 MANY_COLUMNS = [

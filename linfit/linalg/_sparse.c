@@ -1,55 +1,32 @@
 /*
- * The Gauss-Newton product of a one-column model on CSR rows, in one pass over them:
+ * Products with CSR rows, each a walk of rows [start, stop) of X (n, d) that the caller
+ * splits over threads (each part with its own output where parts add up); the GIL is
+ * released meanwhile.
  *
- *     out += sum_i c_i (x_i . v + vb) x_i        and returns  sum_i c_i (x_i . v + vb)
+ * curved_product, the Hessian-vector product of a linear model with K score columns:
  *
- * for the rows [start, stop) of X (n, d): the Hessian-vector product X^T diag(c) (X v + vb)
- * of a linear model with one score column and per-sample curvature c (n,), and its bias
- * entry. scipy computes it as two products, X @ v and then X.T @ r, each reading every
- * stored value and index from memory; here each row is read once and its second use comes
- * from cache, so a product costs one pass over X instead of two (the passes are bound by
- * memory, not arithmetic). The caller splits the rows over threads, each with its own
- * out (d,); the GIL is released meanwhile.
+ *     out += sum_i x_i r_i^T,  r_i = C_i (V^T x_i + vb),  C_i = u_i (diag(a_i) - b_i b_i^T)
  *
- * curved_product (below) is the same pass for K score columns.
+ * and the bias entry sum_i r_i. scipy computes it as two products, X @ V and then X.T @ R,
+ * each reading every stored value and index from memory; here each row is read once and
+ * its second use comes from cache, so a product costs one pass over X instead of two (the
+ * passes are bound by memory, not arithmetic).
  *
  * squares_times, for the diagonal that preconditions conjugate gradient, is the same walk
  * for out += sum_i c_i x_i^2 (elementwise): scipy squares a copy of every stored value
- * first.
+ * first. times and transposed_times are the plain products X @ W and X.T @ G.
  *
- * Row pointers and column indices come as int32 or int64 (scipy picks by size); values,
- * c, v and out as float64. A column index outside [0, d) is a ValueError (nothing past
- * out is written).
+ * Row pointers and column indices come as int32 or int64 (scipy picks by size); values
+ * and the dense arrays as float64. Each column index is checked against d as it is read,
+ * before its one use: an unsigned comparison per stored value, which costs nothing
+ * measurable in a pass bound by memory, where a check of the whole matrix in numpy before
+ * each operator cost a pass more. One outside [0, d) is a ValueError (nothing past out is
+ * written).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdint.h>
-
-/* Each column index is checked against d as it is read, before its one use: an unsigned
- * comparison per stored value, which costs nothing measurable in a pass bound by memory,
- * where a check of the whole matrix in numpy before each operator cost a pass more. */
-#define GAUSS_NEWTON(PTR_T, IDX_T)                                                         \
-    do {                                                                                   \
-        const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
-        const IDX_T *ix = (const IDX_T *)indices.buf;                                      \
-        for (Py_ssize_t i = start; i < stop && !bad; i++) {                                \
-            const PTR_T lo = ip[i], hi = ip[i + 1];                                        \
-            double t = vb;                                                                 \
-            for (PTR_T k = lo; k < hi; k++) {                                              \
-                if ((uint64_t)ix[k] >= (uint64_t)d) {                                      \
-                    bad = 1;                                                               \
-                    break;                                                                 \
-                }                                                                          \
-                t += val[k] * v[ix[k]];                                                    \
-            }                                                                              \
-            const double r = c[i] * t;                                                     \
-            bias += r;                                                                     \
-            if (r != 0.0 && !bad)                                                          \
-                for (PTR_T k = lo; k < hi; k++)                                            \
-                    out[ix[k]] += r * val[k];                                              \
-        }                                                                                  \
-    } while (0)
 
 #define SQUARES_TIMES(PTR_T, IDX_T)                                                        \
     do {                                                                                   \
@@ -70,7 +47,9 @@
 
 /* The walks of a row's stored values [lo, hi) that the K-column kernels share: GATHER_ROW
  * adds x_i's products with the rows of M (d, K) to s (K,); SCATTER_ROW adds x_ij s to row j
- * of out (d, K). Both check each column index as they read it (bad = 1, the row left). */
+ * of out (d, K). Both check each column index as they read it (bad = 1, the row left),
+ * SCATTER_ROW unless `checked` (a constant: the row's gather checked them already; the
+ * second check cost curved_product 5% of a one-column product). */
 #define GATHER_ROW(PTR_T, lo, hi, M, K, s)                                                 \
     do {                                                                                   \
         for (PTR_T k = (lo); k < (hi); k++) {                                              \
@@ -84,10 +63,10 @@
         }                                                                                  \
     } while (0)
 
-#define SCATTER_ROW(PTR_T, lo, hi, out, K, s)                                              \
+#define SCATTER_ROW(PTR_T, lo, hi, out, K, s, checked)                                     \
     do {                                                                                   \
         for (PTR_T k = (lo); k < (hi); k++) {                                              \
-            if ((uint64_t)ix[k] >= (uint64_t)d) {                                          \
+            if (!(checked) && (uint64_t)ix[k] >= (uint64_t)d) {                            \
                 bad = 1;                                                                   \
                 break;                                                                     \
             }                                                                              \
@@ -104,9 +83,9 @@
  *     out[:d] += sum_i x_i r_i^T (d, K)  and  out[d] += sum_i r_i (the bias row),
  *
  * for per-sample curvatures of the form diag(a_i) - b_i b_i^T times u_i: softmax's
- * (a = b = p_i, u_i = w_i / n), a one-vs-rest loss's diagonal (no b). As gauss_newton, each
- * row is read once and used twice from cache; V and out are (d, K) row-major, a feature's K
- * numbers contiguous. b and u may be empty (absent). */
+ * (a = b = p_i, u_i = w_i / n), a one-vs-rest loss's diagonal (no b), a one-column model's
+ * number (K = 1). V and out are (d, K) row-major, a feature's K numbers contiguous. b and
+ * u may be empty (absent). */
 #define CURVED_ROWS(PTR_T, IDX_T, K, s)                                                    \
     do {                                                                                   \
         const PTR_T *ip = (const PTR_T *)indptr.buf;                                       \
@@ -135,7 +114,7 @@
                 continue;                                                                  \
             for (Py_ssize_t c = 0; c < K; c++)                                             \
                 bias[c] += s[c];                                                           \
-            SCATTER_ROW(PTR_T, lo, hi, out, K, s);                                         \
+            SCATTER_ROW(PTR_T, lo, hi, out, K, s, 1);                                      \
         }                                                                                  \
     } while (0)
 
@@ -166,7 +145,7 @@
             for (Py_ssize_t c = 0; c < K; c++)                                             \
                 any |= (s[c] = gi[c]) != 0.0;                                              \
             if (any)                                                                       \
-                SCATTER_ROW(PTR_T, ip[i], ip[i + 1], out, K, s);                           \
+                SCATTER_ROW(PTR_T, ip[i], ip[i + 1], out, K, s, 0);                        \
         }                                                                                  \
     } while (0)
 
@@ -264,41 +243,6 @@ static void release_rows(rows_t *r)
     PyBuffer_Release(&r->data);
     PyBuffer_Release(&r->c);
     PyBuffer_Release(&r->out);
-}
-
-static PyObject *gauss_newton(PyObject *self, PyObject *args)
-{
-    rows_t r;
-    Py_buffer vbuf;
-    double vb;
-    /* buffers are read as bytes: the integer widths come as arguments */
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*dw*nnnn", &r.indptr, &r.indices, &r.data, &r.c,
-                          &vbuf, &vb, &r.out, &r.start, &r.stop, &r.ptr_size, &r.idx_size))
-        return NULL;
-    PyObject *result = NULL;
-    if (!check_rows(&r))
-        goto done;
-    if (r.out.len != vbuf.len) {
-        PyErr_SetString(PyExc_ValueError, "out and v must have the same length");
-        goto done;
-    }
-    {
-        const Py_buffer indptr = r.indptr, indices = r.indices;
-        const Py_ssize_t start = r.start, stop = r.stop;
-        const double *val = r.data.buf, *c = r.c.buf, *v = vbuf.buf;
-        double *out = r.out.buf;
-        const Py_ssize_t d = vbuf.len / 8;
-        double bias = 0.0;
-        int bad = 0;
-        Py_BEGIN_ALLOW_THREADS
-        BY_WIDTHS(GAUSS_NEWTON, r);
-        Py_END_ALLOW_THREADS
-        result = bad ? index_error() : PyFloat_FromDouble(bias);
-    }
-done:
-    release_rows(&r);
-    PyBuffer_Release(&vbuf);
-    return result;
 }
 
 static PyObject *squares_times(PyObject *self, PyObject *args)
@@ -447,11 +391,6 @@ static PyObject *times(PyObject *self, PyObject *args) { return products(args, 0
 static PyObject *transposed_times(PyObject *self, PyObject *args) { return products(args, 1); }
 
 static PyMethodDef methods[] = {
-    {"gauss_newton", gauss_newton, METH_VARARGS,
-     "gauss_newton(indptr, indices, data, c, v, vb, out, start, stop, ptr_size, idx_size) "
-     "-> bias: out += "
-     "sum_i c_i (x_i.v + vb) x_i over rows [start, stop) of the CSR arrays, returning "
-     "sum_i c_i (x_i.v + vb); one pass over the rows, GIL released."},
     {"squares_times", squares_times, METH_VARARGS,
      "squares_times(indptr, indices, data, c, out, start, stop, ptr_size, idx_size, d): "
      "out += sum_i c_i x_i**2 over rows [start, stop); GIL released."},

@@ -2,21 +2,21 @@
 in one pass, the preconditioner's squared features without a squared copy, and the plain
 products, each split over the cores.
 
-A Hessian-vector product of a linear model is ``X.T @ (c * (X @ v + vb))``: scipy reads X
-twice for it (``X @ v``, then ``X.T @ r``), and on sparse data each read is bound by memory
-(measured on 200,000 x 47,236 with 15.6 M stored values: 12-13 ms a product alone, and no
-faster on two threads). The compiled ``_sparse.gauss_newton`` reads each row once and uses
-it twice from cache, and splits the rows over the cores. Models with one score column
-have a per-sample curvature that is a number ``c_i``, which is what makes the product this
-simple; a binary classifier has one column on the mirror (``models/mirrored.py``).
-``_sparse.curved_product`` is the same pass for K columns whose per-sample curvature is
-diagonal minus rank one (softmax's ``diag(p) - p p^T``, a one-vs-rest loss's diagonal),
-applied to the row's K scores between its two uses. ``times`` and ``transposed_times``
-are the plain products ``X @ W`` and ``X.T @ G`` as compiled walks split over the cores.
+A Hessian-vector product of a linear model is ``X.T @ (C (X @ V + vb))``, ``C`` the
+per-sample curvature in the scores: scipy reads X twice for it (``X @ V``, then ``X.T @
+R``), and on sparse data each read is bound by memory (measured on 200,000 x 47,236 with
+15.6 M stored values: 12-13 ms a one-column product alone, and no faster on two threads).
+The compiled ``_sparse.curved_product`` reads each row once and uses it twice from cache,
+applying the row's curvature to its K scores between the two uses, and splits the rows
+over the cores. It takes curvatures of the form ``u_i (diag(a_i) - b_i b_i^T)``: a number
+``c_i`` for every one-column model (a binary classifier has one column on the mirror,
+``models/mirrored.py``), softmax's ``diag(p) - p p^T``, a one-vs-rest loss's diagonal.
+``times`` and ``transposed_times`` are the plain products ``X @ W`` and ``X.T @ G`` as
+compiled walks split over the cores.
 
 Without a C compiler (or for a matrix the kernel does not take: float32 values, another
-format) ``gauss_newton_operator``, ``curved_operator`` and ``squares_times`` return None
-and callers keep scipy's products, which ``times`` and ``transposed_times`` then compute.
+format) ``curved_operator`` and ``squares_times`` return None and callers keep scipy's
+products, which ``times`` and ``transposed_times`` then compute.
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ def kernel_parts(X: Any, per_column: int = PART_PER_COLUMN) -> list[slice]:
 
 
 T = TypeVar("T")
-GaussNewton = Callable[[np.ndarray, float], tuple[np.ndarray, float]]
 
 
 def compiled(X: Any) -> bool:
@@ -115,35 +114,6 @@ def squares_times(X: Any, c: np.ndarray) -> np.ndarray | None:
     return _summed(part, kernel_parts(X))
 
 
-def gauss_newton_operator(X: Any, c: np.ndarray) -> GaussNewton | None:
-    """``(v (d,), vb) -> (X.T @ r, r.sum())`` with ``r = c * (X @ v + vb)``, for CSR ``X``
-    (n, d) and per-sample curvature ``c`` (n,), each call one pass over ``X`` spread over
-    the cores; None when the compiled kernel cannot read ``X`` (see ``compiled``).
-
-    A column index outside [0, d) raises ValueError (the kernel checks each as it reads
-    it; scipy's products would read outside their vector)."""
-    if not compiled(X):
-        return None
-    d = X.shape[1]
-    c = np.ascontiguousarray(c, dtype=np.float64)
-    parts = kernel_parts(X)
-    sizes = (X.indptr.itemsize, X.indices.itemsize)
-
-    def product(v: np.ndarray, vb: float) -> tuple[np.ndarray, float]:
-        v = np.ascontiguousarray(v, dtype=np.float64)
-
-        def part(rows: slice) -> tuple[np.ndarray, float]:
-            out = np.zeros(d)
-            bias = _sparse.gauss_newton(
-                X.indptr, X.indices, X.data, c, v, float(vb), out, rows.start, rows.stop, *sizes
-            )
-            return out, bias
-
-        return _summed(part, parts)
-
-    return product
-
-
 CurvedProduct = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -155,9 +125,10 @@ def curved_operator(
     K-column model whose per-sample curvature is ``u_i (diag(a_i) - b_i b_i^T)`` (``a``, ``b``
     (n, K), ``b`` None for a diagonal one; ``u`` (n,) or None for ones), for CSR ``X`` (n, d),
     each call one pass over ``X`` spread over the cores; None when the compiled kernel
-    cannot read ``X`` (see ``compiled``) or ``V`` has more than ``CURVED_MAX_CELLS``."""
+    cannot read ``X`` (see ``compiled``), or ``V`` has more than ``CURVED_MAX_CELLS`` at K > 1
+    (one column, the product's first use, was taken at every width)."""
     d, K = X.shape[1], a.shape[1]
-    if not compiled(X) or d * K > CURVED_MAX_CELLS:
+    if not compiled(X) or (K > 1 and d * K > CURVED_MAX_CELLS):
         return None
     a = np.ascontiguousarray(a, dtype=np.float64)
     b = b if b is None else np.ascontiguousarray(b, dtype=np.float64)

@@ -18,7 +18,6 @@ from linfit.lazy import issparse
 from linfit.linalg.blocks import block_of, map_blocks, row_blocks
 from linfit.linalg.sparse import (
     curved_operator,
-    gauss_newton_operator,
     squares_times,
     times,
     transposed_times,
@@ -71,15 +70,12 @@ def hessian_operator(
     computed once (or given, ``block_curvatures``); each product is then one pass over
     ``X``."""
     n_samples, n_features = X.shape
-    blocks = row_blocks(X, params.size // (n_features + 1))
+    K = params.size // (n_features + 1)
+    blocks = row_blocks(X, K)
     if curvatures is None:
         curvatures = block_curvatures(model, params, X, y)
-    if params.size == n_features + 1 and issparse(X):  # one block (row_blocks, one column)
-        one_pass = _one_column_operator(model, curvatures[0], X, sample_weight)
-        if one_pass is not None:
-            return one_pass
-    elif issparse(X) and len(blocks) == 1:
-        one_pass = _curved_operator(model, curvatures[0], X, sample_weight)
+    if issparse(X) and len(blocks) == 1:
+        one_pass = _curved_operator(model, curvatures[0], X, sample_weight, K)
         if one_pass is not None:
             return one_pass
     by_start = dict(zip((rows.start for rows in blocks), curvatures, strict=True))
@@ -106,41 +102,17 @@ def hessian_operator(
     return hvp
 
 
-def _one_column_operator(
-    model: LinearModel, curvature: object, X: Any, sample_weight: np.ndarray | None
-) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``hessian_operator`` of a one-column model on sparse ``X`` (one block): the
-    per-sample curvature is then a number ``c_i`` (the curvature applied to ones, which
-    holds the 1/n of the mean, times the sample's weight), and each product is one
-    compiled pass over the rows (``linalg.sparse``); None where the kernel cannot read
-    ``X``."""
-    c = model._apply_curvature(curvature, np.ones((X.shape[0], 1)))[:, 0]
-    if sample_weight is not None:
-        c = c * sample_weight
-    product = gauss_newton_operator(X, c)
-    if product is None:
-        return None
-    reg = model.reg
-
-    def hvp(v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
-        Hv_W, Hv_b = product(v[:-1], float(v[-1]))
-        Hv_W += (2.0 * reg) * v[:-1]
-        return np.append(Hv_W, Hv_b)
-
-    return hvp
-
-
 def _curved_operator(
-    model: LinearModel, curvature: object, X: Any, sample_weight: np.ndarray | None
+    model: LinearModel, curvature: object, X: Any, sample_weight: np.ndarray | None, K: int
 ) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``hessian_operator`` of a K-column model on sparse ``X`` (one block) whose per-sample
-    curvature is diagonal minus rank one (``LinearModel._curvature_factors``): each product
-    one compiled pass over the rows (``linalg.sparse.curved_operator``), where scipy's take
-    two (``X @ V``, then ``X.T @ R``) and the curvature a third over the (n, K) scores
-    (measured on the one-hot workload, 480,000 x 3,017 with 4 classes: 38 ms a product).
-    None where the model's curvature has no such form or the kernel cannot read ``X``."""
-    factors = model._curvature_factors(curvature)
+    """``hessian_operator`` on sparse ``X`` (one block) of a model whose per-sample
+    curvature is diagonal minus rank one (``_factors``: every one-column model, and the
+    K-column ones that say so): each product one compiled pass over the rows
+    (``linalg.sparse.curved_operator``), where scipy's take two (``X @ V``, then ``X.T @
+    R``) and the curvature a third over the (n, K) scores (measured on the one-hot workload,
+    480,000 x 3,017 with 4 classes: 38 ms a product). None where the curvature has no such
+    form or the kernel cannot read ``X``."""
+    factors = _factors(model, curvature, X.shape[0], K)
     if factors is None:
         return None
     a, b, scale = factors
@@ -250,12 +222,22 @@ def preconditioner_diagonal(
     return model.pack(np.repeat(diag_W[:, None], K, axis=1), np.full(K, diag_b))
 
 
+def _factors(
+    model: LinearModel, curvature: object, n_rows: int, K: int
+) -> tuple[np.ndarray, np.ndarray | None, float] | None:
+    """``model._curvature_factors``, and for any one-column model its per-sample number
+    (the curvature applied to ones, which holds the 1/n of the mean) as a diagonal."""
+    if K == 1:
+        return model._apply_curvature(curvature, np.ones((n_rows, 1))), None, 1.0
+    return model._curvature_factors(curvature)
+
+
 def _curvature_traces(model: LinearModel, curvature: object, n_rows: int, K: int) -> np.ndarray:
     """``sum_k C_i[k, k]`` (n_rows,): from the curvature's factors where the model gives
     them (``scale sum_k (a_ik - b_ik^2)``, one pass over the (n, K) factors), else from the
     K columns ``C e_k`` (K applications of the curvature: measured on the one-hot workload,
     480,000 rows x 4 classes, 0.46 s of a 4.4 s fit, where the factors take 0.02 s)."""
-    factors = model._curvature_factors(curvature)
+    factors = _factors(model, curvature, n_rows, K)
     if factors is not None:
         a, b, scale = factors
         traces = a.sum(axis=1, dtype=np.float64)
