@@ -171,11 +171,11 @@ BFGS_MAX_PARAMS = 2000
 def default_solver(model: LinearModel, X: Any, y: Any = None) -> str:
     """The solver ``fit`` uses when none is named: the model's optimizer, except on sparse
     rows
-    - dcd for a penalized linear SVM, as LIBLINEAR's default (measured on the rcv1-like
-      200,000 x 47,236 CSR matrix against LIBLINEAR -s 1 in the same rounds: squared hinge
-      by dcd 0.73x, by tron 0.90x; the hinge has no Hessian and dcd alone reaches its
-      optimum fast; the 20-class Weston-Watkins hinge on news20-like rows: dcd 4.5x
-      LIBLINEAR -s 4, lbfgs stopped at 1,000 iterations after 637 s);
+    - dcd for a penalized linear SVM, as LIBLINEAR's default (measured by the bench on the
+      rcv1-like 200,000 x 47,236 CSR matrix against LIBLINEAR -s 1 in the same run:
+      squared hinge by dcd 0.46x, by tron 0.59x; the hinge has no Hessian and dcd alone
+      reaches its optimum fast; the 20-class Weston-Watkins hinge on news20-like rows: dcd
+      1.65x LIBLINEAR -s 4, lbfgs stopped at 1,000 iterations after 637 s);
     - tron for another convex model with a Hessian, where the diagonal preconditioner
       matters most (softmax; the squared hinge measured tron 8.5 s, newton 50 s, lbfgs
       65 s);
