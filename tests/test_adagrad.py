@@ -121,7 +121,8 @@ def test_adagrad_refuses_batches_that_do_not_hand_their_rows_over():
 @pytest.mark.parametrize("K", [1, 2, 5])
 def test_compiled_batches_step_as_the_numpy_ones(widths, K):
     """LazyAdaGrad's compiled batches (_adagrad.c) against its numpy steps, batch by batch
-    from the same start: the same W, H, mean and last batch of every feature to 1e-12,
+    from the same start: the same W, H, mean and last batch of every feature to 1e-14
+    (measured 2.7e-16 of the largest: the catch-up takes r^s by other calls than numpy's),
     over batches that repeat features, skip some, and hold empty rows, with averaging
     begun half way; a column index outside [0, d) is a ValueError."""
     from linfit.optim.adagrad import LazyAdaGrad
@@ -155,7 +156,7 @@ def test_compiled_batches_step_as_the_numpy_ones(widths, K):
     for name in ("W", "H", "total", "b", "hb", "total_b"):
         want = getattr(numpy_path, name)
         np.testing.assert_allclose(getattr(compiled, name), want, rtol=0,
-                                   atol=1e-12 * max(1.0, np.abs(want).max()))  # fmt: skip
+                                   atol=1e-14 * max(1.0, np.abs(want).max()))  # fmt: skip
     np.testing.assert_array_equal(compiled.last, numpy_path.last)
     bad = X.copy()
     bad.indices[3] = d
