@@ -2,10 +2,11 @@
 
 Each of k folds (stratified for classifiers) trains on the other folds along the whole
 path, from the strongest penalty down, every fit warm-started from the one before
-(``linfit.fit(init=...)``): a weaker penalty's optimum is near a stronger one's, as in
-LIBLINEAR's search over C. The folds run in parallel, one per core, each on one BLAS
-thread. The best ``reg`` has the best mean validation score (or, with ``one_se``, the
-strongest penalty within one standard error of it), and is refitted on all the rows.
+(``linfit.fit(path=...)``, ``fitting/path.py``): a weaker penalty's optimum is near a
+stronger one's, as in LIBLINEAR's search over C. The folds run in parallel, one per core,
+each on one BLAS thread. The best ``reg`` has the best mean validation score (or, with
+``one_se``, the strongest penalty within one standard error of it), and is refitted on all
+the rows.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ An entry of a sparse read (a large LIBSVM file, a wide one-hot table) holds the 
 arrays of its ``(n, d)`` matrix as raw native-endian files, no header and no pickle:
 ``data.bin`` (nnz values), ``indices.bin`` (nnz column indices) and ``indptr.bin`` (n + 1
 row offsets). ``meta.json`` records each array's dtype, length and the SHA-256 of its
-first and last ``SAMPLE_BYTES`` (``sparse_record``); a read (``read_csr``) checks all of
+first and last ``SAMPLE_BYTES`` (``write_csr``); a read (``read_csr``) checks all of
 that, then the structure:
 
 - ``indptr`` starts at 0, ends at nnz and never decreases (O(n));
