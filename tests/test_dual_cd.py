@@ -336,6 +336,16 @@ def test_the_tolerance_is_cut_in_proportion_to_the_tests_distance_within_limits(
     assert dual_cd._next_eps(0.1, measure, 1e-6) == pytest.approx(0.1 * cut, rel=1e-12)
 
 
+@pytest.mark.parametrize("min_cut", [dual_cd.MIN_CUT, 0.5])
+def test_a_test_at_zero_cuts_the_tolerance_least(min_cut):
+    """A measure of 0 with the dual's own test short (the hinge's gap at 0, not converged)
+    cuts by min_cut, as any measure within the target does, not by dual_cd's MIN_CUT
+    whatever the solver's (dual_ww's 0.5 took a tenth)."""
+    least = dual_cd._next_eps(0.1, 1e-12, 1e-6, 3.0, min_cut)
+    assert least == pytest.approx(0.1 * min_cut, rel=1e-12)
+    assert dual_cd._next_eps(0.1, 0.0, 1e-6, 3.0, min_cut) == least
+
+
 def _hinge_primal_dual(X, t, C, w, alpha):
     """LIBLINEAR's hinge primal at ``w`` (no bias) and its dual at ``alpha``, independently
     of the solver's arithmetic: P = 1/2 |w|^2 + C sum max(0, 1 - t Xw), D = sum alpha -

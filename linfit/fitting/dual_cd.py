@@ -421,8 +421,9 @@ def _next_eps(
     epochs and 5 passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on its
     gap bound, 0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to
     1e-7 ran 640 and 7)."""
-    cut = safety * target / measure if measure > 0.0 else MIN_CUT
-    return eps * min(max(cut, MAX_CUT), min_cut)
+    if not measure > 0.0:  # no distance left (the dual's own test fell short): the least cut
+        return eps * min_cut
+    return eps * min(max(safety * target / measure, MAX_CUT), min_cut)
 
 
 def map_classes(fn: Any, classes: list[int]) -> list[Any]:
