@@ -166,10 +166,12 @@
  * row's K numbers stay in registers and the K-loops unroll (measured on the one-hot
  * workload's 480,000 x 3,017 on one thread: curved_product took 19 ms at K = 4 and 30 ms
  * at K = 7, where K as a variable took 50 ms at K = 7, and scipy's two products and the
- * curvature 43-69 ms), else with K as given and s (K,) on the heap. */
+ * curvature 43-69 ms), else with K as given and s (K,) on the heap. FIXED_K, the largest
+ * constant, is the module's FIXED_K too (linalg/sparse.py reads it there). */
+#define FIXED_K 10
 #define BY_K(ROWS, PTR_T, IDX_T)                                                           \
     do {                                                                                   \
-        double fixed[10];                                                                  \
+        double fixed[FIXED_K];                                                             \
         switch (K) {                                                                       \
         case 1: ROWS(PTR_T, IDX_T, 1, fixed); break;                                       \
         case 2: ROWS(PTR_T, IDX_T, 2, fixed); break;                                       \
@@ -412,4 +414,12 @@ static struct PyModuleDef module = {
     "One-pass products on CSR rows (see linfit/linalg/sparse.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__sparse(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__sparse(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "FIXED_K", FIXED_K) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -49,11 +49,11 @@ PART_PER_COLUMN = 8
 # K = 4 (248,000 cells) but 1.1x slower at K = 10 (620,000) and 1.5-1.8x at K = 20.
 CURVED_MAX_CELLS = 1 << 18
 
-# times and transposed_times take K up to this many columns (_sparse.c's BY_K: a row's K
-# numbers in registers), where one thread measured 2.2-2.5x faster than scipy's product
-# (480,000 x 3,017, K = 8, 10); at K = 11 to 20, as fast as scipy's, which the split
-# over the cores did not repay: 65 ms against 39 at K = 20.
-FIXED_K = 10
+# times and transposed_times take K up to the kernel's FIXED_K columns (_sparse.c's BY_K: a
+# row's K numbers in registers), where one thread measured 2.2-2.5x faster than scipy's
+# product (480,000 x 3,017, K = 8, 10); at K = 11 to 20, as fast as scipy's, which the
+# split over the cores did not repay: 65 ms against 39 at K = 20.
+FIXED_K = getattr(_sparse, "FIXED_K", 0)
 
 # transposed_times's parts each zero and add a (d, K) array for about per_column x d x K
 # scattered updates; at 8 (PART_PER_COLUMN) the 20,000 x 62,000 news20-like rows split in
