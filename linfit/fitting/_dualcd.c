@@ -15,14 +15,15 @@
  * weights w = sum_i t_i alpha_i x_i (d,) and the bias feature's weight
  * wb = bias_scale sum_i t_i alpha_i are kept up to date, so that each coordinate's
  * gradient G_i = t_i (w.x_i + wb bias_scale) - m_i + diag_i alpha_i costs one sparse dot
- * product, and each update one sparse axpy. The Python side (dual_cd.py) turns
- * linfit's unpenalized bias into the margins m_i and bias_scale (a proximal point method).
+ * product, and each update one sparse axpy. linfit's unpenalized bias is a proximal point
+ * method (dual_cd.py): the margins m_i and bias_scale, and with move_centre its rounds,
+ * which move every margin by t_i shift after each epoch (see solve).
  *
  * Rows are visited in a random order each epoch (a xorshift generator seeded by the
  * caller, so runs repeat), variables stuck at a bound (each at its own) are shrunk away
  * from the epochs (Hsieh et al.'s shrinking), and the run stops when the projected
- * gradient's spread over all the variables that can move is at most eps. The GIL is
- * released for the whole run.
+ * gradient's spread over all the variables that can move is at most eps with the centre
+ * left in place. The GIL is released for the whole run.
  */
 #include "_dual.h"
 

@@ -448,7 +448,8 @@ static void unshrink(const problem_t *p, const Py_ssize_t *order, Py_ssize_t liv
 }
 
 /* Returns the number of epochs run, or -1 when out of memory; *converged says whether the
- * projected-gradient test held over all the variables that can move. */
+ * projected-gradient test held over all the variables that can move, with the centre left
+ * in place (centre_moved). */
 static Py_ssize_t solve(problem_t *p, int *converged)
 {
     Py_ssize_t n = p->n, K = p->K, epoch = 0;

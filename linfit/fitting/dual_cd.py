@@ -326,11 +326,11 @@ def dual_cd(
     solved = [1] if K == 2 else list(range(K))
     states: dict[int, dict[str, Any] | None] = dict.fromkeys(solved)
     W, b = np.zeros((d, K)), np.zeros(K)
-    bounds, losses = dict.fromkeys(solved, 0.0), dict.fromkeys(solved, 0.0)
+    gaps, losses = dict.fromkeys(solved, 0.0), dict.fromkeys(solved, 0.0)
 
     def one_class(k: int, eps: float) -> int:
-        """Class k's binary dual to ``eps``, warm from its state, and the hinge's gap bound
-        and loss at it (on the class's thread: scipy's product releases the GIL too); its
+        """Class k's binary dual to ``eps``, warm from its state, and the hinge's gap and
+        loss at it (on the class's thread: scipy's product releases the GIL too); its
         epochs so far."""
         t = np.where(y == k, 1.0, -1.0)
         W[:, k], b[k], ran, states[k] = solve_binary(
@@ -339,7 +339,7 @@ def dual_cd(
             weights=weights,
         )  # fmt: skip
         if not squared:
-            bounds[k], losses[k] = hinge_gap(
+            gaps[k], losses[k] = hinge_gap(
                 rows, t, states[k]["alpha"], W[:, k], b[k], margin=model.margin, upper=C,
                 weights=weights, intercept=intercept,
             )  # fmt: skip
@@ -355,11 +355,11 @@ def dual_cd(
         return model.pack(W, b), epochs, converged
 
     def hinge_test() -> tuple[float, float]:
-        # the gap bound and f, summed over the classes (the binary problem counts twice, in
+        # the gap and f, summed over the classes (the binary problem counts twice, in
         # its two mirrored columns)
         mirrored = 2.0 if K == 2 else 1.0
-        bound = mirrored * sum(bounds[k] for k in solved)
-        return bound, mirrored * sum(losses[k] for k in solved) + model.penalty(W)
+        gap = mirrored * sum(gaps[k] for k in solved)
+        return gap, mirrored * sum(losses[k] for k in solved) + model.penalty(W)
 
     return tightened(
         solve, None if squared else hinge_test, objective_fun, gtol=gtol, max_iter=max_iter
@@ -375,8 +375,8 @@ def tightened(
     ``solve(eps) -> (params, epochs, converged)`` continues the dual warm to the tolerance
     ``eps``, from FIRST_EPS, each next one from :func:`_next_eps` (``safety``) until the test
     holds. The squared hinge's (``hinge_test`` None) is the primal gradient's on a pass of
-    ``objective_fun``, ``params -> (f, g)``, after each call; the hinge's is its gap bound's,
-    ``hinge_test() -> (bound, f)`` at the last call's point, with the dual's test held, and
+    ``objective_fun``, ``params -> (f, g)``, after each call; the hinge's is its certificate's,
+    ``hinge_test() -> (gap, f)`` at the last call's point, with the dual's test held, and
     ``objective_fun`` runs once, at the end, for what is reported."""
     eps = FIRST_EPS  # loose while the bias is far off, tightened warm
     evaluations = 0
@@ -414,12 +414,12 @@ def _next_eps(
     eps: float, measure: float, target: float, safety: float = SAFETY, min_cut: float = MIN_CUT
 ) -> float:
     """The dual tolerance of the next call: ``eps`` cut in proportion to how far the test's
-    ``measure`` (the squared hinge's max |g|, the hinge's gap bound) is from its ``target``
+    ``measure`` (the squared hinge's max |g|, the hinge's gap) is from its ``target``
     (times ``safety``: see SAFETY), by a factor between ``min_cut`` (MIN_CUT) and MAX_CUT.
     A fixed tenfold ladder ran a call and an objective pass per decade, past the test where
     a decade overshoots (measured on the rcv1-like data at gtol 1e-6: the squared hinge's 64
-    epochs and 5 passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on its
-    gap bound, 0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to
+    epochs and 5 passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on the
+    projected gradients' bound (its stop then), 0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to
     1e-7 ran 640 and 7)."""
     if not measure > 0.0:  # no distance left (the dual's own test fell short): the least cut
         return eps * min_cut
