@@ -419,8 +419,8 @@ def _next_eps(
     A fixed tenfold ladder ran a call and an objective pass per decade, past the test where
     a decade overshoots (measured on the rcv1-like data at gtol 1e-6: the squared hinge's 64
     epochs and 5 passes became 64 and 3, tolerances 0.1, 7e-4, 1e-5; the hinge's, on the
-    projected gradients' bound (its stop then), 0.1 then 1e-4: 297 epochs and 2 passes, where the spread test's ladder to
-    1e-7 ran 640 and 7)."""
+    projected gradients' bound (its stop then), 0.1 then 1e-4: 297 epochs and 2 passes,
+    where the spread test's ladder to 1e-7 ran 640 and 7)."""
     if not measure > 0.0:  # no distance left (the dual's own test fell short): the least cut
         return eps * min_cut
     return eps * min(max(safety * target / measure, MAX_CUT), min_cut)
