@@ -65,6 +65,29 @@ static ALWAYS_INLINE void prefetch_row(const int64_t *indptr, const int32_t *ind
         PREFETCH(&indices[k]);
 }
 
+/* The samples that can move listed first in `order` (all n unweighted; weighted, those of
+ * bound upper_each_i > 0: a weight-0 sample keeps alpha_i = 0, is never visited, and its
+ * 1/(2 C u_i) never formed), and for each its curvature
+ * sq_i = bias_scale^2 + diag_i + |x_i|^2 (diag_i from diag_each, or the scalar diag);
+ * returns their count. */
+static Py_ssize_t live_samples(const int64_t *indptr, const double *data, Py_ssize_t n,
+                               double bias_scale, double diag, const double *upper_each,
+                               const double *diag_each, Py_ssize_t *order, double *sq)
+{
+    double b2 = bias_scale * bias_scale;
+    Py_ssize_t live = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (upper_each != NULL && !(upper_each[i] > 0.0))
+            continue;
+        double s = b2 + (diag_each != NULL ? diag_each[i] : diag);
+        for (int64_t k = indptr[i]; k < indptr[i + 1]; k++)
+            s += data[k] * data[k];
+        sq[i] = s;
+        order[live++] = i;
+    }
+    return live;
+}
+
 /* Hsieh et al.'s shrinking, for a variable a in [0, upper] of gradient G: 1 when it sits
  * at a bound that G pushes it further past than the last epoch's extreme projected
  * gradient (pg_old: max, min) says it will stay at (it is shrunk away); else 0, *pg the

@@ -69,25 +69,6 @@ static ALWAYS_INLINE void prefetch_sample(const problem_t *p, const double *qd, 
     PREFETCH(&qd[i]);
 }
 
-/* Q's diagonal qd (n,) and the visiting order (its first entries the samples that can
- * move); returns how many can: all n, less those with a per-sample bound of 0 (weight 0:
- * alpha_i stays 0, never visited, so that 1/(2 C u_i) is never formed). */
-static Py_ssize_t prepare(const problem_t *p, Py_ssize_t *order, double *qd)
-{
-    double b2 = p->bias_scale * p->bias_scale;
-    Py_ssize_t live = 0;
-    for (Py_ssize_t i = 0; i < p->n; i++) {
-        if (p->upper_each != NULL && !(p->upper_each[i] > 0.0))
-            continue;
-        double sq = b2 + (p->diag_each != NULL ? p->diag_each[i] : p->diag);
-        for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
-            sq += p->data[k] * p->data[k];
-        qd[i] = sq;
-        order[live++] = i;
-    }
-    return live;
-}
-
 /* One epoch over the `active` first samples of `order` (already shuffled): each one's
  * coordinate step, or its shrinking when it sits at its bound and the last epoch's
  * projected gradients (pg_old: max, min) say it stays there. Returns the new active count;
@@ -164,7 +145,10 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         free(qd);
         return -1;
     }
-    Py_ssize_t live = prepare(p, order, qd), active = live;
+    /* Q's diagonal qd (n,): bias_scale^2 + diag_i + |x_i|^2 */
+    Py_ssize_t live = live_samples(p->indptr, p->data, n, p->bias_scale, p->diag,
+                                   p->upper_each, p->diag_each, order, qd),
+               active = live;
     int weighted = p->upper_each != NULL;
     uint64_t state = seeded(p->seed);
     double pg[2], wb = *p->wb;

@@ -111,24 +111,6 @@ static void fill_active(const problem_t *p, Py_ssize_t i, int32_t *act)
             act[m++] = j;
 }
 
-/* q_i = |x_i|^2 + bias_scale^2 (n,) and the live samples (bound > 0) listed first in
- * `order`; returns their count. */
-static Py_ssize_t prepare(const problem_t *p, Py_ssize_t *order, double *q)
-{
-    double b2 = p->bias_scale * p->bias_scale;
-    Py_ssize_t live = 0;
-    for (Py_ssize_t i = 0; i < p->n; i++) {
-        if (p->upper_each != NULL && !(p->upper_each[i] > 0.0))
-            continue;
-        double sq = b2;
-        for (int64_t k = p->indptr[i]; k < p->indptr[i + 1]; k++)
-            sq += p->data[k] * p->data[k];
-        q[i] = sq;
-        order[live++] = i;
-    }
-    return live;
-}
-
 /* The block's new total S = sum_j alpha_j: the root of S = fixed + sum_j clip((c_j - q S)
  * / r, 0, upper) over the m classes of c. The right side is non-increasing in S and the
  * root is at least `fixed`, so each clip's state at S = fixed (upper, linear or 0) is
@@ -410,18 +392,17 @@ static ALWAYS_INLINE void visit(const problem_t *p, Py_ssize_t i, double q, int3
         p->wb[moved[a]] += p->bias_scale * v[a];
 }
 
-/* The proximal step on the bias (dual_ww.py's rounds, run here), after every epoch: the
- * bias feature's weights wb (K,) are the round's correction to the centre. While they
- * would move some margin m_ij = margin + shift_j - shift_y by more than eps (their spread
- * over the classes), the centre moves by them and the epochs go on, with the samples and
- * variables shrunk so far; returns that spread when it moved, else 0. Each round is one epoch of the
- * dual, not a solve to eps (an inexact proximal point): the loop stops only on an epoch
- * whose spread test holds with the centre left in place. Measured (20 classes, news20-like
- * rows, the dual to 0.1, 1e-2, 1e-3, 1e-4 warm, bias_scale 0.3): 17, 31, 45, 59 epochs
- * where rounds run only once the spread test held took 21, 30, 49, 59; at bias_scale 1,
- * 31, 60, 90, 118 (34, 60, 94, 118). On 90 samples of 2 to 5 classes (eps 1e-4 and 1e-8,
- * tests/test_dual_ww's problems), 217 to 517 epochs where 2,522 to 60,755 ran at 0.3, and
- * 373 to 3,244 where 1,237 to 12,448 at 1. */
+/* The proximal step on the bias (dual_ww.py's rounds, run here), after every epoch: the bias
+ * feature's weights wb (K,) are the round's correction to the centre. While they would move some
+ * margin m_ij = margin + shift_j - shift_y by more than eps (their spread over the classes), the
+ * centre moves by them and the epochs go on, with the samples and variables shrunk so far; returns
+ * that spread when it moved, else 0. Each round is one epoch of the dual, not a solve to eps (an
+ * inexact proximal point): the loop stops only on an epoch whose spread test holds with the centre
+ * left in place. Measured (20 classes, news20-like rows, the dual to 0.1, 1e-2, 1e-3, 1e-4 warm,
+ * bias_scale 0.3): 17, 31, 45, 59 epochs where rounds run only once the spread test held took 21,
+ * 30, 49, 59; at bias_scale 1, 31, 60, 90, 118 (34, 60, 94, 118). On 90 samples of 2 to 5 classes
+ * (eps 1e-4 and 1e-8, tests/test_dual_ww's problems), 217 to 517 epochs where 2,522 to 60,755 ran
+ * at 0.3, and 373 to 3,244 where 1,237 to 12,448 at 1. */
 static double centre_moved(problem_t *p)
 {
     double hi = -INFINITY, lo = INFINITY;
@@ -465,7 +446,10 @@ static Py_ssize_t solve(problem_t *p, int *converged)
         return -1;
     }
     scratch_t w = {buf, buf + K, buf + 2 * K, buf + 3 * K, buf + 4 * K, evj};
-    Py_ssize_t live = prepare(p, order, q), active = live;
+    /* q_i = |x_i|^2 + bias_scale^2 (n,); diag_i enters each block as r = q + diag_i */
+    Py_ssize_t live = live_samples(p->indptr, p->data, n, p->bias_scale, 0.0, p->upper_each,
+                                   NULL, order, q),
+               active = live;
     unshrink(p, order, live, act, nact);
     int weighted = p->upper_each != NULL;
     uint64_t state = seeded(p->seed);

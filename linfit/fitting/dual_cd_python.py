@@ -26,12 +26,9 @@ def svm_dual_python(
     sample whose bound is 0 (weight 0) keeps ``alpha_i`` (0) and is never visited.
     ``move_centre``: the bias's proximal steps run inside (as the C kernel's ``solve``
     says), ``shift`` their total move of the centre."""
-    dual = _BinaryDual(X, t, margin, alpha, w, bias_scale, upper, diag, upper_each, diag_each)
+    uppers, diags, order = _per_sample(X.shape[0], upper, diag, upper_each, diag_each)
+    dual = _BinaryDual(X, t, margin, alpha, w, bias_scale, uppers, diags)
     rng = _XorShift64Star(seed)
-    # the samples that can move (weighted: those of bound > 0), in index order as the C
-    # kernel lists them, so that the shuffles draw alike
-    n = X.shape[0]
-    order = list(range(n)) if upper_each is None else np.flatnonzero(upper_each > 0.0).tolist()
     live = len(order)
     active, epoch, converged, shift = live, 0, False, 0.0
     shrinking = _Shrinking()
@@ -107,30 +104,44 @@ class _XorShift64Star:
         return (x * 0x2545F4914F6CDD1D) & self.MASK
 
 
+def _per_sample(
+    n: int, upper: float, diag: float, upper_each: np.ndarray | None,
+    diag_each: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:  # fmt: skip
+    """Both fallbacks' per-sample bounds and diagonal terms (n,), ``upper_each`` and
+    ``diag_each`` given together or the scalars repeated (the same values, so the same
+    steps), and the samples that can move (weighted: those of bound > 0), in index order
+    as ``_dual.h``'s live_samples lists them, so that the shuffles draw alike."""
+    if (upper_each is None) != (diag_each is None):
+        raise ValueError("upper_each and diag_each go together")
+    if upper_each is None or diag_each is None:
+        return np.full(n, upper), np.full(n, diag), list(range(n))
+    return upper_each, diag_each, np.flatnonzero(upper_each > 0.0).tolist()
+
+
+def _row_squares(X: Any, plus: Any) -> np.ndarray:
+    """``plus + |x_i|^2`` (n,) for the rows of ``X`` (n, d) (CSR): the steps' curvatures
+    (``_dual.h``'s live_samples, summed in another order)."""
+    return plus + np.asarray(X.multiply(X).sum(axis=1)).ravel()
+
+
 class _BinaryDual:
     """One binary dual's data as the fallback's loop reads it: the CSR arrays of ``X``
     (n, d), labels ``t`` (n,), margins (n,), ``alpha`` (n,) and ``w`` (d,) (updated in
-    place), each sample's box ``[0, upper_i]`` and diagonal shift ``diag_i`` (n,) (the
-    scalars repeated when unweighted: the same values, so the same steps), and the
-    Hessian's diagonal ``qd`` (n,)."""
+    place), each sample's box ``[0, upper_i]`` and diagonal shift ``diag_i`` (n,)
+    (:func:`_per_sample`), and the Hessian's diagonal ``qd`` (n,)."""
 
     def __init__(
         self, X: Any, t: np.ndarray, margin: np.ndarray, alpha: np.ndarray, w: np.ndarray,
-        bias_scale: float, upper: float, diag: float, upper_each: np.ndarray | None,
-        diag_each: np.ndarray | None,
+        bias_scale: float, upper: np.ndarray, diag: np.ndarray,
     ) -> None:  # fmt: skip
-        if (upper_each is None) != (diag_each is None):
-            raise ValueError("upper_each and diag_each go together")
-        n = X.shape[0]
         self.indptr, self.indices, self.data = X.indptr, X.indices, X.data
         self.t, self.margin, self.alpha, self.w = t, margin, alpha, w
         self.bias_scale = bias_scale
-        self.upper = np.full(n, upper) if upper_each is None else upper_each
-        self.diag = np.full(n, diag) if diag_each is None else diag_each
+        self.upper, self.diag = upper, diag
         # Q_ii = bias_scale^2 + diag_i + |x_i|^2: the step's curvature in alpha_i (not read
         # for a sample of weight 0, whose diag_i is a placeholder)
-        self.qd = bias_scale * bias_scale + self.diag
-        self.qd += np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        self.qd = _row_squares(X, bias_scale * bias_scale + diag)
 
 
 def _shuffle(order: list[int], active: int, rng: _XorShift64Star) -> None:

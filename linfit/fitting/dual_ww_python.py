@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from linfit.fitting.dual_cd_python import (
+    _per_sample,
     _projected_gradient,
+    _row_squares,
     _Shrinking,
     _shuffle,
     _XorShift64Star,
@@ -31,14 +33,10 @@ def ww_dual_python(
     ``diag_each`` (n,), given together, replace ``upper`` and ``diag`` sample by sample; a
     sample whose bound is 0 (weight 0) keeps ``alpha_i`` (0) and is never visited.
     ``move_centre``: the bias's proximal steps run inside (see ``_wwdual.c``)."""
-    if (upper_each is None) != (diag_each is None):
-        raise ValueError("upper_each and diag_each go together")
     n, K = alpha.shape
-    ups = np.full(n, upper) if upper_each is None else upper_each
-    diags = np.full(n, diag) if diag_each is None else diag_each
-    q = bias_scale * bias_scale + np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    ups, diags, order = _per_sample(n, upper, diag, upper_each, diag_each)
+    q = _row_squares(X, bias_scale * bias_scale)
     block = _Block(X, y, shift, alpha, W, wb, margin, bias_scale)
-    order = list(range(n)) if upper_each is None else np.flatnonzero(upper_each > 0.0).tolist()
     live = len(order)
     acts = _unshrunk(y, K, order)
     rng = _XorShift64Star(seed)
