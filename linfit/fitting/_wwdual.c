@@ -526,8 +526,8 @@ static PyObject *ww_dual(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     Py_buffer *all[] = {&indptr, &indices, &data, &y, &shift, &alpha, &W, &wb};
-    if (K < 2 || n < 0 || d < 0) {
-        PyErr_SetString(PyExc_ValueError, "need K >= 2 classes and n, d >= 0");
+    if (K < 2) { /* n and d: check_rows */
+        PyErr_SetString(PyExc_ValueError, "need K >= 2 classes");
         goto done;
     }
     if (!check_rows(&indptr, &indices, &data, n, d) || !check(&y, n, 8, "y") ||

@@ -104,6 +104,11 @@ def check_dual_model(model: LinearModel) -> None:
             f"dcd solves the linear SVMs (one-vs-rest and Weston-Watkins), not "
             f"{model.describe()}; use tron or lbfgs"
         )
+    check_penalty(model)
+
+
+def check_penalty(model: LinearSVM) -> None:
+    """Refuse an SVM without penalty: both dual solvers' C is 1/(2 reg n)."""
     if not model.reg > 0:
         raise CapabilityError("dcd needs a penalty (`reg` > 0): its dual has C = 1/(2 reg n)")
 

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from linfit.errors import CapabilityError
-from linfit.fitting.dual_cd import compiled_rows, dual_box, rows_rms, tightened
+from linfit.fitting.dual_cd import check_penalty, compiled_rows, dual_box, rows_rms, tightened
 from linfit.fitting.dual_ww_python import ww_dual_python
 from linfit.models import LinearModel, LinearSVM
 from linfit.optim import OptimizeResult
@@ -87,8 +87,7 @@ def check_ww_model(model: LinearModel) -> None:
         raise CapabilityError(
             f"dcd's Weston-Watkins solver takes a Weston-Watkins SVM, not {model.describe()}"
         )
-    if not model.reg > 0:
-        raise CapabilityError("dcd needs a penalty (`reg` > 0): its dual has C = 1/(2 reg n)")
+    check_penalty(model)
 
 
 def bias_feature(X: Any) -> float:
