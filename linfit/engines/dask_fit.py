@@ -148,8 +148,9 @@ def _score_block(
         return 0.0, 0.0, 0.0, 0.0
     w = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
     if trained.classes is not None:
-        w = row_weights(trained, y, w, per_class)  # times the class's, as in memory
-        return float(w @ (trained.predict_codes(X) == trained.class_codes(y))), float(w.sum())
+        codes = trained.class_codes(y)  # the labels matched once, for the weights and the hits
+        w = row_weights(trained, y, w, per_class, codes)  # times the class's, as in memory
+        return float(w @ (trained.predict_codes(X) == codes)), float(w.sum())
     y = y.astype(np.float64)
     residual = trained.predict(X) - y
     weight = float(w.sum())

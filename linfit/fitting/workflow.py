@@ -145,13 +145,18 @@ def split_scores(
 
 
 def row_weights(
-    trained: TrainedModel, y: np.ndarray, w: np.ndarray | None, per_class: np.ndarray | None
+    trained: TrainedModel,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    per_class: np.ndarray | None,
+    codes: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Each row's weight (n,) for weighted metrics: ``w`` times its class's weight
-    ``per_class`` (K,) (a label the model never saw weighs 1)."""
+    ``per_class`` (K,) (a label the model never saw weighs 1); ``codes``, ``y``'s class
+    codes (``trained.class_codes(y)``), when the caller has them already."""
     if per_class is None:
         return w
-    codes = trained.class_codes(y)
+    codes = trained.class_codes(y) if codes is None else codes
     by_row = np.where(codes >= 0, per_class[np.maximum(codes, 0)], 1.0)
     return by_row if w is None else by_row * w
 
