@@ -346,12 +346,14 @@ def test_what_it_does_not_solve_is_refused_before_any_work(model):
 @pytest.mark.parametrize("variant", ["hinge", "squared_hinge"])
 def test_fit_with_dcd_routes_weston_watkins_here(variant):
     """fit(solver="dcd") on a Weston-Watkins SVM runs this solver (method dcd) and reaches
-    the primal oracle's optimum (1e-8 relative; sparse rows, as read from LIBSVM)."""
+    the primal oracle's optimum (sparse rows, as read from LIBSVM), as closely as dual_ww's
+    own tests (measured at gtol 1e-10: 3.3e-12 of f above bfgs for the hinge, 3.5e-16 for
+    the squared hinge)."""
     model = _svm(variant)
     X, y = _problem(seed=97)
     trained = fit(model, X, y, solver="dcd", gtol=1e-10, max_iter=100_000, standardize=False)
     assert trained.result.method == "dcd" and trained.result.success
-    assert trained.result.fun == pytest.approx(_oracle(model, X, y), rel=1e-8)
+    _assert_at_the_optimum(variant, trained.result.fun, _oracle(model, X, y))
 
 
 @pytest.mark.skipif(dual_ww._wwdual is None, reason="the compiled loop was not built")
