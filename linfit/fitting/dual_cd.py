@@ -318,7 +318,7 @@ def dual_cd(
     (n, d) CSR and class codes ``y`` (n,), rows weighed by the engine's multipliers
     ``weights`` (n,) of mean 1 (None: unweighted); ``max_iter`` bounds the epochs per class.
     ``objective_fun`` is the engine's ``params -> (f, g)`` that reports the answer (weighted
-    as the engine weighs it)."""
+    as the engine weighs it). ``ftol`` is not used: the tests are on ``gtol``."""
     check_dual_model(model)
     X = compiled_rows(X)
     rows = product_rows(X)  # for the hinge's own pass
